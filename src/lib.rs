@@ -1,1 +1,2 @@
-//! flowlog
+//! flowlog: streams Azure NSG and VNet flow logs into analytics in near real time.
+pub mod row;

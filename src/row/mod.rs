@@ -1,0 +1,2 @@
+//! The normalized row: its schema, identity and encoders.
+pub mod schema;
