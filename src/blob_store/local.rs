@@ -1,0 +1,1 @@
+//! Local (file-system) implementation: see the local adapters work.

@@ -1,0 +1,83 @@
+//! The per-blob offset record and the decisions derived from it.
+use serde::{Deserialize, Serialize};
+
+/// Length of the `]}` tail that closes every flow-log blob; bytes before `length - TAIL_LEN`
+/// never change once written.
+pub const TAIL_LEN: u64 = 2;
+
+/// What is stored for each blob: everything before `offset` has been delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsetState {
+    /// The byte just after the last record whose rows were delivered (0 = nothing yet).
+    pub offset: u64,
+    /// The blob's creation time when the offset was taken; a different one means it was recreated.
+    pub blob_created_ms: Option<i64>,
+    /// The largest content length seen for the blob.
+    pub last_content_length: u64,
+    /// Rows delivered from this blob so far (for operators; not used for decisions).
+    pub rows_emitted: u64,
+    /// When this state was written, Unix milliseconds; the retention sweep reads it.
+    pub updated_at_ms: i64,
+}
+
+/// What to do for a blob given its stored state and its current length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// The record region ends at or before the stored offset: a duplicate or stale event.
+    UpToDate,
+    /// Read `[start, end)`; `recreated` says the stored offset belonged to an earlier blob of the same name.
+    Read { start: u64, end: u64, recreated: bool },
+}
+
+/// Decides which bytes to read. `content_length` must be a committed length (from an event or
+/// from the blob's properties), so `[.., content_length - 2)` is immutable.
+pub fn plan_read(stored: Option<&OffsetState>, content_length: u64, created_ms: Option<i64>) -> Plan {
+    let end = content_length.saturating_sub(TAIL_LEN);
+    let (start, recreated) = match stored {
+        None => (0, false),
+        Some(s) if is_recreated(s, content_length, created_ms) => (0, true),
+        Some(s) => (s.offset, false),
+    };
+    if end <= start { Plan::UpToDate } else { Plan::Read { start, end, recreated } }
+}
+
+/// A blob is recreated when its creation time changed. Without creation times a blob that is
+/// shorter than the stored offset cannot be the same blob, because blobs only grow.
+fn is_recreated(stored: &OffsetState, content_length: u64, created_ms: Option<i64>) -> bool {
+    match (stored.blob_created_ms, created_ms) {
+        (Some(a), Some(b)) => a != b,
+        _ => content_length < stored.offset + TAIL_LEN && content_length < stored.last_content_length,
+    }
+}
+
+/// Outcome of a compare-and-swap conflict: someone else wrote the blob's offset since we loaded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reconcile {
+    /// The stored offset already covers ours: the rows we sent were duplicates of rows already delivered.
+    AlreadyCommitted,
+    /// Retry the compare-and-swap against the stored version with this state.
+    Retry(OffsetState),
+}
+
+/// Merges our intended state with the one found in the store after a conflict. Offsets never
+/// move backwards: the result is the larger of the two for the same blob incarnation.
+pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
+    match (ours.blob_created_ms, stored.blob_created_ms) {
+        // Different incarnations: the newer blob wins; our rows for an older one are history.
+        (Some(a), Some(b)) if a != b => {
+            if a > b {
+                Reconcile::Retry(ours.clone())
+            } else {
+                Reconcile::AlreadyCommitted
+            }
+        }
+        _ if stored.offset >= ours.offset => Reconcile::AlreadyCommitted,
+        _ => Reconcile::Retry(OffsetState {
+            offset: ours.offset,
+            blob_created_ms: ours.blob_created_ms.or(stored.blob_created_ms),
+            last_content_length: ours.last_content_length.max(stored.last_content_length),
+            rows_emitted: stored.rows_emitted.max(ours.rows_emitted),
+            updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
+        }),
+    }
+}

@@ -1,0 +1,1 @@
+//! NDJSON file/stdout row sink: see the local adapters work.
