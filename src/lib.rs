@@ -4,6 +4,8 @@ pub mod blob_store;
 pub mod change_feed;
 pub mod dead_letter;
 pub mod error;
+pub mod flatten;
+pub mod format;
 pub mod offset;
 pub mod offset_store;
 pub mod row;

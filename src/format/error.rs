@@ -1,0 +1,105 @@
+//! Typed errors of framing and flattening, each carrying where in the blob it happened.
+use std::fmt;
+
+/// Why one flow tuple was rejected; the rest of its record still flattens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TupleErrorReason {
+    FieldCount { expected: usize, found: usize },
+    Timestamp,
+    Ip(&'static str),
+    Port(&'static str),
+    Protocol,
+    Direction,
+    Decision,
+    State,
+    Encryption,
+    Counter(&'static str),
+}
+
+impl fmt::Display for TupleErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TupleErrorReason::FieldCount { expected, found } => {
+                write!(f, "expected {expected} comma-separated fields, found {found}")
+            }
+            TupleErrorReason::Timestamp => f.write_str("timestamp is not a positive integer"),
+            TupleErrorReason::Ip(field) => write!(f, "{field} is not an IPv4 or IPv6 address"),
+            TupleErrorReason::Port(field) => write!(f, "{field} is not a port number (0-65535)"),
+            TupleErrorReason::Protocol => f.write_str("unknown protocol"),
+            TupleErrorReason::Direction => f.write_str("direction is not I or O"),
+            TupleErrorReason::Decision => f.write_str("decision is not A or D"),
+            TupleErrorReason::State => f.write_str("unknown flow state"),
+            TupleErrorReason::Encryption => f.write_str("unknown encryption status"),
+            TupleErrorReason::Counter(field) => write!(f, "{field} is not a non-negative integer"),
+        }
+    }
+}
+
+/// A rejected flow tuple, located by blob, record offset and tuple ordinal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TupleError {
+    pub blob: String,
+    pub record_offset: u64,
+    pub ordinal: u32,
+    pub tuple: String,
+    pub reason: TupleErrorReason,
+}
+
+impl fmt::Display for TupleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "blob {} record at byte {} tuple #{}: {} (tuple {:?})",
+            self.blob, self.record_offset, self.ordinal, self.reason, self.tuple
+        )
+    }
+}
+
+impl std::error::Error for TupleError {}
+
+/// Why a whole record (or a stretch of bytes) could not be flattened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordErrorReason {
+    /// Not valid JSON, or JSON of the wrong shape.
+    Json(String),
+    /// Neither an NSG nor a VNet flow-log record.
+    UnknownFormat,
+    UnknownVersion { format: &'static str, version: i64 },
+    /// The record's `time` is present but not an RFC 3339 timestamp.
+    Time(String),
+    /// Bytes between records that are not part of the `{"records":[...]}` framing.
+    Framing(String),
+}
+
+impl fmt::Display for RecordErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordErrorReason::Json(e) => write!(f, "malformed record JSON: {e}"),
+            RecordErrorReason::UnknownFormat => {
+                f.write_str("not a flow-log record (neither properties.Version nor flowLogVersion)")
+            }
+            RecordErrorReason::UnknownVersion { format, version } => {
+                write!(f, "unsupported {format} flow-log version {version}")
+            }
+            RecordErrorReason::Time(t) => write!(f, "record time {t:?} is not RFC 3339"),
+            RecordErrorReason::Framing(e) => write!(f, "framing: {e}"),
+        }
+    }
+}
+
+/// A record, or a stretch of bytes, that produced no rows; `[offset, offset + len)` in the blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordError {
+    pub blob: String,
+    pub offset: u64,
+    pub len: u64,
+    pub reason: RecordErrorReason,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "blob {} bytes {}..{}: {}", self.blob, self.offset, self.offset + self.len, self.reason)
+    }
+}
+
+impl std::error::Error for RecordError {}
