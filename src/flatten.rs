@@ -55,6 +55,11 @@ impl RangeFlattener {
         self.buf.len()
     }
 
+    /// True when the held-back bytes are a record still being written, not just the `]}` tail.
+    pub fn has_partial_record(&self) -> bool {
+        !crate::format::framing::is_blank_or_tail(&self.buf)
+    }
+
     pub fn total(&self) -> Progress {
         self.total
     }

@@ -2,6 +2,7 @@
 pub mod blob_name;
 pub mod blob_store;
 pub mod change_feed;
+pub mod cli;
 pub mod dead_letter;
 pub mod error;
 pub mod flatten;

@@ -1,1 +1,37 @@
-fn main() {}
+//! The `flowlog` binary: parses the command line once and hands typed arguments to the library.
+use std::process::ExitCode;
+
+use clap::Parser;
+use flowlog::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("flowlog: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Flatten(args) => {
+            let errors = flowlog::cli::flatten::run(&args)?;
+            if errors > 0 {
+                eprintln!("flowlog flatten: {errors} error(s); every other row was written");
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            let fields: Vec<_> = flowlog::row::schema::FIELDS
+                .iter()
+                .map(|f| serde_json::json!({"name": f.name, "type": f.ty.kusto(), "nullable": f.nullable}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&fields)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -10,9 +10,12 @@ use super::{BlobListing, BlobProperties, BlobStore, ChunkStream};
 use crate::blob_name::BlobName;
 use crate::error::{ServiceError, ServiceResult};
 
+/// Content and creation time of one blob.
+type Stored = (Vec<u8>, Option<i64>);
+
 #[derive(Default)]
 pub struct MemoryBlobStore {
-    blobs: Mutex<BTreeMap<BlobName, (Vec<u8>, Option<i64>)>>,
+    blobs: Mutex<BTreeMap<BlobName, Stored>>,
     chunk_size: Option<usize>,
 }
 

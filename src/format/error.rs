@@ -64,7 +64,10 @@ pub enum RecordErrorReason {
     Json(String),
     /// Neither an NSG nor a VNet flow-log record.
     UnknownFormat,
-    UnknownVersion { format: &'static str, version: i64 },
+    UnknownVersion {
+        format: &'static str,
+        version: i64,
+    },
     /// The record's `time` is present but not an RFC 3339 timestamp.
     Time(String),
     /// Bytes between records that are not part of the `{"records":[...]}` framing.

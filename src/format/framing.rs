@@ -133,10 +133,7 @@ fn garbage<V: RowVisitor + ?Sized>(
         blob: blob.name.clone(),
         offset: base + from as u64,
         len: (to - from) as u64,
-        reason: RecordErrorReason::Framing(format!(
-            "unexpected bytes starting {:?}",
-            String::from_utf8_lossy(shown)
-        )),
+        reason: RecordErrorReason::Framing(format!("unexpected bytes starting {:?}", String::from_utf8_lossy(shown))),
     });
     p.record_errors += 1;
     p.consumed = to;
@@ -184,6 +181,13 @@ fn head_len(data: &[u8]) -> Head {
         i = skip_ws(data, i + token.len());
     }
     Head::Complete(i)
+}
+
+/// True when `rest` holds nothing but whitespace and the `]}` that closes a blob: what is left
+/// after the last record of a complete file.
+pub fn is_blank_or_tail(rest: &[u8]) -> bool {
+    let i = skip_ws(rest, 0);
+    i == rest.len() || is_tail(&rest[i..])
 }
 
 /// The end of the `records` array: `]`, then only `}` and whitespace.

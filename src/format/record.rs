@@ -62,16 +62,8 @@ pub fn flatten_record<V: RowVisitor + ?Sized>(
     };
     // A VNet log's own id points at the Network Watcher's group; the target is what users mean.
     let (subscription_id, resource_group) = arm_scope(target_resource_id.or(resource_id));
-    let ctx = RecordCtx {
-        blob,
-        offset,
-        layout,
-        time,
-        resource_id,
-        target_resource_id,
-        subscription_id,
-        resource_group,
-    };
+    let ctx =
+        RecordCtx { blob, offset, layout, time, resource_id, target_resource_id, subscription_id, resource_group };
     visitor.record(&ctx);
     let mut ordinal = 0u32;
     let mut rows = 0u64;

@@ -28,7 +28,8 @@ fn nsg_v2_end_tuple_has_counters() {
 
 #[test]
 fn vnet_tuple_milliseconds_and_encryption() {
-    let t = parse_tuple(Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.180,23956,443,6,O,E,NX,3,767,2,1580", 0).unwrap();
+    let t =
+        parse_tuple(Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.180,23956,443,6,O,E,NX,3,767,2,1580", 0).unwrap();
     assert_eq!(t.time_ms, 1_663_146_003_606);
     assert_eq!(t.encryption, Some("NX"));
     assert_eq!(t.state, Some(FlowState::End));

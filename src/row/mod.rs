@@ -1,6 +1,7 @@
 //! The normalized row: its schema, identity and encoders.
 pub mod batch;
 pub mod csv;
+pub mod encoder;
 pub mod id;
 pub mod json;
 pub mod ndjson;

@@ -1,0 +1,3 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+pub mod flowgen;
