@@ -7,7 +7,7 @@ fn nsg_tuple(v2: bool, i: u32, bad: bool) -> String {
     let base = format!("{},{ip},192.0.2.{},{},443,T,I,A", 1_542_110_400 + i, i % 250, 1000 + i);
     if !v2 {
         base
-    } else if i % 3 == 0 {
+    } else if i.is_multiple_of(3) {
         format!("{base},B,,,,")
     } else {
         format!("{base},C,{},{},{},{}", i, i * 60, i, i * 70)
