@@ -36,6 +36,13 @@ pub trait BlobStore: Send + Sync + 'static {
     fn read_range(&self, blob: &BlobName, range: Range<u64>)
     -> impl Future<Output = ServiceResult<ChunkStream>> + Send;
 
+    /// True when a blob's length only ever covers fully written content (Azure block blobs:
+    /// a commit is atomic). Files being appended to can expose a half-written record, so bytes
+    /// that do not parse at their end are kept for the next read instead of dead-lettered.
+    fn atomic_commits(&self) -> bool {
+        true
+    }
+
     /// Every flow-log blob (`PT1H.json`) whose name starts with `prefix`.
     fn list(&self, prefix: &str) -> impl Future<Output = ServiceResult<Vec<BlobListing>>> + Send;
 }

@@ -97,7 +97,12 @@ pub struct RecordError {
     pub offset: u64,
     pub len: u64,
     pub reason: RecordErrorReason,
+    /// The first bytes of the stretch (at most [`RAW_EXCERPT`]), for dead letters.
+    pub raw: Vec<u8>,
 }
+
+/// How many bytes of a bad record travel with its error.
+pub const RAW_EXCERPT: usize = 64 * 1024;
 
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,7 +7,7 @@
 //! end-of-input error means "incomplete, wait for more bytes").
 use serde_json::Deserializer;
 
-use super::error::{RecordError, RecordErrorReason};
+use super::error::{RAW_EXCERPT, RecordError, RecordErrorReason};
 use super::raw::RawRecord;
 use super::record::{RowVisitor, detect_layout, flatten_record};
 use crate::row::id::BlobIdent;
@@ -78,7 +78,8 @@ pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
                         p.rows += rows;
                         p.records += 1;
                     }
-                    Err(e) => {
+                    Err(mut e) => {
+                        e.raw = excerpt(data, at, end);
                         visitor.record_error(e);
                         p.record_errors += 1;
                     }
@@ -95,6 +96,7 @@ pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
                         offset: base + at as u64,
                         len: (end - at) as u64,
                         reason: RecordErrorReason::Json(e.to_string()),
+                        raw: excerpt(data, at, end),
                     });
                     p.record_errors += 1;
                     pos = end;
@@ -134,6 +136,7 @@ fn garbage<V: RowVisitor + ?Sized>(
         offset: base + from as u64,
         len: (to - from) as u64,
         reason: RecordErrorReason::Framing(format!("unexpected bytes starting {:?}", String::from_utf8_lossy(shown))),
+        raw: excerpt(data, from, to),
     });
     p.record_errors += 1;
     p.consumed = to;
@@ -193,6 +196,10 @@ pub fn is_blank_or_tail(rest: &[u8]) -> bool {
 /// The end of the `records` array: `]`, then only `}` and whitespace.
 fn is_tail(rest: &[u8]) -> bool {
     rest.first() == Some(&b']') && rest[1..].iter().all(|b| *b == b'}' || b.is_ascii_whitespace())
+}
+
+fn excerpt(data: &[u8], from: usize, to: usize) -> Vec<u8> {
+    data[from..to.min(from + RAW_EXCERPT)].to_vec()
 }
 
 fn skip_ws(data: &[u8], mut i: usize) -> usize {

@@ -48,7 +48,7 @@ pub fn flatten_record<V: RowVisitor + ?Sized>(
     raw: &RawRecord<'_>,
     visitor: &mut V,
 ) -> Result<u64, RecordError> {
-    let fail = |reason| RecordError { blob: blob.name.clone(), offset, len, reason };
+    let fail = |reason| RecordError { blob: blob.name.clone(), offset, len, reason, raw: Vec::new() };
     let layout = detect_layout(raw).map_err(fail)?;
     let time = raw.time.as_deref();
     if let Some(t) = time
