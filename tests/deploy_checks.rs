@@ -72,14 +72,8 @@ fn param_problems(file: &str, bicep: &str) -> Vec<String> {
             continue;
         };
         let name: String = rest.chars().take_while(|c| is_ident_char(*c)).collect();
-        let decorators = lines[..i]
-            .iter()
-            .rev()
-            .take_while(|l| l.trim().starts_with('@'));
-        if !decorators
-            .clone()
-            .any(|l| l.trim().starts_with("@description("))
-        {
+        let decorators = lines[..i].iter().rev().take_while(|l| l.trim().starts_with('@'));
+        if !decorators.clone().any(|l| l.trim().starts_with("@description(")) {
             problems.push(format!("{file}: param {name} has no @description"));
         }
         if count_word(&code(bicep), &name) < 2 {
@@ -112,8 +106,7 @@ fn module_calls(bicep: &str) -> Vec<(String, String, BTreeSet<String>)> {
                 {
                     names.insert(key.to_string());
                 }
-                depth += line.matches(['{', '[']).count() as i32
-                    - line.matches(['}', ']']).count() as i32;
+                depth += line.matches(['{', '[']).count() as i32 - line.matches(['}', ']']).count() as i32;
             }
         }
         calls.push((symbol, path, names));
@@ -129,29 +122,20 @@ fn module_problems(dir: &Path, file: &str, bicep: &str) -> Vec<String> {
         let declared = params(&target);
         for name in &passed {
             if !declared.contains_key(name) {
-                problems.push(format!(
-                    "{file}: module {symbol} passes {name}, which {path} does not declare"
-                ));
+                problems.push(format!("{file}: module {symbol} passes {name}, which {path} does not declare"));
             }
         }
         for (name, has_default) in &declared {
             if !has_default && !passed.contains(name) {
-                problems.push(format!(
-                    "{file}: module {symbol} does not pass required {name} of {path}"
-                ));
+                problems.push(format!("{file}: module {symbol} does not pass required {name} of {path}"));
             }
         }
         let outs = outputs(&target);
         let prefix = format!("{symbol}.outputs.");
         for (i, _) in bicep.match_indices(&prefix) {
-            let name: String = bicep[i + prefix.len()..]
-                .chars()
-                .take_while(|c| is_ident_char(*c))
-                .collect();
+            let name: String = bicep[i + prefix.len()..].chars().take_while(|c| is_ident_char(*c)).collect();
             if !outs.contains(&name) {
-                problems.push(format!(
-                    "{file}: {symbol}.outputs.{name} is not an output of {path}"
-                ));
+                problems.push(format!("{file}: {symbol}.outputs.{name} is not an output of {path}"));
             }
         }
     }
@@ -163,10 +147,7 @@ fn bicep_files() -> Vec<(String, PathBuf)> {
     let mut files = vec![("main.bicep".to_string(), azure.join("main.bicep"))];
     for entry in std::fs::read_dir(azure.join("modules")).expect("deploy/azure/modules") {
         let path = entry.expect("entry").path();
-        files.push((
-            format!("modules/{}", path.file_name().unwrap().to_string_lossy()),
-            path,
-        ));
+        files.push((format!("modules/{}", path.file_name().unwrap().to_string_lossy()), path));
     }
     files.sort();
     files
@@ -184,10 +165,7 @@ fn bicep_params_are_documented_used_and_passed_correctly() {
 }
 
 fn example_parameters() -> BTreeMap<String, Value> {
-    let json: Value = serde_json::from_str(&read(
-        &root().join("deploy/azure/main.parameters.example.json"),
-    ))
-    .unwrap();
+    let json: Value = serde_json::from_str(&read(&root().join("deploy/azure/main.parameters.example.json"))).unwrap();
     json["parameters"]
         .as_object()
         .expect("parameters object")
@@ -201,16 +179,10 @@ fn parameter_file_matches_main_bicep() {
     let declared = params(&read(&root().join("deploy/azure/main.bicep")));
     let given = example_parameters();
     for name in given.keys() {
-        assert!(
-            declared.contains_key(name),
-            "main.parameters.example.json sets {name}, not a param of main.bicep"
-        );
+        assert!(declared.contains_key(name), "main.parameters.example.json sets {name}, not a param of main.bicep");
     }
     for (name, has_default) in &declared {
-        assert!(
-            *has_default || given.contains_key(name),
-            "required param {name} is missing from the example"
-        );
+        assert!(*has_default || given.contains_key(name), "required param {name} is missing from the example");
     }
 }
 
@@ -219,10 +191,7 @@ fn name_problem(param: &str, value: &str) -> Option<String> {
     let len = value.chars().count();
     let all = |f: fn(char) -> bool| value.chars().all(f);
     let alnum = |c: char| c.is_ascii_alphanumeric();
-    let first_alpha = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic());
+    let first_alpha = value.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     let last_alnum = value.chars().last().is_some_and(alnum);
     let ok = match param {
         // Storage: 3-24 lower-case letters and digits.
@@ -248,27 +217,18 @@ fn name_problem(param: &str, value: &str) -> Option<String> {
         }
         // Data Explorer cluster: 4-22 lower-case letters and digits, starting with a letter.
         "adxClusterName" => {
-            (4..=22).contains(&len)
-                && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && first_alpha
+            (4..=22).contains(&len) && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) && first_alpha
         }
-        "adxDatabaseName" => {
-            (1..=260).contains(&len) && all(|c| c.is_ascii_alphanumeric() || " .-_".contains(c))
-        }
+        "adxDatabaseName" => (1..=260).contains(&len) && all(|c| c.is_ascii_alphanumeric() || " .-_".contains(c)),
         // User-assigned identity: 3-128, letters/digits/hyphens/underscores, alphanumeric start.
         "identityName" => {
             (3..=128).contains(&len)
                 && all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
                 && value.chars().next().is_some_and(alnum)
         }
-        "systemTopicName" => {
-            (3..=128).contains(&len) && all(|c| c.is_ascii_alphanumeric() || c == '-')
-        }
+        "systemTopicName" => (3..=128).contains(&len) && all(|c| c.is_ascii_alphanumeric() || c == '-'),
         // Kubernetes names used in the federated credential subject: DNS labels.
-        "kubernetesNamespace"
-        | "kubernetesServiceAccount"
-        | "kedaNamespace"
-        | "kedaServiceAccount" => {
+        "kubernetesNamespace" | "kubernetesServiceAccount" | "kedaNamespace" | "kedaServiceAccount" => {
             (1..=63).contains(&len)
                 && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && value.chars().next().is_some_and(alnum)
@@ -282,10 +242,8 @@ fn name_problem(param: &str, value: &str) -> Option<String> {
 
 #[test]
 fn example_resource_names_follow_azure_rules() {
-    let problems: Vec<String> = example_parameters()
-        .iter()
-        .filter_map(|(k, v)| v.as_str().and_then(|s| name_problem(k, s)))
-        .collect();
+    let problems: Vec<String> =
+        example_parameters().iter().filter_map(|(k, v)| v.as_str().and_then(|s| name_problem(k, s))).collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -294,10 +252,7 @@ fn naming_rules_reject_bad_names() {
     for (param, bad) in [
         ("stateStorageAccountName", "Contoso-State"),
         ("stateStorageAccountName", "ab"),
-        (
-            "flowLogStorageAccountName",
-            "averyveryverylongstorageaccount",
-        ),
+        ("flowLogStorageAccountName", "averyveryverylongstorageaccount"),
         ("eventHubsNamespaceName", "ns"),
         ("eventHubsNamespaceName", "1contoso"),
         ("eventHubsNamespaceName", "contoso-sb"),
@@ -306,10 +261,7 @@ fn naming_rules_reject_bad_names() {
         ("kubernetesNamespace", "Flowlog"),
         ("aksOidcIssuerUrl", "http://issuer"),
     ] {
-        assert!(
-            name_problem(param, bad).is_some(),
-            "{param} = {bad} should be rejected"
-        );
+        assert!(name_problem(param, bad).is_some(), "{param} = {bad} should be rejected");
     }
 }
 
@@ -317,13 +269,7 @@ fn naming_rules_reject_bad_names() {
 fn checks_catch_unused_undocumented_and_unknown_params() {
     let module = "@description('x')\nparam used string\nparam undocumented string\n@description('y')\nparam unused string = 'a'\noutput o string = '${used}${undocumented}'\n";
     let problems = param_problems("m.bicep", module);
-    assert_eq!(
-        problems,
-        [
-            "m.bicep: param undocumented has no @description",
-            "m.bicep: param unused is never used"
-        ]
-    );
+    assert_eq!(problems, ["m.bicep: param undocumented has no @description", "m.bicep: param unused is never used"]);
 
     let dir = std::env::temp_dir().join(format!("flowlog-deploy-checks-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -347,9 +293,7 @@ fn checks_catch_unused_undocumented_and_unknown_params() {
 fn toml_values(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut section = String::new();
-    let mut lines = text
-        .lines()
-        .map(|l| l.split(" #").next().unwrap_or("").trim());
+    let mut lines = text.lines().map(|l| l.split(" #").next().unwrap_or("").trim());
     while let Some(line) = lines.next() {
         if line.starts_with('#') || line.is_empty() {
             continue;
@@ -367,11 +311,7 @@ fn toml_values(text: &str) -> BTreeMap<String, String> {
                 }
             }
             let items: Vec<&str> = v.split('"').skip(1).step_by(2).collect();
-            let value = if v.starts_with('[') || v.starts_with('"') {
-                items.join("\n")
-            } else {
-                v.clone()
-            };
+            let value = if v.starts_with('[') || v.starts_with('"') { items.join("\n") } else { v.clone() };
             out.insert(format!("{section}.{}", k.trim()), value);
         }
     }
@@ -391,121 +331,58 @@ fn yaml_value(yaml: &str, key: &str) -> String {
 #[test]
 fn config_bicep_and_kubernetes_agree() {
     let p = example_parameters();
-    let s = |k: &str| {
-        p[k].as_str()
-            .unwrap_or_else(|| panic!("{k} is not a string"))
-            .to_string()
-    };
+    let s = |k: &str| p[k].as_str().unwrap_or_else(|| panic!("{k} is not a string")).to_string();
     let toml = toml_values(&read(&root().join("deploy/config/azure.example.toml")));
-    let t = |k: &str| {
-        toml.get(k)
-            .unwrap_or_else(|| panic!("azure.example.toml lacks {k}"))
-            .clone()
-    };
+    let t = |k: &str| toml.get(k).unwrap_or_else(|| panic!("azure.example.toml lacks {k}")).clone();
     let namespace = format!("{}.servicebus.windows.net", s("eventHubsNamespaceName"));
-    let state_blob = format!(
-        "https://{}.blob.core.windows.net",
-        s("stateStorageAccountName")
-    );
-    let source = format!(
-        "https://{}.blob.core.windows.net/",
-        s("flowLogStorageAccountName")
-    );
+    let state_blob = format!("https://{}.blob.core.windows.net", s("stateStorageAccountName"));
+    let source = format!("https://{}.blob.core.windows.net/", s("flowLogStorageAccountName"));
     assert_eq!(t("input.namespace"), namespace);
     assert_eq!(t("output.namespace"), namespace);
     assert_eq!(t("input.hub"), s("inputHubName"));
     assert_eq!(t("output.hub"), s("outputHubName"));
     assert_eq!(t("checkpoints.account_url"), state_blob);
     assert_eq!(t("dead_letter.account_url"), state_blob);
-    assert_eq!(
-        t("offsets.account_url"),
-        format!(
-            "https://{}.table.core.windows.net",
-            s("stateStorageAccountName")
-        )
-    );
+    assert_eq!(t("offsets.account_url"), format!("https://{}.table.core.windows.net", s("stateStorageAccountName")));
     assert_eq!(t("output.adx_table"), s("adxTableName"));
     assert_eq!(t("output.adx_mapping"), s("adxMappingName"));
     for allowed in t("sources.allowed").lines() {
-        assert!(
-            allowed.starts_with(&source),
-            "{allowed} is not in the flow-log account {source}"
-        );
+        assert!(allowed.starts_with(&source), "{allowed} is not in the flow-log account {source}");
     }
     // Container, table and consumer group names are fixed in the Bicep modules.
     let state = read(&root().join("deploy/azure/modules/state.bicep"));
-    for k in [
-        "checkpoints.container",
-        "dead_letter.container",
-        "offsets.table",
-    ] {
-        assert!(
-            state.contains(&format!("name: '{}'", t(k))),
-            "state.bicep does not create {k} = {}",
-            t(k)
-        );
+    for k in ["checkpoints.container", "dead_letter.container", "offsets.table"] {
+        assert!(state.contains(&format!("name: '{}'", t(k))), "state.bicep does not create {k} = {}", t(k));
     }
     let hubs = read(&root().join("deploy/azure/modules/eventhubs.bicep"));
-    assert!(
-        hubs.contains(&format!("name: '{}'", t("input.consumer_group"))),
-        "consumer group not created"
-    );
+    assert!(hubs.contains(&format!("name: '{}'", t("input.consumer_group"))), "consumer group not created");
     let subscription = read(&root().join("deploy/azure/modules/eventgrid-subscription.bicep"));
     for allowed in t("sources.allowed").lines() {
         let container = allowed.rsplit('/').next().unwrap();
-        assert!(
-            subscription.contains(&format!("/containers/{container}/")),
-            "Event Grid filter lacks {container}"
-        );
+        assert!(subscription.contains(&format!("/containers/{container}/")), "Event Grid filter lacks {container}");
     }
 
     // KEDA reads the checkpoints flowlog writes: same hub, group, account and container.
     let keda = read(&root().join("deploy/kubernetes/keda.yaml"));
-    let settings = toml_values(
-        &read(&root().join("deploy/kubernetes/settings.env"))
-            .replace('=', " = \"")
-            .replace('\n', "\"\n"),
-    );
-    assert_eq!(
-        settings[".EVENTHUBS_NAMESPACE"],
-        s("eventHubsNamespaceName")
-    );
-    assert_eq!(
-        settings[".STATE_STORAGE_ACCOUNT"],
-        s("stateStorageAccountName")
-    );
+    let settings =
+        toml_values(&read(&root().join("deploy/kubernetes/settings.env")).replace('=', " = \"").replace('\n', "\"\n"));
+    assert_eq!(settings[".EVENTHUBS_NAMESPACE"], s("eventHubsNamespaceName"));
+    assert_eq!(settings[".STATE_STORAGE_ACCOUNT"], s("stateStorageAccountName"));
     assert_eq!(yaml_value(&keda, "eventHubName"), t("input.hub"));
-    assert_eq!(
-        yaml_value(&keda, "consumerGroup"),
-        t("input.consumer_group")
-    );
-    assert_eq!(
-        yaml_value(&keda, "blobContainer"),
-        t("checkpoints.container")
-    );
+    assert_eq!(yaml_value(&keda, "consumerGroup"), t("input.consumer_group"));
+    assert_eq!(yaml_value(&keda, "blobContainer"), t("checkpoints.container"));
     assert_eq!(yaml_value(&keda, "checkpointStrategy"), "blobMetadata");
     // KEDA lower-cases the consumer group; the Rust checkpoint store does not.
-    assert_eq!(
-        t("input.consumer_group"),
-        t("input.consumer_group").to_lowercase()
-    );
+    assert_eq!(t("input.consumer_group"), t("input.consumer_group").to_lowercase());
     assert_eq!(t("input.namespace"), t("input.namespace").to_lowercase());
     let max: i64 = yaml_value(&keda, "maxReplicaCount").parse().unwrap();
-    assert!(
-        max <= p["inputHubPartitions"].as_i64().unwrap(),
-        "more replicas than input partitions"
-    );
+    assert!(max <= p["inputHubPartitions"].as_i64().unwrap(), "more replicas than input partitions");
 
     // SIGTERM budget: Kubernetes must wait longer than the daemon's shutdown deadline.
     let deployment = read(&root().join("deploy/kubernetes/deployment.yaml"));
-    let grace: u64 = yaml_value(&deployment, "terminationGracePeriodSeconds")
-        .parse()
-        .unwrap();
+    let grace: u64 = yaml_value(&deployment, "terminationGracePeriodSeconds").parse().unwrap();
     let deadline: u64 = t("server.shutdown_deadline_secs").parse().unwrap();
-    assert!(
-        grace > deadline,
-        "terminationGracePeriodSeconds {grace} <= shutdown deadline {deadline}"
-    );
+    assert!(grace > deadline, "terminationGracePeriodSeconds {grace} <= shutdown deadline {deadline}");
     for probe in ["livenessProbe", "readinessProbe"] {
         assert!(deployment.contains(&format!("{probe}:")), "no {probe}");
     }
@@ -514,14 +391,8 @@ fn config_bicep_and_kubernetes_agree() {
 
     // Data connection defaults in Bicep match the ADX scripts and flowlog.toml.
     let main = read(&root().join("deploy/azure/main.bicep"));
-    assert!(main.contains(&format!(
-        "param adxTableName string = '{}'",
-        t("output.adx_table")
-    )));
-    assert!(main.contains(&format!(
-        "param adxMappingName string = '{}'",
-        t("output.adx_mapping")
-    )));
+    assert!(main.contains(&format!("param adxTableName string = '{}'", t("output.adx_table"))));
+    assert!(main.contains(&format!("param adxMappingName string = '{}'", t("output.adx_mapping"))));
 }
 
 #[test]
@@ -530,16 +401,9 @@ fn image_runs_the_daemon_as_non_root() {
     assert!(docker.contains("cargo build --release --locked"));
     assert!(docker.contains("ENTRYPOINT [\"flowlog\"]"));
     assert!(docker.contains("CMD [\"run\", \"--config\", \"/etc/flowlog/flowlog.toml\"]"));
-    let user = docker
-        .lines()
-        .find_map(|l| l.strip_prefix("USER "))
-        .expect("USER line");
+    let user = docker.lines().find_map(|l| l.strip_prefix("USER ")).expect("USER line");
     let deployment = read(&root().join("deploy/kubernetes/deployment.yaml"));
     let uid = yaml_value(&deployment, "runAsUser");
-    assert_eq!(
-        user.split(':').next().unwrap(),
-        uid,
-        "image user and runAsUser differ"
-    );
+    assert_eq!(user.split(':').next().unwrap(), uid, "image user and runAsUser differ");
     assert_ne!(uid, "0");
 }

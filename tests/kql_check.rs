@@ -17,9 +17,7 @@ fn kql_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
-        {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display())) {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
                 stack.push(path);
@@ -35,8 +33,7 @@ fn kql_files(dir: &Path) -> Vec<PathBuf> {
 /// Runs the checker on `files`; panics with setup instructions if it cannot run at all.
 fn run_checker(files: &[PathBuf]) -> Output {
     let root = repo();
-    let package =
-        root.join(".tools/node_modules/@kusto/language-service-next/Kusto.Language.Bridge.js");
+    let package = root.join(".tools/node_modules/@kusto/language-service-next/Kusto.Language.Bridge.js");
     assert!(
         package.exists(),
         "{} is missing: run `bash tests/tools/setup.sh` to install the Kusto language service \
@@ -48,9 +45,7 @@ fn run_checker(files: &[PathBuf]) -> Output {
         .args(files)
         .current_dir(&root)
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `node` (Node.js 20+ is required for the KQL check): {e}")
-        });
+        .unwrap_or_else(|e| panic!("cannot run `node` (Node.js 20+ is required for the KQL check): {e}"));
     let code = output.status.code();
     assert!(
         code == Some(0) || code == Some(1),
@@ -62,80 +57,42 @@ fn run_checker(files: &[PathBuf]) -> Output {
 }
 
 fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 #[test]
 fn deploy_kql_parses_and_analyzes_cleanly() {
     let files = kql_files(&repo().join("deploy/adx"));
     // The table, mapping, view and policy scripts plus the seven ready queries.
-    assert!(
-        files.len() >= 11,
-        "expected the ADX scripts and queries, found {files:?}"
-    );
+    assert!(files.len() >= 11, "expected the ADX scripts and queries, found {files:?}");
     let output = run_checker(&files);
-    assert!(
-        output.status.success(),
-        "KQL check failed:\n{}",
-        text(&output)
-    );
+    assert!(output.status.success(), "KQL check failed:\n{}", text(&output));
 }
 
 /// Each broken file, and a piece of the diagnostic that must name its problem.
 const BROKEN: &[(&str, &[&str])] = &[
-    (
-        "misspelled-column.kql",
-        &["misspelled-column.kql:5:", "KS142", "dest_port"],
-    ),
-    (
-        "syntax-error.kql",
-        &["syntax-error.kql:", "KS005", "Expected: )"],
-    ),
-    (
-        "unknown-function.kql",
-        &["unknown-function.kql:4:", "KS211", "summ"],
-    ),
-    (
-        "unknown-command.kql",
-        &["unknown-command.kql:3:1", "UNKNOWN-COMMAND", ".crate-merge"],
-    ),
-    (
-        "bad-mapping.kql",
-        &["MAPPING-COLUMN", "src_addr", "MAPPING-TYPE", "src_port"],
-    ),
+    ("misspelled-column.kql", &["misspelled-column.kql:5:", "KS142", "dest_port"]),
+    ("syntax-error.kql", &["syntax-error.kql:", "KS005", "Expected: )"]),
+    ("unknown-function.kql", &["unknown-function.kql:4:", "KS211", "summ"]),
+    ("unknown-command.kql", &["unknown-command.kql:3:1", "UNKNOWN-COMMAND", ".crate-merge"]),
+    ("bad-mapping.kql", &["MAPPING-COLUMN", "src_addr", "MAPPING-TYPE", "src_port"]),
 ];
 
 #[test]
 fn checker_rejects_each_broken_file_and_names_the_problem() {
     let dir = repo().join("tests/kql/broken");
-    let present: Vec<String> = kql_files(&dir)
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let present: Vec<String> =
+        kql_files(&dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     let mut expected: Vec<String> = BROKEN.iter().map(|(f, _)| f.to_string()).collect();
     expected.sort();
-    assert_eq!(
-        present, expected,
-        "every broken file needs an expectation here, and vice versa"
-    );
+    assert_eq!(present, expected, "every broken file needs an expectation here, and vice versa");
 
     for (file, needles) in BROKEN {
         let output = run_checker(&[dir.join(file)]);
         let out = text(&output);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{file} should fail the check:\n{out}"
-        );
+        assert_eq!(output.status.code(), Some(1), "{file} should fail the check:\n{out}");
         for needle in *needles {
-            assert!(
-                out.contains(needle),
-                "{file}: expected `{needle}` in the diagnostics:\n{out}"
-            );
+            assert!(out.contains(needle), "{file}: expected `{needle}` in the diagnostics:\n{out}");
         }
     }
 }
@@ -147,8 +104,5 @@ fn one_broken_file_fails_a_run_of_otherwise_good_files() {
     let output = run_checker(&files);
     let out = text(&output);
     assert_eq!(output.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains("1 KQL error(s)"),
-        "only the broken file should be reported:\n{out}"
-    );
+    assert!(out.contains("1 KQL error(s)"), "only the broken file should be reported:\n{out}");
 }
