@@ -15,7 +15,7 @@ use super::{BlobListing, BlobProperties, BlobStore, ChunkStream};
 use crate::blob_name::BlobName;
 use crate::error::{ServiceError, ServiceResult};
 
-pub(crate) use walk::{FLOW_LOG_FILE, Found, blob_name_of, walk_flow_logs};
+pub(crate) use walk::{FLOW_LOG_FILE, blob_name_of, walk_flow_logs};
 
 /// Default size of the chunks `read_range` yields: bounds memory per read.
 pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
