@@ -34,10 +34,6 @@ impl DirtyQueue {
         self.members.remove(&path);
         Some(path)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
 }
 
 /// Work noted by the watcher thread since the consumer last looked.
@@ -99,7 +95,7 @@ impl Tracker {
     /// Nothing left to look at or to hand out.
     #[cfg(test)]
     pub fn is_idle(&self) -> bool {
-        self.dirty.is_empty() && self.new_dirs.is_empty() && !self.rescan_root && self.ready.is_empty()
+        self.dirty.order.is_empty() && self.new_dirs.is_empty() && !self.rescan_root && self.ready.is_empty()
     }
 
     /// Takes the shared pending work, walks what needs walking, and reads lengths until `max`
