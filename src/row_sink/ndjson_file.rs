@@ -134,7 +134,11 @@ impl Output {
 
 fn write_stdout(bytes: &[u8]) -> ServiceResult<()> {
     // The lock keeps a batch's lines together even if something else prints to stdout.
-    let mut out = std::io::stdout().lock();
+    write_stream(&mut std::io::stdout().lock(), bytes)
+}
+
+/// A closed reader (broken pipe) will not come back: permanent. Anything else may pass.
+fn write_stream(out: &mut impl Write, bytes: &[u8]) -> ServiceResult<()> {
     out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::BrokenPipe { ErrorKind::Permanent } else { ErrorKind::Transient };
         ServiceError::with_source(kind, "write rows to stdout", e)

@@ -79,3 +79,47 @@ async fn a_missing_directory_is_an_error_with_the_path() {
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(err.message.contains("no/such/dir"), "{err}");
 }
+
+/// A stdout whose reader went away after `accept` bytes.
+struct ClosedPipe {
+    accept: usize,
+    written: Vec<u8>,
+}
+
+impl Write for ClosedPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written.len() >= self.accept {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.accept - self.written.len());
+        self.written.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_broken_stdout_pipe_is_permanent() {
+    let mut pipe = ClosedPipe { accept: 100, written: Vec::new() };
+    write_stream(&mut pipe, b"{\"id\":1}\n").unwrap();
+    assert_eq!(pipe.written, b"{\"id\":1}\n");
+    let err = write_stream(&mut pipe, &[b'x'; 200]).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+}
+
+#[test]
+fn after_a_failed_write_the_partial_batch_is_cut_before_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.ndjson");
+    let mut output = open_and_repair(path.clone()).unwrap();
+    output.append(b"{\"id\":1}\n").unwrap();
+    // What a write that failed half-way (disk full) and could not be cut back leaves behind.
+    std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"id\":2,\"fl").unwrap();
+    output.needs_cut = true;
+    output.append(b"{\"id\":2}\n").unwrap();
+    let ids: Vec<_> = parse_lines(&path).iter().map(|v| v["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [1, 2]);
+}
