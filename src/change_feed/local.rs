@@ -155,17 +155,16 @@ impl LocalPartition {
     }
 
     /// Walks, reads lengths and hands out ready events. The work runs on the blocking pool with
-    /// its state behind a mutex, so a caller that drops this future loses nothing: events it did
-    /// not receive stay ready for the next call.
+    /// its state behind a mutex and events are taken only after it returns, so a caller that
+    /// drops this future loses nothing: what it did not receive stays ready for the next call.
     async fn poll_ready(&mut self, max: usize) -> ServiceResult<Vec<FeedEvent>> {
         let (shared, tracker) = (self.shared.clone(), self.tracker.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut tracker = tracker.lock().unwrap_or_else(|p| p.into_inner());
-            tracker.refresh(&shared, max)?;
-            Ok(tracker.take(max))
-        })
-        .await
-        .map_err(join_error)?
+        tokio::task::spawn_blocking(move || tracker.lock().unwrap_or_else(|p| p.into_inner()).refresh(&shared, max))
+            .await
+            .map_err(join_error)??;
+        // Uncontended: calls are sequential (`&mut self`), and the refresh above queued behind
+        // any refresh a dropped call left running.
+        Ok(self.tracker.lock().unwrap_or_else(|p| p.into_inner()).take(max))
     }
 }
 

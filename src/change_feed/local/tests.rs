@@ -196,3 +196,24 @@ fn the_tracker_coalesces_reports_only_changes_and_forgets_deleted_files() {
     mark(&dir.path().join("../PT1H.json"));
     assert_eq!(refresh(&mut tracker), []);
 }
+
+#[tokio::test]
+async fn a_dropped_next_batch_loses_no_events() {
+    use futures::FutureExt;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a/PT1H.json", "b/PT1H.json", "c/PT1H.json"] {
+        write(dir.path(), name, b"x");
+    }
+    let mut feed = LocalFeed::new(dir.path(), LocalFeedMode::Once);
+    let mut p = partition(&mut feed).await;
+    // Polled once, then dropped while its scan runs on the blocking pool (as a `select!` would).
+    let mut seen = match p.next_batch(10).now_or_never() {
+        Some(batch) => changed(&batch.unwrap().unwrap()),
+        None => Vec::new(),
+    };
+    while let Some(batch) = timeout(WAIT, p.next_batch(10)).await.unwrap().unwrap() {
+        seen.extend(changed(&batch));
+    }
+    let names: Vec<_> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a/PT1H.json", "b/PT1H.json", "c/PT1H.json"]);
+}

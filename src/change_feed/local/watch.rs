@@ -11,7 +11,9 @@ use super::tracker::{Shared, is_flow_log};
 /// Starts a recursive watch of `root`; `Err` means the platform refused (e.g. inotify limits)
 /// and the caller should poll instead. Blocking: adding watches walks the tree.
 pub(super) fn start(root: &Path, shared: Arc<Shared>) -> notify::Result<RecommendedWatcher> {
-    let mut watcher = RecommendedWatcher::new(move |event| handle(&shared, event), notify::Config::default())?;
+    // Symlinks are not followed, as in the tree walk: both must see the same set of files.
+    let config = notify::Config::default().with_follow_symlinks(false);
+    let mut watcher = RecommendedWatcher::new(move |event| handle(&shared, event), config)?;
     watcher.watch(root, RecursiveMode::Recursive)?;
     Ok(watcher)
 }
