@@ -3,6 +3,10 @@
 //! `Once` scans the tree and ends; `Watch` scans, then follows native file-system events, or polls
 //! when the platform watcher cannot be used. Progress is not kept here: the offset store is the
 //! durable record, and a restart rescans and lets offsets skip what was already delivered.
+//!
+//! Polling is a periodic walk comparing lengths, not notify's `PollWatcher`: that one compares
+//! modification times truncated to whole seconds (notify 8.2), so a file that grew twice within
+//! one second would have its second growth missed until it changed again, maybe never.
 mod tracker;
 mod watch;
 
