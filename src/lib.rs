@@ -3,6 +3,7 @@ pub mod blob_name;
 pub mod blob_store;
 pub mod change_feed;
 pub mod cli;
+pub mod config;
 pub mod dead_letter;
 pub mod engine;
 pub mod error;

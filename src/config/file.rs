@@ -1,0 +1,119 @@
+//! The raw configuration document: TOML sections as written by users, every key optional.
+//!
+//! Unknown keys are errors (a typo must not silently fall back to a default).
+use serde::Deserialize;
+
+use super::secret::Secret;
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub local: LocalSection,
+    pub input: Option<InputSection>,
+    pub checkpoints: Option<ContainerSection>,
+    pub offsets: Option<OffsetsSection>,
+    pub sources: Option<SourcesSection>,
+    pub output: Option<OutputSection>,
+    pub dead_letter: Option<ContainerSection>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSection {
+    pub watch: Option<String>,
+    pub state: Option<String>,
+    pub out: Option<String>,
+    pub poll: Option<bool>,
+    pub poll_interval_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct InputSection {
+    pub namespace: Option<String>,
+    pub hub: Option<String>,
+    pub consumer_group: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSection {
+    pub account_url: Option<String>,
+    pub container: Option<String>,
+    /// A SAS token for the account (never in the file: FLOWLOG_<SECTION>_SAS or `sas_file`).
+    pub sas: Option<Secret>,
+    pub sas_file: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetsSection {
+    pub account_url: Option<String>,
+    pub table: Option<String>,
+    pub retention_days: Option<u64>,
+    /// Shared key (never in the file: FLOWLOG_OFFSETS_ACCOUNT_KEY or `account_key_file`).
+    pub account_key: Option<Secret>,
+    pub account_key_file: Option<String>,
+    pub sas: Option<Secret>,
+    pub sas_file: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesSection {
+    pub allowed: Option<Vec<String>>,
+    pub sas: Option<Secret>,
+    pub sas_file: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    pub namespace: Option<String>,
+    pub hub: Option<String>,
+    pub max_batch_bytes: Option<usize>,
+    pub gzip: Option<bool>,
+    pub adx_table: Option<String>,
+    pub adx_mapping: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<String>,
+    pub shutdown_deadline_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    pub flush_bytes: Option<usize>,
+    pub max_batch_events: Option<usize>,
+    pub blob_concurrency: Option<usize>,
+    pub dead_letter_raw_limit: Option<usize>,
+    pub retry_max_attempts: Option<usize>,
+    pub retry_min_delay_ms: Option<u64>,
+    pub retry_max_delay_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// Sections whose keys `FLOWLOG_<SECTION>_<KEY>` may set, longest first so `dead_letter`
+/// wins over a hypothetical `dead`.
+pub const SECTIONS: &[&str] =
+    &["dead_letter", "checkpoints", "offsets", "sources", "output", "engine", "server", "local", "input", "log"];
+
+/// Keys that hold secrets: refused in the file, accepted from the environment.
+pub const SECRET_KEYS: &[&str] = &["account_key", "sas"];

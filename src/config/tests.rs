@@ -1,0 +1,90 @@
+//! Configuration layering and validation.
+use super::*;
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn write(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
+}
+
+#[test]
+fn defaults_are_the_local_mode() {
+    let cfg = Config::from_raw(RawConfig::default(), &Overrides::default()).unwrap();
+    let Mode::Local(l) = cfg.mode else { panic!("local expected") };
+    assert_eq!((l.watch, l.state, l.out), (PathBuf::from("./flowlogs"), PathBuf::from("./.flowlog"), Output::Stdout));
+    assert_eq!(cfg.server.listen, None);
+}
+
+#[test]
+fn file_then_env_then_flags() {
+    let f = write(
+        "[local]\nwatch = \"from-file\"\nstate = \"state-file\"\nout = \"rows.ndjson\"\n[engine]\nflush_bytes = 100\n",
+    );
+    let raw = load(
+        Some(f.path()),
+        env(&[("FLOWLOG_LOCAL_STATE", "state-env"), ("FLOWLOG_ENGINE_BLOB_CONCURRENCY", "9"), ("PATH", "/bin")]),
+    )
+    .unwrap();
+    let o = Overrides { out: Some("-".into()), ..Default::default() };
+    let cfg = Config::from_raw(raw, &o).unwrap();
+    let Mode::Local(l) = cfg.mode else { panic!() };
+    assert_eq!(l.watch, PathBuf::from("from-file"));
+    assert_eq!(l.state, PathBuf::from("state-env"));
+    assert_eq!(l.out, Output::Stdout);
+    assert_eq!((cfg.engine.flush_bytes, cfg.engine.blob_concurrency), (100, 9));
+}
+
+#[test]
+fn shipped_example_configs_parse() {
+    let raw = load(Some(std::path::Path::new("deploy/config/local.example.toml")), env(&[])).unwrap();
+    assert!(matches!(Config::from_raw(raw, &Overrides::default()).unwrap().mode, Mode::Local(_)));
+    let raw = load(Some(std::path::Path::new("deploy/config/azure.example.toml")), env(&[])).unwrap();
+    let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
+    let Mode::Azure(a) = cfg.mode else { panic!("azure expected") };
+    assert_eq!(
+        (a.input_hub.as_str(), a.output_hub.as_str(), a.consumer_group.as_str()),
+        ("flowlog-input", "flowlog-rows", "flowlog")
+    );
+    assert!(matches!(a.offsets_auth, TableAuth::Entra));
+    assert_eq!(a.allowed_sources.len(), 2);
+}
+
+#[test]
+fn errors_name_the_setting() {
+    let f = write("[local]\nwatch_dir = \"x\"\n");
+    let e = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(e.contains("watch_dir"), "{e}");
+    let e = load(None, env(&[("FLOWLOG_NOSUCH_KEY", "1")])).unwrap_err().to_string();
+    assert!(e.contains("FLOWLOG_NOSUCH_KEY"), "{e}");
+    let raw = load(None, env(&[("FLOWLOG_INPUT_HUB", "h")])).unwrap();
+    let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
+    assert!(e.contains("sources.allowed"), "{e}");
+    let raw = load(None, env(&[("FLOWLOG_ENGINE_FLUSH_BYTES", "0")])).unwrap();
+    assert!(Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string().contains("engine.flush_bytes"));
+    let o = Overrides { listen: Some("nonsense".into()), ..Default::default() };
+    assert!(Config::from_raw(RawConfig::default(), &o).unwrap_err().to_string().contains("server.listen"));
+}
+
+#[test]
+fn secrets_come_only_from_env_or_files_and_never_print() {
+    let f = write("[offsets]\naccount_key = \"abc\"\n");
+    let e = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(e.contains("FLOWLOG_OFFSETS_ACCOUNT_KEY") && !e.contains("abc"), "{e}");
+    let raw = load(None, env(&[("FLOWLOG_OFFSETS_ACCOUNT_KEY", "s3cr3t-key")])).unwrap();
+    assert_eq!(raw.offsets.as_ref().unwrap().account_key.as_ref().unwrap().expose(), "s3cr3t-key");
+    assert!(!format!("{raw:?}").contains("s3cr3t"));
+}
+
+#[test]
+fn plain_http_only_on_loopback() {
+    let base = "[input]\nnamespace=\"n\"\nhub=\"h\"\n[checkpoints]\naccount_url=\"URL\"\ncontainer=\"c\"\n[offsets]\naccount_url=\"https://a.table.core.windows.net\"\ntable=\"t\"\n[sources]\nallowed=[\"https://a.blob.core.windows.net/c\"]\n[output]\nnamespace=\"n\"\nhub=\"o\"\n[dead_letter]\naccount_url=\"https://a.blob.core.windows.net\"\ncontainer=\"d\"\n";
+    let ok = write(&base.replace("URL", "http://127.0.0.1:10000/devstoreaccount1"));
+    assert!(Config::from_raw(load(Some(ok.path()), env(&[])).unwrap(), &Overrides::default()).is_ok());
+    let bad = write(&base.replace("URL", "http://example.com"));
+    let e = Config::from_raw(load(Some(bad.path()), env(&[])).unwrap(), &Overrides::default()).unwrap_err();
+    assert!(e.to_string().contains("checkpoints.account_url"), "{e}");
+}
