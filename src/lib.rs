@@ -8,3 +8,4 @@ pub mod offset;
 pub mod offset_store;
 pub mod row;
 pub mod row_sink;
+pub mod simulate;
