@@ -57,7 +57,8 @@ impl From<FormatArg> for SimFormat {
 }
 
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("expected an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"))
 }
 
 impl SimulateArgs {

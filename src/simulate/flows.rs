@@ -47,7 +47,8 @@ pub const ALLOW_WEIGHTS: [u32; 4] = [40, 20, 15, 25];
 pub const DENY_RULES: [usize; 3] = [0, 5, 6];
 pub const DENY_WEIGHTS: [u32; 3] = [75, 20, 5];
 
-/// VNet encryption states and their frequency: unencrypted dominates, as on most real networks.
+/// VNet encryption states and their frequency between VMs: unencrypted (`NX`, index 1) dominates, as on
+/// most real networks.
 pub const ENCRYPTION: [&str; 8] = [
     "X",
     "NX",
@@ -163,9 +164,7 @@ pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> 
                 }
             }
         }
-        Traffic::MgmtIn => {
-            (PROTO_TCP, internet(rng, false), vm, client_port, if roll < 60 { 22 } else { 3389 }, false)
-        }
+        Traffic::MgmtIn => (PROTO_TCP, internet(rng, false), vm, client_port, if roll < 60 { 22 } else { 3389 }, false),
         Traffic::SmtpOut => (PROTO_TCP, vm, internet(rng, false), ephemeral, 25, true),
     };
     let tcp = proto == PROTO_TCP;
@@ -177,7 +176,12 @@ pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> 
         sport,
         dport,
         outbound,
-        encryption: rng.weighted(&ENCRYPTION_WEIGHTS) as u8,
+        // Virtual network encryption only applies between VMs; internet traffic is always `NX`.
+        encryption: if matches!(traffic, Traffic::VnetIn | Traffic::VnetOut) {
+            rng.weighted(&ENCRYPTION_WEIGHTS) as u8
+        } else {
+            1
+        },
         updates_left: if tcp { rng.below(4) as u8 } else { 0 },
         last_minute: minute,
         scale: if tcp { rng.range(2, 400) as u16 } else { 2 },
@@ -206,14 +210,7 @@ pub fn counters(flow: &Flow, rng: &mut SplitMix64) -> [u64; 4] {
 
 /// Appends one quoted tuple plus a trailing `,` (the record writer drops the last one).
 /// `ts_ms` is written as seconds for NSG formats and milliseconds for VNet, as Azure does.
-pub fn write_tuple(
-    buf: &mut String,
-    format: LogFormat,
-    ts_ms: u64,
-    flow: &Flow,
-    state: TupleState,
-    counts: [u64; 4],
-) {
+pub fn write_tuple(buf: &mut String, format: LogFormat, ts_ms: u64, flow: &Flow, state: TupleState, counts: [u64; 4]) {
     buf.push('"');
     push_u64(buf, if format == LogFormat::Vnet { ts_ms } else { ts_ms / 1000 });
     buf.push(',');

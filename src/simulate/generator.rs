@@ -136,7 +136,16 @@ impl Generator {
                     _ => (id.nsg_resource_id(), String::new()),
                 };
                 let host = Host::new(id.resource, id.nic, format == LogFormat::Vnet);
-                Series { id, host, resource_id, target_id, rng, pool: Vec::new(), path_hour: i64::MIN, path: String::new() }
+                Series {
+                    id,
+                    host,
+                    resource_id,
+                    target_id,
+                    rng,
+                    pool: Vec::new(),
+                    path_hour: i64::MIN,
+                    path: String::new(),
+                }
             })
             .collect();
         Generator {

@@ -23,7 +23,7 @@ pub struct WriteStats {
     pub blobs: u64,
     pub records: u64,
     pub tuples: u64,
-    /// Bytes written, framing included (equals the blobs' total size when they started absent).
+    /// Bytes the blobs grew by, framing included (their total size when they started absent).
     pub bytes: u64,
 }
 
@@ -37,7 +37,7 @@ impl AddAssign for WriteStats {
 }
 
 /// Appends one record to the blob file at `path`, creating it and its directories when absent.
-/// Returns the bytes written and whether the blob was created.
+/// Returns how many bytes the blob grew by and whether it was created.
 pub fn append_record(path: &Path, record: &str, sync: bool) -> io::Result<(u64, bool)> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
@@ -60,7 +60,9 @@ pub fn append_record(path: &Path, record: &str, sync: bool) -> io::Result<(u64, 
     if sync {
         file.sync_data()?;
     }
-    Ok((block.len() as u64, created))
+    // The new block overwrites the old closing `]}`, so the blob grows by two bytes less than written.
+    let grown = if created { block.len() } else { block.len() - TAIL.len() };
+    Ok((grown as u64, created))
 }
 
 /// Refuses to append to a file that is not a framed blob, rather than corrupting it further.

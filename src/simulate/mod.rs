@@ -41,13 +41,7 @@ impl fmt::Display for SimSummary {
         write!(
             f,
             "simulated {} minutes: {} records, {} tuples, {} bytes, {} blobs created in {:.2}s ({:.0} tuples/s)",
-            self.minutes,
-            self.written.records,
-            self.written.tuples,
-            self.written.bytes,
-            self.written.blobs,
-            secs,
-            rate
+            self.minutes, self.written.records, self.written.tuples, self.written.bytes, self.written.blobs, secs, rate
         )
     }
 }
