@@ -256,3 +256,17 @@ fn paths_follow_the_azure_layout_and_roll_over_hourly() {
     }
     assert_eq!(blobs.len(), 12, "6 series x 2 hours");
 }
+
+/// Throughput check for benchmarks: `cargo test --release --test simulate_generator -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn generator_throughput() {
+    for format in [SimFormat::Nsg1, SimFormat::Nsg2, SimFormat::Vnet] {
+        let c = SimConfig { format, blobs: 100, minutes: 60, tuples_per_minute: 200, ..SimConfig::default() };
+        let started = std::time::Instant::now();
+        let bytes: usize = c.generate().map(|a| a.record_json.len()).sum();
+        let secs = started.elapsed().as_secs_f64();
+        let rate = c.total_tuples() as f64 / secs;
+        println!("{format:?}: {} tuples, {bytes} bytes in {secs:.3}s = {:.2}M tuples/s", c.total_tuples(), rate / 1e6);
+    }
+}

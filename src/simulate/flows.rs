@@ -16,12 +16,6 @@ pub enum Traffic {
     SmtpOut,
 }
 
-impl Traffic {
-    pub fn denied(self) -> bool {
-        matches!(self, Traffic::ScanIn | Traffic::MgmtIn | Traffic::SmtpOut)
-    }
-}
-
 /// One security rule; `acl` indexes the VNet `aclID` (NSG or Virtual Network Manager config) owning it.
 pub struct RuleSpec {
     pub name: &'static str,

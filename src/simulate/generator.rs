@@ -7,7 +7,7 @@ use super::flows::{
 };
 use super::layout::{LogFormat, SeriesIdentity, guid};
 use super::random::SplitMix64;
-use super::text::push_time;
+use super::record::{RecordHead, nsg_record, vnet_record};
 
 /// 2026-01-01T00:00:00Z, the default start, so output does not depend on when it was generated.
 pub const DEFAULT_START_UNIX: i64 = 1_767_225_600;
@@ -15,7 +15,6 @@ pub const DEFAULT_START_UNIX: i64 = 1_767_225_600;
 /// Tuple timestamps fall in the first 55 s of a minute and the record `time` in the last 5 s, as Azure
 /// stamps a record when it closes the minute's aggregation.
 const TUPLE_SPAN_MS: u64 = 55_000;
-const RECORD_OFFSET_S: i64 = 55;
 
 /// Which formats the series are written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,6 +107,12 @@ struct Series {
     path: String,
 }
 
+impl Series {
+    fn head(&self) -> RecordHead<'_> {
+        RecordHead { id: &self.id, resource_id: &self.resource_id, target_id: &self.target_id }
+    }
+}
+
 /// Yields appends in time order: minute by minute, every blob each minute, blobs in a fixed order.
 pub struct Generator {
     config: SimConfig,
@@ -193,8 +198,8 @@ impl Generator {
         }
         let ticks = s.rng.below(RECORD_SPAN_TICKS) as u32;
         let record_json = match format {
-            LogFormat::Vnet => vnet_record(s, &self.groups, minute_unix, ticks),
-            _ => nsg_record(s, &self.groups, minute_unix, ticks),
+            LogFormat::Vnet => vnet_record(&s.head(), &self.groups, minute_unix, ticks),
+            _ => nsg_record(&s.head(), &self.groups, minute_unix, ticks),
         };
         Append { path: s.path.clone(), minute, record_json, tuples: n }
     }
@@ -240,83 +245,6 @@ fn next_event(s: &mut Series, minute: u32, per_minute: usize) -> (Flow, TupleSta
             (flow, TupleState::Begin)
         }
     }
-}
-
-/// Appends the buffered tuples of one rule as a JSON array body (dropping the trailing comma).
-fn push_tuples(out: &mut String, group: &str) {
-    out.push_str(&group[..group.len() - 1]);
-}
-
-fn nsg_record(s: &Series, groups: &[String], minute_unix: i64, ticks: u32) -> String {
-    let bytes: usize = groups.iter().map(|g| g.len() + 96).sum();
-    let mut out = String::with_capacity(bytes + 512);
-    out.push_str("{\"time\":\"");
-    push_time(&mut out, minute_unix + RECORD_OFFSET_S, ticks);
-    out.push_str("\",\"systemId\":\"");
-    out.push_str(&s.id.system_id);
-    out.push_str("\",\"macAddress\":\"");
-    out.push_str(&s.id.mac);
-    out.push_str("\",\"category\":\"NetworkSecurityGroupFlowEvent\",\"resourceId\":\"");
-    out.push_str(&s.resource_id);
-    out.push_str("\",\"operationName\":\"NetworkSecurityGroupFlowEvents\",\"properties\":{\"Version\":");
-    out.push(if s.id.format == LogFormat::Nsg1 { '1' } else { '2' });
-    out.push_str(",\"flows\":[");
-    let mut first = true;
-    for (rule, group) in RULES.iter().zip(groups).filter(|(_, g)| !g.is_empty()) {
-        if !std::mem::take(&mut first) {
-            out.push(',');
-        }
-        out.push_str("{\"rule\":\"");
-        out.push_str(rule.name);
-        out.push_str("\",\"flows\":[{\"mac\":\"");
-        out.push_str(&s.id.mac);
-        out.push_str("\",\"flowTuples\":[");
-        push_tuples(&mut out, group);
-        out.push_str("]}]}");
-    }
-    out.push_str("]}}");
-    out
-}
-
-fn vnet_record(s: &Series, groups: &[String], minute_unix: i64, ticks: u32) -> String {
-    let bytes: usize = groups.iter().map(|g| g.len() + 96).sum();
-    let mut out = String::with_capacity(bytes + 768);
-    out.push_str("{\"time\":\"");
-    push_time(&mut out, minute_unix + RECORD_OFFSET_S, ticks);
-    out.push_str("\",\"flowLogGUID\":\"");
-    out.push_str(&s.id.system_id);
-    out.push_str("\",\"macAddress\":\"");
-    out.push_str(&s.id.mac);
-    out.push_str("\",\"category\":\"FlowLogFlowEvent\",\"flowLogResourceID\":\"");
-    out.push_str(&s.resource_id);
-    out.push_str("\",\"targetResourceID\":\"");
-    out.push_str(&s.target_id);
-    out.push_str("\",\"operationName\":\"FlowLogFlowEvent\",\"flowLogVersion\":4,\"flowRecords\":{\"flows\":[");
-    // RULES is ordered by ACL, so each ACL's groups are contiguous.
-    let mut open_acl: Option<usize> = None;
-    for (rule, group) in RULES.iter().zip(groups).filter(|(_, g)| !g.is_empty()) {
-        if open_acl != Some(rule.acl) {
-            if open_acl.is_some() {
-                out.push_str("]},");
-            }
-            out.push_str("{\"aclID\":\"");
-            out.push_str(&s.id.acl_ids[rule.acl]);
-            out.push_str("\",\"flowGroups\":[");
-            open_acl = Some(rule.acl);
-        } else {
-            out.push(',');
-        }
-        out.push_str("{\"rule\":\"");
-        out.push_str(rule.name);
-        out.push_str("\",\"flowTuples\":[");
-        push_tuples(&mut out, group);
-        out.push_str("]}");
-    }
-    if open_acl.is_some() {
-        out.push_str("]}");
-    }
-    out.push_str("]}}");
-    out
 }
 
 impl Iterator for Generator {

@@ -9,6 +9,7 @@ pub mod generator;
 pub mod layout;
 pub mod local_writer;
 pub mod random;
+pub mod record;
 pub mod text;
 
 use std::fmt;
