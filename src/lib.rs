@@ -14,3 +14,4 @@ pub mod offset;
 pub mod offset_store;
 pub mod row;
 pub mod row_sink;
+pub mod simulate;
