@@ -1,0 +1,60 @@
+//! Running the engine as a process: wiring the adapters chosen by configuration, the ops
+//! server, graceful shutdown within a deadline, and the end-of-run summary.
+pub mod local;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServerConfig;
+use crate::error::ServiceResult;
+use crate::metrics::Metrics;
+use crate::ops::server::{Readiness, serve};
+
+/// Starts the ops server when configured; it stops with `shutdown`.
+pub async fn start_ops(
+    server: &ServerConfig,
+    metrics: Arc<Metrics>,
+    ready: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(addr) = server.listen {
+        serve(addr, metrics, ready, shutdown).await?;
+    }
+    Ok(())
+}
+
+/// Drives `run` to completion; once `shutdown` fires it gets `deadline` to finish in-flight
+/// work, after which that work is abandoned (its offsets were not committed, so it is redone
+/// by whoever processes the blob next: at-least-once, never lost).
+pub async fn with_deadline(
+    run: impl Future<Output = ServiceResult<()>>,
+    shutdown: &CancellationToken,
+    deadline: Duration,
+) -> ServiceResult<()> {
+    tokio::pin!(run);
+    tokio::select! {
+        r = &mut run => r,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(deadline).await } => {
+            tracing::warn!(deadline_secs = deadline.as_secs(), "shutdown deadline passed; abandoning in-flight blobs");
+            Ok(())
+        }
+    }
+}
+
+/// One line for the operator at the end of a run.
+pub fn summary(metrics: &Metrics, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64();
+    let rows = metrics.rows_sent.get();
+    let dead: u64 = ["event", "record", "tuple", "blob"].iter().map(|k| metrics.count("dead_letters", k)).sum();
+    format!(
+        "{rows} rows from {} blob reads ({} records, {} bytes), {} up to date, {dead} dead letters, in {secs:.2} s ({:.0} rows/s)",
+        metrics.count("blobs", "processed"),
+        metrics.records.get(),
+        metrics.bytes_read.get(),
+        metrics.count("blobs", "up_to_date"),
+        rows as f64 / secs.max(1e-9)
+    )
+}
