@@ -135,7 +135,7 @@ fn format_time(t: OffsetDateTime) -> String {
     t.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z")).unwrap_or_default()
 }
 
-/// A SAS token: query parameters appended to every request URL. Debug and Display redact `sig`.
+/// A SAS token: query parameters appended to every request URL. Debug redacts `sig`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SasToken {
     pairs: Vec<(String, String)>,
@@ -147,7 +147,12 @@ impl SasToken {
         let token = token.trim().trim_start_matches('?');
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(token.as_bytes())
             .filter(|(k, _)| !k.is_empty())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            // A signature pasted without percent-encoding has its `+` decoded as a space; base64
+            // has no spaces, so turning them back is safe.
+            .map(|(k, v)| {
+                let v = if k == "sig" { v.replace(' ', "+") } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
             .collect();
         if !pairs.iter().any(|(k, v)| k == "sig" && !v.is_empty()) {
             return Err(ServiceError::permanent("SAS token has no sig parameter"));
@@ -243,6 +248,8 @@ mod tests {
     #[test]
     fn bad_inputs_are_errors_not_panics() {
         assert!(SasToken::parse("sv=2022-11-02").is_err());
+        let raw = SasToken::parse("?sv=2022-11-02&sig=a+b/c=").unwrap();
+        assert_eq!(raw, SasToken::parse("sv=2022-11-02&sig=a%2Bb%2Fc%3D").unwrap());
         assert!(AccountKey::new("a", "not base64!").is_err());
         assert_eq!(AccountKey::new("a", &format!(" {EMULATOR_KEY}\n")).unwrap().key_base64(), EMULATOR_KEY);
     }

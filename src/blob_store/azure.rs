@@ -112,7 +112,7 @@ impl BlobStore for AzureBlobStore {
     async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
         let client = self.blob_client(blob)?;
         if range.start > range.end {
-            return Err(ServiceError::permanent(format!("blob {blob}: empty range {}..{}", range.start, range.end)));
+            return Err(ServiceError::permanent(format!("blob {blob}: inverted range {}..{}", range.start, range.end)));
         }
         let reader = RangeReader {
             client,
