@@ -119,3 +119,40 @@ pub fn entra_credential(kind: &EntraCredentialKind) -> ServiceResult<Arc<dyn Tok
     };
     Ok(credential)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::AccountEndpoint;
+    use crate::azure::blob_clients::container_client;
+
+    #[test]
+    fn entra_credentials_build_and_plug_into_both_sdks_without_network() {
+        for kind in
+            [EntraCredentialKind::ManagedIdentity { client_id: Some("id".into()) }, EntraCredentialKind::AzureCli]
+        {
+            let auth = StorageAuth::Entra(entra_credential(&kind).unwrap());
+            let https = AccountEndpoint::parse("https://acct01.blob.core.windows.net").unwrap();
+            assert!(container_client(&https, "c1x", &auth, "rl").is_ok());
+            assert!(auth.table_credentials().is_ok());
+            // Bearer tokens over plain HTTP are refused by the SDK, before any request.
+            let http = AccountEndpoint::parse("http://127.0.0.1:1/acct01").unwrap();
+            assert!(container_client(&http, "c1x", &auth, "rl").is_err());
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_stay_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, format!("{}\n", crate::azure::sas::EMULATOR_KEY)).unwrap();
+        let auth = StorageAuth::account_key_from_file("devstoreaccount1", &key_file).unwrap();
+        assert_eq!(auth.key_account(), Some("devstoreaccount1"));
+        let sas_file = dir.path().join("sas");
+        std::fs::write(&sas_file, "?sv=2022-11-02&se=2030-01-01T00%3A00%3A00Z&sig=SECRETSIG%3D\n").unwrap();
+        let sas = StorageAuth::sas_from_file(&sas_file).unwrap();
+        let shown = format!("{auth:?} {sas:?}");
+        assert!(!shown.contains("SECRETSIG") && !shown.contains(crate::azure::sas::EMULATOR_KEY), "{shown}");
+        assert!(StorageAuth::sas_from_file(&dir.path().join("absent")).is_err());
+    }
+}
