@@ -1,4 +1,5 @@
 //! flowlog: streams Azure NSG and VNet flow logs into analytics in near real time.
+pub mod azure;
 pub mod blob_name;
 pub mod blob_store;
 pub mod change_feed;

@@ -1,4 +1,5 @@
 //! The blob-store seam: range reads, properties and listings of flow-log blobs.
+pub mod azure;
 pub mod local;
 pub mod memory;
 

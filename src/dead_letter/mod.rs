@@ -1,4 +1,5 @@
 //! The dead-letter seam: what cannot be processed is kept, with its context, instead of dropped.
+pub mod azure;
 pub mod local;
 pub mod memory;
 

@@ -1,6 +1,7 @@
 //! The offset-store seam: per-blob offsets with compare-and-swap.
 pub mod local;
 pub mod memory;
+pub mod table;
 
 use std::future::Future;
 

@@ -1,0 +1,153 @@
+//! Builds `azure_storage_blob` clients for an endpoint and a [`StorageAuth`].
+//!
+//! SAS tokens are added by a pipeline policy rather than baked into the client URL: account-key
+//! users get a fresh short-lived account SAS before the previous one expires (a daemon runs for
+//! months), and client URLs, which end up in logs and errors, never contain a signature.
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{ClientOptions, Context, Request};
+use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
+use time::OffsetDateTime;
+
+use super::credentials::StorageAuth;
+use super::endpoint::AccountEndpoint;
+use super::errors::from_azure;
+use super::sas::{AccountKey, AccountSas, SasToken};
+use crate::error::{ServiceError, ServiceResult};
+
+/// Lifetime of a self-signed account SAS; it is replaced when half of it has passed.
+const SIGNED_SAS_LIFETIME: Duration = Duration::from_secs(2 * 3600);
+/// Start time slack for clock skew between this host and the storage service.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// A client for `container` of the account at `endpoint`. `permissions` is the account-SAS
+/// permission string used when signing with an account key (`rl` to read, `racwdl` for tests).
+pub fn container_client(
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &StorageAuth,
+    permissions: &str,
+) -> ServiceResult<BlobContainerClient> {
+    if let Some(account) = auth.key_account()
+        && account != endpoint.account()
+    {
+        return Err(ServiceError::permanent(format!(
+            "account key is for {account} but the endpoint {endpoint} is account {}",
+            endpoint.account()
+        )));
+    }
+    let url = endpoint.container_url(container)?;
+    let context = format!("creating client for {url}");
+    let (credential, policy) = match auth {
+        StorageAuth::Entra(credential) => (Some(credential.clone()), None),
+        StorageAuth::Sas(token) => (None, Some(SasPolicy::fixed(token.clone()))),
+        StorageAuth::AccountKey(key) => (None, Some(SasPolicy::signed(key.clone(), permissions))),
+    };
+    let mut options = BlobContainerClientOptions::default();
+    if let Some(policy) = policy {
+        options.client_options = ClientOptions { per_call_policies: vec![Arc::new(policy)], ..Default::default() };
+    }
+    BlobContainerClient::new(url, credential, Some(options)).map_err(|e| from_azure(&context, &e))
+}
+
+/// Adds a SAS token to every request of a pipeline.
+pub struct SasPolicy {
+    source: SasSource,
+}
+
+enum SasSource {
+    Fixed(SasToken),
+    Signed { key: AccountKey, permissions: String, current: Mutex<Option<(SasToken, OffsetDateTime)>> },
+}
+
+impl SasPolicy {
+    pub fn fixed(token: SasToken) -> Self {
+        SasPolicy { source: SasSource::Fixed(token) }
+    }
+
+    /// Signs blob-service account SAS tokens with `key` as needed.
+    pub fn signed(key: AccountKey, permissions: &str) -> Self {
+        SasPolicy { source: SasSource::Signed { key, permissions: permissions.to_string(), current: Mutex::new(None) } }
+    }
+
+    /// The token to use now: the fixed one, or a signed one that is at least half its life from expiry.
+    pub fn token(&self) -> SasToken {
+        match &self.source {
+            SasSource::Fixed(token) => token.clone(),
+            SasSource::Signed { key, permissions, current } => {
+                let now = OffsetDateTime::now_utc();
+                // A poisoned lock only means another thread panicked mid-update: the cache is
+                // still either None or a whole token, so keep using it.
+                let mut current = current.lock().unwrap_or_else(|p| p.into_inner());
+                match current.as_ref() {
+                    Some((token, renew_at)) if now < *renew_at => token.clone(),
+                    _ => {
+                        let sas = AccountSas {
+                            services: "b".into(),
+                            resource_types: "sco".into(),
+                            permissions: permissions.clone(),
+                            start: Some(now - CLOCK_SKEW),
+                            expiry: now + SIGNED_SAS_LIFETIME,
+                            ip: None,
+                            protocol: None,
+                        };
+                        let token = sas.sign(key);
+                        *current = Some((token.clone(), now + SIGNED_SAS_LIFETIME / 2));
+                        token
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SasPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            SasSource::Fixed(token) => f.debug_tuple("SasPolicy").field(token).finish(),
+            SasSource::Signed { key, permissions, .. } => {
+                f.debug_struct("SasPolicy").field("key", key).field("permissions", permissions).finish()
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Policy for SasPolicy {
+    async fn send(&self, ctx: &Context, request: &mut Request, next: &[Arc<dyn Policy>]) -> PolicyResult {
+        self.token().apply(request.url_mut());
+        match next.split_first() {
+            Some((first, rest)) => first.send(ctx, request, rest).await,
+            None => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                "SAS policy must not be the last policy of a pipeline",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_tokens_are_reused_until_half_life() {
+        let policy = SasPolicy::signed(AccountKey::emulator(), "rl");
+        let first = policy.token();
+        assert_eq!(first, policy.token());
+        assert!(first.query().contains("sp=rl") && first.query().contains("ss=b"));
+        assert!(!format!("{policy:?}").contains("sig"));
+    }
+
+    #[test]
+    fn key_for_another_account_is_refused() {
+        let endpoint = AccountEndpoint::parse("http://127.0.0.1:1/otheraccount").unwrap();
+        let Err(err) = container_client(&endpoint, "c1x", &StorageAuth::emulator(), "rl") else {
+            panic!("a key for devstoreaccount1 must not serve otheraccount");
+        };
+        assert_eq!(err.kind, crate::error::ErrorKind::Permanent);
+    }
+}

@@ -1,0 +1,13 @@
+//! Shared Azure Storage plumbing for the Blob, Table and dead-letter adapters.
+pub mod blob_clients;
+pub mod block_writer;
+pub mod credentials;
+pub mod endpoint;
+pub mod errors;
+pub mod offset_entity;
+pub mod sas;
+pub mod token_bridge;
+
+pub use credentials::{EntraCredentialKind, StorageAuth, entra_credential};
+pub use endpoint::AccountEndpoint;
+pub use sas::{AccountKey, AccountSas, SasToken};
