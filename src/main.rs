@@ -15,8 +15,24 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => {
+            runtime()?.block_on(flowlog::cli::run::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill(args) => {
+            runtime()?.block_on(flowlog::cli::run::backfill(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => {
+            runtime()?.block_on(flowlog::simulate::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Flatten(args) => {
             let errors = flowlog::cli::flatten::run(&args)?;
             if errors > 0 {

@@ -1,5 +1,6 @@
 //! Command-line interface: argument types and the dispatch of each subcommand.
 pub mod flatten;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -12,6 +13,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the pipeline: locally on a watched directory (default), or on Azure with `[input]` configured.
+    Run(run::RunArgs),
+    /// Process every existing blob under a prefix from its stored offset (onboarding, recovery).
+    Backfill(run::BackfillArgs),
+    /// Write synthetic flow logs laid out and appended exactly as Azure does.
+    Simulate(crate::simulate::SimulateArgs),
     /// Flatten flow-log files into rows (NDJSON or CSV) on stdout.
     Flatten(flatten::FlattenArgs),
     /// Print the row schema (field names and Data Explorer types) as JSON.
