@@ -86,12 +86,20 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 return Err(ServiceError::permanent(format!("blob {blob}: read returned more than {total} bytes")));
             }
             self.metrics.bytes_read.inc_by(chunk.len() as u64);
-            let p = flattener.push(&chunk, atomic && read == total, &mut collector);
-            self.metrics.records.inc_by(p.records);
-            if collector.enc.out.len() >= self.cfg.flush_bytes {
-                match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
-                    Some(n) => rows += n,
-                    None => return Ok(BlobOutcome::Superseded { rows }),
+            // Rows are about eight times the bytes they come from: feeding the chunk in slices
+            // lets the buffer be flushed (and the offset committed) near `flush_bytes`, whatever
+            // the store's chunk size, without re-parsing long partial records too often.
+            let slice = (self.cfg.flush_bytes / 8).clamp(16 * 1024, 256 * 1024);
+            let pieces = chunk.len().div_ceil(slice).max(1);
+            for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
+                let last = i + 1 == pieces;
+                let p = flattener.push(piece, atomic && read == total && last, &mut collector);
+                self.metrics.records.inc_by(p.records);
+                if collector.enc.out.len() >= self.cfg.flush_bytes {
+                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
+                        Some(n) => rows += n,
+                        None => return Ok(BlobOutcome::Superseded { rows }),
+                    }
                 }
             }
         }

@@ -1,3 +1,4 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
+pub mod expected;
 pub mod flowgen;
