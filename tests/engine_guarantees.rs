@@ -133,7 +133,10 @@ fn round_strategy(blobs: usize) -> impl Strategy<Value = Round> {
         })
 }
 
-fn scenario() -> impl Strategy<Value = (Vec<Vec<(u8, Vec<u32>)>>, Vec<Round>)> {
+/// Per blob, its records as (layout kind, tuples per group).
+type BlobSpecs = Vec<Vec<(u8, Vec<u32>)>>;
+
+fn scenario() -> impl Strategy<Value = (BlobSpecs, Vec<Round>)> {
     (1usize..4).prop_flat_map(|n| {
         let record = (0u8..3, prop::collection::vec(0u32..4, 1..3));
         (prop::collection::vec(prop::collection::vec(record, 1..6), n), prop::collection::vec(round_strategy(n), 1..6))
@@ -175,7 +178,7 @@ fn event(seq: &mut i64, blob: &BlobName, len: u64) -> FeedEvent {
     }
 }
 
-async fn check(blob_specs: Vec<Vec<(u8, Vec<u32>)>>, rounds: Vec<Round>) -> Result<(), TestCaseError> {
+async fn check(blob_specs: BlobSpecs, rounds: Vec<Round>) -> Result<(), TestCaseError> {
     let names: Vec<BlobName> = (0..blob_specs.len()).map(|i| BlobName::new(format!("acct/c/b{i}/PT1H.json"))).collect();
     let records: Vec<Vec<String>> = blob_specs
         .iter()
