@@ -47,7 +47,7 @@ pub struct InputSection {
 pub struct ContainerSection {
     pub account_url: Option<String>,
     pub container: Option<String>,
-    /// A SAS token for the account (never in the file: FLOWLOG_<SECTION>_SAS or `sas_file`).
+    /// A SAS token for the account (never in the file: `FLOWLOG_<SECTION>_SAS` or `sas_file`).
     pub sas: Option<Secret>,
     pub sas_file: Option<String>,
 }
