@@ -55,14 +55,18 @@ fn run(data: &[u8], mode: Mode) -> Run {
 
 fn main() {
     let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    println!("{:<8} {:<13} {:>12} {:>9} {:>12} {:>16}", "format", "output", "tuples/s", "MB/s in", "bytes/tuple", "events/1k tuples");
+    println!(
+        "{:<8} {:<13} {:>12} {:>9} {:>12} {:>16}",
+        "format", "output", "tuples/s", "MB/s in", "bytes/tuple", "events/1k tuples"
+    );
     for (name, format) in [("nsg-v2", SimFormat::Nsg2), ("vnet", SimFormat::Vnet)] {
         let (data, tuples) = blob(format, 2000);
         for (label, mode) in
             [("ndjson", Mode::Ndjson), ("batches", Mode::Batches(false)), ("gzip-batches", Mode::Batches(true))]
         {
             // Best of N: the figure the code can reach on an otherwise idle core.
-            let best = (0..iterations).map(|_| run(&data, mode)).min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("one run");
+            let best =
+                (0..iterations).map(|_| run(&data, mode)).min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("one run");
             println!(
                 "{:<8} {:<13} {:>12.0} {:>9.1} {:>12.1} {:>16}",
                 name,
@@ -70,7 +74,11 @@ fn main() {
                 tuples as f64 / best.secs,
                 data.len() as f64 / best.secs / 1e6,
                 best.out_bytes as f64 / tuples as f64,
-                if mode == Mode::Ndjson { "-".to_string() } else { format!("{:.2}", best.events as f64 * 1000.0 / tuples as f64) }
+                if mode == Mode::Ndjson {
+                    "-".to_string()
+                } else {
+                    format!("{:.2}", best.events as f64 * 1000.0 / tuples as f64)
+                }
             );
         }
     }

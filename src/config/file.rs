@@ -22,6 +22,18 @@ pub struct RawConfig {
     pub engine: EngineSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub auth: AuthSection,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Entra ID credential: `auto` (workload identity when AKS injected it, else managed
+    /// identity), `managed_identity`, `workload_identity`, `azure_cli`, `developer_tools`.
+    pub credential: Option<String>,
+    /// Client id of a user-assigned managed identity.
+    pub client_id: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -40,6 +52,11 @@ pub struct InputSection {
     pub namespace: Option<String>,
     pub hub: Option<String>,
     pub consumer_group: Option<String>,
+    /// Custom AMQP endpoint (an emulator, or a private endpoint's address): `amqp(s)://host:port`.
+    pub endpoint: Option<String>,
+    /// A fixed bearer token instead of Entra ID (emulators; never in the file).
+    pub token: Option<Secret>,
+    pub token_file: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -50,6 +67,9 @@ pub struct ContainerSection {
     /// A SAS token for the account (never in the file: `FLOWLOG_<SECTION>_SAS` or `sas_file`).
     pub sas: Option<Secret>,
     pub sas_file: Option<String>,
+    /// The account's shared key (never in the file: `FLOWLOG_<SECTION>_ACCOUNT_KEY` or `account_key_file`).
+    pub account_key: Option<Secret>,
+    pub account_key_file: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -71,6 +91,8 @@ pub struct SourcesSection {
     pub allowed: Option<Vec<String>>,
     pub sas: Option<Secret>,
     pub sas_file: Option<String>,
+    pub account_key: Option<Secret>,
+    pub account_key_file: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -78,6 +100,9 @@ pub struct SourcesSection {
 pub struct OutputSection {
     pub namespace: Option<String>,
     pub hub: Option<String>,
+    pub endpoint: Option<String>,
+    pub token: Option<Secret>,
+    pub token_file: Option<String>,
     pub max_batch_bytes: Option<usize>,
     pub gzip: Option<bool>,
     pub adx_table: Option<String>,
@@ -112,8 +137,19 @@ pub struct LogSection {
 
 /// Sections whose keys `FLOWLOG_<SECTION>_<KEY>` may set, longest first so `dead_letter`
 /// wins over a hypothetical `dead`.
-pub const SECTIONS: &[&str] =
-    &["dead_letter", "checkpoints", "offsets", "sources", "output", "engine", "server", "local", "input", "log"];
+pub const SECTIONS: &[&str] = &[
+    "dead_letter",
+    "checkpoints",
+    "offsets",
+    "sources",
+    "output",
+    "engine",
+    "server",
+    "local",
+    "input",
+    "auth",
+    "log",
+];
 
 /// Keys that hold secrets: refused in the file, accepted from the environment.
-pub const SECRET_KEYS: &[&str] = &["account_key", "sas"];
+pub const SECRET_KEYS: &[&str] = &["account_key", "sas", "token"];

@@ -49,12 +49,30 @@ pub struct LocalConfig {
     pub poll_interval: Duration,
 }
 
+/// How to authenticate to one storage account when not with Entra ID.
+#[derive(Debug, Clone, Default)]
+pub struct StorageSecret {
+    pub sas: Option<Secret>,
+    pub account_key: Option<Secret>,
+}
+
 /// Where a blob container lives and how to reach it.
 #[derive(Debug, Clone)]
 pub struct ContainerRef {
     pub account_url: String,
     pub container: String,
-    pub sas: Option<Secret>,
+    pub secret: StorageSecret,
+}
+
+/// An Event Hub and how to reach it.
+#[derive(Debug, Clone)]
+pub struct HubRef {
+    pub namespace: String,
+    pub hub: String,
+    /// Custom AMQP endpoint (emulator or private endpoint).
+    pub endpoint: Option<String>,
+    /// Fixed bearer token instead of Entra ID.
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,8 +84,8 @@ pub enum TableAuth {
 
 #[derive(Debug, Clone)]
 pub struct AzureConfig {
-    pub input_namespace: String,
-    pub input_hub: String,
+    pub credential: crate::azure::EntraCredentialKind,
+    pub input: HubRef,
     pub consumer_group: String,
     pub checkpoints: ContainerRef,
     pub offsets_account_url: String,
@@ -75,9 +93,8 @@ pub struct AzureConfig {
     pub offsets_auth: TableAuth,
     /// `https://account.blob.core.windows.net/container` prefixes events may name.
     pub allowed_sources: Vec<String>,
-    pub sources_sas: Option<Secret>,
-    pub output_namespace: String,
-    pub output_hub: String,
+    pub sources_secret: StorageSecret,
+    pub output: HubRef,
     pub batch: BatchConfig,
     pub adx_table: String,
     pub adx_mapping: String,
@@ -237,7 +254,56 @@ fn container(section: &str, c: &Option<file::ContainerSection>) -> anyhow::Resul
     Ok(ContainerRef {
         account_url: https_url(&format!("{section}.account_url"), required(section, "account_url", &c.account_url)?)?,
         container: required(section, "container", &c.container)?,
-        sas: secret(&c.sas, &c.sas_file)?,
+        secret: storage_secret(section, &c.sas, &c.sas_file, &c.account_key, &c.account_key_file)?,
+    })
+}
+
+fn storage_secret(
+    section: &str,
+    sas: &Option<Secret>,
+    sas_file: &Option<String>,
+    key: &Option<Secret>,
+    key_file: &Option<String>,
+) -> anyhow::Result<StorageSecret> {
+    let s = StorageSecret { sas: secret(sas, sas_file)?, account_key: secret(key, key_file)? };
+    if s.sas.is_some() && s.account_key.is_some() {
+        bail!("{section}: set either an account key or a SAS, not both");
+    }
+    Ok(s)
+}
+
+fn hub(
+    section: &str,
+    namespace: &Option<String>,
+    hub: &Option<String>,
+    endpoint: &Option<String>,
+    token: &Option<Secret>,
+    token_file: &Option<String>,
+) -> anyhow::Result<HubRef> {
+    if let Some(e) = endpoint
+        && !(e.starts_with("amqp://") || e.starts_with("amqps://"))
+    {
+        bail!("{section}.endpoint: {e:?} must be an amqp:// or amqps:// URL");
+    }
+    Ok(HubRef {
+        namespace: required(section, "namespace", namespace)?,
+        hub: required(section, "hub", hub)?,
+        endpoint: endpoint.clone(),
+        token: secret(token, token_file)?,
+    })
+}
+
+fn credential(auth: &file::AuthSection) -> anyhow::Result<crate::azure::EntraCredentialKind> {
+    use crate::azure::EntraCredentialKind as K;
+    Ok(match auth.credential.as_deref().unwrap_or("auto") {
+        "auto" if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() => K::WorkloadIdentity,
+        "auto" | "managed_identity" => K::ManagedIdentity { client_id: auth.client_id.clone() },
+        "workload_identity" => K::WorkloadIdentity,
+        "azure_cli" => K::AzureCli,
+        "developer_tools" => K::DeveloperTools,
+        other => bail!(
+            "auth.credential: {other:?} is not one of auto, managed_identity, workload_identity, azure_cli, developer_tools"
+        ),
     })
 }
 
@@ -265,8 +331,8 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
         );
     }
     Ok(AzureConfig {
-        input_namespace: required("input", "namespace", &input.namespace)?,
-        input_hub: required("input", "hub", &input.hub)?,
+        credential: credential(&raw.auth)?,
+        input: hub("input", &input.namespace, &input.hub, &input.endpoint, &input.token, &input.token_file)?,
         consumer_group: input.consumer_group.clone().unwrap_or_else(|| "$Default".into()),
         checkpoints: container("checkpoints", &raw.checkpoints)?,
         offsets_account_url: https_url(
@@ -276,9 +342,14 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
         offsets_table: required("offsets", "table", &offsets.table)?,
         offsets_auth,
         allowed_sources: allowed,
-        sources_sas: secret(&sources.sas, &sources.sas_file)?,
-        output_namespace: required("output", "namespace", &output.namespace)?,
-        output_hub: required("output", "hub", &output.hub)?,
+        sources_secret: storage_secret(
+            "sources",
+            &sources.sas,
+            &sources.sas_file,
+            &sources.account_key,
+            &sources.account_key_file,
+        )?,
+        output: hub("output", &output.namespace, &output.hub, &output.endpoint, &output.token, &output.token_file)?,
         batch: BatchConfig { max_bytes: max_batch_bytes, gzip: output.gzip.unwrap_or(false) },
         adx_table: output.adx_table.clone().unwrap_or_else(|| "FlowLogs".into()),
         adx_mapping: output.adx_mapping.clone().unwrap_or_else(|| "FlowLogsMapping".into()),

@@ -46,7 +46,7 @@ fn shipped_example_configs_parse() {
     let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
     let Mode::Azure(a) = cfg.mode else { panic!("azure expected") };
     assert_eq!(
-        (a.input_hub.as_str(), a.output_hub.as_str(), a.consumer_group.as_str()),
+        (a.input.hub.as_str(), a.output.hub.as_str(), a.consumer_group.as_str()),
         ("flowlog-input", "flowlog-rows", "flowlog")
     );
     assert!(matches!(a.offsets_auth, TableAuth::Entra));
