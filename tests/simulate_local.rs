@@ -131,7 +131,12 @@ async fn simulate_writes_the_same_bytes_as_the_blocking_writer_and_paces_minutes
 async fn run_writes_under_out_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let args = SimulateArgs {
-        out: dir.path().join("account"),
+        out: Some(dir.path().join("account")),
+        azure: false,
+        config: None,
+        duplicate_percent: 0,
+        delay_percent: 0,
+        reorder: false,
         format: FormatArg::Nsg1,
         blobs: 2,
         minutes: 2,

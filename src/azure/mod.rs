@@ -4,8 +4,10 @@ pub mod block_writer;
 pub mod credentials;
 pub mod endpoint;
 pub mod errors;
+pub mod from_config;
 pub mod offset_entity;
 pub mod sas;
+pub mod static_token;
 pub mod token_bridge;
 
 pub use credentials::{EntraCredentialKind, StorageAuth, entra_credential};

@@ -11,8 +11,24 @@ use super::generator::{DEFAULT_START_UNIX, SimConfig, SimFormat};
 pub struct SimulateArgs {
     /// Directory standing in for the storage account; container directories are created inside it.
     /// Existing blobs are appended to, as Azure would.
+    #[arg(long, required_unless_present = "azure")]
+    pub out: Option<PathBuf>,
+    /// Write into Azure Blob storage (Put Block + Put Block List) and publish BlobCreated events
+    /// to the input hub, both as configured by `--config` (sources.allowed, [input]).
+    #[arg(long, requires = "config", conflicts_with = "out")]
+    pub azure: bool,
+    /// Azure configuration file (the daemon's); `FLOWLOG_*` variables apply too.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With --azure: percentage of events published twice.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub duplicate_percent: u64,
+    /// With --azure: percentage of events delayed until after the next minute's events.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub delay_percent: u64,
+    /// With --azure: shuffle each minute's events.
     #[arg(long)]
-    pub out: PathBuf,
+    pub reorder: bool,
     /// Flow-log format of the blobs (`mixed` cycles NSG v2, VNet, NSG v1 across blobs).
     #[arg(long, value_enum, default_value_t = FormatArg::Vnet)]
     pub format: FormatArg,

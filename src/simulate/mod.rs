@@ -4,6 +4,7 @@
 //! local directory exists today ([`LocalDir`]); an Azure destination (Put Block + Put Block List per
 //! append, then a `BlobCreated` event) is another `Destination` and needs no change to the generator.
 pub mod args;
+pub mod azure;
 pub mod flows;
 pub mod generator;
 pub mod layout;
@@ -25,6 +26,11 @@ pub use local_writer::{LocalDir, WriteStats, write_local};
 pub trait Destination: Send {
     /// Stores one simulated minute: one record for each blob, in order. Returns what was written.
     fn write_minute(&mut self, appends: Vec<Append>) -> impl Future<Output = anyhow::Result<WriteStats>> + Send;
+
+    /// Called once after the last minute: deliver anything held back.
+    fn finish(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// What a simulation produced.
@@ -71,14 +77,33 @@ pub async fn simulate<D: Destination>(
         let batch: Vec<Append> = generator.by_ref().take(config.blobs).collect();
         written += dest.write_minute(batch).await?;
     }
+    dest.finish().await?;
     Ok(SimSummary { written, minutes: config.minutes, elapsed: started.elapsed() })
 }
 
-/// Runs `flowlog simulate` into a local directory and prints a one-line summary to stderr.
+/// Runs `flowlog simulate` into a local directory, or into Azure with `--azure`, and prints a
+/// one-line summary to stderr.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<SimSummary> {
     let config = args.config();
-    let mut dest = LocalDir::new(&args.out);
-    let summary = simulate(&config, &mut dest, Duration::from_millis(args.interval_ms)).await?;
-    eprintln!("{summary} under {}", args.out.display());
+    let interval = Duration::from_millis(args.interval_ms);
+    if args.azure {
+        let cfg = crate::config::Config::load(args.config.as_deref(), &Default::default())?;
+        let crate::config::Mode::Azure(azure) = cfg.mode else {
+            anyhow::bail!("--azure needs an Azure configuration (with [input] and sources.allowed)");
+        };
+        let faults = azure::EventFaults {
+            duplicate_percent: args.duplicate_percent,
+            delay_percent: args.delay_percent,
+            reorder: args.reorder,
+        };
+        let mut dest = azure::AzureDestination::connect(&azure, faults, args.seed).await?;
+        let summary = simulate(&config, &mut dest, interval).await?;
+        eprintln!("{summary}; {} BlobCreated events published to {}", dest.events_published, azure.input.hub);
+        return Ok(summary);
+    }
+    let out = args.out.clone().ok_or_else(|| anyhow::anyhow!("--out DIR is required without --azure"))?;
+    let mut dest = LocalDir::new(&out);
+    let summary = simulate(&config, &mut dest, interval).await?;
+    eprintln!("{summary} under {}", out.display());
     Ok(summary)
 }

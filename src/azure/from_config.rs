@@ -1,0 +1,83 @@
+//! Turns the Azure part of the configuration into credentials and store accounts, building the
+//! Entra ID credential once and only if some service needs it.
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use azure_core::credentials::TokenCredential;
+
+use super::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
+use super::endpoint::AccountEndpoint;
+use super::sas::{AccountKey, SasToken};
+use super::static_token::StaticToken;
+use crate::blob_store::azure::AzureBlobAccount;
+use crate::config::{AzureConfig, HubRef, StorageSecret};
+
+/// Hands out the one Entra ID credential, created on first use.
+pub struct Credentials {
+    kind: EntraCredentialKind,
+    entra: Mutex<Option<Arc<dyn TokenCredential>>>,
+}
+
+impl Credentials {
+    pub fn new(kind: EntraCredentialKind) -> Self {
+        Credentials { kind, entra: Mutex::new(None) }
+    }
+
+    pub fn entra(&self) -> anyhow::Result<Arc<dyn TokenCredential>> {
+        let mut slot = self.entra.lock().map_err(|_| anyhow::anyhow!("credential lock poisoned"))?;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = entra_credential(&self.kind).map_err(|e| anyhow::anyhow!("auth.credential ({:?}): {e}", self.kind))?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The storage credential for the account at `account_url`: its SAS or key if configured,
+    /// else Entra ID.
+    pub fn storage(&self, setting: &str, account_url: &str, secret: &StorageSecret) -> anyhow::Result<StorageAuth> {
+        if let Some(sas) = &secret.sas {
+            return Ok(StorageAuth::Sas(
+                SasToken::parse(sas.expose()).map_err(|e| anyhow::anyhow!("{setting} SAS: {e}"))?,
+            ));
+        }
+        if let Some(key) = &secret.account_key {
+            let endpoint = AccountEndpoint::parse(account_url).map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
+            let key = AccountKey::new(endpoint.account(), key.expose())
+                .map_err(|e| anyhow::anyhow!("{setting} account key: {e}"))?;
+            return Ok(StorageAuth::AccountKey(key));
+        }
+        Ok(StorageAuth::Entra(self.entra().with_context(|| format!("{setting} uses Entra ID"))?))
+    }
+
+    /// The credential for an Event Hub: its fixed token if configured, else Entra ID.
+    pub fn hub(&self, hub: &HubRef) -> anyhow::Result<Arc<dyn TokenCredential>> {
+        match &hub.token {
+            Some(token) => Ok(StaticToken::new(token.clone())),
+            None => self.entra(),
+        }
+    }
+}
+
+/// The storage accounts and containers events may name, from `sources.allowed`
+/// (`<account endpoint>/<container>`), grouped by account.
+pub fn source_accounts(cfg: &AzureConfig, creds: &Credentials) -> anyhow::Result<Vec<AzureBlobAccount>> {
+    let mut accounts: Vec<AzureBlobAccount> = Vec::new();
+    for entry in &cfg.allowed_sources {
+        let (account_url, container) = entry
+            .rsplit_once('/')
+            .filter(|(a, c)| !c.is_empty() && a.contains("://"))
+            .with_context(|| format!("sources.allowed: {entry:?} is not <account endpoint>/<container>"))?;
+        let endpoint =
+            AccountEndpoint::parse(account_url).map_err(|e| anyhow::anyhow!("sources.allowed {entry:?}: {e}"))?;
+        match accounts.iter_mut().find(|a| a.endpoint.account() == endpoint.account()) {
+            Some(a) => a.containers.push(container.to_string()),
+            None => accounts.push(AzureBlobAccount {
+                auth: creds.storage("sources", account_url, &cfg.sources_secret)?,
+                endpoint,
+                containers: vec![container.to_string()],
+            }),
+        }
+    }
+    Ok(accounts)
+}
