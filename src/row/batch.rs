@@ -41,7 +41,7 @@ pub fn pack(ndjson: &[u8], cfg: BatchConfig) -> Result<Vec<Payload>, BatchError>
     if !ndjson.is_empty() && ndjson.last() != Some(&b'\n') {
         return Err(BatchError::NotWholeLines);
     }
-    let ends: Vec<usize> = ndjson.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1).collect();
+    let ends: Vec<usize> = memchr::memchr_iter(b'\n', ndjson).map(|i| i + 1).collect();
     if cfg.gzip { pack_gzip(ndjson, &ends, cfg.max_bytes) } else { pack_plain(ndjson, &ends, cfg.max_bytes) }
 }
 
