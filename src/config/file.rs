@@ -57,6 +57,12 @@ pub struct InputSection {
     /// A fixed bearer token instead of Entra ID (emulators; never in the file).
     pub token: Option<Secret>,
     pub token_file: Option<String>,
+    /// Load-balancing cycle of the event processor (default 10 s).
+    pub update_interval_ms: Option<u64>,
+    /// Ownership not renewed for this long moves to another replica (default 60 s).
+    pub partition_expiration_ms: Option<u64>,
+    /// Where partitions without a checkpoint start: `earliest` (default) or `latest`.
+    pub start_position: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]

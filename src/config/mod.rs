@@ -76,13 +76,6 @@ pub struct HubRef {
 }
 
 #[derive(Debug, Clone)]
-pub enum TableAuth {
-    Entra,
-    AccountKey(Secret),
-    Sas(Secret),
-}
-
-#[derive(Debug, Clone)]
 pub struct AzureConfig {
     pub credential: crate::azure::EntraCredentialKind,
     pub input: HubRef,
@@ -90,7 +83,8 @@ pub struct AzureConfig {
     pub checkpoints: ContainerRef,
     pub offsets_account_url: String,
     pub offsets_table: String,
-    pub offsets_auth: TableAuth,
+    pub offsets_secret: StorageSecret,
+    pub processor: ProcessorConfig,
     /// `https://account.blob.core.windows.net/container` prefixes events may name.
     pub allowed_sources: Vec<String>,
     pub sources_secret: StorageSecret,
@@ -99,6 +93,17 @@ pub struct AzureConfig {
     pub adx_table: String,
     pub adx_mapping: String,
     pub dead_letter: ContainerRef,
+}
+
+/// Load balancing of input partitions between replicas (the SDK's `EventProcessor`).
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// How often ownership is renewed and rebalanced.
+    pub update_interval: Duration,
+    /// Ownership not renewed for this long is taken over by another replica.
+    pub partition_expiration: Duration,
+    /// Where partitions without a checkpoint start: the earliest retained event, or the latest.
+    pub start_earliest: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -340,7 +345,8 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
             required("offsets", "account_url", &offsets.account_url)?,
         )?,
         offsets_table: required("offsets", "table", &offsets.table)?,
-        offsets_auth,
+        offsets_secret,
+        processor,
         allowed_sources: allowed,
         sources_secret: storage_secret(
             "sources",

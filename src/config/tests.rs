@@ -49,7 +49,8 @@ fn shipped_example_configs_parse() {
         (a.input.hub.as_str(), a.output.hub.as_str(), a.consumer_group.as_str()),
         ("flowlog-input", "flowlog-rows", "flowlog")
     );
-    assert!(matches!(a.offsets_auth, TableAuth::Entra));
+    assert!(a.offsets_secret.sas.is_none() && a.offsets_secret.account_key.is_none(), "Entra ID by default");
+    assert!(a.processor.start_earliest);
     assert_eq!(a.allowed_sources.len(), 2);
 }
 
