@@ -322,13 +322,20 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
         bail!("sources.allowed is required in Azure mode: the storage account/container URLs whose blobs may be read");
     }
     let allowed = allowed.into_iter().map(|u| https_url("sources.allowed", u)).collect::<anyhow::Result<Vec<_>>>()?;
-    let offsets_auth =
-        match (secret(&offsets.account_key, &offsets.account_key_file)?, secret(&offsets.sas, &offsets.sas_file)?) {
-            (Some(_), Some(_)) => bail!("offsets: set either an account key or a SAS, not both"),
-            (Some(k), None) => TableAuth::AccountKey(k),
-            (None, Some(s)) => TableAuth::Sas(s),
-            (None, None) => TableAuth::Entra,
-        };
+    let offsets_secret =
+        storage_secret("offsets", &offsets.sas, &offsets.sas_file, &offsets.account_key, &offsets.account_key_file)?;
+    let processor = ProcessorConfig {
+        update_interval: Duration::from_millis(input.update_interval_ms.unwrap_or(10_000)),
+        partition_expiration: Duration::from_millis(input.partition_expiration_ms.unwrap_or(60_000)),
+        start_earliest: match input.start_position.as_deref() {
+            None | Some("earliest") => true,
+            Some("latest") => false,
+            Some(other) => bail!("input.start_position: {other:?} is not earliest or latest"),
+        },
+    };
+    if processor.partition_expiration <= processor.update_interval {
+        bail!("input.partition_expiration_ms must exceed input.update_interval_ms");
+    }
     let max_batch_bytes = output.max_batch_bytes.unwrap_or(DEFAULT_MAX_BATCH_BYTES);
     if !(1024..=1_048_576).contains(&max_batch_bytes) {
         bail!(
