@@ -41,19 +41,11 @@ pub const ALLOW_WEIGHTS: [u32; 4] = [40, 20, 15, 25];
 pub const DENY_RULES: [usize; 3] = [0, 5, 6];
 pub const DENY_WEIGHTS: [u32; 3] = [75, 20, 5];
 
-/// VNet encryption states and their frequency between VMs: unencrypted (`NX`, index 1) dominates, as on
-/// most real networks.
-pub const ENCRYPTION: [&str; 8] = [
-    "X",
-    "NX",
-    "NX_HW_NOT_SUPPORTED",
-    "NX_SW_NOT_READY",
-    "NX_NOT_ACCEPTED",
-    "NX_NOT_SUPPORTED",
-    "NX_LOCAL_DST",
-    "NX_FALLBACK",
-];
+/// VNet encryption states (the parser's list, so the two cannot drift) and, below, their
+/// frequency between VMs: unencrypted (`NX`, index 1) dominates, as on most real networks.
+pub use crate::format::tuple::ENCRYPTION_VALUES as ENCRYPTION;
 const ENCRYPTION_WEIGHTS: [u32; 8] = [8, 85, 2, 1, 1, 1, 1, 1];
+const _: () = assert!(ENCRYPTION.len() == ENCRYPTION_WEIGHTS.len());
 
 /// Documentation prefixes (RFC 5737) standing in for the internet.
 const INTERNET_V4: [u32; 3] = [0xC000_0200, 0xC633_6400, 0xCB00_7100];
