@@ -53,7 +53,7 @@ impl Credentials {
     /// The credential for an Event Hub: its fixed token if configured, else Entra ID.
     pub fn hub(&self, hub: &HubRef) -> anyhow::Result<Arc<dyn TokenCredential>> {
         match &hub.token {
-            Some(token) => Ok(StaticToken::new(token.clone())),
+            Some(token) => Ok(StaticToken::credential(token.clone())),
             None => self.entra(),
         }
     }

@@ -10,7 +10,7 @@ pub struct StaticToken {
 }
 
 impl StaticToken {
-    pub fn new(token: crate::config::Secret) -> Arc<dyn TokenCredential> {
+    pub fn credential(token: crate::config::Secret) -> Arc<dyn TokenCredential> {
         Arc::new(StaticToken { token })
     }
 }
