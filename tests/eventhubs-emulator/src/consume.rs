@@ -90,7 +90,10 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
         );
         return close_sender(sender, error(LinkError::Stolen, description)).await;
     };
-    state.control.update(|c| c.receivers_stolen += claimed.displaced);
+    state.control.update(|c| {
+        c.receivers_stolen += claimed.displaced;
+        c.receivers_attached += 1;
+    });
     let mut claim = claimed.claim;
     let mut stored = partition.subscribe();
     let mut detach_all = state.control.detach_signal();

@@ -24,8 +24,7 @@ pub struct PartitionCounters {
 /// Per-hub counters.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct HubCounters {
-    /// Sends rejected (server-busy, unknown partition, malformed batch); oversize messages
-    /// detach the link before the emulator sees them and are counted in `oversize_links_closed`.
+    /// Sends rejected: server-busy, oversize, unknown partition, malformed batch.
     pub rejected_sends: u64,
     /// Partition id to counters.
     pub partitions: BTreeMap<String, PartitionCounters>,
@@ -40,10 +39,12 @@ pub struct Counters {
     pub connections_refused: u64,
     /// Connections closed by the drop-connections fault.
     pub connections_dropped: u64,
-    /// Publishing links closed with `amqp:link:message-size-exceeded`.
-    pub oversize_links_closed: u64,
+    /// Sends rejected with `amqp:link:message-size-exceeded` (also in `rejected_sends`).
+    pub oversize_rejected: u64,
     /// `$cbs` put-token requests answered 401.
     pub unauthorized_tokens: u64,
+    /// Consumer links that attached and started delivering (after owner-level checks).
+    pub receivers_attached: u64,
     /// Receiver links detached with `amqp:link:stolen` by a higher or equal owner level.
     pub receivers_stolen: u64,
     /// Hub name to counters.

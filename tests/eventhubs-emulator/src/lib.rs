@@ -32,6 +32,7 @@ mod publish;
 mod server;
 mod state;
 mod store;
+mod wire;
 
 pub use config::{DEFAULT_CONSUMER_GROUP, EmulatorConfig, HubConfig, STANDARD_MAX_MESSAGE_SIZE};
 pub use control::{Control, Counters, HubCounters, PartitionCounters};

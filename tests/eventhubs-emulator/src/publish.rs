@@ -6,8 +6,8 @@ use crate::nodes::SETTLE_DELAY;
 use crate::server::close_receiver;
 use crate::state::{Hub, State};
 use bytes::Bytes;
-use fe2o3::link::{Receiver, RecvError};
-use fe2o3_types::definitions::{self, AmqpError, ErrorCondition};
+use fe2o3::link::Receiver;
+use fe2o3_types::definitions::{self, AmqpError, ErrorCondition, LinkError};
 use fe2o3_types::messaging::message::__private::{Deserializable, Serializable};
 use fe2o3_types::messaging::{Body, Message, annotations::OwnedKey};
 use fe2o3_types::primitives::{Symbol, Value};
@@ -60,13 +60,6 @@ pub(crate) async fn serve(
         };
         let delivery = match delivery {
             Ok(delivery) => delivery,
-            Err(RecvError::MessageSizeExceeded(e)) => {
-                // fe2o3 enforces the advertised limit itself: it has already closed the link
-                // with amqp:link:message-size-exceeded, which the SDK reports for the send.
-                tracing::info!(size = e.size, max = e.max_size, "oversize message; link closed");
-                state.control.update(|c| c.oversize_links_closed += 1);
-                return;
-            }
             Err(e) => {
                 tracing::debug!(error = %e, "publishing link ended");
                 break;
@@ -110,6 +103,18 @@ fn store(
     message: &AnyMessage,
     state: &State,
 ) -> Result<(), definitions::Error> {
+    // The limit applies to the whole transfer, as encoded by the client (see `wire`).
+    let encoded = serde_amqp::to_vec(&Serializable(message))
+        .map_err(|e| error(AmqpError::InternalError, format!("re-encoding: {e}")))?;
+    let limit = state.config.max_message_size;
+    if encoded.len() as u64 > limit {
+        state.control.update(|c| c.oversize_rejected += 1);
+        let description = format!(
+            "The received message (size: {} bytes) exceeds the limit ({limit} bytes) currently allowed on the link.",
+            encoded.len()
+        );
+        return Err(error(LinkError::MessageSizeExceeded, description));
+    }
     let envelope_key = partition_key(message);
     let is_batch = format == BATCH_MESSAGE_FORMAT;
     let events: Vec<(Bytes, Option<String>)> = if is_batch {
@@ -127,8 +132,6 @@ fn store(
             })
             .collect::<Result<_, definitions::Error>>()?
     } else if format == 0 {
-        let encoded = serde_amqp::to_vec(&Serializable(message))
-            .map_err(|e| error(AmqpError::InternalError, format!("re-encoding: {e}")))?;
         vec![(Bytes::from(encoded), envelope_key.clone())]
     } else {
         return Err(error(AmqpError::NotImplemented, format!("message format {format:#x}")));

@@ -60,6 +60,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
         .channel_max(65_535)
         .sasl_acceptor(SaslAnonymousMechanism::new())
         .build();
+    let stream = crate::wire::AdvertiseMaxMessageSize::new(stream, state.config.max_message_size);
     let mut connection = acceptor.accept(stream).await?;
     let mut dropped = state.control.drop_signal();
     dropped.borrow_and_update();
@@ -151,13 +152,13 @@ async fn route(
             tasks.spawn(nodes::serve_replies(sender, reply_to, replies.clone(), scope.clone()));
         }
         (Some(Entity::Hub { hub }), Role::Sender) => {
-            let acceptor = publish_acceptor(state);
-            let receiver = accept(acceptor, attach, session).await?.into_receiver()?;
+            // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
+            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
             tasks.spawn(publish::serve(receiver, hub, None, state.clone(), scope.clone()));
         }
         (Some(Entity::Partition { hub, partition }), Role::Sender) => {
-            let acceptor = publish_acceptor(state);
-            let receiver = accept(acceptor, attach, session).await?.into_receiver()?;
+            // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
+            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
             tasks.spawn(publish::serve(receiver, hub, Some(partition), state.clone(), scope.clone()));
         }
         (Some(Entity::Consumer { hub, consumer_group, partition }), Role::Receiver) => {
@@ -178,10 +179,6 @@ async fn route(
     Ok(())
 }
 
-fn publish_acceptor(state: &State) -> LinkAcceptor<fn(fe2o3_types::messaging::Source) -> Option<fe2o3_types::messaging::Source>, fn(fe2o3_types::messaging::Target) -> Option<fe2o3_types::messaging::Target>> {
-    // The SDK sizes batches by the advertised max message size and refuses to batch at 0.
-    LinkAcceptor::builder().max_message_size(state.config.max_message_size).build()
-}
 
 async fn accept<FS, FT>(
     acceptor: LinkAcceptor<FS, FT>,

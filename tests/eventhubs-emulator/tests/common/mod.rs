@@ -137,3 +137,30 @@ pub async fn receive(receiver: &EventReceiver, n: usize) -> Vec<ReceivedEventDat
 pub fn body(event: &ReceivedEventData) -> String {
     String::from_utf8_lossy(event.event_data().body().unwrap_or_default()).into_owned()
 }
+
+/// The AMQP error condition an SDK error carries, wherever the SDK put it.
+pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core_amqp::AmqpErrorCondition> {
+    use azure_core_amqp::AmqpErrorKind;
+    use azure_messaging_eventhubs::error::ErrorKind;
+    match &error.kind {
+        ErrorKind::AmqpError(e) => match e.kind() {
+            AmqpErrorKind::AmqpDescribedError(d) => Some(d.condition.clone()),
+            _ => None,
+        },
+        ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) => Some(d.condition.clone()),
+        _ => None,
+    }
+}
+
+/// Sends `n` single events with bodies `{prefix}{i}` to one partition.
+pub async fn send_to_partition(producer: &ProducerClient, partition: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        let event = azure_messaging_eventhubs::models::EventData::builder()
+            .with_body(format!("{prefix}{i}").into_bytes())
+            .build();
+        let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some(partition.into()) };
+        within("send event", producer.send_event(event, Some(options)))
+            .await
+            .expect("send accepted");
+    }
+}
