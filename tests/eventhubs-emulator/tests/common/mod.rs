@@ -138,18 +138,38 @@ pub fn body(event: &ReceivedEventData) -> String {
     String::from_utf8_lossy(event.event_data().body().unwrap_or_default()).into_owned()
 }
 
+/// Every AMQP error in the chain of an SDK error (the SDK wraps them in azure_core errors).
+fn amqp_errors(error: &azure_messaging_eventhubs::EventHubsError) -> Vec<&azure_core_amqp::AmqpError> {
+    let mut found = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(amqp) = e.downcast_ref::<azure_core_amqp::AmqpError>() {
+            found.push(amqp);
+        }
+        next = e.source();
+    }
+    found
+}
+
 /// The AMQP error condition an SDK error carries, wherever the SDK put it.
 pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core_amqp::AmqpErrorCondition> {
     use azure_core_amqp::AmqpErrorKind;
     use azure_messaging_eventhubs::error::ErrorKind;
-    match &error.kind {
-        ErrorKind::AmqpError(e) => match e.kind() {
-            AmqpErrorKind::AmqpDescribedError(d) => Some(d.condition.clone()),
-            _ => None,
-        },
-        ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) => Some(d.condition.clone()),
-        _ => None,
+    if let ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) = &error.kind {
+        return Some(d.condition.clone());
     }
+    amqp_errors(error).into_iter().find_map(|e| match e.kind() {
+        AmqpErrorKind::AmqpDescribedError(d) => Some(d.condition.clone()),
+        _ => None,
+    })
+}
+
+/// The status code of a failed `$cbs`/`$management` call.
+pub fn status(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core::http::StatusCode> {
+    amqp_errors(error).into_iter().find_map(|e| match e.kind() {
+        azure_core_amqp::AmqpErrorKind::ManagementStatusCode(code, _) => Some(*code),
+        _ => None,
+    })
 }
 
 /// Sends `n` single events with bodies `{prefix}{i}` to one partition.
