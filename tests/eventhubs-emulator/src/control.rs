@@ -8,6 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// How [`Control`] drops connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropMode {
+    /// AMQP close with `amqp:connection:forced`.
+    Close,
+    /// TCP shutdown, no AMQP close.
+    Reset,
+}
+
 /// Per-partition counters.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct PartitionCounters {
@@ -74,7 +83,7 @@ struct Inner {
     busy_remaining: AtomicU64,
     busy_until: Mutex<Option<Instant>>,
     ack_delay_ms: AtomicU64,
-    drop_generation: watch::Sender<u64>,
+    drop_generation: watch::Sender<(u64, DropMode)>,
     detach_generation: watch::Sender<u64>,
 }
 
@@ -93,16 +102,26 @@ impl Control {
                 busy_remaining: AtomicU64::new(0),
                 busy_until: Mutex::new(None),
                 ack_delay_ms: AtomicU64::new(0),
-                drop_generation: watch::channel(0).0,
+                drop_generation: watch::channel((0, DropMode::Close)).0,
                 detach_generation: watch::channel(0).0,
             }),
         }
     }
 
-    /// Closes every open AMQP connection with `amqp:connection:forced` (as Azure does on a
-    /// gateway restart); clients reconnect on their next operation.
+    /// Closes every open AMQP connection with `amqp:connection:forced`, as Azure does when a
+    /// gateway restarts or a connection idles out (see the README for how SDK 0.15 copes).
     pub fn drop_connections(&self) {
-        self.inner.drop_generation.send_modify(|g| *g += 1);
+        self.drop_with(DropMode::Close);
+    }
+
+    /// Shuts every open connection's TCP socket down without an AMQP close, like a network
+    /// failure or a load balancer reset.
+    pub fn reset_connections(&self) {
+        self.drop_with(DropMode::Reset);
+    }
+
+    fn drop_with(&self, mode: DropMode) {
+        self.inner.drop_generation.send_modify(|g| *g = (g.0 + 1, mode));
     }
 
     /// Refuses new TCP connections (closed right after accept) for `duration`.
@@ -164,7 +183,7 @@ impl Control {
         Duration::from_millis(self.inner.ack_delay_ms.load(Ordering::SeqCst))
     }
 
-    pub(crate) fn drop_signal(&self) -> watch::Receiver<u64> {
+    pub(crate) fn drop_signal(&self) -> watch::Receiver<(u64, DropMode)> {
         self.inner.drop_generation.subscribe()
     }
 

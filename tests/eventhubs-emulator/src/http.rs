@@ -3,7 +3,7 @@
 //! web framework into test infrastructure for that would cost more build time than it saves.
 //!
 //! Routes (all answer JSON, `Connection: close`):
-//! `POST /faults/drop-connections`, `POST /faults/refuse?secs=N` (or `ms=`),
+//! `POST /faults/drop-connections` (`?mode=reset` for a TCP reset instead of an AMQP close), `POST /faults/refuse?secs=N` (or `ms=`),
 //! `POST /faults/server-busy?count=N` or `?secs=N`, `POST /faults/delay-acks?ms=N`,
 //! `POST /faults/detach-receivers`, `POST /faults/clear`, `GET /counters`.
 
@@ -61,7 +61,11 @@ pub fn handle(method: &str, target: &str, control: &Control) -> (u16, String) {
     match (method, path) {
         ("GET", "/counters") => (200, serde_json::to_string(&control.counters()).unwrap_or_default()),
         ("POST", "/faults/drop-connections") => {
-            control.drop_connections();
+            if query.split('&').any(|p| p == "mode=reset") {
+                control.reset_connections();
+            } else {
+                control.drop_connections();
+            }
             ok()
         }
         ("POST", "/faults/refuse") => {

@@ -2,6 +2,7 @@
 //! routes each incoming link attach to the `$cbs`/`$management` nodes, a publisher or a consumer.
 
 use crate::address::{Entity, parse_address};
+use crate::control::DropMode;
 use crate::state::State;
 use crate::{consume, nodes, publish};
 use fe2o3::acceptor::{
@@ -53,6 +54,10 @@ pub(crate) async fn accept_loop(listener: TcpListener, state: Arc<State>) {
 async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Result<()> {
     // fe2o3 never sets TCP_NODELAY; without it every request/response pays Nagle's delay.
     stream.set_nodelay(true)?;
+    // A second handle on the socket, so the reset fault can shut it down under fe2o3's feet.
+    let std_stream = stream.into_std()?;
+    let socket = std_stream.try_clone()?;
+    let stream = TcpStream::from_std(std_stream)?;
     let acceptor = ConnectionAcceptor::builder()
         .container_id("eventhubs-emulator")
         .max_frame_size(65_536)
@@ -75,6 +80,10 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
             }
             _ = dropped.changed() => {
                 state.control.update(|c| c.connections_dropped += 1);
+                if dropped.borrow().1 == DropMode::Reset {
+                    let _ = socket.shutdown(std::net::Shutdown::Both);
+                    return Ok(());
+                }
                 let error = definitions::Error::new(
                     ConnectionError::ConnectionForced,
                     Some("connection dropped by the emulator (fault injection)".to_string()),
