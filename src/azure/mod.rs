@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod errors;
 pub mod offset_entity;
 pub mod sas;
+pub mod sources;
 pub mod token_bridge;
 
 pub use credentials::{EntraCredentialKind, StorageAuth, entra_credential};
