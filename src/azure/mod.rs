@@ -4,6 +4,7 @@ pub mod block_writer;
 pub mod credentials;
 pub mod endpoint;
 pub mod errors;
+pub mod eventhubs;
 pub mod offset_entity;
 pub mod sas;
 pub mod sources;
