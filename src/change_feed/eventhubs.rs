@@ -1,0 +1,371 @@
+//! Change feed on the input Event Hub: the SDK's `EventProcessor` balances partition ownership
+//! between replicas through the Blob checkpoint store; every partition this replica wins becomes
+//! an [`EventHubsPartition`] whose messages are decoded as Event Grid events.
+//!
+//! SDK 0.15 facts this module works around: `EventProcessor::run` returns on the first dispatch
+//! error (a storage hiccup, a receiver that fails to open), so it is re-run with backoff;
+//! `shutdown` only takes effect after a full update interval, so the run task is dropped instead;
+//! and nothing relinquishes ownership on close, so [`EventHubsFeedHandle::close`] clears this
+//! replica's ownership records itself, letting other replicas take over without waiting for expiry.
+mod partition;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::time::Duration as AzDuration;
+use azure_messaging_eventhubs::models::StartPositions;
+use azure_messaging_eventhubs::{
+    CheckpointStore, ConsumerClient, EventProcessor, ProcessorStrategy, StartLocation, StartPosition,
+};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+pub use partition::EventHubsPartition;
+
+use super::ChangeFeed;
+use crate::azure::eventhubs::{HubTarget, bounded, from_eventhubs};
+use crate::azure::sources::AllowedSources;
+use crate::error::{ServiceError, ServiceResult};
+use crate::metrics::Metrics;
+
+/// Tuning of the processor; the defaults suit production.
+#[derive(Clone, Debug)]
+pub struct EventHubsFeedOptions {
+    pub consumer_group: String,
+    /// This replica's owner id in the checkpoint store (also the AMQP connection name); a fresh
+    /// unique id when `None`.
+    pub owner_id: Option<String>,
+    /// Load-balancing cycle.
+    pub update_interval: Duration,
+    /// Ownership not renewed for this long is up for grabs (must exceed `update_interval`).
+    pub partition_expiration: Duration,
+    pub strategy: ProcessorStrategy,
+    pub prefetch: u32,
+    /// Where partitions without a checkpoint start.
+    pub start: StartLocation,
+    /// Messages buffered per partition between the receiver and the engine.
+    pub buffer_messages: usize,
+    /// How often to read partition properties for the lag gauge; `None` turns it off.
+    pub lag_interval: Option<Duration>,
+    /// Bound on each SDK and checkpoint-store call.
+    pub call_timeout: Duration,
+}
+
+impl Default for EventHubsFeedOptions {
+    fn default() -> Self {
+        EventHubsFeedOptions {
+            consumer_group: "$Default".into(),
+            owner_id: None,
+            update_interval: Duration::from_secs(10),
+            partition_expiration: Duration::from_secs(60),
+            strategy: ProcessorStrategy::Balanced,
+            prefetch: 300,
+            start: StartLocation::Earliest,
+            buffer_messages: 256,
+            lag_interval: Some(Duration::from_secs(30)),
+            call_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The owner level (epoch) the SDK's processor uses; receivers opened here use the same, so a
+/// newer owner's receiver takes the link over (`amqp:link:stolen`).
+const OWNER_LEVEL: i64 = 0;
+
+pub(crate) struct Details {
+    pub namespace: String,
+    pub hub: String,
+    pub consumer_group: String,
+    pub owner_id: String,
+}
+
+/// State shared by the feed, its partitions, their pumps and the handle.
+pub(crate) struct Shared {
+    details: Details,
+    options: EventHubsFeedOptions,
+    store: Arc<dyn CheckpointStore + Send + Sync>,
+    allowed: AllowedSources,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+    processor: Mutex<Option<Arc<EventProcessor>>>,
+    /// The connection partition receivers (and lag reads) use; taken and closed by `close`.
+    receivers: Mutex<Option<Arc<ConsumerClient>>>,
+    /// Per partition: the running pump's stop token and a lock it holds while receiving.
+    slots: Mutex<HashMap<String, (CancellationToken, Arc<tokio::sync::Mutex<()>>)>>,
+    pumps: Mutex<JoinSet<()>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
+    /// Last checkpointed sequence number per owned partition, for the lag gauge.
+    processed: Mutex<HashMap<String, i64>>,
+}
+
+impl Shared {
+    fn spawn_pump(&self, pump: impl Future<Output = ()> + Send + 'static) {
+        lock(&self.pumps).spawn(pump);
+    }
+
+    fn receivers(&self) -> Option<Arc<ConsumerClient>> {
+        lock(&self.receivers).clone()
+    }
+
+    /// Stops any earlier pump of `partition` and returns the lock the new pump must hold.
+    fn claim_slot(&self, partition: &str, stop: CancellationToken) -> Arc<tokio::sync::Mutex<()>> {
+        let mut slots = lock(&self.slots);
+        let slot = match slots.remove(partition) {
+            Some((previous, slot)) => {
+                previous.cancel();
+                slot
+            }
+            None => Arc::new(tokio::sync::Mutex::new(())),
+        };
+        slots.insert(partition.to_string(), (stop, slot.clone()));
+        slot
+    }
+
+    /// Where the processor would start `partition`: after its checkpoint, else the default.
+    async fn start_position(&self, partition: &str) -> ServiceResult<StartPosition> {
+        let d = &self.details;
+        let context = format!("reading the checkpoint of partition {partition}");
+        let list = self.store.list_checkpoints(&d.namespace, &d.hub, &d.consumer_group);
+        let checkpoints = match tokio::time::timeout(self.options.call_timeout, list).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(crate::azure::errors::from_azure(&context, &e)),
+            Err(_) => return Err(ServiceError::transient(format!("{context}: no answer in time"))),
+        };
+        let checkpoint = checkpoints.into_iter().find(|c| c.partition_id == partition);
+        let location = match checkpoint {
+            Some(c) if c.offset.as_deref().is_some_and(|o| !o.is_empty()) => StartLocation::Offset(c.offset.unwrap_or_default()),
+            Some(c) if c.sequence_number.is_some() => StartLocation::SequenceNumber(c.sequence_number.unwrap_or_default()),
+            _ => self.options.start.clone(),
+        };
+        Ok(StartPosition { location, inclusive: false })
+    }
+
+    fn note_processed(&self, partition: &str, sequence: i64) {
+        lock(&self.processed).insert(partition.to_string(), sequence);
+    }
+
+    fn forget_partition(&self, partition: &str) {
+        lock(&self.processed).remove(partition);
+    }
+}
+
+/// Locks a std mutex; a poisoned lock only means a panic elsewhere, the data is still whole.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The change feed the engine consumes.
+pub struct EventHubsFeed {
+    shared: Arc<Shared>,
+}
+
+/// Closes the feed after the engine is done with it (the engine takes the feed by value).
+pub struct EventHubsFeedHandle {
+    shared: Arc<Shared>,
+}
+
+impl EventHubsFeed {
+    /// Connects to the input hub and starts load balancing. `shutdown` stops handing out
+    /// partitions and events; call [`EventHubsFeedHandle::close`] once the engine returned.
+    pub async fn start(
+        target: HubTarget,
+        store: Arc<dyn CheckpointStore + Send + Sync>,
+        allowed: AllowedSources,
+        options: EventHubsFeedOptions,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> ServiceResult<(EventHubsFeed, EventHubsFeedHandle)> {
+        if options.partition_expiration <= options.update_interval {
+            return Err(ServiceError::permanent("partition expiration must exceed the load-balancing interval"));
+        }
+        let owner_id = options.owner_id.clone().unwrap_or_else(|| format!("flowlog-{}", azure_core::Uuid::new_v4()));
+        let consumer = open_consumer(&target, &options.consumer_group, &owner_id).await?;
+        let receivers = open_consumer(&target, &options.consumer_group, &format!("{owner_id}-receivers")).await?;
+        let az = |d: Duration| AzDuration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let builder = EventProcessor::builder()
+            .with_load_balancing_strategy(options.strategy)
+            .with_update_interval(az(options.update_interval))
+            .with_partition_expiration_duration(az(options.partition_expiration))
+            .with_prefetch(options.prefetch)
+            .with_start_positions(StartPositions {
+                per_partition: HashMap::new(),
+                default: StartPosition { location: options.start.clone(), inclusive: false },
+            });
+        let context = format!("starting the event processor on {}", target.describe());
+        let processor = bounded(&context, options.call_timeout, builder.build(consumer, store.clone())).await?;
+        let shared = Arc::new(Shared {
+            details: Details {
+                namespace: target.namespace.clone(),
+                hub: target.hub.clone(),
+                consumer_group: options.consumer_group.clone(),
+                owner_id,
+            },
+            options: options.clone(),
+            store,
+            allowed,
+            metrics,
+            stop: shutdown.child_token(),
+            processor: Mutex::new(Some(processor.clone())),
+            receivers: Mutex::new(Some(Arc::new(receivers))),
+            slots: Mutex::new(HashMap::new()),
+            pumps: Mutex::new(JoinSet::new()),
+            background: Mutex::new(Vec::new()),
+            processed: Mutex::new(HashMap::new()),
+        });
+        let mut background = vec![tokio::spawn(run_processor(processor, shared.stop.clone()))];
+        if let Some(interval) = options.lag_interval {
+            background.push(tokio::spawn(lag_loop(shared.clone(), interval)));
+        }
+        *lock(&shared.background) = background;
+        tracing::info!(hub = %target.describe(), owner = %shared.details.owner_id, "event processor started");
+        Ok((EventHubsFeed { shared: shared.clone() }, EventHubsFeedHandle { shared }))
+    }
+}
+
+async fn open_consumer(target: &HubTarget, consumer_group: &str, application_id: &str) -> ServiceResult<ConsumerClient> {
+    let mut builder = ConsumerClient::builder()
+        .with_consumer_group(consumer_group.to_string())
+        .with_application_id(application_id.to_string());
+    if let Some(endpoint) = &target.custom_endpoint {
+        builder = builder.with_custom_endpoint(endpoint.clone());
+    }
+    if let Some(retry) = &target.retry {
+        builder = builder.with_retry_options(retry.clone());
+    }
+    let context = format!("opening consumer for {}", target.describe());
+    let open = builder.open(&target.namespace, target.hub.clone(), target.credential.clone());
+    bounded(&context, target.call_timeout, open).await
+}
+
+/// Keeps load balancing running: `run` returns on its first error, so run it again after a pause.
+async fn run_processor(processor: Arc<EventProcessor>, stop: CancellationToken) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let result = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = processor.run() => r,
+        };
+        match result {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %from_eventhubs("load balancing", &e), "event processor stopped; restarting it"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Sets `partition_lag_events` = last enqueued − last checkpointed, for the owned partitions.
+async fn lag_loop(shared: Arc<Shared>, interval: Duration) {
+    let Some(client) = shared.receivers() else { return };
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let owned: Vec<(String, i64)> = lock(&shared.processed).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (id, processed) in owned {
+            let context = format!("reading properties of partition {id}");
+            match bounded(&context, shared.options.call_timeout, client.get_partition_properties(&id)).await {
+                Ok(p) => shared.metrics.set_partition_lag(&id, (p.last_enqueued_sequence_number - processed).max(0)),
+                Err(e) => tracing::debug!(error = %e, "partition lag not updated"),
+            }
+        }
+    }
+}
+
+impl ChangeFeed for EventHubsFeed {
+    type Partition = EventHubsPartition;
+
+    async fn next_partition(&mut self) -> ServiceResult<Option<EventHubsPartition>> {
+        let Some(processor) = lock(&self.shared.processor).clone() else { return Ok(None) };
+        // `next_partition_client` waits on a channel: cancelling it loses no partition.
+        let client = tokio::select! {
+            biased;
+            _ = self.shared.stop.cancelled() => return Ok(None),
+            c = processor.next_partition_client() => c.map_err(|e| from_eventhubs("waiting for a partition", &e))?,
+        };
+        tracing::info!(partition = client.get_partition_id(), "partition claimed");
+        Ok(Some(EventHubsPartition::spawn(client, self.shared.clone())))
+    }
+}
+
+impl EventHubsFeedHandle {
+    /// This replica's owner id in the checkpoint store.
+    pub fn owner_id(&self) -> &str {
+        &self.shared.details.owner_id
+    }
+
+    /// Stops receiving, closes partition clients, stops load balancing, releases this replica's
+    /// partitions and closes the processor. Call after the engine returned, so that the final
+    /// acknowledgements are written before ownership is released.
+    pub async fn close(self) -> ServiceResult<()> {
+        let shared = self.shared;
+        let limit = shared.options.call_timeout;
+        shared.stop.cancel();
+        let mut pumps = std::mem::take(&mut *lock(&shared.pumps));
+        if tokio::time::timeout(limit, async { while pumps.join_next().await.is_some() {} }).await.is_err() {
+            tracing::warn!("partition receivers did not close in time");
+            pumps.abort_all();
+        }
+        for task in std::mem::take(&mut *lock(&shared.background)) {
+            task.abort();
+            let _ = task.await;
+        }
+        let released = release_ownership(&shared).await;
+        let receivers = lock(&shared.receivers).take();
+        if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok()) {
+            if let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await {
+                tracing::debug!(error = %e, "receiving connection close failed");
+            }
+        }
+        let processor = lock(&shared.processor).take();
+        if let Some(processor) = processor.and_then(|p| Arc::try_unwrap(p).ok()) {
+            bounded("closing the event processor", limit, processor.close()).await?;
+        }
+        released
+    }
+}
+
+/// Clears the owner of every partition this replica holds (If-Match on each record's ETag, so a
+/// record another replica just claimed is left alone); others claim them on their next cycle.
+async fn release_ownership(shared: &Shared) -> ServiceResult<()> {
+    let d = &shared.details;
+    let limit = shared.options.call_timeout;
+    let context = "releasing partition ownership";
+    let timeout = || ServiceError::transient(format!("{context}: no answer in time"));
+    let list = shared.store.list_ownerships(&d.namespace, &d.hub, &d.consumer_group);
+    let ownerships = tokio::time::timeout(limit, list).await.map_err(|_| timeout())?;
+    let ownerships = ownerships.map_err(|e| crate::azure::errors::from_azure(context, &e))?;
+    let mine: Vec<_> = ownerships
+        .into_iter()
+        .filter(|o| o.owner_id.as_deref() == Some(d.owner_id.as_str()))
+        .map(|mut o| {
+            o.owner_id = None;
+            o
+        })
+        .collect();
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let claim = tokio::time::timeout(limit, shared.store.claim_ownership(&mine)).await.map_err(|_| timeout())?;
+    let cleared = claim.map_err(|e| crate::azure::errors::from_azure(context, &e))?;
+    tracing::info!(released = cleared.len(), "partition ownership released");
+    Ok(())
+}
+
+/// The Blob checkpoint store in `container` (ownership and checkpoint records). Account keys sign
+/// SAS tokens with the permissions it needs: read, create, write, list.
+pub fn blob_checkpoint_store(
+    endpoint: &crate::azure::AccountEndpoint,
+    container: &str,
+    auth: &crate::azure::StorageAuth,
+) -> ServiceResult<Arc<dyn CheckpointStore + Send + Sync>> {
+    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")?;
+    Ok(azure_messaging_eventhubs_checkpointstore_blob::BlobCheckpointStore::new(client))
+}
