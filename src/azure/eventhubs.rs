@@ -64,11 +64,58 @@ pub async fn bounded<T>(
     limit: Duration,
     call: impl Future<Output = Result<T, EventHubsError>>,
 ) -> ServiceResult<T> {
+    bounded_call(context, limit, call).await.map_err(|f| f.error)
+}
+
+/// A failed call, and whether the client's connection should be replaced before the next one.
+#[derive(Debug)]
+pub struct CallFailure {
+    pub error: ServiceError,
+    pub reconnect: bool,
+}
+
+/// [`bounded`], also telling whether to replace the client: SDK 0.15 never re-establishes a
+/// lost connection, so after a transport failure or a hung call every later call on the same
+/// client fails too.
+pub async fn bounded_call<T>(
+    context: &str,
+    limit: Duration,
+    call: impl Future<Output = Result<T, EventHubsError>>,
+) -> Result<T, CallFailure> {
     match tokio::time::timeout(limit, call).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(from_eventhubs(context, &e)),
-        Err(_) => Err(ServiceError::transient(format!("{context}: no answer within {limit:?}"))),
+        Ok(Err(e)) => Err(CallFailure { error: from_eventhubs(context, &e), reconnect: needs_new_connection(&e) }),
+        Err(_) => Err(CallFailure {
+            error: ServiceError::transient(format!("{context}: no answer within {limit:?}")),
+            reconnect: true,
+        }),
     }
+}
+
+/// Whether an error leaves the connection unusable. Answers from the service (rejections,
+/// throttling, management status codes, a stolen link) mean the connection works.
+pub fn needs_new_connection(err: &EventHubsError) -> bool {
+    if matches!(
+        err.kind,
+        HubKind::SendRejected(_) | HubKind::ConsumerDisconnected(_) | HubKind::InvalidManagementResponse
+    ) {
+        return false;
+    }
+    for amqp in amqp_errors(err) {
+        match amqp.kind() {
+            AmqpErrorKind::AmqpDescribedError(d) => {
+                return matches!(
+                    d.condition,
+                    AmqpErrorCondition::ConnectionForced
+                        | AmqpErrorCondition::ConnectionFramingError
+                        | AmqpErrorCondition::ProtonIo
+                );
+            }
+            AmqpErrorKind::ManagementStatusCode(..) | AmqpErrorKind::SendRejected => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Whether the error says another receiver took the partition (`amqp:link:stolen`) or the

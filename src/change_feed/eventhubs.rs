@@ -90,8 +90,10 @@ pub(crate) struct Shared {
     metrics: Arc<Metrics>,
     stop: CancellationToken,
     processor: Mutex<Option<Arc<EventProcessor>>>,
-    /// The connection partition receivers (and lag reads) use; taken and closed by `close`.
-    receivers: Mutex<Option<Arc<ConsumerClient>>>,
+    target: HubTarget,
+    /// The connection partition receivers (and lag reads) use: replaced after a transport
+    /// failure (SDK 0.15 does not reconnect), taken and closed by `close`.
+    receivers: tokio::sync::Mutex<Option<Arc<ConsumerClient>>>,
     /// Per partition: the running pump's stop token and a lock it holds while receiving.
     slots: Mutex<HashMap<String, (CancellationToken, Arc<tokio::sync::Mutex<()>>)>>,
     pumps: Mutex<JoinSet<()>>,
@@ -105,8 +107,29 @@ impl Shared {
         lock(&self.pumps).spawn(pump);
     }
 
-    fn receivers(&self) -> Option<Arc<ConsumerClient>> {
-        lock(&self.receivers).clone()
+    /// The receiving connection, opened afresh if the last one was discarded.
+    async fn receivers(&self) -> ServiceResult<Arc<ConsumerClient>> {
+        let mut current = self.receivers.lock().await;
+        if let Some(client) = current.as_ref() {
+            return Ok(client.clone());
+        }
+        if self.stop.is_cancelled() {
+            return Err(ServiceError::transient("the feed is closing"));
+        }
+        let name = format!("{}-receivers", self.details.owner_id);
+        let client = Arc::new(open_consumer(&self.target, &self.details.consumer_group, &name).await?);
+        tracing::info!(hub = %self.target.describe(), "input hub reconnected");
+        *current = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Drops a broken receiving connection (unless it was already replaced).
+    async fn discard_receivers(&self, broken: &Arc<ConsumerClient>) {
+        let mut current = self.receivers.lock().await;
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) {
+            tracing::warn!(hub = %self.target.describe(), "input hub connection discarded after a failure");
+            *current = None;
+        }
     }
 
     /// Stops any earlier pump of `partition` and returns the lock the new pump must hold.
@@ -135,8 +158,12 @@ impl Shared {
         };
         let checkpoint = checkpoints.into_iter().find(|c| c.partition_id == partition);
         let location = match checkpoint {
-            Some(c) if c.offset.as_deref().is_some_and(|o| !o.is_empty()) => StartLocation::Offset(c.offset.unwrap_or_default()),
-            Some(c) if c.sequence_number.is_some() => StartLocation::SequenceNumber(c.sequence_number.unwrap_or_default()),
+            Some(c) if c.offset.as_deref().is_some_and(|o| !o.is_empty()) => {
+                StartLocation::Offset(c.offset.unwrap_or_default())
+            }
+            Some(c) if c.sequence_number.is_some() => {
+                StartLocation::SequenceNumber(c.sequence_number.unwrap_or_default())
+            }
             _ => self.options.start.clone(),
         };
         Ok(StartPosition { location, inclusive: false })
@@ -208,7 +235,8 @@ impl EventHubsFeed {
             metrics,
             stop: shutdown.child_token(),
             processor: Mutex::new(Some(processor.clone())),
-            receivers: Mutex::new(Some(Arc::new(receivers))),
+            target: target.clone(),
+            receivers: tokio::sync::Mutex::new(Some(Arc::new(receivers))),
             slots: Mutex::new(HashMap::new()),
             pumps: Mutex::new(JoinSet::new()),
             background: Mutex::new(Vec::new()),
@@ -224,7 +252,11 @@ impl EventHubsFeed {
     }
 }
 
-async fn open_consumer(target: &HubTarget, consumer_group: &str, application_id: &str) -> ServiceResult<ConsumerClient> {
+async fn open_consumer(
+    target: &HubTarget,
+    consumer_group: &str,
+    application_id: &str,
+) -> ServiceResult<ConsumerClient> {
     let mut builder = ConsumerClient::builder()
         .with_consumer_group(consumer_group.to_string())
         .with_application_id(application_id.to_string());
@@ -249,7 +281,9 @@ async fn run_processor(processor: Arc<EventProcessor>, stop: CancellationToken) 
         };
         match result {
             Ok(()) => return,
-            Err(e) => tracing::warn!(error = %from_eventhubs("load balancing", &e), "event processor stopped; restarting it"),
+            Err(e) => {
+                tracing::warn!(error = %from_eventhubs("load balancing", &e), "event processor stopped; restarting it")
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -261,7 +295,6 @@ async fn run_processor(processor: Arc<EventProcessor>, stop: CancellationToken) 
 
 /// Sets `partition_lag_events` = last enqueued − last checkpointed, for the owned partitions.
 async fn lag_loop(shared: Arc<Shared>, interval: Duration) {
-    let Some(client) = shared.receivers() else { return };
     let mut tick = tokio::time::interval(interval);
     loop {
         tokio::select! {
@@ -269,6 +302,7 @@ async fn lag_loop(shared: Arc<Shared>, interval: Duration) {
             _ = tick.tick() => {}
         }
         let owned: Vec<(String, i64)> = lock(&shared.processed).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let Ok(client) = shared.receivers().await else { continue };
         for (id, processed) in owned {
             let context = format!("reading properties of partition {id}");
             match bounded(&context, shared.options.call_timeout, client.get_partition_properties(&id)).await {
@@ -318,7 +352,7 @@ impl EventHubsFeedHandle {
             let _ = task.await;
         }
         let released = release_ownership(&shared).await;
-        let receivers = lock(&shared.receivers).take();
+        let receivers = shared.receivers.lock().await.take();
         if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok()) {
             if let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await {
                 tracing::debug!(error = %e, "receiving connection close failed");

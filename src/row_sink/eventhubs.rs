@@ -7,15 +7,18 @@
 //! name, not the name itself: Event Hubs refuses partition keys over 128 characters and flow-log
 //! blob names are longer. Throttling (`com.microsoft:server-busy`), timeouts and broken
 //! connections are Transient, so the engine's retry-with-backoff is the backpressure: nothing is
-//! buffered here beyond the batch being sent.
+//! buffered here beyond the batch being sent. SDK 0.15 never re-establishes a lost connection,
+//! so after a transport failure or a timeout the client is dropped and the next send opens a
+//! new one.
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use azure_messaging_eventhubs::models::EventData;
 use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
 use sha2::{Digest, Sha256};
 
 use super::{RowBatch, RowSink};
-use crate::azure::eventhubs::{HubTarget, bounded};
+use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs};
 use crate::blob_name::BlobName;
 use crate::error::{ServiceError, ServiceResult};
 use crate::row::batch::{BatchConfig, Payload, pack};
@@ -28,7 +31,8 @@ pub struct AdxRouting {
 }
 
 pub struct EventHubsSink {
-    producer: ProducerClient,
+    /// The current client; dropped after a failure that leaves its connection unusable.
+    producer: tokio::sync::Mutex<Option<Arc<ProducerClient>>>,
     target: HubTarget,
     batch: BatchConfig,
     routing: AdxRouting,
@@ -40,28 +44,38 @@ impl EventHubsSink {
         if batch.max_bytes == 0 {
             return Err(ServiceError::permanent("output max_batch_bytes must be positive"));
         }
-        let mut builder =
-            ProducerClient::builder().with_application_id(format!("flowlog-{}", env!("CARGO_PKG_VERSION")));
-        if let Some(endpoint) = &target.custom_endpoint {
-            builder = builder.with_custom_endpoint(endpoint.clone());
-        }
-        if let Some(retry) = &target.retry {
-            builder = builder.with_retry_options(retry.clone());
-        }
-        let context = format!("opening producer for {}", target.describe());
-        let producer = bounded(
-            &context,
-            target.call_timeout,
-            builder.open(&target.namespace, &target.hub, target.credential.clone()),
-        )
-        .await?;
-        Ok(EventHubsSink { producer, target, batch, routing })
+        let producer = Arc::new(open_producer(&target).await?);
+        Ok(EventHubsSink { producer: tokio::sync::Mutex::new(Some(producer)), target, batch, routing })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
     pub async fn close(self) -> ServiceResult<()> {
         let context = format!("closing producer for {}", self.target.describe());
-        bounded(&context, self.target.call_timeout, self.producer.close()).await
+        match self.producer.into_inner().and_then(|p| Arc::try_unwrap(p).ok()) {
+            Some(producer) => bounded(&context, self.target.call_timeout, producer.close()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The current client, connecting a new one if the last was discarded.
+    async fn producer(&self) -> ServiceResult<Arc<ProducerClient>> {
+        let mut current = self.producer.lock().await;
+        if let Some(producer) = current.as_ref() {
+            return Ok(producer.clone());
+        }
+        let producer = Arc::new(open_producer(&self.target).await?);
+        tracing::info!(hub = %self.target.describe(), "output hub reconnected");
+        *current = Some(producer.clone());
+        Ok(producer)
+    }
+
+    /// Drops `broken` so the next send connects afresh (unless another send already did).
+    async fn discard(&self, broken: &Arc<ProducerClient>) {
+        let mut current = self.producer.lock().await;
+        if current.as_ref().is_some_and(|p| Arc::ptr_eq(p, broken)) {
+            tracing::warn!(hub = %self.target.describe(), "output hub connection discarded after a failure");
+            *current = None;
+        }
     }
 
     fn event(&self, payload: Payload) -> EventData {
@@ -77,23 +91,56 @@ impl EventHubsSink {
     }
 
     async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<()> {
+        let producer = self.producer().await?;
+        match self.send_with(&producer, blob, key, payload).await {
+            Ok(()) => Ok(()),
+            Err(CallFailure { error, reconnect }) => {
+                if reconnect {
+                    self.discard(&producer).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn send_with(
+        &self,
+        producer: &ProducerClient,
+        blob: &BlobName,
+        key: &str,
+        payload: Payload,
+    ) -> Result<(), CallFailure> {
         let limit = self.target.call_timeout;
         let (len, rows) = (payload.body.len(), payload.rows);
         let context = format!("sending {rows} rows ({len} bytes) of {blob} to {}", self.target.describe());
         let options = EventDataBatchOptions { partition_key: Some(key.to_string()), ..Default::default() };
         // `create_batch` sizes the batch by the link's max message size (1 MiB on Standard).
-        let batch = bounded(&context, limit, self.producer.create_batch(Some(options))).await?;
+        let batch = bounded_call(&context, limit, producer.create_batch(Some(options))).await?;
         match batch.try_add_event_data(self.event(payload), None) {
             Ok(true) => {}
             Ok(false) => {
-                return Err(ServiceError::permanent(format!(
+                let error = ServiceError::permanent(format!(
                     "{context}: the event exceeds the hub's max message size; lower output.max_batch_bytes"
-                )));
+                ));
+                return Err(CallFailure { error, reconnect: false });
             }
-            Err(e) => return Err(crate::azure::eventhubs::from_eventhubs(&context, &e)),
+            Err(e) => return Err(CallFailure { error: from_eventhubs(&context, &e), reconnect: false }),
         }
-        bounded(&context, limit, self.producer.send_batch(batch, None)).await
+        bounded_call(&context, limit, producer.send_batch(batch, None)).await
     }
+}
+
+async fn open_producer(target: &HubTarget) -> ServiceResult<ProducerClient> {
+    let mut builder = ProducerClient::builder().with_application_id(format!("flowlog-{}", env!("CARGO_PKG_VERSION")));
+    if let Some(endpoint) = &target.custom_endpoint {
+        builder = builder.with_custom_endpoint(endpoint.clone());
+    }
+    if let Some(retry) = &target.retry {
+        builder = builder.with_retry_options(retry.clone());
+    }
+    let context = format!("opening producer for {}", target.describe());
+    bounded(&context, target.call_timeout, builder.open(&target.namespace, &target.hub, target.credential.clone()))
+        .await
 }
 
 /// A stable partition key per blob: 32 hex digits of SHA-256 of the blob name.

@@ -21,7 +21,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{OWNER_LEVEL, Shared};
 use crate::azure::errors::from_azure;
-use crate::azure::eventhubs::{bounded, from_eventhubs, is_ownership_lost};
+use crate::azure::eventhubs::{CallFailure, bounded, from_eventhubs, is_ownership_lost, needs_new_connection};
 use crate::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
 use crate::error::{ServiceError, ServiceResult};
 
@@ -82,7 +82,8 @@ impl FeedPartition for EventHubsPartition {
             sequence_number: Some(position.sequence),
         };
         let context = format!("checkpointing partition {} at sequence {}", self.id, position.sequence);
-        match tokio::time::timeout(self.shared.options.call_timeout, self.shared.store.update_checkpoint(checkpoint)).await
+        match tokio::time::timeout(self.shared.options.call_timeout, self.shared.store.update_checkpoint(checkpoint))
+            .await
         {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(from_azure(&context, &e)),
@@ -130,7 +131,7 @@ impl Pump {
 
     /// Receives from the checkpoint on until the stream ends, ownership is lost or `stop` fires.
     async fn receive(&self, id: &str) -> ServiceResult<()> {
-        let Some(consumer) = self.shared.receivers() else { return Ok(()) };
+        let consumer = self.shared.receivers().await?;
         let limit = self.shared.options.call_timeout;
         let start = self.shared.start_position(id).await?;
         tracing::info!(partition = %id, ?start, "opening receiver");
@@ -141,16 +142,20 @@ impl Pump {
             ..Default::default()
         };
         let context = format!("opening receiver on partition {id}");
-        let receiver = bounded(&context, limit, consumer.open_receiver_on_partition(id.to_string(), Some(options))).await?;
+        let receiver =
+            bounded(&context, limit, consumer.open_receiver_on_partition(id.to_string(), Some(options))).await?;
         let result = self.forward(id, &receiver).await;
+        if result.as_ref().is_err_and(|f| f.reconnect) {
+            self.shared.discard_receivers(&consumer).await;
+        }
         let context = format!("closing receiver on partition {id}");
         if let Err(e) = bounded(&context, limit, receiver.close()).await {
             tracing::debug!(partition = %id, error = %e, "receiver close failed");
         }
-        result
+        result.map_err(|f| f.error)
     }
 
-    async fn forward(&self, id: &str, receiver: &EventReceiver) -> ServiceResult<()> {
+    async fn forward(&self, id: &str, receiver: &EventReceiver) -> Result<(), CallFailure> {
         let stream = receiver.stream_events();
         futures::pin_mut!(stream);
         let mut last_sequence: Option<i64> = None;
@@ -169,7 +174,10 @@ impl Pump {
                 }
                 // The stream is finished after an error; the processor reopens the partition
                 // from its checkpoint on a later load-balancing cycle.
-                Some(Err(e)) => return Err(from_eventhubs(&format!("receiving from partition {id}"), &e)),
+                Some(Err(e)) => {
+                    let error = from_eventhubs(&format!("receiving from partition {id}"), &e);
+                    return Err(CallFailure { error, reconnect: needs_new_connection(&e) });
+                }
                 None => return Ok(()),
             };
             let Some(sequence) = event.sequence_number() else {
