@@ -140,7 +140,7 @@ fn kind_of(err: &EventHubsError) -> ErrorKind {
         HubKind::ConsumerDisconnected(_) => return ErrorKind::Transient,
         HubKind::SendRejected(Some(d)) => return condition_kind(&d.condition),
         HubKind::SendRejected(None) | HubKind::InvalidManagementResponse => return ErrorKind::Permanent,
-        HubKind::AzureCore(e) if amqp_errors(err).is_empty() => return from_azure("", e).kind,
+        HubKind::AzureCore(e) if amqp_errors(err).is_empty() => return core_kind(e),
         _ => {}
     }
     for amqp in amqp_errors(err) {
@@ -149,7 +149,7 @@ fn kind_of(err: &EventHubsError) -> ErrorKind {
             AmqpErrorKind::ManagementStatusCode(code, _) => {
                 return ServiceError::from_status(u16::from(*code), String::new()).kind;
             }
-            AmqpErrorKind::AzureCore(e) => return from_azure("", e).kind,
+            AmqpErrorKind::AzureCore(e) => return core_kind(e),
             AmqpErrorKind::SendRejected => return ErrorKind::Permanent,
             _ => return ErrorKind::Transient,
         }
@@ -157,6 +157,17 @@ fn kind_of(err: &EventHubsError) -> ErrorKind {
     // Anything else comes from the transport or the client's state: retrying is the safe side,
     // and the engine bounds retries before dead-lettering.
     ErrorKind::Transient
+}
+
+/// `azure_core` errors from the AMQP stack are mostly "could not ensure sender/connection"
+/// (kind Other) after a transport failure: Transient, unless they carry an HTTP answer.
+fn core_kind(e: &azure_core::Error) -> ErrorKind {
+    match e.kind() {
+        azure_core::error::ErrorKind::HttpResponse { .. } | azure_core::error::ErrorKind::DataConversion => {
+            from_azure("", e).kind
+        }
+        _ => ErrorKind::Transient,
+    }
 }
 
 fn condition_kind(condition: &AmqpErrorCondition) -> ErrorKind {
