@@ -11,6 +11,7 @@ mod partition;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,8 +95,8 @@ pub(crate) struct Shared {
     /// The connection partition receivers (and lag reads) use: replaced after a transport
     /// failure (SDK 0.15 does not reconnect), taken and closed by `close`.
     receivers: tokio::sync::Mutex<Option<Arc<ConsumerClient>>>,
-    /// Per partition: the running pump's stop token and a lock it holds while receiving.
-    slots: Mutex<HashMap<String, (CancellationToken, Arc<tokio::sync::Mutex<()>>)>>,
+    /// Per partition: the running pump's controls and a lock it holds while receiving.
+    slots: Mutex<HashMap<String, Slot>>,
     pumps: Mutex<JoinSet<()>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     /// Last checkpointed sequence number per owned partition, for the lag gauge.
@@ -133,17 +134,49 @@ impl Shared {
     }
 
     /// Stops any earlier pump of `partition` and returns the lock the new pump must hold.
-    fn claim_slot(&self, partition: &str, stop: CancellationToken) -> Arc<tokio::sync::Mutex<()>> {
+    fn claim_slot(
+        &self,
+        partition: &str,
+        stop: CancellationToken,
+        lost: Arc<AtomicBool>,
+    ) -> Arc<tokio::sync::Mutex<()>> {
         let mut slots = lock(&self.slots);
-        let slot = match slots.remove(partition) {
-            Some((previous, slot)) => {
-                previous.cancel();
-                slot
+        let receiving = match slots.remove(partition) {
+            Some(previous) => {
+                previous.stop.cancel();
+                previous.receiving
             }
             None => Arc::new(tokio::sync::Mutex::new(())),
         };
-        slots.insert(partition.to_string(), (stop, slot.clone()));
-        slot
+        slots.insert(partition.to_string(), Slot { stop, lost, receiving: receiving.clone() });
+        receiving
+    }
+
+    /// Ends the pumps of partitions another replica now owns. The processor revokes only its own
+    /// (unused) receiver, and SDK 0.15 receivers were not seen to carry an owner level that would
+    /// let the new owner's link displace ours, so the ownership records decide.
+    async fn drop_lost_partitions(&self) -> ServiceResult<()> {
+        let d = &self.details;
+        let context = "reading partition ownership";
+        let list = self.store.list_ownerships(&d.namespace, &d.hub, &d.consumer_group);
+        let ownerships = match tokio::time::timeout(self.options.call_timeout, list).await {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(crate::azure::errors::from_azure(context, &e)),
+            Err(_) => return Err(ServiceError::transient(format!("{context}: no answer in time"))),
+        };
+        let slots = lock(&self.slots);
+        for ownership in ownerships {
+            let Some(owner) = ownership.owner_id.as_deref() else { continue };
+            if owner == d.owner_id {
+                continue;
+            }
+            if let Some(slot) = slots.get(&ownership.partition_id).filter(|s| !s.stop.is_cancelled()) {
+                tracing::info!(partition = %ownership.partition_id, owner, "partition now owned by another replica");
+                slot.lost.store(true, Ordering::Release);
+                slot.stop.cancel();
+            }
+        }
+        Ok(())
     }
 
     /// Where the processor would start `partition`: after its checkpoint, else the default.
@@ -176,6 +209,13 @@ impl Shared {
     fn forget_partition(&self, partition: &str) {
         lock(&self.processed).remove(partition);
     }
+}
+
+/// The running pump of one partition, as the feed sees it.
+struct Slot {
+    stop: CancellationToken,
+    lost: Arc<AtomicBool>,
+    receiving: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Locks a std mutex; a poisoned lock only means a panic elsewhere, the data is still whole.
@@ -242,7 +282,10 @@ impl EventHubsFeed {
             background: Mutex::new(Vec::new()),
             processed: Mutex::new(HashMap::new()),
         });
-        let mut background = vec![tokio::spawn(run_processor(processor, shared.stop.clone()))];
+        let mut background = vec![
+            tokio::spawn(run_processor(processor, shared.stop.clone())),
+            tokio::spawn(ownership_loop(shared.clone())),
+        ];
         if let Some(interval) = options.lag_interval {
             background.push(tokio::spawn(lag_loop(shared.clone(), interval)));
         }
@@ -290,6 +333,20 @@ async fn run_processor(processor: Arc<EventProcessor>, stop: CancellationToken) 
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Checks ownership every load-balancing interval.
+async fn ownership_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.options.update_interval);
+    loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = shared.drop_lost_partitions().await {
+            tracing::warn!(error = %e, "partition ownership not checked");
+        }
     }
 }
 

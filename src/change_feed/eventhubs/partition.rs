@@ -107,7 +107,7 @@ impl Pump {
         let id = self.client.get_partition_id().to_string();
         // One receiver per partition at a time: a processor restart can hand a partition out
         // again while the previous pump still holds it.
-        let slot = self.shared.claim_slot(&id, self.stop.clone());
+        let slot = self.shared.claim_slot(&id, self.stop.clone(), self.lost.clone());
         let _slot = slot.lock_owned().await;
         if let Err(e) = self.receive(&id).await {
             tracing::warn!(partition = %id, error = %e, "receiving failed; releasing the partition");
