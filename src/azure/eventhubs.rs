@@ -143,16 +143,24 @@ fn kind_of(err: &EventHubsError) -> ErrorKind {
         HubKind::AzureCore(e) if amqp_errors(err).is_empty() => return core_kind(e),
         _ => {}
     }
-    for amqp in amqp_errors(err) {
+    // The most specific answer in the chain decides: a described error or status code from the
+    // service, else an `azure_core` error the AMQP stack wrapped.
+    let chain = amqp_errors(err);
+    for amqp in &chain {
         match amqp.kind() {
             AmqpErrorKind::AmqpDescribedError(d) => return condition_kind(&d.condition),
             AmqpErrorKind::ManagementStatusCode(code, _) => {
                 return ServiceError::from_status(u16::from(*code), String::new()).kind;
             }
-            AmqpErrorKind::AzureCore(e) => return core_kind(e),
             AmqpErrorKind::SendRejected => return ErrorKind::Permanent,
-            _ => return ErrorKind::Transient,
+            _ => {}
         }
+    }
+    if let Some(e) = chain.iter().find_map(|a| match a.kind() {
+        AmqpErrorKind::AzureCore(e) => Some(e),
+        _ => None,
+    }) {
+        return core_kind(e);
     }
     // Anything else comes from the transport or the client's state: retrying is the safe side,
     // and the engine bounds retries before dead-lettering.

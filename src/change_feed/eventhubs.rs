@@ -404,16 +404,17 @@ impl EventHubsFeedHandle {
             tracing::warn!("partition receivers did not close in time");
             pumps.abort_all();
         }
-        for task in std::mem::take(&mut *lock(&shared.background)) {
+        let background = std::mem::take(&mut *lock(&shared.background));
+        for task in background {
             task.abort();
             let _ = task.await;
         }
         let released = release_ownership(&shared).await;
         let receivers = shared.receivers.lock().await.take();
-        if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok()) {
-            if let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await {
-                tracing::debug!(error = %e, "receiving connection close failed");
-            }
+        if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok())
+            && let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await
+        {
+            tracing::debug!(error = %e, "receiving connection close failed");
         }
         let processor = lock(&shared.processor).take();
         if let Some(processor) = processor.and_then(|p| Arc::try_unwrap(p).ok()) {
