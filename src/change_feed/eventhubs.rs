@@ -5,13 +5,18 @@
 //! SDK 0.15 facts this module works around: `EventProcessor::run` returns on the first dispatch
 //! error (a storage hiccup, a receiver that fails to open), so it is re-run with backoff;
 //! `shutdown` only takes effect after a full update interval, so the run task is dropped instead;
-//! and nothing relinquishes ownership on close, so [`EventHubsFeedHandle::close`] clears this
-//! replica's ownership records itself, letting other replicas take over without waiting for expiry.
+//! nothing relinquishes ownership on close, so [`EventHubsFeedHandle::close`] clears this
+//! replica's ownership records itself, letting other replicas take over without waiting for
+//! expiry; `PartitionClient::stream_events` is not `Send`, so partitions receive through their
+//! own receivers (see `partition`), and a watch on the ownership records ends the partitions
+//! another replica claimed, since the processor's revocation only closes its own receiver.
 mod partition;
+mod store;
+mod tasks;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +29,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 pub use partition::EventHubsPartition;
+pub use store::blob_checkpoint_store;
 
 use super::ChangeFeed;
 use crate::azure::eventhubs::{HubTarget, bounded, from_eventhubs};
@@ -71,8 +77,8 @@ impl Default for EventHubsFeedOptions {
     }
 }
 
-/// The owner level (epoch) the SDK's processor uses; receivers opened here use the same, so a
-/// newer owner's receiver takes the link over (`amqp:link:stolen`).
+/// The owner level (epoch) the SDK's processor uses; receivers opened here use the same, so where
+/// the service enforces it a newer owner's receiver takes the link over (`amqp:link:stolen`).
 const OWNER_LEVEL: i64 = 0;
 
 pub(crate) struct Details {
@@ -118,7 +124,7 @@ impl Shared {
             return Err(ServiceError::transient("the feed is closing"));
         }
         let name = format!("{}-receivers", self.details.owner_id);
-        let client = Arc::new(open_consumer(&self.target, &self.details.consumer_group, &name).await?);
+        let client = Arc::new(tasks::open_consumer(&self.target, &self.details.consumer_group, &name).await?);
         tracing::info!(hub = %self.target.describe(), "input hub reconnected");
         *current = Some(client.clone());
         Ok(client)
@@ -150,56 +156,6 @@ impl Shared {
         };
         slots.insert(partition.to_string(), Slot { stop, lost, receiving: receiving.clone() });
         receiving
-    }
-
-    /// Ends the pumps of partitions another replica now owns. The processor revokes only its own
-    /// (unused) receiver, and SDK 0.15 receivers were not seen to carry an owner level that would
-    /// let the new owner's link displace ours, so the ownership records decide.
-    async fn drop_lost_partitions(&self) -> ServiceResult<()> {
-        let d = &self.details;
-        let context = "reading partition ownership";
-        let list = self.store.list_ownerships(&d.namespace, &d.hub, &d.consumer_group);
-        let ownerships = match tokio::time::timeout(self.options.call_timeout, list).await {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(crate::azure::errors::from_azure(context, &e)),
-            Err(_) => return Err(ServiceError::transient(format!("{context}: no answer in time"))),
-        };
-        let slots = lock(&self.slots);
-        for ownership in ownerships {
-            let Some(owner) = ownership.owner_id.as_deref() else { continue };
-            if owner == d.owner_id {
-                continue;
-            }
-            if let Some(slot) = slots.get(&ownership.partition_id).filter(|s| !s.stop.is_cancelled()) {
-                tracing::info!(partition = %ownership.partition_id, owner, "partition now owned by another replica");
-                slot.lost.store(true, Ordering::Release);
-                slot.stop.cancel();
-            }
-        }
-        Ok(())
-    }
-
-    /// Where the processor would start `partition`: after its checkpoint, else the default.
-    async fn start_position(&self, partition: &str) -> ServiceResult<StartPosition> {
-        let d = &self.details;
-        let context = format!("reading the checkpoint of partition {partition}");
-        let list = self.store.list_checkpoints(&d.namespace, &d.hub, &d.consumer_group);
-        let checkpoints = match tokio::time::timeout(self.options.call_timeout, list).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(crate::azure::errors::from_azure(&context, &e)),
-            Err(_) => return Err(ServiceError::transient(format!("{context}: no answer in time"))),
-        };
-        let checkpoint = checkpoints.into_iter().find(|c| c.partition_id == partition);
-        let location = match checkpoint {
-            Some(c) if c.offset.as_deref().is_some_and(|o| !o.is_empty()) => {
-                StartLocation::Offset(c.offset.unwrap_or_default())
-            }
-            Some(c) if c.sequence_number.is_some() => {
-                StartLocation::SequenceNumber(c.sequence_number.unwrap_or_default())
-            }
-            _ => self.options.start.clone(),
-        };
-        Ok(StartPosition { location, inclusive: false })
     }
 
     fn note_processed(&self, partition: &str, sequence: i64) {
@@ -248,8 +204,9 @@ impl EventHubsFeed {
             return Err(ServiceError::permanent("partition expiration must exceed the load-balancing interval"));
         }
         let owner_id = options.owner_id.clone().unwrap_or_else(|| format!("flowlog-{}", azure_core::Uuid::new_v4()));
-        let consumer = open_consumer(&target, &options.consumer_group, &owner_id).await?;
-        let receivers = open_consumer(&target, &options.consumer_group, &format!("{owner_id}-receivers")).await?;
+        let consumer = tasks::open_consumer(&target, &options.consumer_group, &owner_id).await?;
+        let receivers =
+            tasks::open_consumer(&target, &options.consumer_group, &format!("{owner_id}-receivers")).await?;
         let az = |d: Duration| AzDuration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let builder = EventProcessor::builder()
             .with_load_balancing_strategy(options.strategy)
@@ -283,90 +240,15 @@ impl EventHubsFeed {
             processed: Mutex::new(HashMap::new()),
         });
         let mut background = vec![
-            tokio::spawn(run_processor(processor, shared.stop.clone())),
-            tokio::spawn(ownership_loop(shared.clone())),
+            tokio::spawn(tasks::run_processor(processor, shared.stop.clone())),
+            tokio::spawn(store::ownership_loop(shared.clone())),
         ];
         if let Some(interval) = options.lag_interval {
-            background.push(tokio::spawn(lag_loop(shared.clone(), interval)));
+            background.push(tokio::spawn(tasks::lag_loop(shared.clone(), interval)));
         }
         *lock(&shared.background) = background;
         tracing::info!(hub = %target.describe(), owner = %shared.details.owner_id, "event processor started");
         Ok((EventHubsFeed { shared: shared.clone() }, EventHubsFeedHandle { shared }))
-    }
-}
-
-async fn open_consumer(
-    target: &HubTarget,
-    consumer_group: &str,
-    application_id: &str,
-) -> ServiceResult<ConsumerClient> {
-    let mut builder = ConsumerClient::builder()
-        .with_consumer_group(consumer_group.to_string())
-        .with_application_id(application_id.to_string());
-    if let Some(endpoint) = &target.custom_endpoint {
-        builder = builder.with_custom_endpoint(endpoint.clone());
-    }
-    if let Some(retry) = &target.retry {
-        builder = builder.with_retry_options(retry.clone());
-    }
-    let context = format!("opening consumer for {}", target.describe());
-    let open = builder.open(&target.namespace, target.hub.clone(), target.credential.clone());
-    bounded(&context, target.call_timeout, open).await
-}
-
-/// Keeps load balancing running: `run` returns on its first error, so run it again after a pause.
-async fn run_processor(processor: Arc<EventProcessor>, stop: CancellationToken) {
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        let result = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = processor.run() => r,
-        };
-        match result {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!(error = %from_eventhubs("load balancing", &e), "event processor stopped; restarting it")
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
-}
-
-/// Checks ownership every load-balancing interval.
-async fn ownership_loop(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(shared.options.update_interval);
-    loop {
-        tokio::select! {
-            _ = shared.stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = shared.drop_lost_partitions().await {
-            tracing::warn!(error = %e, "partition ownership not checked");
-        }
-    }
-}
-
-/// Sets `partition_lag_events` = last enqueued − last checkpointed, for the owned partitions.
-async fn lag_loop(shared: Arc<Shared>, interval: Duration) {
-    let mut tick = tokio::time::interval(interval);
-    loop {
-        tokio::select! {
-            _ = shared.stop.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let owned: Vec<(String, i64)> = lock(&shared.processed).iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let Ok(client) = shared.receivers().await else { continue };
-        for (id, processed) in owned {
-            let context = format!("reading properties of partition {id}");
-            match bounded(&context, shared.options.call_timeout, client.get_partition_properties(&id)).await {
-                Ok(p) => shared.metrics.set_partition_lag(&id, (p.last_enqueued_sequence_number - processed).max(0)),
-                Err(e) => tracing::debug!(error = %e, "partition lag not updated"),
-            }
-        }
     }
 }
 
@@ -409,7 +291,7 @@ impl EventHubsFeedHandle {
             task.abort();
             let _ = task.await;
         }
-        let released = release_ownership(&shared).await;
+        let released = shared.release_ownership().await;
         let receivers = shared.receivers.lock().await.take();
         if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok())
             && let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await
@@ -422,42 +304,4 @@ impl EventHubsFeedHandle {
         }
         released
     }
-}
-
-/// Clears the owner of every partition this replica holds (If-Match on each record's ETag, so a
-/// record another replica just claimed is left alone); others claim them on their next cycle.
-async fn release_ownership(shared: &Shared) -> ServiceResult<()> {
-    let d = &shared.details;
-    let limit = shared.options.call_timeout;
-    let context = "releasing partition ownership";
-    let timeout = || ServiceError::transient(format!("{context}: no answer in time"));
-    let list = shared.store.list_ownerships(&d.namespace, &d.hub, &d.consumer_group);
-    let ownerships = tokio::time::timeout(limit, list).await.map_err(|_| timeout())?;
-    let ownerships = ownerships.map_err(|e| crate::azure::errors::from_azure(context, &e))?;
-    let mine: Vec<_> = ownerships
-        .into_iter()
-        .filter(|o| o.owner_id.as_deref() == Some(d.owner_id.as_str()))
-        .map(|mut o| {
-            o.owner_id = None;
-            o
-        })
-        .collect();
-    if mine.is_empty() {
-        return Ok(());
-    }
-    let claim = tokio::time::timeout(limit, shared.store.claim_ownership(&mine)).await.map_err(|_| timeout())?;
-    let cleared = claim.map_err(|e| crate::azure::errors::from_azure(context, &e))?;
-    tracing::info!(released = cleared.len(), "partition ownership released");
-    Ok(())
-}
-
-/// The Blob checkpoint store in `container` (ownership and checkpoint records). Account keys sign
-/// SAS tokens with the permissions it needs: read, create, write, list.
-pub fn blob_checkpoint_store(
-    endpoint: &crate::azure::AccountEndpoint,
-    container: &str,
-    auth: &crate::azure::StorageAuth,
-) -> ServiceResult<Arc<dyn CheckpointStore + Send + Sync>> {
-    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")?;
-    Ok(azure_messaging_eventhubs_checkpointstore_blob::BlobCheckpointStore::new(client))
 }

@@ -20,10 +20,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{OWNER_LEVEL, Shared};
-use crate::azure::errors::from_azure;
 use crate::azure::eventhubs::{CallFailure, bounded, from_eventhubs, is_ownership_lost, needs_new_connection};
 use crate::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 
 /// A partition this replica owns, as handed to the engine.
 pub struct EventHubsPartition {
@@ -82,13 +81,8 @@ impl FeedPartition for EventHubsPartition {
             sequence_number: Some(position.sequence),
         };
         let context = format!("checkpointing partition {} at sequence {}", self.id, position.sequence);
-        match tokio::time::timeout(self.shared.options.call_timeout, self.shared.store.update_checkpoint(checkpoint))
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(from_azure(&context, &e)),
-            Err(_) => return Err(ServiceError::transient(format!("{context}: no answer in time"))),
-        }
+        let update = self.shared.store.update_checkpoint(checkpoint);
+        super::store::store_call(&context, self.shared.options.call_timeout, update).await?;
         self.shared.note_processed(&self.id, position.sequence);
         Ok(())
     }
