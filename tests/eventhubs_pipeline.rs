@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::http::RequestContent;
-use azure_messaging_eventhubs::{CheckpointStore, ProcessorStrategy};
+use azure_messaging_eventhubs::ProcessorStrategy;
 use eventhubs_emulator::{EmulatorConfig, HubConfig, NAMESPACE};
 use flowlog::azure::StorageAuth;
 use flowlog::azure::sources::AllowedSources;
