@@ -31,9 +31,14 @@ pub struct HubTarget {
 }
 
 impl HubTarget {
+    /// `namespace` is fully qualified (`NAME.servicebus.windows.net`, or a sovereign cloud's
+    /// suffix); a bare `NAME` gets the public cloud suffix.
     pub fn new(namespace: &str, hub: &str, credential: Arc<dyn TokenCredential>) -> Self {
+        let namespace = namespace.trim().trim_start_matches("sb://").trim_end_matches('/');
+        let namespace =
+            if namespace.contains('.') { namespace.to_string() } else { format!("{namespace}.servicebus.windows.net") };
         HubTarget {
-            namespace: namespace.trim().trim_end_matches('/').to_string(),
+            namespace,
             hub: hub.to_string(),
             credential,
             custom_endpoint: None,

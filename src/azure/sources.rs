@@ -8,6 +8,7 @@
 //! so the decoded form is the one that reads back the same blob.
 use azure_core::http::Url;
 
+use super::AccountEndpoint;
 use crate::blob_name::BlobName;
 use crate::error::{ServiceError, ServiceResult};
 
@@ -51,6 +52,24 @@ impl AllowedSources {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The allowed containers grouped by account endpoint, for the blob store's own allow-list
+    /// (`AzureBlobAccount`), so that events and reads are limited by the same setting.
+    pub fn accounts(&self) -> ServiceResult<Vec<(AccountEndpoint, Vec<String>)>> {
+        let mut accounts: Vec<(AccountEndpoint, Vec<String>)> = Vec::new();
+        for e in &self.entries {
+            let endpoint = match &e.path_account {
+                Some(account) => AccountEndpoint::parse(&format!("{}/{account}", e.origin))?,
+                None => AccountEndpoint::parse(&e.origin)?,
+            };
+            match accounts.iter_mut().find(|(known, _)| *known == endpoint) {
+                Some((_, containers)) if containers.contains(&e.container) => {}
+                Some((_, containers)) => containers.push(e.container.clone()),
+                None => accounts.push((endpoint, vec![e.container.clone()])),
+            }
+        }
+        Ok(accounts)
     }
 
     /// The logical name of the blob at `url`, or why it is refused.
@@ -152,6 +171,23 @@ mod tests {
         let name = a.blob_from_url("http://127.0.0.1:10000/devstoreaccount1/c1x/d/PT1H.json").unwrap();
         assert_eq!(name.as_str(), "devstoreaccount1/c1x/d/PT1H.json");
         assert!(a.blob_from_parts("flowlogs01", "insights-logs-flowlogflowevent", "p/PT1H.json").is_ok());
+    }
+
+    #[test]
+    fn accounts_group_containers_by_endpoint() {
+        let a = AllowedSources::parse(&[
+            "https://flowlogs01.blob.core.windows.net/c1x",
+            "https://flowlogs01.blob.core.windows.net/c2x",
+            "http://127.0.0.1:10000/devstoreaccount1/c1x",
+        ])
+        .unwrap();
+        let accounts = a.accounts().unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(
+            (accounts[0].0.account(), accounts[0].1.as_slice()),
+            ("flowlogs01", &["c1x".into(), "c2x".into()][..])
+        );
+        assert_eq!(accounts[1].0.to_string(), "http://127.0.0.1:10000/devstoreaccount1");
     }
 
     #[test]
