@@ -1,7 +1,7 @@
 //! The Event Hubs change feed: the SDK's EventProcessor against the emulator, with the Blob
 //! checkpoint store on Azurite. Order and positions per partition, checkpoints and resume,
-//! two replicas sharing partitions and taking over, a partition moving to another replica, and
-//! a forced detach.
+//! two replicas sharing partitions and taking over, a partition moving to another replica, a
+//! stolen link and a forced detach.
 mod common;
 #[path = "common/eventhubs.rs"]
 mod hubs;
@@ -228,6 +228,51 @@ async fn a_forced_detach_is_recovered_without_handing_out_old_positions_again() 
     let next = take(&mut part, 1).await;
     assert_eq!(next.iter().map(|e| e.position.sequence).collect::<Vec<_>>(), [2]);
     drop(part);
+    within("close", handle.close()).await.unwrap();
+    s.emulator.shutdown().await;
+}
+
+/// An exclusive (owner level 1) receiver on `partition`, opened with a raw AMQP client: SDK 0.15
+/// cannot open one, because fe2o3 0.14's link builder drops the link properties that carry the
+/// owner level (`Builder::name` resets them, and the SDK sets them before the name).
+async fn epoch_receiver(
+    emulator: &EmulatorHandle,
+    partition: &str,
+) -> (fe2o3_amqp::connection::ConnectionHandle<()>, fe2o3_amqp::session::SessionHandle<()>, fe2o3_amqp::Receiver) {
+    use fe2o3_amqp::sasl_profile::SaslProfile;
+    use fe2o3_amqp::types::definitions::Fields;
+    use fe2o3_amqp::types::messaging::Source;
+    use fe2o3_amqp::types::primitives::{Symbol, Value};
+    let endpoint = emulator.endpoint();
+    let open = fe2o3_amqp::Connection::builder()
+        .container_id("thief")
+        .sasl_profile(SaslProfile::Anonymous)
+        .open(endpoint.as_str());
+    let mut connection = within("thief connects", open).await.expect("raw AMQP connection");
+    let mut session = within("thief session", fe2o3_amqp::Session::begin(&mut connection)).await.unwrap();
+    let mut properties = Fields::new();
+    properties.insert(Symbol::from("com.microsoft:epoch"), Value::Long(1));
+    let address = format!("amqps://{NAMESPACE}/{HUB}/ConsumerGroups/$Default/Partitions/{partition}");
+    let attach = fe2o3_amqp::Receiver::builder()
+        .name("thief")
+        .source(Source::builder().address(address).build())
+        .properties(properties)
+        .attach(&mut session);
+    let receiver = within("thief attaches", attach).await.expect("epoch receiver attaches");
+    (connection, session, receiver)
+}
+
+#[tokio::test]
+async fn a_stolen_link_ends_the_partition() {
+    let s = setup(1).await;
+    publish(&s, "0", "s", &[1]).await;
+    let (mut feed, handle) = start(&s, options("replica-a", ProcessorStrategy::Greedy), Arc::new(Metrics::new())).await;
+    let mut part = next_partitions(&mut feed, 1).await.remove(0);
+    assert_eq!(take(&mut part, 1).await[0].position.sequence, 0);
+    let thief = epoch_receiver(&s.emulator, "0").await;
+    assert!(within("partition ends", part.next_batch(10)).await.unwrap().is_none());
+    assert_eq!(s.emulator.control().counters().receivers_stolen, 1);
+    drop((part, thief));
     within("close", handle.close()).await.unwrap();
     s.emulator.shutdown().await;
 }
