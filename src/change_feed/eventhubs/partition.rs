@@ -4,8 +4,8 @@
 //! SDK 0.15's `PartitionClient::stream_events` is a boxed stream without `Send`, so it cannot be
 //! polled from a spawned task. The pump therefore leaves that client's receiver unattached (it
 //! attaches only when polled) and opens its own receiver on the feed's receiving connection,
-//! with the processor's owner level (0) and the start position the processor would use (the
-//! checkpoint, else the configured default). It ends when the link is stolen, when the stream
+//! with the processor's owner level (0; SDK 0.15 never puts it on the wire, see `store`) and the
+//! start position the processor would use (the checkpoint, else the configured default). It ends when the link is stolen, when the stream
 //! fails, on shutdown, or when the engine drops the partition; it then closes both, which also
 //! removes the client from the processor's map so the partition can be handed out again.
 use std::sync::Arc;
@@ -56,6 +56,10 @@ impl FeedPartition for EventHubsPartition {
     async fn next_batch(&mut self, max: usize) -> ServiceResult<Option<Vec<FeedEvent>>> {
         // `recv` is cancel-safe and nothing below awaits, so a cancelled call loses nothing.
         let Some(mut batch) = self.rx.recv().await else { return Ok(None) };
+        if self.lost.load(Ordering::Acquire) {
+            // Buffered events of a partition another replica owns are its work now.
+            return Ok(None);
+        }
         // Whole messages only: items of one message share a position and stay together.
         while batch.len() < max.max(1) {
             match self.rx.try_recv() {
