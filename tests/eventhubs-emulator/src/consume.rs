@@ -68,6 +68,7 @@ fn error(condition: impl Into<ErrorCondition>, description: String) -> definitio
 /// Serves one consumer link until the client detaches, it is stolen, or faults detach it.
 pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: Arc<State>, scope: CancellationToken) {
     let ReceiverRequest { hub: hub_name, consumer_group, partition: pid, filter, epoch } = request;
+    let epoch = epoch.or(state.config.default_owner_level);
     let target = state.hub(&hub_name).and_then(|hub| {
         let partition = hub.partition(&pid)?;
         hub.config.has_consumer_group(&consumer_group).then_some((hub, partition))
@@ -85,6 +86,7 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
         }
     };
     let Some(claimed) = hub.claim(&consumer_group, &pid, epoch) else {
+        tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, "receiver refused: lower owner level");
         let description = format!(
             "Receiver with owner level {epoch:?} refused: a receiver with a higher owner level holds partition {pid} of '{consumer_group}'."
         );
@@ -94,11 +96,12 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
         c.receivers_stolen += claimed.displaced;
         c.receivers_attached += 1;
     });
+    let claimed_displaced = claimed.displaced;
     let mut claim = claimed.claim;
     let mut stored = partition.subscribe();
     let mut detach_all = state.control.detach_signal();
     detach_all.borrow_and_update();
-    tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, next, "receiver attached");
+    tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, next, displaced = claimed_displaced, "receiver attached");
     let fault = loop {
         let event = match partition.get(next) {
             Some(event) => event,

@@ -112,7 +112,10 @@ async fn serve_session(mut session: ListenerSessionHandle, state: Arc<State>, sc
             _ = scope.cancelled() => return,
             attach = session.next_incoming_attach() => attach,
         };
-        let Some(attach) = attach else { return };
+        let Some(attach) = attach else {
+            tracing::debug!("session ended by the client");
+            return;
+        };
         if let Err(error) = route(attach, &mut session, &state, &replies, &scope).await {
             tracing::debug!(%error, "attach failed");
         }

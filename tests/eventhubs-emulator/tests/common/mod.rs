@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod sas;
+pub mod scenario;
 
 use azure_core::time::Duration as AzDuration;
 use azure_messaging_eventhubs::{
@@ -97,14 +98,26 @@ pub async fn producer_with(
 }
 
 pub async fn consumer(emulator: &EmulatorHandle, consumer_group: Option<&str>, instance: Option<&str>) -> ConsumerClient {
+    consumer_with(emulator, consumer_group, instance, fast_retries(3)).await
+}
+
+pub async fn consumer_with(
+    emulator: &EmulatorHandle,
+    consumer_group: Option<&str>,
+    instance: Option<&str>,
+    retries: RetryOptions,
+) -> ConsumerClient {
     let mut builder = ConsumerClient::builder()
         .with_custom_endpoint(emulator.endpoint())
-        .with_retry_options(fast_retries(3));
+        .with_retry_options(retries);
     if let Some(group) = consumer_group {
         builder = builder.with_consumer_group(group.to_string());
     }
     if let Some(instance) = instance {
-        builder = builder.with_instance_id(instance.to_string());
+        // The application id becomes the connection id, which the processor uses as owner id.
+        // (Not the instance id: it becomes every receiver's link name, and a re-attach while
+        // the old link is still detaching then fails with "Link name is not unique".)
+        builder = builder.with_application_id(instance.to_string());
     }
     within(
         "open consumer",
@@ -170,6 +183,13 @@ pub fn status(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure
         azure_core_amqp::AmqpErrorKind::ManagementStatusCode(code, _) => Some(*code),
         _ => None,
     })
+}
+
+/// Whether a receive error is an owner-level steal. SDK 0.15 reports `amqp:link:stolen` as a
+/// link-state error (not `ConsumerDisconnected`, which it only yields for revoked partition
+/// clients), so the condition is only visible in the error text.
+pub fn is_stolen(error: &azure_messaging_eventhubs::EventHubsError) -> bool {
+    format!("{error:?}").contains("LinkError(Stolen)")
 }
 
 /// Sends `n` single events with bodies `{prefix}{i}` to one partition.
