@@ -39,7 +39,10 @@ impl HubConfig {
     /// like the service does for entity names).
     pub fn has_consumer_group(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case(DEFAULT_CONSUMER_GROUP)
-            || self.consumer_groups.iter().any(|g| g.eq_ignore_ascii_case(name))
+            || self
+                .consumer_groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(name))
     }
 
     /// Parses the CLI form `NAME:PARTITIONS`.
@@ -51,7 +54,9 @@ impl HubConfig {
             .parse()
             .map_err(|_| format!("partition count {count:?} is not a number"))?;
         if name.is_empty() || !(1..=1024).contains(&partitions) {
-            return Err(format!("invalid hub {spec:?} (need a name and 1..=1024 partitions)"));
+            return Err(format!(
+                "invalid hub {spec:?} (need a name and 1..=1024 partitions)"
+            ));
         }
         Ok(Self::new(name, partitions))
     }
@@ -119,7 +124,10 @@ mod tests {
 
     #[test]
     fn parses_hub_specs() {
-        assert_eq!(HubConfig::parse("input:4").unwrap(), HubConfig::new("input", 4));
+        assert_eq!(
+            HubConfig::parse("input:4").unwrap(),
+            HubConfig::new("input", 4)
+        );
         assert!(HubConfig::parse("input").is_err());
         assert!(HubConfig::parse("input:0").is_err());
         assert!(HubConfig::parse(":2").is_err());

@@ -20,11 +20,21 @@ async fn container() -> BlobContainerClient {
              (`source tests/tools/azurite.sh && azurite_start`), it exports the variable"
         )
     });
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     let name = format!("checkpoints-{}-{nanos}", std::process::id());
-    let url = format!("{}/{name}?{}", endpoint.trim_end_matches('/'), sas::account_sas());
-    let client = BlobContainerClient::new(Url::parse(&url).unwrap(), None, None).expect("container client");
-    within("create container", client.create(None)).await.expect("container created on Azurite");
+    let url = format!(
+        "{}/{name}?{}",
+        endpoint.trim_end_matches('/'),
+        sas::account_sas()
+    );
+    let client =
+        BlobContainerClient::new(Url::parse(&url).unwrap(), None, None).expect("container client");
+    within("create container", client.create(None))
+        .await
+        .expect("container created on Azurite");
     client
 }
 

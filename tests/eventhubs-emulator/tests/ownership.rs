@@ -11,7 +11,10 @@ use futures::StreamExt;
 fn with_owner_level(owner_level: i64) -> Option<OpenReceiverOptions> {
     Some(OpenReceiverOptions {
         owner_level: Some(owner_level),
-        start_position: Some(StartPosition { location: StartLocation::Earliest, inclusive: false }),
+        start_position: Some(StartPosition {
+            location: StartLocation::Earliest,
+            inclusive: false,
+        }),
         ..Default::default()
     })
 }
@@ -26,11 +29,25 @@ async fn sdk_0_15_owner_levels_do_not_reach_the_wire() {
     // Two clients: one client keeps one link per partition and would share it.
     let one = consumer(&emulator, None, None).await;
     let two = consumer(&emulator, None, None).await;
-    let first = within("open", one.open_receiver_on_partition("0".into(), with_owner_level(5))).await.unwrap();
-    let second = within("open", two.open_receiver_on_partition("0".into(), with_owner_level(5))).await.unwrap();
+    let first = within(
+        "open",
+        one.open_receiver_on_partition("0".into(), with_owner_level(5)),
+    )
+    .await
+    .unwrap();
+    let second = within(
+        "open",
+        two.open_receiver_on_partition("0".into(), with_owner_level(5)),
+    )
+    .await
+    .unwrap();
     assert_eq!(receive(&first, 1).await[0].sequence_number(), Some(0));
     assert_eq!(receive(&second, 2).await[1].sequence_number(), Some(1));
-    assert_eq!(receive(&first, 1).await[0].sequence_number(), Some(1), "the first was not stolen");
+    assert_eq!(
+        receive(&first, 1).await[0].sequence_number(),
+        Some(1),
+        "the first was not stolen"
+    );
     assert_eq!(emulator.control().counters().receivers_stolen, 0);
     within("close", first.close()).await.unwrap();
     within("close", second.close()).await.unwrap();
@@ -45,20 +62,34 @@ async fn sdk_0_15_owner_levels_do_not_reach_the_wire() {
 /// left, so the clients here have none).
 #[tokio::test]
 async fn a_newer_receiver_steals_the_partition_with_link_stolen() {
-    let emulator = start_with(EmulatorConfig::new(default_hubs()).with_default_owner_level(0)).await;
+    let emulator =
+        start_with(EmulatorConfig::new(default_hubs()).with_default_owner_level(0)).await;
     let producer = producer(&emulator).await;
     send_to_partition(&producer, "1", "e", 1).await;
     let old = consumer_with(&emulator, None, None, fast_retries(0)).await;
     let new = consumer_with(&emulator, None, None, fast_retries(0)).await;
     let earliest = || position(StartLocation::Earliest, false);
-    let held = within("open", old.open_receiver_on_partition("1".into(), earliest())).await.unwrap();
+    let held = within(
+        "open",
+        old.open_receiver_on_partition("1".into(), earliest()),
+    )
+    .await
+    .unwrap();
     {
         let stream = held.stream_events();
         futures::pin_mut!(stream);
         within("first event", stream.next()).await.unwrap().unwrap();
-        let thief = within("open", new.open_receiver_on_partition("1".into(), earliest())).await.unwrap();
+        let thief = within(
+            "open",
+            new.open_receiver_on_partition("1".into(), earliest()),
+        )
+        .await
+        .unwrap();
         assert_eq!(body(&receive(&thief, 1).await[0]), "e0");
-        let error = within("stolen", stream.next()).await.expect("stream item").expect_err("link stolen");
+        let error = within("stolen", stream.next())
+            .await
+            .expect("stream item")
+            .expect_err("link stolen");
         assert!(is_stolen(&error), "{error:?}");
         within("close", thief.close()).await.unwrap();
     }

@@ -20,7 +20,11 @@ const IN_MEMORY_EXPIRATION: Duration = Duration::seconds(8);
 #[tokio::test]
 async fn processors_balance_and_take_over_with_the_in_memory_store() {
     let emulator = start().await;
-    let setup = Setup { expiration: IN_MEMORY_EXPIRATION, strategy: ProcessorStrategy::Greedy, stealing: false };
+    let setup = Setup {
+        expiration: IN_MEMORY_EXPIRATION,
+        strategy: ProcessorStrategy::Greedy,
+        stealing: false,
+    };
     load_balancing(&emulator, Arc::new(InMemoryCheckpointStore::new()), setup).await;
     emulator.shutdown().await;
 }
@@ -29,8 +33,13 @@ async fn processors_balance_and_take_over_with_the_in_memory_store() {
 /// processor's receivers steal the stopped one's open links with `amqp:link:stolen`.
 #[tokio::test]
 async fn processors_steal_partitions_by_owner_level() {
-    let emulator = start_with(EmulatorConfig::new(default_hubs()).with_default_owner_level(0)).await;
-    let setup = Setup { expiration: IN_MEMORY_EXPIRATION, strategy: ProcessorStrategy::Greedy, stealing: true };
+    let emulator =
+        start_with(EmulatorConfig::new(default_hubs()).with_default_owner_level(0)).await;
+    let setup = Setup {
+        expiration: IN_MEMORY_EXPIRATION,
+        strategy: ProcessorStrategy::Greedy,
+        stealing: true,
+    };
     load_balancing(&emulator, Arc::new(InMemoryCheckpointStore::new()), setup).await;
     emulator.shutdown().await;
 }

@@ -8,10 +8,12 @@ pub mod scenario;
 
 use azure_core::time::Duration as AzDuration;
 use azure_messaging_eventhubs::{
-    ConsumerClient, EventReceiver, OpenReceiverOptions, ProducerClient, RetryOptions, StartLocation,
-    StartPosition, models::ReceivedEventData,
+    ConsumerClient, EventReceiver, OpenReceiverOptions, ProducerClient, RetryOptions,
+    StartLocation, StartPosition, models::ReceivedEventData,
 };
-use eventhubs_emulator::{Emulator, EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE, StaticTokenCredential};
+use eventhubs_emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE, StaticTokenCredential,
+};
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
@@ -36,7 +38,9 @@ pub fn default_hubs() -> Vec<HubConfig> {
 /// Starts an in-memory emulator with `config` on a free port.
 pub async fn start_with(config: EmulatorConfig) -> EmulatorHandle {
     init_tracing();
-    Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts")
+    Emulator::start(config, "127.0.0.1:0")
+        .await
+        .expect("emulator starts")
 }
 
 /// Starts an in-memory emulator serving [`HUB`].
@@ -60,7 +64,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within {limit:?}: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within {limit:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -76,9 +83,14 @@ pub fn fast_retries(max_retries: u32) -> RetryOptions {
 }
 
 pub async fn producer(emulator: &EmulatorHandle) -> ProducerClient {
-    producer_with(emulator, HUB, StaticTokenCredential::default(), fast_retries(3))
-        .await
-        .expect("producer opens")
+    producer_with(
+        emulator,
+        HUB,
+        StaticTokenCredential::default(),
+        fast_retries(3),
+    )
+    .await
+    .expect("producer opens")
 }
 
 pub async fn producer_with(
@@ -97,7 +109,11 @@ pub async fn producer_with(
     .await
 }
 
-pub async fn consumer(emulator: &EmulatorHandle, consumer_group: Option<&str>, instance: Option<&str>) -> ConsumerClient {
+pub async fn consumer(
+    emulator: &EmulatorHandle,
+    consumer_group: Option<&str>,
+    instance: Option<&str>,
+) -> ConsumerClient {
     consumer_with(emulator, consumer_group, instance, fast_retries(3)).await
 }
 
@@ -121,7 +137,11 @@ pub async fn consumer_with(
     }
     within(
         "open consumer",
-        builder.open(NAMESPACE, HUB.to_string(), StaticTokenCredential::default().into_arc()),
+        builder.open(
+            NAMESPACE,
+            HUB.to_string(),
+            StaticTokenCredential::default().into_arc(),
+        ),
     )
     .await
     .expect("consumer opens")
@@ -129,7 +149,10 @@ pub async fn consumer_with(
 
 pub fn position(location: StartLocation, inclusive: bool) -> Option<OpenReceiverOptions> {
     Some(OpenReceiverOptions {
-        start_position: Some(StartPosition { location, inclusive }),
+        start_position: Some(StartPosition {
+            location,
+            inclusive,
+        }),
         ..Default::default()
     })
 }
@@ -152,7 +175,9 @@ pub fn body(event: &ReceivedEventData) -> String {
 }
 
 /// Every AMQP error in the chain of an SDK error (the SDK wraps them in azure_core errors).
-fn amqp_errors(error: &azure_messaging_eventhubs::EventHubsError) -> Vec<&azure_core_amqp::AmqpError> {
+fn amqp_errors(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Vec<&azure_core_amqp::AmqpError> {
     let mut found = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = next {
@@ -165,10 +190,13 @@ fn amqp_errors(error: &azure_messaging_eventhubs::EventHubsError) -> Vec<&azure_
 }
 
 /// The AMQP error condition an SDK error carries, wherever the SDK put it.
-pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core_amqp::AmqpErrorCondition> {
+pub fn condition(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Option<azure_core_amqp::AmqpErrorCondition> {
     use azure_core_amqp::AmqpErrorKind;
     use azure_messaging_eventhubs::error::ErrorKind;
-    if let ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) = &error.kind {
+    if let ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) = &error.kind
+    {
         return Some(d.condition.clone());
     }
     amqp_errors(error).into_iter().find_map(|e| match e.kind() {
@@ -178,7 +206,9 @@ pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<az
 }
 
 /// The status code of a failed `$cbs`/`$management` call.
-pub fn status(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core::http::StatusCode> {
+pub fn status(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Option<azure_core::http::StatusCode> {
     amqp_errors(error).into_iter().find_map(|e| match e.kind() {
         azure_core_amqp::AmqpErrorKind::ManagementStatusCode(code, _) => Some(*code),
         _ => None,
@@ -198,7 +228,9 @@ pub async fn send_to_partition(producer: &ProducerClient, partition: &str, prefi
         let event = azure_messaging_eventhubs::models::EventData::builder()
             .with_body(format!("{prefix}{i}").into_bytes())
             .build();
-        let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some(partition.into()) };
+        let options = azure_messaging_eventhubs::SendEventOptions {
+            partition_id: Some(partition.into()),
+        };
         within("send event", producer.send_event(event, Some(options)))
             .await
             .expect("send accepted");

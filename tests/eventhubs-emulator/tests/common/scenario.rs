@@ -48,7 +48,7 @@ impl Member {
         let processor = within(
             "build processor",
             EventProcessor::builder()
-                .with_load_balancing_strategy(setup.strategy.clone())
+                .with_load_balancing_strategy(setup.strategy)
                 .with_update_interval(AzDuration::milliseconds(200))
                 .with_partition_expiration_duration(setup.expiration)
                 .with_start_positions(positions)
@@ -66,29 +66,48 @@ impl Member {
         });
         // The SDK's partition streams are not `Send`: read them on the scenario's LocalSet.
         let driver = tokio::task::spawn_local(drive(processor.clone(), seen.clone(), lost.clone()));
-        Self { name: name.to_string(), processor, seen, lost, tasks: vec![run, driver] }
+        Self {
+            name: name.to_string(),
+            processor,
+            seen,
+            lost,
+            tasks: vec![run, driver],
+        }
     }
 
     /// Bodies received from `partition`.
     pub fn bodies(&self, partition: &str) -> Vec<String> {
         let seen = self.seen.lock().unwrap();
-        seen.iter().filter(|(p, _)| p == partition).map(|(_, b)| b.clone()).collect()
+        seen.iter()
+            .filter(|(p, _)| p == partition)
+            .map(|(_, b)| b.clone())
+            .collect()
     }
 
     /// Partitions whose stream was revoked or stolen.
     pub fn stolen(&self) -> Vec<String> {
         let lost = self.lost.lock().unwrap();
-        lost.iter().filter(|(_, stolen)| *stolen).map(|(p, _)| p.clone()).collect()
+        lost.iter()
+            .filter(|(_, stolen)| *stolen)
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     /// Partitions whose stream ended, for whatever reason.
     pub fn ended(&self) -> Vec<String> {
-        self.lost.lock().unwrap().iter().map(|(p, _)| p.clone()).collect()
+        self.lost
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     /// Stops load balancing (ownership is no longer renewed); open links stay until stolen.
     pub async fn stop(&self) {
-        within("processor shutdown", self.processor.shutdown()).await.unwrap();
+        within("processor shutdown", self.processor.shutdown())
+            .await
+            .unwrap();
     }
 }
 
@@ -123,7 +142,8 @@ async fn drive(
                     }
                     Err(error) => {
                         // Revoked by the processor (ConsumerDisconnected) or stolen by owner level.
-                        let stolen = matches!(error.kind, ErrorKind::ConsumerDisconnected(_)) || is_stolen(&error);
+                        let stolen = matches!(error.kind, ErrorKind::ConsumerDisconnected(_))
+                            || is_stolen(&error);
                         if !stolen {
                             tracing::warn!(%partition, %error, "partition stream failed");
                         }
@@ -140,9 +160,12 @@ async fn drive(
 
 /// Owner id to number of partitions, from the checkpoint store.
 pub async fn owners(store: &Store) -> BTreeMap<String, usize> {
-    let ownerships = within("list ownerships", store.list_ownerships(NAMESPACE, HUB, "$Default"))
-        .await
-        .expect("ownerships listed");
+    let ownerships = within(
+        "list ownerships",
+        store.list_ownerships(NAMESPACE, HUB, "$Default"),
+    )
+    .await
+    .expect("ownerships listed");
     let mut count = BTreeMap::new();
     for o in ownerships {
         *count.entry(o.owner_id.unwrap_or_default()).or_insert(0) += 1;
@@ -151,14 +174,18 @@ pub async fn owners(store: &Store) -> BTreeMap<String, usize> {
 }
 
 async fn wait_for_owners(store: &Store, expected: &[(&str, usize)]) {
-    let expected: BTreeMap<String, usize> = expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
+    let expected: BTreeMap<String, usize> =
+        expected.iter().map(|(n, c)| (n.to_string(), *c)).collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let current = owners(store).await;
         if current == expected {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "ownership {current:?}, expected {expected:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ownership {current:?}, expected {expected:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -182,15 +209,20 @@ async fn seed_ownership(store: &Store, owner: &str, partitions: &[&str]) {
             ..Default::default()
         })
         .collect();
-    let claimed = within("seed ownership", store.claim_ownership(&ownerships)).await.unwrap();
+    let claimed = within("seed ownership", store.claim_ownership(&ownerships))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), partitions.len());
 }
 
 /// Partition id to owner id, from the checkpoint store.
 async fn owner_of(store: &Store) -> BTreeMap<String, String> {
-    let ownerships = within("list ownerships", store.list_ownerships(NAMESPACE, HUB, "$Default"))
-        .await
-        .expect("ownerships listed");
+    let ownerships = within(
+        "list ownerships",
+        store.list_ownerships(NAMESPACE, HUB, "$Default"),
+    )
+    .await
+    .expect("ownerships listed");
     ownerships
         .into_iter()
         .map(|o| (o.partition_id, o.owner_id.unwrap_or_default()))
@@ -201,7 +233,11 @@ async fn owner_of(store: &Store) -> BTreeMap<String, String> {
 async fn eventually(what: &str, check: impl Fn() -> bool, describe: impl Fn() -> String) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "{what} not reached: {}", describe());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not reached: {}",
+            describe()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -224,7 +260,9 @@ pub struct Setup {
 
 /// Runs the whole scenario against `store`.
 pub async fn load_balancing(emulator: &EmulatorHandle, store: Store, setup: Setup) {
-    tokio::task::LocalSet::new().run_until(scenario(emulator, store, setup)).await;
+    tokio::task::LocalSet::new()
+        .run_until(scenario(emulator, store, setup))
+        .await;
 }
 
 async fn scenario(emulator: &EmulatorHandle, store: Store, setup: Setup) {
@@ -248,7 +286,12 @@ async fn scenario(emulator: &EmulatorHandle, store: Store, setup: Setup) {
         .map(|p| p.to_string())
         .collect();
     send_round(&producer, "one").await;
-    let describe = || format!("owners {owners:?}; a {:?} {:?}; b {:?} {:?}", a.seen, a.lost, b.seen, b.lost);
+    let describe = || {
+        format!(
+            "owners {owners:?}; a {:?} {:?}; b {:?} {:?}",
+            a.seen, a.lost, b.seen, b.lost
+        )
+    };
     let owners_read_one = || {
         partitions.iter().all(|p| {
             let reader = if of_b.iter().any(|q| q == p) { &b } else { &a };
@@ -256,11 +299,20 @@ async fn scenario(emulator: &EmulatorHandle, store: Store, setup: Setup) {
         })
     };
     eventually("each owner read round one", owners_read_one, describe).await;
-    wait_until("round one checkpointed", Duration::from_secs(20), || async {
-        let checkpoints = store.list_checkpoints(NAMESPACE, HUB, "$Default").await.unwrap();
-        checkpoints.len() == 4
-            && checkpoints.iter().all(|c| c.sequence_number == Some(0) && c.offset.is_some())
-    })
+    wait_until(
+        "round one checkpointed",
+        Duration::from_secs(20),
+        || async {
+            let checkpoints = store
+                .list_checkpoints(NAMESPACE, HUB, "$Default")
+                .await
+                .unwrap();
+            checkpoints.len() == 4
+                && checkpoints
+                    .iter()
+                    .all(|c| c.sequence_number == Some(0) && c.offset.is_some())
+        },
+    )
     .await;
 
     // Phase 2: b stops balancing (it neither renews nor releases; its links stay open). Its
@@ -274,15 +326,31 @@ async fn scenario(emulator: &EmulatorHandle, store: Store, setup: Setup) {
         eventually("b's links were stolen", b_stolen, describe).await;
     }
     send_round(&producer, "two").await;
-    let a_read_two = || partitions.iter().all(|p| a.bodies(p).contains(&format!("two-{p}-0")));
+    let a_read_two = || {
+        partitions
+            .iter()
+            .all(|p| a.bodies(p).contains(&format!("two-{p}-0")))
+    };
     eventually("a read round two everywhere", a_read_two, describe).await;
     for p in &of_b {
-        assert!(!a.bodies(p).iter().any(|body| body.starts_with("one-")), "a resumed {p} from b's checkpoint: {}", describe());
+        assert!(
+            !a.bodies(p).iter().any(|body| body.starts_with("one-")),
+            "a resumed {p} from b's checkpoint: {}",
+            describe()
+        );
     }
     let stolen = emulator.control().counters().receivers_stolen - stolen_before;
     if setup.stealing {
         // With its links stolen, b did not read round two.
-        assert!(b.seen.lock().unwrap().iter().all(|(_, body)| !body.starts_with("two-")), "{}", describe());
+        assert!(
+            b.seen
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|(_, body)| !body.starts_with("two-")),
+            "{}",
+            describe()
+        );
         assert!(stolen >= 2, "emulator counted {stolen} steals");
     } else {
         // Without owner levels on the wire nothing is stolen: b's forgotten links stay open
