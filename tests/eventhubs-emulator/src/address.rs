@@ -35,7 +35,9 @@ pub fn parse_address(address: &str) -> Option<Entity> {
     match segments.as_slice() {
         [.., last] if is(last, "$cbs") => Some(Entity::Cbs),
         [.., last] if is(last, "$management") => Some(Entity::Management),
-        [hub] => Some(Entity::Hub { hub: hub.to_string() }),
+        [hub] => Some(Entity::Hub {
+            hub: hub.to_string(),
+        }),
         [hub, p, id] if is(p, "Partitions") => Some(Entity::Partition {
             hub: hub.to_string(),
             partition: id.to_string(),
@@ -127,7 +129,10 @@ mod tests {
         );
         assert_eq!(
             parse_address("amqps://ns/hub/partitions/3"),
-            Some(Entity::Partition { hub: "hub".into(), partition: "3".into() })
+            Some(Entity::Partition {
+                hub: "hub".into(),
+                partition: "3".into()
+            })
         );
         assert_eq!(
             parse_address("amqps://ns/hub/ConsumerGroups/$Default/Partitions/0"),
@@ -144,15 +149,24 @@ mod tests {
     fn parses_sdk_selectors() {
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-offset > '-1'").unwrap(),
-            StartFilter::Offset { value: "-1".into(), inclusive: false }
+            StartFilter::Offset {
+                value: "-1".into(),
+                inclusive: false
+            }
         );
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-sequence-number >='12'").unwrap(),
-            StartFilter::Sequence { value: 12, inclusive: true }
+            StartFilter::Sequence {
+                value: 12,
+                inclusive: true
+            }
         );
         assert_eq!(
             parse_selector("amqp.annotation.x-opt-enqueued-time >'1700000000000'").unwrap(),
-            StartFilter::Enqueued { ms: 1_700_000_000_000, inclusive: false }
+            StartFilter::Enqueued {
+                ms: 1_700_000_000_000,
+                inclusive: false
+            }
         );
         assert!(parse_selector("amqp.annotation.x-opt-foo > '1'").is_err());
     }

@@ -39,7 +39,10 @@ impl HubConfig {
     /// like the service does for entity names).
     pub fn has_consumer_group(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case(DEFAULT_CONSUMER_GROUP)
-            || self.consumer_groups.iter().any(|g| g.eq_ignore_ascii_case(name))
+            || self
+                .consumer_groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(name))
     }
 
     /// Parses the CLI form `NAME:PARTITIONS`.
@@ -51,7 +54,9 @@ impl HubConfig {
             .parse()
             .map_err(|_| format!("partition count {count:?} is not a number"))?;
         if name.is_empty() || !(1..=1024).contains(&partitions) {
-            return Err(format!("invalid hub {spec:?} (need a name and 1..=1024 partitions)"));
+            return Err(format!(
+                "invalid hub {spec:?} (need a name and 1..=1024 partitions)"
+            ));
         }
         Ok(Self::new(name, partitions))
     }
@@ -69,6 +74,12 @@ pub struct EmulatorConfig {
     pub required_token: Option<String>,
     /// Max message size advertised on publishing links and enforced (default 1 MiB, Standard tier).
     pub max_message_size: u64,
+    /// Owner level (epoch) assumed for receivers that attach without one. `None` (default) is
+    /// what the service does. `Some(0)` emulates what SDKs send when their link properties
+    /// reach the wire: SDK 0.15 (fe2o3 0.14) drops all receiver link properties, so its
+    /// `EventProcessor`'s owner level 0 never arrives and no receiver is ever stolen; this
+    /// setting lets tests exercise stealing anyway (it then applies to every receiver).
+    pub default_owner_level: Option<i64>,
 }
 
 impl EmulatorConfig {
@@ -79,12 +90,19 @@ impl EmulatorConfig {
             data_dir: None,
             required_token: None,
             max_message_size: STANDARD_MAX_MESSAGE_SIZE,
+            default_owner_level: None,
         }
     }
 
     /// Persists partitions below `dir` (builder style).
     pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Assumes this owner level for receivers that send none (builder style); see the field.
+    pub fn with_default_owner_level(mut self, owner_level: i64) -> Self {
+        self.default_owner_level = Some(owner_level);
         self
     }
 
@@ -106,7 +124,10 @@ mod tests {
 
     #[test]
     fn parses_hub_specs() {
-        assert_eq!(HubConfig::parse("input:4").unwrap(), HubConfig::new("input", 4));
+        assert_eq!(
+            HubConfig::parse("input:4").unwrap(),
+            HubConfig::new("input", 4)
+        );
         assert!(HubConfig::parse("input").is_err());
         assert!(HubConfig::parse("input:0").is_err());
         assert!(HubConfig::parse(":2").is_err());

@@ -31,7 +31,12 @@ pub(crate) struct ReceiverRequest {
 }
 
 impl ReceiverRequest {
-    pub fn from_attach(attach: &Attach, hub: String, consumer_group: String, partition: String) -> Self {
+    pub fn from_attach(
+        attach: &Attach,
+        hub: String,
+        consumer_group: String,
+        partition: String,
+    ) -> Self {
         let expression = attach
             .source
             .as_ref()
@@ -45,7 +50,13 @@ impl ReceiverRequest {
                 _ => None,
             }
         });
-        Self { hub, consumer_group, partition, filter, epoch }
+        Self {
+            hub,
+            consumer_group,
+            partition,
+            filter,
+            epoch,
+        }
     }
 }
 
@@ -66,14 +77,30 @@ fn error(condition: impl Into<ErrorCondition>, description: String) -> definitio
 }
 
 /// Serves one consumer link until the client detaches, it is stolen, or faults detach it.
-pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: Arc<State>, scope: CancellationToken) {
-    let ReceiverRequest { hub: hub_name, consumer_group, partition: pid, filter, epoch } = request;
+pub(crate) async fn serve(
+    mut sender: Sender,
+    request: ReceiverRequest,
+    state: Arc<State>,
+    scope: CancellationToken,
+) {
+    let ReceiverRequest {
+        hub: hub_name,
+        consumer_group,
+        partition: pid,
+        filter,
+        epoch,
+    } = request;
+    let epoch = epoch.or(state.config.default_owner_level);
     let target = state.hub(&hub_name).and_then(|hub| {
         let partition = hub.partition(&pid)?;
-        hub.config.has_consumer_group(&consumer_group).then_some((hub, partition))
+        hub.config
+            .has_consumer_group(&consumer_group)
+            .then_some((hub, partition))
     });
     let Some((hub, partition)) = target else {
-        let description = format!("The messaging entity '{hub_name}/ConsumerGroups/{consumer_group}/Partitions/{pid}' could not be found.");
+        let description = format!(
+            "The messaging entity '{hub_name}/ConsumerGroups/{consumer_group}/Partitions/{pid}' could not be found."
+        );
         return close_sender(sender, error(AmqpError::NotFound, description)).await;
     };
     let start = filter.and_then(|f| f.resolve(&partition));
@@ -85,6 +112,7 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
         }
     };
     let Some(claimed) = hub.claim(&consumer_group, &pid, epoch) else {
+        tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, "receiver refused: lower owner level");
         let description = format!(
             "Receiver with owner level {epoch:?} refused: a receiver with a higher owner level holds partition {pid} of '{consumer_group}'."
         );
@@ -94,11 +122,12 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
         c.receivers_stolen += claimed.displaced;
         c.receivers_attached += 1;
     });
+    let claimed_displaced = claimed.displaced;
     let mut claim = claimed.claim;
     let mut stored = partition.subscribe();
     let mut detach_all = state.control.detach_signal();
     detach_all.borrow_and_update();
-    tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, next, "receiver attached");
+    tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, next, displaced = claimed_displaced, "receiver attached");
     let fault = loop {
         let event = match partition.get(next) {
             Some(event) => event,
@@ -112,7 +141,10 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
                 }
             }
         };
-        let sendable = Sendable::builder().message(delivery_message(&event)).settled(true).build();
+        let sendable = Sendable::builder()
+            .message(delivery_message(&event))
+            .settled(true)
+            .build();
         tokio::select! {
             _ = scope.cancelled() => return,
             _ = &mut claim.stolen => break stolen(epoch),
@@ -135,32 +167,45 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
 fn stolen(epoch: Option<i64>) -> definitions::Error {
     error(
         LinkError::Stolen,
-        format!("New receiver with higher or equal owner level was created; this receiver (owner level {epoch:?}) was disconnected."),
+        format!(
+            "New receiver with higher or equal owner level was created; this receiver (owner level {epoch:?}) was disconnected."
+        ),
     )
 }
 
 fn detach_forced() -> definitions::Error {
-    error(LinkError::DetachForced, "Receiver detached by the emulator (fault injection).".into())
+    error(
+        LinkError::DetachForced,
+        "Receiver detached by the emulator (fault injection).".into(),
+    )
 }
 
 /// Decodes the stored message and adds the service annotations with the types the SDK reads:
 /// sequence number long, offset STRING (a long is silently ignored), enqueued time timestamp.
 fn delivery_message(event: &StoredEvent) -> Message<Body<Value>> {
-    let mut message = match serde_amqp::from_slice::<Deserializable<Message<Body<Value>>>>(&event.message) {
-        Ok(decoded) => decoded.0,
-        Err(e) => {
-            // Only messages that decoded on the way in are stored, so this is a bug.
-            tracing::error!(error = %e, "stored message does not decode");
-            Message::builder().body(Body::Empty).build()
-        }
-    };
-    let annotations = message.message_annotations.get_or_insert_with(MessageAnnotations::default);
+    let mut message =
+        match serde_amqp::from_slice::<Deserializable<Message<Body<Value>>>>(&event.message) {
+            Ok(decoded) => decoded.0,
+            Err(e) => {
+                // Only messages that decoded on the way in are stored, so this is a bug.
+                tracing::error!(error = %e, "stored message does not decode");
+                Message::builder().body(Body::Empty).build()
+            }
+        };
+    let annotations = message
+        .message_annotations
+        .get_or_insert_with(MessageAnnotations::default);
     let mut put = |key: &str, value: Value| {
-        annotations.0.insert(OwnedKey::Symbol(Symbol::from(key)), value);
+        annotations
+            .0
+            .insert(OwnedKey::Symbol(Symbol::from(key)), value);
     };
     put("x-opt-sequence-number", Value::Long(event.sequence_number));
     put("x-opt-offset", Value::String(event.offset.to_string()));
-    put("x-opt-enqueued-time", Value::Timestamp(Timestamp::from_milliseconds(event.enqueued_ms)));
+    put(
+        "x-opt-enqueued-time",
+        Value::Timestamp(Timestamp::from_milliseconds(event.enqueued_ms)),
+    );
     if let Some(key) = &event.partition_key {
         put("x-opt-partition-key", Value::String(key.clone()));
     }

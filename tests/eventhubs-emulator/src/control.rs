@@ -63,9 +63,9 @@ pub struct Counters {
 impl Counters {
     /// Sum of `events_received` over every partition of `hub` (0 for an unknown hub).
     pub fn hub_events(&self, hub: &str) -> u64 {
-        self.hubs
-            .get(hub)
-            .map_or(0, |h| h.partitions.values().map(|p| p.events_received).sum())
+        self.hubs.get(hub).map_or(0, |h| {
+            h.partitions.values().map(|p| p.events_received).sum()
+        })
     }
 
     /// Sum of `bytes_received` over every partition of `hub`.
@@ -121,7 +121,9 @@ impl Control {
     }
 
     fn drop_with(&self, mode: DropMode) {
-        self.inner.drop_generation.send_modify(|g| *g = (g.0 + 1, mode));
+        self.inner
+            .drop_generation
+            .send_modify(|g| *g = (g.0 + 1, mode));
     }
 
     /// Refuses new TCP connections (closed right after accept) for `duration`.
@@ -196,7 +198,12 @@ impl Control {
         f(&mut self.inner.counters.lock().unwrap());
     }
 
-    pub(crate) fn partition(&self, hub: &str, partition: &str, f: impl FnOnce(&mut PartitionCounters)) {
+    pub(crate) fn partition(
+        &self,
+        hub: &str,
+        partition: &str,
+        f: impl FnOnce(&mut PartitionCounters),
+    ) {
         self.update(|c| {
             let hub = c.hubs.entry(hub.to_string()).or_default();
             f(hub.partitions.entry(partition.to_string()).or_default());

@@ -98,9 +98,18 @@ mod tests {
         // Test vectors published in lookup3.c's driver5().
         assert_eq!(hashlittle2(b"", 0, 0), (0xdeadbeef, 0xdeadbeef));
         assert_eq!(hashlittle2(b"", 0, 0xdeadbeef), (0xbd5b7dde, 0xdeadbeef));
-        assert_eq!(hashlittle2(b"", 0xdeadbeef, 0xdeadbeef), (0x9c093ccd, 0xbd5b7dde));
-        assert_eq!(hashlittle2(b"Four score and seven years ago", 0, 0), (0x17770551, 0xce7226e6));
-        assert_eq!(hashlittle2(b"Four score and seven years ago", 0, 1), (0xe3607cae, 0xbd371de4));
+        assert_eq!(
+            hashlittle2(b"", 0xdeadbeef, 0xdeadbeef),
+            (0x9c093ccd, 0xbd5b7dde)
+        );
+        assert_eq!(
+            hashlittle2(b"Four score and seven years ago", 0, 0),
+            (0x17770551, 0xce7226e6)
+        );
+        assert_eq!(
+            hashlittle2(b"Four score and seven years ago", 0, 1),
+            (0xe3607cae, 0xbd371de4)
+        );
     }
 
     #[test]

@@ -15,12 +15,16 @@ use tokio::net::TcpListener;
 /// Serves the control API on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, control: Control) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let control = control.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
-            let Ok(Some(request_line)) = lines.next_line().await else { return };
+            let Ok(Some(request_line)) = lines.next_line().await else {
+                return;
+            };
             // Drain headers; no route takes a body.
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.is_empty() {
@@ -57,9 +61,17 @@ fn query_u64(query: &str, key: &str) -> Option<u64> {
 pub fn handle(method: &str, target: &str, control: &Control) -> (u16, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let ok = || (200, r#"{"ok":true}"#.to_string());
-    let bad = |msg: &str| (400, format!(r#"{{"error":{}}}"#, serde_json::Value::from(msg)));
+    let bad = |msg: &str| {
+        (
+            400,
+            format!(r#"{{"error":{}}}"#, serde_json::Value::from(msg)),
+        )
+    };
     match (method, path) {
-        ("GET", "/counters") => (200, serde_json::to_string(&control.counters()).unwrap_or_default()),
+        ("GET", "/counters") => (
+            200,
+            serde_json::to_string(&control.counters()).unwrap_or_default(),
+        ),
         ("POST", "/faults/drop-connections") => {
             if query.split('&').any(|p| p == "mode=reset") {
                 control.reset_connections();
@@ -112,7 +124,10 @@ mod tests {
     #[test]
     fn routes_faults_and_counters() {
         let control = Control::new(Counters::default());
-        assert_eq!(handle("POST", "/faults/server-busy?count=2", &control).0, 200);
+        assert_eq!(
+            handle("POST", "/faults/server-busy?count=2", &control).0,
+            200
+        );
         assert!(control.take_server_busy() && control.take_server_busy());
         assert!(!control.take_server_busy());
         assert_eq!(handle("POST", "/faults/refuse", &control).0, 400);

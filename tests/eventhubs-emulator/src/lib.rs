@@ -67,7 +67,10 @@ pub enum StartError {
 impl Emulator {
     /// Binds `addr` (use `"127.0.0.1:0"` for a free port), loads persisted partitions and starts
     /// serving. Connections are accepted as soon as this returns.
-    pub async fn start(config: EmulatorConfig, addr: impl ToSocketAddrs) -> Result<EmulatorHandle, StartError> {
+    pub async fn start(
+        config: EmulatorConfig,
+        addr: impl ToSocketAddrs,
+    ) -> Result<EmulatorHandle, StartError> {
         validate(&config)?;
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
@@ -85,14 +88,25 @@ fn validate(config: &EmulatorConfig) -> Result<(), StartError> {
     }
     for (i, hub) in config.hubs.iter().enumerate() {
         if hub.partitions == 0 {
-            return Err(StartError::Config(format!("hub {:?} has no partitions", hub.name)));
+            return Err(StartError::Config(format!(
+                "hub {:?} has no partitions",
+                hub.name
+            )));
         }
-        if config.hubs[..i].iter().any(|h| h.name.eq_ignore_ascii_case(&hub.name)) {
-            return Err(StartError::Config(format!("hub {:?} is configured twice", hub.name)));
+        if config.hubs[..i]
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(&hub.name))
+        {
+            return Err(StartError::Config(format!(
+                "hub {:?} is configured twice",
+                hub.name
+            )));
         }
     }
     if config.max_message_size == 0 {
-        return Err(StartError::Config("max_message_size must be positive".into()));
+        return Err(StartError::Config(
+            "max_message_size must be positive".into(),
+        ));
     }
     Ok(())
 }
@@ -132,7 +146,10 @@ impl EmulatorHandle {
         self.state.shutdown.cancel();
         self.state.tasks.close();
         let wait = self.state.tasks.wait();
-        if tokio::time::timeout(server::CLOSE_TIMEOUT * 2, wait).await.is_err() {
+        if tokio::time::timeout(server::CLOSE_TIMEOUT * 2, wait)
+            .await
+            .is_err()
+        {
             tracing::warn!("emulator tasks still running after shutdown timeout");
         }
     }

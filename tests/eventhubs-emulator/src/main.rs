@@ -28,6 +28,10 @@ struct Args {
     /// Max message size in bytes advertised and enforced on publishing links.
     #[arg(long, default_value_t = eventhubs_emulator::STANDARD_MAX_MESSAGE_SIZE)]
     max_message_size: u64,
+    /// Owner level assumed for receivers that attach without one (SDK 0.15 never sends it);
+    /// e.g. 0 to make EventProcessor instances steal partitions from each other.
+    #[arg(long)]
+    default_owner_level: Option<i64>,
     /// Serve the HTTP control API (faults, counters) on this address.
     #[arg(long)]
     control: Option<String>,
@@ -49,6 +53,7 @@ fn config(args: &Args) -> anyhow::Result<EmulatorConfig> {
     config.data_dir = args.data_dir.clone();
     config.required_token = args.required_token.clone();
     config.max_message_size = args.max_message_size;
+    config.default_owner_level = args.default_owner_level;
     Ok(config)
 }
 

@@ -150,7 +150,10 @@ fn response(request: &Reply, status: i32, description: &str, body: Value) -> Rep
         delivery_annotations: None,
         message_annotations: None,
         properties: Some(Properties {
-            correlation_id: request.properties.as_ref().and_then(|p| p.message_id.clone()),
+            correlation_id: request
+                .properties
+                .as_ref()
+                .and_then(|p| p.message_id.clone()),
             ..Default::default()
         }),
         application_properties: Some(ApplicationProperties(props)),
@@ -178,7 +181,11 @@ fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
     if !token_ok(state, token) {
         state.control.update(|c| c.unauthorized_tokens += 1);
         let name = app_property(request, "name").unwrap_or_default();
-        return (401, format!("InvalidSignature: the token for '{name}' is not valid"), Value::Null);
+        return (
+            401,
+            format!("InvalidSignature: the token for '{name}' is not valid"),
+            Value::Null,
+        );
     }
     (202, "Accepted".into(), Value::Null)
 }
@@ -198,15 +205,31 @@ fn read(request: &Reply, state: &State) -> (i32, String, Value) {
     }
     let name = app_property(request, "name").unwrap_or_default();
     let Some(hub) = state.hub(name) else {
-        return (404, format!("The messaging entity '{name}' could not be found."), empty());
+        return (
+            404,
+            format!("The messaging entity '{name}' could not be found."),
+            empty(),
+        );
     };
     let mut map = OrderedMap::new();
     entry(&mut map, "name", Value::String(hub.config.name.clone()));
     match app_property(request, "type") {
         Some("com.microsoft:eventhub") => {
-            let ids: Vec<Value> = hub.partitions.iter().map(|p| Value::String(p.id.clone())).collect();
-            entry(&mut map, "type", Value::String("com.microsoft:eventhub".into()));
-            entry(&mut map, "created_at", Value::Timestamp(Timestamp::from_milliseconds(hub.created_at_ms)));
+            let ids: Vec<Value> = hub
+                .partitions
+                .iter()
+                .map(|p| Value::String(p.id.clone()))
+                .collect();
+            entry(
+                &mut map,
+                "type",
+                Value::String("com.microsoft:eventhub".into()),
+            );
+            entry(
+                &mut map,
+                "created_at",
+                Value::Timestamp(Timestamp::from_milliseconds(hub.created_at_ms)),
+            );
             entry(&mut map, "partition_count", Value::Int(ids.len() as i32));
             // Must be an AMQP array: the SDK does not decode a list here.
             entry(&mut map, "partition_ids", Value::Array(Array::from(ids)));
@@ -214,21 +237,45 @@ fn read(request: &Reply, state: &State) -> (i32, String, Value) {
         Some("com.microsoft:partition") => {
             let id = app_property(request, "partition").unwrap_or_default();
             let Some(partition) = hub.partition(id) else {
-                return (404, format!("Partition '{id}' of '{name}' could not be found."), empty());
+                return (
+                    404,
+                    format!("Partition '{id}' of '{name}' could not be found."),
+                    empty(),
+                );
             };
             let s = partition.summary();
-            entry(&mut map, "type", Value::String("com.microsoft:partition".into()));
+            entry(
+                &mut map,
+                "type",
+                Value::String("com.microsoft:partition".into()),
+            );
             entry(&mut map, "partition", Value::String(partition.id.clone()));
-            entry(&mut map, "begin_sequence_number", Value::Long(s.begin_sequence_number));
-            entry(&mut map, "last_enqueued_sequence_number", Value::Long(s.last_sequence_number));
-            entry(&mut map, "last_enqueued_offset", Value::String(s.last_offset));
+            entry(
+                &mut map,
+                "begin_sequence_number",
+                Value::Long(s.begin_sequence_number),
+            );
+            entry(
+                &mut map,
+                "last_enqueued_sequence_number",
+                Value::Long(s.last_sequence_number),
+            );
+            entry(
+                &mut map,
+                "last_enqueued_offset",
+                Value::String(s.last_offset),
+            );
             entry(
                 &mut map,
                 "last_enqueued_time_utc",
                 Value::Timestamp(Timestamp::from_milliseconds(s.last_enqueued_ms)),
             );
             entry(&mut map, "is_partition_empty", Value::Bool(s.is_empty));
-            entry(&mut map, "last_enqueued_sequence_number_epoch", Value::Long(0));
+            entry(
+                &mut map,
+                "last_enqueued_sequence_number_epoch",
+                Value::Long(0),
+            );
         }
         other => return (400, format!("unsupported entity type {other:?}"), empty()),
     }

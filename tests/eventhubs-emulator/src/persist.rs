@@ -130,7 +130,7 @@ mod tests {
         {
             let (mut f, events) = PartitionFile::open(&path).unwrap();
             assert!(events.is_empty());
-            f.append(&[event.clone()]).unwrap();
+            f.append(std::slice::from_ref(&event)).unwrap();
         }
         let full = std::fs::metadata(&path).unwrap().len();
         std::fs::OpenOptions::new()

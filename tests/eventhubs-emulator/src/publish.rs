@@ -21,7 +21,10 @@ const PARTITION_KEY: &str = "x-opt-partition-key";
 
 type AnyMessage = Message<Body<Value>>;
 
-fn error(condition: impl Into<ErrorCondition>, description: impl Into<String>) -> definitions::Error {
+fn error(
+    condition: impl Into<ErrorCondition>,
+    description: impl Into<String>,
+) -> definitions::Error {
     definitions::Error::new(condition, Some(description.into()), None)
 }
 
@@ -49,7 +52,9 @@ pub(crate) async fn serve(
         (None, Some(_)) => false,
     };
     let Some(hub) = hub.filter(|_| valid) else {
-        let description = format!("The messaging entity '{hub_name}' (partition {partition:?}) could not be found.");
+        let description = format!(
+            "The messaging entity '{hub_name}' (partition {partition:?}) could not be found."
+        );
         close_receiver(receiver, error(AmqpError::NotFound, description)).await;
         return;
     };
@@ -69,7 +74,13 @@ pub(crate) async fn serve(
         let result = if state.control.take_server_busy() {
             Err(server_busy())
         } else {
-            store(&hub, partition.as_deref(), format, delivery.message(), &state)
+            store(
+                &hub,
+                partition.as_deref(),
+                format,
+                delivery.message(),
+                &state,
+            )
         };
         tokio::time::sleep(SETTLE_DELAY + state.control.ack_delay()).await;
         let settled = match result {
@@ -89,7 +100,10 @@ pub(crate) async fn serve(
 
 fn partition_key(message: &AnyMessage) -> Option<String> {
     let annotations = message.message_annotations.as_ref()?;
-    match annotations.0.get(&OwnedKey::Symbol(Symbol::from(PARTITION_KEY)))? {
+    match annotations
+        .0
+        .get(&OwnedKey::Symbol(Symbol::from(PARTITION_KEY)))?
+    {
         Value::String(key) => Some(key.clone()),
         _ => None,
     }
@@ -119,7 +133,10 @@ fn store(
     let is_batch = format == BATCH_MESSAGE_FORMAT;
     let events: Vec<(Bytes, Option<String>)> = if is_batch {
         let Body::Data(sections) = &message.body else {
-            return Err(error(AmqpError::DecodeError, "a batch must carry data sections"));
+            return Err(error(
+                AmqpError::DecodeError,
+                "a batch must carry data sections",
+            ));
         };
         sections
             .iter()
@@ -134,7 +151,10 @@ fn store(
     } else if format == 0 {
         vec![(Bytes::from(encoded), envelope_key.clone())]
     } else {
-        return Err(error(AmqpError::NotImplemented, format!("message format {format:#x}")));
+        return Err(error(
+            AmqpError::NotImplemented,
+            format!("message format {format:#x}"),
+        ));
     };
     let target = match (partition, &envelope_key) {
         (Some(id), _) => hub.partition(id),

@@ -105,14 +105,21 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
     }
 }
 
-async fn serve_session(mut session: ListenerSessionHandle, state: Arc<State>, scope: CancellationToken) {
+async fn serve_session(
+    mut session: ListenerSessionHandle,
+    state: Arc<State>,
+    scope: CancellationToken,
+) {
     let replies = nodes::ReplyRouter::default();
     loop {
         let attach = tokio::select! {
             _ = scope.cancelled() => return,
             attach = session.next_incoming_attach() => attach,
         };
-        let Some(attach) = attach else { return };
+        let Some(attach) = attach else {
+            tracing::debug!("session ended by the client");
+            return;
+        };
         if let Err(error) = route(attach, &mut session, &state, &replies, &scope).await {
             tracing::debug!(%error, "attach failed");
         }
@@ -148,8 +155,16 @@ async fn route(
             } else {
                 nodes::Node::Management
             };
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(nodes::serve_requests(node, receiver, state.clone(), replies.clone(), scope.clone()));
+            let receiver = accept(LinkAcceptor::new(), attach, session)
+                .await?
+                .into_receiver()?;
+            tasks.spawn(nodes::serve_requests(
+                node,
+                receiver,
+                state.clone(),
+                replies.clone(),
+                scope.clone(),
+            ));
         }
         (Some(Entity::Cbs | Entity::Management), Role::Receiver) => {
             // The client's reply link: its target address is the `reply-to` of its requests.
@@ -157,27 +172,66 @@ async fn route(
                 Some(TargetArchetype::Target(t)) => t.address.clone().unwrap_or_default(),
                 _ => String::new(),
             };
-            let sender = accept(LinkAcceptor::new(), attach, session).await?.into_sender()?;
-            tasks.spawn(nodes::serve_replies(sender, reply_to, replies.clone(), scope.clone()));
+            let sender = accept(LinkAcceptor::new(), attach, session)
+                .await?
+                .into_sender()?;
+            tasks.spawn(nodes::serve_replies(
+                sender,
+                reply_to,
+                replies.clone(),
+                scope.clone(),
+            ));
         }
         (Some(Entity::Hub { hub }), Role::Sender) => {
             // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(publish::serve(receiver, hub, None, state.clone(), scope.clone()));
+            let receiver = accept(LinkAcceptor::new(), attach, session)
+                .await?
+                .into_receiver()?;
+            tasks.spawn(publish::serve(
+                receiver,
+                hub,
+                None,
+                state.clone(),
+                scope.clone(),
+            ));
         }
         (Some(Entity::Partition { hub, partition }), Role::Sender) => {
             // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(publish::serve(receiver, hub, Some(partition), state.clone(), scope.clone()));
+            let receiver = accept(LinkAcceptor::new(), attach, session)
+                .await?
+                .into_receiver()?;
+            tasks.spawn(publish::serve(
+                receiver,
+                hub,
+                Some(partition),
+                state.clone(),
+                scope.clone(),
+            ));
         }
-        (Some(Entity::Consumer { hub, consumer_group, partition }), Role::Receiver) => {
-            let request = consume::ReceiverRequest::from_attach(&attach, hub, consumer_group, partition);
-            let sender = accept(LinkAcceptor::new(), attach, session).await?.into_sender()?;
-            tasks.spawn(consume::serve(sender, request, state.clone(), scope.clone()));
+        (
+            Some(Entity::Consumer {
+                hub,
+                consumer_group,
+                partition,
+            }),
+            Role::Receiver,
+        ) => {
+            let request =
+                consume::ReceiverRequest::from_attach(&attach, hub, consumer_group, partition);
+            let sender = accept(LinkAcceptor::new(), attach, session)
+                .await?
+                .into_sender()?;
+            tasks.spawn(consume::serve(
+                sender,
+                request,
+                state.clone(),
+                scope.clone(),
+            ));
         }
         (_, role) => {
             let description = format!("The messaging entity '{address}' could not be found.");
-            let error = definitions::Error::new(definitions::AmqpError::NotFound, Some(description), None);
+            let error =
+                definitions::Error::new(definitions::AmqpError::NotFound, Some(description), None);
             match accept(LinkAcceptor::new(), attach, session).await? {
                 LinkEndpoint::Sender(s) => tasks.spawn(close_sender(s, error)),
                 LinkEndpoint::Receiver(r) => tasks.spawn(close_receiver(r, error)),
@@ -187,7 +241,6 @@ async fn route(
     }
     Ok(())
 }
-
 
 async fn accept<FS, FT>(
     acceptor: LinkAcceptor<FS, FT>,

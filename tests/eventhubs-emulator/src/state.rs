@@ -29,7 +29,10 @@ impl State {
         for hub in &config.hubs {
             let dir = config.data_dir.as_ref().map(|d| d.join(&hub.name));
             let opened = Hub::open(hub.clone(), dir.as_deref())?;
-            let entry = counters.hubs.entry(hub.name.clone()).or_insert_with(HubCounters::default);
+            let entry = counters
+                .hubs
+                .entry(hub.name.clone())
+                .or_insert_with(HubCounters::default);
             for p in &opened.partitions {
                 entry.partitions.entry(p.id.clone()).or_default();
             }
@@ -58,9 +61,12 @@ pub(crate) struct Hub {
     pub created_at_ms: i64,
     pub partitions: Vec<Arc<Partition>>,
     round_robin: AtomicUsize,
-    owners: Arc<Mutex<HashMap<(String, String), Vec<Owner>>>>,
+    owners: OwnerMap,
     next_owner_id: AtomicU64,
 }
+
+/// Receivers per (lower-cased consumer group, partition id).
+type OwnerMap = Arc<Mutex<HashMap<(String, String), Vec<Owner>>>>;
 
 #[derive(Debug)]
 struct Owner {
@@ -72,7 +78,7 @@ struct Owner {
 /// A receiver's claim on a (consumer group, partition); dropping it releases the claim.
 #[derive(Debug)]
 pub(crate) struct OwnerClaim {
-    owners: Arc<Mutex<HashMap<(String, String), Vec<Owner>>>>,
+    owners: OwnerMap,
     key: (String, String),
     id: u64,
     /// Fires when a receiver with a higher or equal owner level takes the partition.
@@ -126,7 +132,12 @@ impl Hub {
     /// level (epoch) higher than or equal to every current one displaces all current receivers;
     /// a lower one, or none while an epoch receiver holds the partition, is refused (`None`).
     /// Receivers without an owner level coexist with each other.
-    pub fn claim(&self, consumer_group: &str, partition: &str, epoch: Option<i64>) -> Option<Claimed> {
+    pub fn claim(
+        &self,
+        consumer_group: &str,
+        partition: &str,
+        epoch: Option<i64>,
+    ) -> Option<Claimed> {
         let key = (consumer_group.to_ascii_lowercase(), partition.to_string());
         let mut owners = self.owners.lock().unwrap();
         let list = owners.entry(key.clone()).or_default();

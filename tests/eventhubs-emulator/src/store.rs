@@ -124,7 +124,12 @@ impl Partition {
 
     /// The event with this sequence number, if stored.
     pub fn get(&self, sequence_number: usize) -> Option<Arc<StoredEvent>> {
-        self.log.lock().unwrap().events.get(sequence_number).cloned()
+        self.log
+            .lock()
+            .unwrap()
+            .events
+            .get(sequence_number)
+            .cloned()
     }
 
     /// Number of stored events (= the next sequence number).
@@ -193,8 +198,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let p = Partition::open("1".into(), Some(dir.path())).unwrap();
-            p.append(vec![msg("hello"), (Bytes::from_static(b"x"), Some("k".into()))])
-                .unwrap();
+            p.append(vec![
+                msg("hello"),
+                (Bytes::from_static(b"x"), Some("k".into())),
+            ])
+            .unwrap();
         }
         let p = Partition::open("1".into(), Some(dir.path())).unwrap();
         assert_eq!(p.len(), 2);

@@ -32,7 +32,13 @@ pub(crate) struct AdvertiseMaxMessageSize<S> {
 
 impl<S> AdvertiseMaxMessageSize<S> {
     pub fn new(inner: S, limit: u64) -> Self {
-        Self { inner, limit, pending: Vec::new(), passthrough: 0, out: Vec::new() }
+        Self {
+            inner,
+            limit,
+            pending: Vec::new(),
+            passthrough: 0,
+            out: Vec::new(),
+        }
     }
 
     /// Moves complete frames from `pending` to `out`, rewriting receiver attaches.
@@ -59,7 +65,7 @@ impl<S> AdvertiseMaxMessageSize<S> {
                 continue;
             }
             let size = u32::from_be_bytes(self.pending[..4].try_into().unwrap()) as usize;
-            if size > INSPECT_LIMIT || size < 8 {
+            if !(8..=INSPECT_LIMIT).contains(&size) {
                 self.passthrough = size.max(8);
                 continue;
             }
@@ -117,13 +123,21 @@ fn rewrite(frame: &[u8], limit: u64) -> Option<Vec<u8>> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for AdvertiseMaxMessageSize<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for AdvertiseMaxMessageSize<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         // Backpressure: accept new bytes only once earlier ones reached the socket.
         ready!(self.poll_drain(cx))?;
         self.pending.extend_from_slice(buf);
@@ -180,7 +194,10 @@ mod tests {
     #[test]
     fn rewrites_only_receiver_attaches() {
         let rewritten = rewrite(&attach_frame(Role::Receiver), 1024).unwrap();
-        assert_eq!(u32::from_be_bytes(rewritten[..4].try_into().unwrap()) as usize, rewritten.len());
+        assert_eq!(
+            u32::from_be_bytes(rewritten[..4].try_into().unwrap()) as usize,
+            rewritten.len()
+        );
         assert_eq!(&rewritten[4..8], &[2, 0, 0, 1]);
         let attach: Attach = serde_amqp::from_slice(&rewritten[8..]).unwrap();
         assert_eq!(attach.max_message_size, Some(1024));

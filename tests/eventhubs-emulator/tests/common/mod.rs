@@ -4,13 +4,16 @@
 #![allow(dead_code)]
 
 pub mod sas;
+pub mod scenario;
 
 use azure_core::time::Duration as AzDuration;
 use azure_messaging_eventhubs::{
-    ConsumerClient, EventReceiver, OpenReceiverOptions, ProducerClient, RetryOptions, StartLocation,
-    StartPosition, models::ReceivedEventData,
+    ConsumerClient, EventReceiver, OpenReceiverOptions, ProducerClient, RetryOptions,
+    StartLocation, StartPosition, models::ReceivedEventData,
 };
-use eventhubs_emulator::{Emulator, EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE, StaticTokenCredential};
+use eventhubs_emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE, StaticTokenCredential,
+};
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
@@ -35,7 +38,9 @@ pub fn default_hubs() -> Vec<HubConfig> {
 /// Starts an in-memory emulator with `config` on a free port.
 pub async fn start_with(config: EmulatorConfig) -> EmulatorHandle {
     init_tracing();
-    Emulator::start(config, "127.0.0.1:0").await.expect("emulator starts")
+    Emulator::start(config, "127.0.0.1:0")
+        .await
+        .expect("emulator starts")
 }
 
 /// Starts an in-memory emulator serving [`HUB`].
@@ -59,7 +64,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within {limit:?}: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached within {limit:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -75,9 +83,14 @@ pub fn fast_retries(max_retries: u32) -> RetryOptions {
 }
 
 pub async fn producer(emulator: &EmulatorHandle) -> ProducerClient {
-    producer_with(emulator, HUB, StaticTokenCredential::default(), fast_retries(3))
-        .await
-        .expect("producer opens")
+    producer_with(
+        emulator,
+        HUB,
+        StaticTokenCredential::default(),
+        fast_retries(3),
+    )
+    .await
+    .expect("producer opens")
 }
 
 pub async fn producer_with(
@@ -96,19 +109,39 @@ pub async fn producer_with(
     .await
 }
 
-pub async fn consumer(emulator: &EmulatorHandle, consumer_group: Option<&str>, instance: Option<&str>) -> ConsumerClient {
+pub async fn consumer(
+    emulator: &EmulatorHandle,
+    consumer_group: Option<&str>,
+    instance: Option<&str>,
+) -> ConsumerClient {
+    consumer_with(emulator, consumer_group, instance, fast_retries(3)).await
+}
+
+pub async fn consumer_with(
+    emulator: &EmulatorHandle,
+    consumer_group: Option<&str>,
+    instance: Option<&str>,
+    retries: RetryOptions,
+) -> ConsumerClient {
     let mut builder = ConsumerClient::builder()
         .with_custom_endpoint(emulator.endpoint())
-        .with_retry_options(fast_retries(3));
+        .with_retry_options(retries);
     if let Some(group) = consumer_group {
         builder = builder.with_consumer_group(group.to_string());
     }
     if let Some(instance) = instance {
-        builder = builder.with_instance_id(instance.to_string());
+        // The application id becomes the connection id, which the processor uses as owner id.
+        // (Not the instance id: it becomes every receiver's link name, and a re-attach while
+        // the old link is still detaching then fails with "Link name is not unique".)
+        builder = builder.with_application_id(instance.to_string());
     }
     within(
         "open consumer",
-        builder.open(NAMESPACE, HUB.to_string(), StaticTokenCredential::default().into_arc()),
+        builder.open(
+            NAMESPACE,
+            HUB.to_string(),
+            StaticTokenCredential::default().into_arc(),
+        ),
     )
     .await
     .expect("consumer opens")
@@ -116,7 +149,10 @@ pub async fn consumer(emulator: &EmulatorHandle, consumer_group: Option<&str>, i
 
 pub fn position(location: StartLocation, inclusive: bool) -> Option<OpenReceiverOptions> {
     Some(OpenReceiverOptions {
-        start_position: Some(StartPosition { location, inclusive }),
+        start_position: Some(StartPosition {
+            location,
+            inclusive,
+        }),
         ..Default::default()
     })
 }
@@ -139,7 +175,9 @@ pub fn body(event: &ReceivedEventData) -> String {
 }
 
 /// Every AMQP error in the chain of an SDK error (the SDK wraps them in azure_core errors).
-fn amqp_errors(error: &azure_messaging_eventhubs::EventHubsError) -> Vec<&azure_core_amqp::AmqpError> {
+fn amqp_errors(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Vec<&azure_core_amqp::AmqpError> {
     let mut found = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = next {
@@ -152,10 +190,13 @@ fn amqp_errors(error: &azure_messaging_eventhubs::EventHubsError) -> Vec<&azure_
 }
 
 /// The AMQP error condition an SDK error carries, wherever the SDK put it.
-pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core_amqp::AmqpErrorCondition> {
+pub fn condition(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Option<azure_core_amqp::AmqpErrorCondition> {
     use azure_core_amqp::AmqpErrorKind;
     use azure_messaging_eventhubs::error::ErrorKind;
-    if let ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) = &error.kind {
+    if let ErrorKind::SendRejected(Some(d)) | ErrorKind::ConsumerDisconnected(Some(d)) = &error.kind
+    {
         return Some(d.condition.clone());
     }
     amqp_errors(error).into_iter().find_map(|e| match e.kind() {
@@ -165,11 +206,20 @@ pub fn condition(error: &azure_messaging_eventhubs::EventHubsError) -> Option<az
 }
 
 /// The status code of a failed `$cbs`/`$management` call.
-pub fn status(error: &azure_messaging_eventhubs::EventHubsError) -> Option<azure_core::http::StatusCode> {
+pub fn status(
+    error: &azure_messaging_eventhubs::EventHubsError,
+) -> Option<azure_core::http::StatusCode> {
     amqp_errors(error).into_iter().find_map(|e| match e.kind() {
         azure_core_amqp::AmqpErrorKind::ManagementStatusCode(code, _) => Some(*code),
         _ => None,
     })
+}
+
+/// Whether a receive error is an owner-level steal. SDK 0.15 reports `amqp:link:stolen` as a
+/// link-state error (not `ConsumerDisconnected`, which it only yields for revoked partition
+/// clients), so the condition is only visible in the error text.
+pub fn is_stolen(error: &azure_messaging_eventhubs::EventHubsError) -> bool {
+    format!("{error:?}").contains("LinkError(Stolen)")
 }
 
 /// Sends `n` single events with bodies `{prefix}{i}` to one partition.
@@ -178,7 +228,9 @@ pub async fn send_to_partition(producer: &ProducerClient, partition: &str, prefi
         let event = azure_messaging_eventhubs::models::EventData::builder()
             .with_body(format!("{prefix}{i}").into_bytes())
             .build();
-        let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some(partition.into()) };
+        let options = azure_messaging_eventhubs::SendEventOptions {
+            partition_id: Some(partition.into()),
+        };
         within("send event", producer.send_event(event, Some(options)))
             .await
             .expect("send accepted");

@@ -7,7 +7,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 const ACCOUNT: &str = "devstoreaccount1";
-const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const VERSION: &str = "2021-08-06";
 /// Far enough ahead that no test run outlives it; fixed so the signature is reproducible.
 const EXPIRY: &str = "2099-01-01T00:00:00Z";
@@ -17,8 +18,9 @@ pub fn account_sas() -> String {
     let (permissions, services, resource_types) = ("rwdlacup", "b", "sco");
     // Account SAS string-to-sign for versions 2020-12-06 and later (empty start, IP, protocol
     // and encryption scope), one field per line.
-    let string_to_sign =
-        format!("{ACCOUNT}\n{permissions}\n{services}\n{resource_types}\n\n{EXPIRY}\n\n\n{VERSION}\n\n");
+    let string_to_sign = format!(
+        "{ACCOUNT}\n{permissions}\n{services}\n{resource_types}\n\n{EXPIRY}\n\n\n{VERSION}\n\n"
+    );
     let key = STANDARD.decode(KEY).expect("well-known key is base64");
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length works");
     mac.update(string_to_sign.as_bytes());
@@ -35,7 +37,9 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
