@@ -47,6 +47,7 @@ pub mod daemon;
 pub mod dead_letter;
 pub mod engine;
 pub mod error;
+pub mod eventgrid;
 pub mod flatten;
 pub mod format;
 pub mod metrics;

@@ -1,12 +1,14 @@
-//! Shared Azure Storage plumbing for the Blob, Table and dead-letter adapters.
+//! Shared Azure plumbing: endpoints, credentials, SAS, error mapping, Event Hubs targets, allowed sources.
 pub mod blob_clients;
 pub mod block_writer;
 pub mod credentials;
 pub mod endpoint;
 pub mod errors;
+pub mod eventhubs;
 pub mod from_config;
 pub mod offset_entity;
 pub mod sas;
+pub mod sources;
 pub mod static_token;
 pub mod token_bridge;
 

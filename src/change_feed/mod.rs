@@ -1,4 +1,5 @@
 //! The change-feed seam: per-partition, ordered notifications that a blob grew.
+pub mod eventhubs;
 pub mod listing;
 pub mod local;
 pub mod memory;

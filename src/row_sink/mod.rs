@@ -1,4 +1,5 @@
 //! The row-sink seam: where flattened rows are delivered.
+pub mod eventhubs;
 pub mod memory;
 pub mod ndjson_file;
 

@@ -1,1 +1,96 @@
-fn main() {}
+//! The `eventhubs-emulator` binary: serves the configured hubs on `--listen`, optionally the HTTP
+//! control API on `--control`, and prints the counters as JSON on exit (Ctrl-C / SIGTERM).
+
+use clap::Parser;
+use eventhubs_emulator::{Emulator, EmulatorConfig, HubConfig, http};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Event Hubs emulator for flowlog's tests (AMQP 1.0 on plain amqp://).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on, e.g. 127.0.0.1:5672 (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:5672")]
+    listen: String,
+    /// A hub as NAME:PARTITIONS; repeat for more hubs.
+    #[arg(long = "hub", value_parser = HubConfig::parse, required = true)]
+    hubs: Vec<HubConfig>,
+    /// An extra consumer group as HUB:NAME ($Default always exists); repeatable.
+    #[arg(long = "consumer-group")]
+    consumer_groups: Vec<String>,
+    /// Persist partitions in this directory and reload them on start.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Require this token on $cbs put-token (others get 401).
+    #[arg(long)]
+    required_token: Option<String>,
+    /// Max message size in bytes advertised and enforced on publishing links.
+    #[arg(long, default_value_t = eventhubs_emulator::STANDARD_MAX_MESSAGE_SIZE)]
+    max_message_size: u64,
+    /// Owner level assumed for receivers that attach without one (SDK 0.15 never sends it);
+    /// e.g. 0 to make EventProcessor instances steal partitions from each other.
+    #[arg(long)]
+    default_owner_level: Option<i64>,
+    /// Serve the HTTP control API (faults, counters) on this address.
+    #[arg(long)]
+    control: Option<String>,
+}
+
+fn config(args: &Args) -> anyhow::Result<EmulatorConfig> {
+    let mut hubs = args.hubs.clone();
+    for spec in &args.consumer_groups {
+        let (hub, group) =
+            spec.split_once(':').ok_or_else(|| anyhow::anyhow!("--consumer-group expects HUB:NAME, got {spec:?}"))?;
+        let hub = hubs
+            .iter_mut()
+            .find(|h| h.name.eq_ignore_ascii_case(hub))
+            .ok_or_else(|| anyhow::anyhow!("--consumer-group {spec:?}: no hub {hub:?}"))?;
+        hub.consumer_groups.push(group.to_string());
+    }
+    let mut config = EmulatorConfig::new(hubs);
+    config.data_dir = args.data_dir.clone();
+    config.required_token = args.required_token.clone();
+    config.max_message_size = args.max_message_size;
+    config.default_owner_level = args.default_owner_level;
+    Ok(config)
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let emulator = Emulator::start(config(&args)?, args.listen.as_str()).await?;
+    let mut stdout = std::io::stdout();
+    if let Some(addr) = &args.control {
+        let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
+        writeln!(stdout, "control on http://{}", listener.local_addr()?)?;
+        tokio::spawn(http::serve(listener, emulator.control()));
+    }
+    // Printed last: once this line is out, both the AMQP and the control listener accept.
+    writeln!(stdout, "listening on {}", emulator.endpoint())?;
+    stdout.flush()?;
+    terminated().await;
+    let counters = emulator.control().counters();
+    emulator.shutdown().await;
+    writeln!(stdout, "{}", serde_json::to_string(&counters)?)?;
+    stdout.flush()?;
+    Ok(())
+}

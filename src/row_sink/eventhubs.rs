@@ -1,0 +1,183 @@
+//! Row sink on an output Event Hub read by Azure Data Explorer: rows packed into size-bounded
+//! (optionally gzip) MULTIJSON events carrying ADX's routing properties.
+//!
+//! Each payload from `row::batch::pack` is sent as a one-event `EventDataBatch` and `send`
+//! returns only after the service accepted every payload, in order. All payloads of a blob use
+//! one partition key, so its rows stay ordered in one partition. The key is a hash of the blob
+//! name, not the name itself: Event Hubs refuses partition keys over 128 characters and flow-log
+//! blob names are longer. Throttling (`com.microsoft:server-busy`), timeouts and broken
+//! connections are Transient, so the engine's retry-with-backoff is the backpressure: nothing is
+//! buffered here beyond the batch being sent. SDK 0.15 never re-establishes a lost connection,
+//! so after a transport failure or a timeout the client is dropped and the next send opens a
+//! new one.
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use azure_messaging_eventhubs::models::EventData;
+use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
+use sha2::{Digest, Sha256};
+
+use super::{RowBatch, RowSink};
+use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs};
+use crate::blob_name::BlobName;
+use crate::error::{ServiceError, ServiceResult};
+use crate::row::batch::{BatchConfig, Payload, pack};
+
+/// Data Explorer's per-event routing properties ("data includes routing info").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdxRouting {
+    pub table: String,
+    pub mapping: String,
+}
+
+pub struct EventHubsSink {
+    /// The current client; dropped after a failure that leaves its connection unusable.
+    producer: tokio::sync::Mutex<Option<Arc<ProducerClient>>>,
+    target: HubTarget,
+    batch: BatchConfig,
+    routing: AdxRouting,
+}
+
+impl EventHubsSink {
+    /// Connects to the output hub (authenticating once, so bad settings fail at start).
+    pub async fn open(target: HubTarget, batch: BatchConfig, routing: AdxRouting) -> ServiceResult<Self> {
+        if batch.max_bytes == 0 {
+            return Err(ServiceError::permanent("output max_batch_bytes must be positive"));
+        }
+        let producer = Arc::new(open_producer(&target).await?);
+        Ok(EventHubsSink { producer: tokio::sync::Mutex::new(Some(producer)), target, batch, routing })
+    }
+
+    /// Closes the connection (bounded: the SDK's close has no timeout of its own).
+    pub async fn close(self) -> ServiceResult<()> {
+        let context = format!("closing producer for {}", self.target.describe());
+        match self.producer.into_inner().and_then(|p| Arc::try_unwrap(p).ok()) {
+            Some(producer) => bounded(&context, self.target.call_timeout, producer.close()).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The current client, connecting a new one if the last was discarded.
+    async fn producer(&self) -> ServiceResult<Arc<ProducerClient>> {
+        let mut current = self.producer.lock().await;
+        if let Some(producer) = current.as_ref() {
+            return Ok(producer.clone());
+        }
+        let producer = Arc::new(open_producer(&self.target).await?);
+        tracing::info!(hub = %self.target.describe(), "output hub reconnected");
+        *current = Some(producer.clone());
+        Ok(producer)
+    }
+
+    /// Drops `broken` so the next send connects afresh (unless another send already did).
+    async fn discard(&self, broken: &Arc<ProducerClient>) {
+        let mut current = self.producer.lock().await;
+        if current.as_ref().is_some_and(|p| Arc::ptr_eq(p, broken)) {
+            tracing::warn!(hub = %self.target.describe(), "output hub connection discarded after a failure");
+            *current = None;
+        }
+    }
+
+    fn event(&self, payload: Payload) -> EventData {
+        let mut event = EventData::builder()
+            .with_body(payload.body)
+            .add_property("Table".to_string(), self.routing.table.as_str())
+            .add_property("Format".to_string(), "multijson")
+            .add_property("IngestionMappingReference".to_string(), self.routing.mapping.as_str());
+        if self.batch.gzip {
+            event = event.add_property("Compression".to_string(), "GZip");
+        }
+        event.build()
+    }
+
+    async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<()> {
+        let producer = self.producer().await?;
+        match self.send_with(&producer, blob, key, payload).await {
+            Ok(()) => Ok(()),
+            Err(CallFailure { error, reconnect }) => {
+                if reconnect {
+                    self.discard(&producer).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn send_with(
+        &self,
+        producer: &ProducerClient,
+        blob: &BlobName,
+        key: &str,
+        payload: Payload,
+    ) -> Result<(), CallFailure> {
+        let limit = self.target.call_timeout;
+        let (len, rows) = (payload.body.len(), payload.rows);
+        let context = format!("sending {rows} rows ({len} bytes) of {blob} to {}", self.target.describe());
+        let options = EventDataBatchOptions { partition_key: Some(key.to_string()), ..Default::default() };
+        // `create_batch` sizes the batch by the link's max message size (1 MiB on Standard).
+        let batch = bounded_call(&context, limit, producer.create_batch(Some(options))).await?;
+        match batch.try_add_event_data(self.event(payload), None) {
+            Ok(true) => {}
+            Ok(false) => {
+                let error = ServiceError::permanent(format!(
+                    "{context}: the event exceeds the hub's max message size; lower output.max_batch_bytes"
+                ));
+                return Err(CallFailure { error, reconnect: false });
+            }
+            Err(e) => return Err(CallFailure { error: from_eventhubs(&context, &e), reconnect: false }),
+        }
+        bounded_call(&context, limit, producer.send_batch(batch, None)).await
+    }
+}
+
+async fn open_producer(target: &HubTarget) -> ServiceResult<ProducerClient> {
+    let mut builder = ProducerClient::builder().with_application_id(format!("flowlog-{}", env!("CARGO_PKG_VERSION")));
+    if let Some(endpoint) = &target.custom_endpoint {
+        builder = builder.with_custom_endpoint(endpoint.clone());
+    }
+    if let Some(retry) = &target.retry {
+        builder = builder.with_retry_options(retry.clone());
+    }
+    let context = format!("opening producer for {}", target.describe());
+    bounded(&context, target.call_timeout, builder.open(&target.namespace, &target.hub, target.credential.clone()))
+        .await
+}
+
+/// A stable partition key per blob: 32 hex digits of SHA-256 of the blob name.
+pub fn partition_key(blob: &BlobName) -> String {
+    let digest = Sha256::digest(blob.as_str().as_bytes());
+    let mut key = String::with_capacity(32);
+    for byte in &digest[..16] {
+        let _ = write!(key, "{byte:02x}");
+    }
+    key
+}
+
+impl RowSink for EventHubsSink {
+    async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
+        if batch.ndjson.is_empty() {
+            return Ok(());
+        }
+        let payloads = pack(batch.ndjson, self.batch)
+            .map_err(|e| ServiceError::permanent(format!("packing rows of {}: {e}", batch.blob)))?;
+        let key = partition_key(batch.blob);
+        for payload in payloads {
+            self.send_payload(batch.blob, &key, payload).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_keys_are_short_stable_and_distinct() {
+        let long = BlobName::new(format!("acct/insights-logs-flowlogflowevent/{}/PT1H.json", "x".repeat(300)));
+        let key = partition_key(&long);
+        assert_eq!(key.len(), 32);
+        assert_eq!(key, partition_key(&long.clone()));
+        assert_ne!(key, partition_key(&BlobName::new("acct/c/other/PT1H.json")));
+    }
+}

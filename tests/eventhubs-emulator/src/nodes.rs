@@ -1,0 +1,224 @@
+//! The request/response nodes: `$cbs` (claims-based security, put-token) and `$management`
+//! (READ of hub and partition properties), answered with the status codes and AMQP types the
+//! SDK decodes.
+
+use crate::server::CLOSE_TIMEOUT;
+use crate::state::State;
+use fe2o3::link::delivery::Sendable;
+use fe2o3::link::{Receiver, Sender};
+use fe2o3_types::messaging::{AmqpValue, ApplicationProperties, Body, Message, Properties};
+use fe2o3_types::primitives::{Array, OrderedMap, SimpleValue, Timestamp, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Pause before settling a client's delivery: on loopback a disposition can otherwise reach the
+/// SDK's fe2o3 0.14 client before it registered the delivery, and its send then never completes.
+pub(crate) const SETTLE_DELAY: Duration = Duration::from_millis(2);
+
+type Reply = Message<Body<Value>>;
+
+/// Which request node a link belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Cbs,
+    Management,
+}
+
+/// Per-session map from a client's reply address (its requests' `reply-to`) to the server link
+/// that delivers responses there.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReplyRouter {
+    links: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>>,
+    registered: Arc<Notify>,
+}
+
+impl ReplyRouter {
+    fn register(&self, address: String, tx: mpsc::UnboundedSender<Reply>) {
+        self.links.lock().unwrap().insert(address, tx);
+        self.registered.notify_waiters();
+    }
+
+    fn unregister(&self, address: &str) {
+        self.links.lock().unwrap().remove(address);
+    }
+
+    /// Delivers a response, waiting briefly if the reply link is still attaching.
+    async fn send(&self, address: &str, reply: Reply) {
+        let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+        loop {
+            let notified = self.registered.notified();
+            if let Some(tx) = self.lookup(address) {
+                let _ = tx.send(reply);
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(%address, "no reply link for response; dropped");
+                return;
+            }
+        }
+    }
+
+    fn lookup(&self, address: &str) -> Option<mpsc::UnboundedSender<Reply>> {
+        let links = self.links.lock().unwrap();
+        // A reply link without target address answers any request of its session.
+        links.get(address).or_else(|| links.get("")).cloned()
+    }
+}
+
+/// Serves the response link of a `$cbs`/`$management` client.
+pub(crate) async fn serve_replies(mut sender: Sender, reply_to: String, router: ReplyRouter, scope: CancellationToken) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    router.register(reply_to.clone(), tx);
+    loop {
+        tokio::select! {
+            _ = scope.cancelled() => break,
+            _ = sender.on_detach() => break,
+            reply = rx.recv() => {
+                let Some(reply) = reply else { break };
+                // Pre-settled: the SDK does not settle responses it auto-accepts in time.
+                let sendable = Sendable::builder().message(reply).settled(true).build();
+                if sender.send(sendable).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    router.unregister(&reply_to);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sender.close()).await;
+}
+
+/// Serves the request link of a `$cbs`/`$management` client.
+pub(crate) async fn serve_requests(
+    node: Node,
+    mut receiver: Receiver,
+    state: Arc<State>,
+    router: ReplyRouter,
+    scope: CancellationToken,
+) {
+    loop {
+        let delivery = tokio::select! {
+            _ = scope.cancelled() => break,
+            delivery = receiver.recv::<Body<Value>>() => delivery,
+        };
+        let Ok(delivery) = delivery else { break };
+        tokio::time::sleep(SETTLE_DELAY).await;
+        if receiver.accept(&delivery).await.is_err() {
+            break;
+        }
+        let request = delivery.into_message();
+        let reply_to = request.properties.as_ref().and_then(|p| p.reply_to.clone()).unwrap_or_default();
+        let (status, description, body) = match node {
+            Node::Cbs => put_token(&request, &state),
+            Node::Management => read(&request, &state),
+        };
+        tracing::debug!(?node, status, %description, "request answered");
+        let reply = response(&request, status, &description, body);
+        router.send(&reply_to, reply).await;
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, receiver.close()).await;
+}
+
+fn app_property<'a>(message: &'a Reply, key: &str) -> Option<&'a str> {
+    match message.application_properties.as_ref()?.0.get(key)? {
+        SimpleValue::String(s) => Some(s),
+        SimpleValue::Symbol(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn response(request: &Reply, status: i32, description: &str, body: Value) -> Reply {
+    let mut props = OrderedMap::new();
+    props.insert("status-code".to_string(), SimpleValue::Int(status));
+    props.insert("status-description".to_string(), SimpleValue::String(description.to_string()));
+    Message {
+        header: None,
+        delivery_annotations: None,
+        message_annotations: None,
+        properties: Some(Properties {
+            correlation_id: request.properties.as_ref().and_then(|p| p.message_id.clone()),
+            ..Default::default()
+        }),
+        application_properties: Some(ApplicationProperties(props)),
+        body: Body::Value(AmqpValue(body)),
+        footer: None,
+    }
+}
+
+fn token_ok(state: &State, token: Option<&str>) -> bool {
+    match &state.config.required_token {
+        Some(required) => token == Some(required.as_str()),
+        None => true,
+    }
+}
+
+/// `$cbs` put-token: 202 Accepted, or 401 when a required token does not match.
+fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
+    if app_property(request, "operation") != Some("put-token") {
+        return (400, "unsupported $cbs operation".into(), Value::Null);
+    }
+    let token = match &request.body {
+        Body::Value(AmqpValue(Value::String(token))) => Some(token.as_str()),
+        _ => None,
+    };
+    if !token_ok(state, token) {
+        state.control.update(|c| c.unauthorized_tokens += 1);
+        let name = app_property(request, "name").unwrap_or_default();
+        return (401, format!("InvalidSignature: the token for '{name}' is not valid"), Value::Null);
+    }
+    (202, "Accepted".into(), Value::Null)
+}
+
+fn entry(map: &mut OrderedMap<Value, Value>, key: &str, value: Value) {
+    map.insert(Value::String(key.to_string()), value);
+}
+
+/// `$management` READ of `com.microsoft:eventhub` and `com.microsoft:partition`.
+fn read(request: &Reply, state: &State) -> (i32, String, Value) {
+    let empty = || Value::Map(OrderedMap::new());
+    if app_property(request, "operation") != Some("READ") {
+        return (400, "only READ is supported".into(), empty());
+    }
+    if !token_ok(state, app_property(request, "security_token")) {
+        return (401, "Unauthorized: invalid security token".into(), empty());
+    }
+    let name = app_property(request, "name").unwrap_or_default();
+    let Some(hub) = state.hub(name) else {
+        return (404, format!("The messaging entity '{name}' could not be found."), empty());
+    };
+    let mut map = OrderedMap::new();
+    entry(&mut map, "name", Value::String(hub.config.name.clone()));
+    match app_property(request, "type") {
+        Some("com.microsoft:eventhub") => {
+            let ids: Vec<Value> = hub.partitions.iter().map(|p| Value::String(p.id.clone())).collect();
+            entry(&mut map, "type", Value::String("com.microsoft:eventhub".into()));
+            entry(&mut map, "created_at", Value::Timestamp(Timestamp::from_milliseconds(hub.created_at_ms)));
+            entry(&mut map, "partition_count", Value::Int(ids.len() as i32));
+            // Must be an AMQP array: the SDK does not decode a list here.
+            entry(&mut map, "partition_ids", Value::Array(Array::from(ids)));
+        }
+        Some("com.microsoft:partition") => {
+            let id = app_property(request, "partition").unwrap_or_default();
+            let Some(partition) = hub.partition(id) else {
+                return (404, format!("Partition '{id}' of '{name}' could not be found."), empty());
+            };
+            let s = partition.summary();
+            entry(&mut map, "type", Value::String("com.microsoft:partition".into()));
+            entry(&mut map, "partition", Value::String(partition.id.clone()));
+            entry(&mut map, "begin_sequence_number", Value::Long(s.begin_sequence_number));
+            entry(&mut map, "last_enqueued_sequence_number", Value::Long(s.last_sequence_number));
+            entry(&mut map, "last_enqueued_offset", Value::String(s.last_offset));
+            entry(
+                &mut map,
+                "last_enqueued_time_utc",
+                Value::Timestamp(Timestamp::from_milliseconds(s.last_enqueued_ms)),
+            );
+            entry(&mut map, "is_partition_empty", Value::Bool(s.is_empty));
+            entry(&mut map, "last_enqueued_sequence_number_epoch", Value::Long(0));
+        }
+        other => return (400, format!("unsupported entity type {other:?}"), empty()),
+    }
+    (200, "OK".into(), Value::Map(map))
+}
