@@ -3,6 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+
+use super::sources::AllowedSources;
 use azure_core::credentials::TokenCredential;
 
 use super::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
@@ -33,16 +35,20 @@ impl Credentials {
         Ok(c)
     }
 
-    /// The storage credential for the account at `account_url`: its SAS or key if configured,
+    /// The storage credential for the account at `endpoint`: its SAS or key if configured,
     /// else Entra ID.
-    pub fn storage(&self, setting: &str, account_url: &str, secret: &StorageSecret) -> anyhow::Result<StorageAuth> {
+    pub fn storage(
+        &self,
+        setting: &str,
+        endpoint: &AccountEndpoint,
+        secret: &StorageSecret,
+    ) -> anyhow::Result<StorageAuth> {
         if let Some(sas) = &secret.sas {
             return Ok(StorageAuth::Sas(
                 SasToken::parse(sas.expose()).map_err(|e| anyhow::anyhow!("{setting} SAS: {e}"))?,
             ));
         }
         if let Some(key) = &secret.account_key {
-            let endpoint = AccountEndpoint::parse(account_url).map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
             let key = AccountKey::new(endpoint.account(), key.expose())
                 .map_err(|e| anyhow::anyhow!("{setting} account key: {e}"))?;
             return Ok(StorageAuth::AccountKey(key));
@@ -59,25 +65,24 @@ impl Credentials {
     }
 }
 
-/// The storage accounts and containers events may name, from `sources.allowed`
-/// (`<account endpoint>/<container>`), grouped by account.
+/// Parses `url` as a storage account endpoint, naming the setting on error.
+pub fn endpoint(setting: &str, url: &str) -> anyhow::Result<AccountEndpoint> {
+    AccountEndpoint::parse(url).map_err(|e| anyhow::anyhow!("{setting}: {e}"))
+}
+
+/// The storage accounts and containers events may name (`sources.allowed`), for the blob
+/// store's own allow-list: events and reads are limited by the same setting.
 pub fn source_accounts(cfg: &AzureConfig, creds: &Credentials) -> anyhow::Result<Vec<AzureBlobAccount>> {
-    let mut accounts: Vec<AzureBlobAccount> = Vec::new();
-    for entry in &cfg.allowed_sources {
-        let (account_url, container) = entry
-            .rsplit_once('/')
-            .filter(|(a, c)| !c.is_empty() && a.contains("://"))
-            .with_context(|| format!("sources.allowed: {entry:?} is not <account endpoint>/<container>"))?;
-        let endpoint =
-            AccountEndpoint::parse(account_url).map_err(|e| anyhow::anyhow!("sources.allowed {entry:?}: {e}"))?;
-        match accounts.iter_mut().find(|a| a.endpoint.account() == endpoint.account()) {
-            Some(a) => a.containers.push(container.to_string()),
-            None => accounts.push(AzureBlobAccount {
-                auth: creds.storage("sources", account_url, &cfg.sources_secret)?,
+    let allowed = AllowedSources::parse(&cfg.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
+    let accounts = allowed.accounts().map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
+    accounts
+        .into_iter()
+        .map(|(endpoint, containers)| {
+            Ok(AzureBlobAccount {
+                auth: creds.storage("sources", &endpoint, &cfg.sources_secret)?,
                 endpoint,
-                containers: vec![container.to_string()],
-            }),
-        }
-    }
-    Ok(accounts)
+                containers,
+            })
+        })
+        .collect()
 }

@@ -68,9 +68,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = load(&args.common, args.poll)?;
     match &cfg.mode {
         Mode::Local(local) => crate::daemon::local::run(&cfg, local, args.once).await,
-        Mode::Azure(_) => anyhow::bail!(
-            "Azure mode ([input] is configured) is not available in this build yet; remove [input] to run locally"
-        ),
+        Mode::Azure(az) => crate::daemon::azure::run(&cfg, az).await,
     }
 }
 
@@ -79,7 +77,7 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let progress = progress_reporter();
     match &cfg.mode {
         Mode::Local(local) => crate::daemon::local::backfill(&cfg, local, &args.prefix, progress).await,
-        Mode::Azure(_) => anyhow::bail!("Azure backfill is not available in this build yet"),
+        Mode::Azure(az) => crate::daemon::azure::backfill(&cfg, az, &args.prefix, progress).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Running the engine as a process: wiring the adapters chosen by configuration, the ops
 //! server, graceful shutdown within a deadline, and the end-of-run summary.
+pub mod azure;
 pub mod local;
 
 use std::future::Future;

@@ -12,10 +12,9 @@ use azure_storage_blob::BlobContainerClient;
 
 use super::random::SplitMix64;
 use super::{Append, Destination, WriteStats};
-use crate::azure::AccountEndpoint;
 use crate::azure::blob_clients::container_client;
 use crate::azure::block_writer::BlockAppender;
-use crate::azure::from_config::Credentials;
+use crate::azure::from_config::{Credentials, endpoint};
 use crate::config::AzureConfig;
 use crate::format::timefmt::TimeFormatter;
 
@@ -59,8 +58,8 @@ impl AzureDestination {
         let mut containers = HashMap::new();
         for entry in &cfg.allowed_sources {
             let Some((account_url, container)) = entry.rsplit_once('/') else { continue };
-            let endpoint = AccountEndpoint::parse(account_url).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
-            let auth = creds.storage("sources", account_url, &cfg.sources_secret)?;
+            let endpoint = endpoint("sources.allowed", account_url)?;
+            let auth = creds.storage("sources", &endpoint, &cfg.sources_secret)?;
             let client = container_client(&endpoint, container, &auth, "racwl")
                 .map_err(|e| anyhow::anyhow!("container {container}: {e}"))?;
             // Flow logging creates its containers; on a fresh emulator this stands in for it.

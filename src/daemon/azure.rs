@@ -1,0 +1,156 @@
+//! The Azure daemon: Event Grid events from the input hub (load-balanced, checkpointed), blobs
+//! from the allowed storage accounts, offsets in Table storage, rows to the output hub for Data
+//! Explorer, dead letters in a blob container.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use azure_messaging_eventhubs::StartLocation;
+use tokio_util::sync::CancellationToken;
+
+use super::{start_ops, summary, with_deadline};
+use crate::azure::AccountEndpoint;
+use crate::azure::eventhubs::HubTarget;
+use crate::azure::from_config::{Credentials, endpoint, source_accounts};
+use crate::azure::sources::AllowedSources;
+use crate::blob_store::BlobStore;
+use crate::blob_store::azure::{AzureBlobStore, AzureBlobStoreOptions};
+use crate::change_feed::eventhubs::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::change_feed::listing::{ListingFeed, Progress};
+use crate::config::{AzureConfig, Config, ContainerRef, HubRef};
+use crate::dead_letter::azure::AzureDeadLetters;
+use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::offset_store::table::TableOffsetStore;
+use crate::ops::server::Readiness;
+use crate::ops::signals::cancel_on_signal;
+use crate::row_sink::eventhubs::{AdxRouting, EventHubsSink};
+
+/// Bound on each Event Hubs call (the SDK has none of its own for send and close).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+type AzureEngine = Engine<AzureBlobStore, TableOffsetStore, EventHubsSink, AzureDeadLetters>;
+
+fn hub_target(hub: &HubRef, creds: &Credentials) -> anyhow::Result<HubTarget> {
+    let mut target = HubTarget::new(&hub.namespace, &hub.hub, creds.hub(hub)?);
+    target.custom_endpoint = hub.endpoint.clone();
+    target.call_timeout = CALL_TIMEOUT;
+    Ok(target)
+}
+
+fn container_parts(
+    setting: &str,
+    c: &ContainerRef,
+    creds: &Credentials,
+) -> anyhow::Result<(AccountEndpoint, crate::azure::StorageAuth)> {
+    let ep = endpoint(&format!("{setting}.account_url"), &c.account_url)?;
+    let auth = creds.storage(setting, &ep, &c.secret)?;
+    Ok((ep, auth))
+}
+
+/// Builds the stores and the sink; every connection is tried here, so bad settings fail at start.
+async fn engine(
+    cfg: &Config,
+    az: &AzureConfig,
+    creds: &Credentials,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<AzureEngine> {
+    let blobs = AzureBlobStore::new(source_accounts(az, creds)?, AzureBlobStoreOptions::default())
+        .map_err(|e| anyhow::anyhow!("sources: {e}"))?;
+    let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
+    let auth = creds.storage("offsets", &table_endpoint, &az.offsets_secret)?;
+    let offsets = TableOffsetStore::new(&table_endpoint, &az.offsets_table, &auth)
+        .map_err(|e| anyhow::anyhow!("offsets: {e}"))?;
+    offsets.ensure_table().await.map_err(|e| anyhow::anyhow!("offsets: table {}: {e}", az.offsets_table))?;
+    let (dl_endpoint, dl_auth) = container_parts("dead_letter", &az.dead_letter, creds)?;
+    let dead = AzureDeadLetters::new(&dl_endpoint, &az.dead_letter.container, &dl_auth)
+        .map_err(|e| anyhow::anyhow!("dead_letter: {e}"))?;
+    dead.ensure_container()
+        .await
+        .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
+    let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
+    let sink = EventHubsSink::open(hub_target(&az.output, creds)?, az.batch, routing)
+        .await
+        .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
+    Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
+        .with_metrics(metrics))
+}
+
+/// `flowlog run` on Azure, until SIGTERM/SIGINT.
+pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let metrics = Arc::new(Metrics::new());
+    let creds = Credentials::new(az.credential.clone());
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let ready = Readiness::default();
+    // Liveness first: a slow start (token acquisition, table creation) is not a dead process.
+    start_ops(&cfg.server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
+    let engine = engine(cfg, az, &creds, metrics.clone()).await?;
+    let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
+    let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth)
+        .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+    let allowed = AllowedSources::parse(&az.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
+    let options = EventHubsFeedOptions {
+        consumer_group: az.consumer_group.clone(),
+        update_interval: az.processor.update_interval,
+        partition_expiration: az.processor.partition_expiration,
+        start: if az.processor.start_earliest { StartLocation::Earliest } else { StartLocation::Latest },
+        call_timeout: CALL_TIMEOUT,
+        ..EventHubsFeedOptions::default()
+    };
+    let (feed, handle) = EventHubsFeed::start(
+        hub_target(&az.input, &creds)?,
+        store,
+        allowed,
+        options,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!("input: hub {}/{} consumer group {}: {e}", az.input.namespace, az.input.hub, az.consumer_group)
+    })?;
+    let sweeper = engine.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+    tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
+    ready.set(true);
+    let result = with_deadline(engine.run(feed, shutdown.clone()), &shutdown, cfg.server.shutdown_deadline).await;
+    ready.set(false);
+    shutdown.cancel();
+    // Acknowledgements are written; now release ownership so other replicas take over at once.
+    if let Err(e) = handle.close().await {
+        tracing::warn!(error = %e, "closing the event processor");
+    }
+    tracing::info!("{}", summary(&metrics, started));
+    result.context("processing failed")
+}
+
+/// `flowlog backfill` on Azure: every blob of the allowed containers under `prefix`
+/// (`account/container/path-prefix`, or empty for all), from its stored offset.
+pub async fn backfill(
+    cfg: &Config,
+    az: &AzureConfig,
+    prefix: &str,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let metrics = Arc::new(Metrics::new());
+    let creds = Credentials::new(az.credential.clone());
+    let engine = engine(cfg, az, &creds, metrics.clone()).await?;
+    let listing = engine.blobs.list(prefix).await.map_err(|e| anyhow::anyhow!("listing {prefix:?}: {e}"))?;
+    let total = listing.len() as u64;
+    tracing::info!(blobs = total, prefix, "backfill starting");
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let report: Progress = Box::new(move |done| progress(done, total));
+    let result = with_deadline(
+        engine.run(ListingFeed::new(listing, report), shutdown.clone()),
+        &shutdown,
+        cfg.server.shutdown_deadline,
+    )
+    .await;
+    tracing::info!("{}", summary(&metrics, started));
+    result.context("backfill failed")
+}
