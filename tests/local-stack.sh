@@ -21,6 +21,8 @@ stack_start() {
   cargo build -q --manifest-path "$root/Cargo.toml" -p eventhubs-emulator -p flowlog || return 1
   local port; port=$(azurite_free_port)
   local control; control=$(azurite_free_port)
+  # A fresh stack unless STACK_KEEP=1: events of an earlier stack name an Azurite that is gone.
+  [ "${STACK_KEEP:-0}" = 1 ] || rm -rf "$STACK_DIR/eventhubs"
   "$root/target/debug/eventhubs-emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
     --hub flowlog-input:4 --hub flowlog-rows:4 \
     --consumer-group flowlog-input:flowlog --consumer-group flowlog-rows:adx \
@@ -41,6 +43,10 @@ namespace = "flowlog-local.servicebus.windows.net"
 hub = "flowlog-input"
 consumer_group = "flowlog"
 endpoint = "$EMULATOR_ENDPOINT"
+# Fast takeover for a local trial: rebalance every second, expire ownership after five.
+update_interval_ms = 1000
+partition_expiration_ms = 5000
+strategy = "greedy"
 
 [checkpoints]
 account_url = "$AZURITE_BLOB_ENDPOINT"

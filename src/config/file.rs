@@ -63,6 +63,9 @@ pub struct InputSection {
     pub partition_expiration_ms: Option<u64>,
     /// Where partitions without a checkpoint start: `earliest` (default) or `latest`.
     pub start_position: Option<String>,
+    /// Partition claiming: `balanced` (one partition per cycle, default) or `greedy` (all
+    /// that balance allows at once: faster takeover, more contention at start).
+    pub strategy: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]

@@ -104,6 +104,8 @@ pub struct ProcessorConfig {
     pub partition_expiration: Duration,
     /// Where partitions without a checkpoint start: the earliest retained event, or the latest.
     pub start_earliest: bool,
+    /// Claim all partitions balance allows at once instead of one per cycle.
+    pub greedy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +333,11 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
             None | Some("earliest") => true,
             Some("latest") => false,
             Some(other) => bail!("input.start_position: {other:?} is not earliest or latest"),
+        },
+        greedy: match input.strategy.as_deref() {
+            None | Some("balanced") => false,
+            Some("greedy") => true,
+            Some(other) => bail!("input.strategy: {other:?} is not balanced or greedy"),
         },
     };
     if processor.partition_expiration <= processor.update_interval {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use azure_messaging_eventhubs::StartLocation;
+use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
 use tokio_util::sync::CancellationToken;
 
 use super::{start_ops, summary, with_deadline};
@@ -76,6 +76,33 @@ async fn engine(
         .with_metrics(metrics))
 }
 
+/// Creates the checkpoint container when missing: the SDK's store fails on a missing one.
+async fn ensure_container(
+    setting: &str,
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &crate::azure::StorageAuth,
+) -> anyhow::Result<()> {
+    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")
+        .map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
+    let exists = client.exists().await.map_err(|e| {
+        anyhow::anyhow!(
+            "{setting}: checking container {container}: {}",
+            crate::azure::errors::from_azure(container, &e)
+        )
+    })?;
+    if !exists {
+        client.create(None).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{setting}: creating container {container}: {}",
+                crate::azure::errors::from_azure(container, &e)
+            )
+        })?;
+        tracing::info!(container, "created the checkpoint container");
+    }
+    Ok(())
+}
+
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -88,6 +115,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     start_ops(&cfg.server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
     let engine = engine(cfg, az, &creds, metrics.clone()).await?;
     let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
+    ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth).await?;
     let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth)
         .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
     let allowed = AllowedSources::parse(&az.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
@@ -96,6 +124,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         update_interval: az.processor.update_interval,
         partition_expiration: az.processor.partition_expiration,
         start: if az.processor.start_earliest { StartLocation::Earliest } else { StartLocation::Latest },
+        strategy: if az.processor.greedy { ProcessorStrategy::Greedy } else { ProcessorStrategy::Balanced },
         call_timeout: CALL_TIMEOUT,
         ..EventHubsFeedOptions::default()
     };
