@@ -65,7 +65,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
         .channel_max(65_535)
         .sasl_acceptor(SaslAnonymousMechanism::new())
         .build();
-    let stream = crate::wire::AdvertiseMaxMessageSize::new(stream, state.config.max_message_size);
+    let stream = crate::wire::WireShim::new(stream, state.config.max_message_size);
     let mut connection = acceptor.accept(stream).await?;
     let mut dropped = state.control.drop_signal();
     dropped.borrow_and_update();
