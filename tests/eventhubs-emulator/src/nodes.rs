@@ -187,6 +187,7 @@ fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
             Value::Null,
         );
     }
+    state.control.update(|c| c.tokens_accepted += 1);
     (202, "Accepted".into(), Value::Null)
 }
 

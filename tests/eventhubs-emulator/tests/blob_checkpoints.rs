@@ -32,9 +32,12 @@ async fn container() -> BlobContainerClient {
     );
     let client =
         BlobContainerClient::new(Url::parse(&url).unwrap(), None, None).expect("container client");
-    within("create container", client.create(None))
-        .await
-        .expect("container created on Azurite");
+    within(
+        &format!("create a container on Azurite at {endpoint}"),
+        client.create(None),
+    )
+    .await
+    .expect("container created on Azurite");
     client
 }
 
