@@ -149,8 +149,8 @@ async fn route(
     tracing::debug!(%address, role = ?attach.role, link = %attach.name, "attach");
     let tasks = &state.tasks;
     match (entity, attach.role.clone()) {
-        (Some(Entity::Cbs | Entity::Management), Role::Sender) => {
-            let node = if matches!(parse_address(&address), Some(Entity::Cbs)) {
+        (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Sender) => {
+            let node = if entity == Entity::Cbs {
                 nodes::Node::Cbs
             } else {
                 nodes::Node::Management
