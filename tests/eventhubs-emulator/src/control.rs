@@ -50,6 +50,8 @@ pub struct Counters {
     pub connections_dropped: u64,
     /// Sends rejected with `amqp:link:message-size-exceeded` (also in `rejected_sends`).
     pub oversize_rejected: u64,
+    /// `$cbs` put-token requests answered 202 (initial authorizations and refreshes).
+    pub tokens_accepted: u64,
     /// `$cbs` put-token requests answered 401.
     pub unauthorized_tokens: u64,
     /// Consumer links that attached and started delivering (after owner-level checks).

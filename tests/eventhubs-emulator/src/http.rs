@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 pub async fn serve(listener: TcpListener, control: Control) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // e.g. out of file descriptors: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let control = control.clone();

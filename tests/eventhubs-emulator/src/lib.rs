@@ -33,6 +33,7 @@ mod server;
 mod state;
 mod store;
 mod wire;
+mod wire_in;
 
 pub use config::{DEFAULT_CONSUMER_GROUP, EmulatorConfig, HubConfig, STANDARD_MAX_MESSAGE_SIZE};
 pub use control::{Control, Counters, HubCounters, PartitionCounters};

@@ -168,6 +168,7 @@ fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
         let name = app_property(request, "name").unwrap_or_default();
         return (401, format!("InvalidSignature: the token for '{name}' is not valid"), Value::Null);
     }
+    state.control.update(|c| c.tokens_accepted += 1);
     (202, "Accepted".into(), Value::Null)
 }
 

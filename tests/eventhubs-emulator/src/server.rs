@@ -64,7 +64,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
         .channel_max(65_535)
         .sasl_acceptor(SaslAnonymousMechanism::new())
         .build();
-    let stream = crate::wire::AdvertiseMaxMessageSize::new(stream, state.config.max_message_size);
+    let stream = crate::wire::WireShim::new(stream, state.config.max_message_size);
     let mut connection = acceptor.accept(stream).await?;
     let mut dropped = state.control.drop_signal();
     dropped.borrow_and_update();
@@ -144,8 +144,8 @@ async fn route(
     tracing::debug!(%address, role = ?attach.role, link = %attach.name, "attach");
     let tasks = &state.tasks;
     match (entity, attach.role.clone()) {
-        (Some(Entity::Cbs | Entity::Management), Role::Sender) => {
-            let node = if matches!(parse_address(&address), Some(Entity::Cbs)) {
+        (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Sender) => {
+            let node = if entity == Entity::Cbs {
                 nodes::Node::Cbs
             } else {
                 nodes::Node::Management

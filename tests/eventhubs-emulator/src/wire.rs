@@ -1,12 +1,14 @@
-//! A transport shim that writes the max message size into the server's outgoing attach frames.
+//! A transport shim between the socket and fe2o3. Writes: it puts the max message size into
+//! the server's outgoing attach frames. Reads: see `wire_in` (repairs oversize sends).
 //!
-//! Why: fe2o3 0.18 enforces the `max-message-size` it advertises by closing the link and then
+//! Why the write half: fe2o3 0.18 enforces the `max-message-size` it advertises by closing the link and then
 //! waiting for the peer's detach, while the SDK's fe2o3 0.14 client, busy awaiting the
 //! disposition of its oversize send, never answers: both sides hang. Azure instead rejects the
 //! delivery with `amqp:link:message-size-exceeded`. So publishing links are accepted without a
 //! limit (fe2o3 then enforces nothing), this shim advertises the limit on the wire (the SDK
 //! sizes batches by it and refuses to batch at 0), and `publish` rejects oversize deliveries.
 
+use crate::wire_in::IncomingFrames;
 use fe2o3_types::definitions::Role;
 use fe2o3_types::performatives::Attach;
 use std::io;
@@ -17,10 +19,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Frames up to this size are buffered whole so attach frames can be inspected.
 const INSPECT_LIMIT: usize = 64 * 1024;
 
-/// Wraps the server side of a connection; reads pass through untouched.
+/// Wraps the server side of a connection.
 #[derive(Debug)]
-pub(crate) struct AdvertiseMaxMessageSize<S> {
+pub(crate) struct WireShim<S> {
     inner: S,
+    incoming: IncomingFrames,
     limit: u64,
     /// Written by fe2o3, not yet framed.
     pending: Vec<u8>,
@@ -30,9 +33,16 @@ pub(crate) struct AdvertiseMaxMessageSize<S> {
     out: Vec<u8>,
 }
 
-impl<S> AdvertiseMaxMessageSize<S> {
+impl<S> WireShim<S> {
     pub fn new(inner: S, limit: u64) -> Self {
-        Self { inner, limit, pending: Vec::new(), passthrough: 0, out: Vec::new() }
+        Self {
+            inner,
+            incoming: IncomingFrames::default(),
+            limit,
+            pending: Vec::new(),
+            passthrough: 0,
+            out: Vec::new(),
+        }
     }
 
     /// Moves complete frames from `pending` to `out`, rewriting receiver attaches.
@@ -116,14 +126,39 @@ fn rewrite(frame: &[u8], limit: u64) -> Option<Vec<u8>> {
     Some(out)
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for AdvertiseMaxMessageSize<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+impl<S: AsyncRead + Unpin> AsyncRead for WireShim<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if !this.incoming.ready.is_empty() {
+                let n = buf.remaining().min(this.incoming.ready.len());
+                buf.put_slice(&this.incoming.ready[..n]);
+                this.incoming.ready.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let mut read = ReadBuf::new(&mut chunk);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+            let eof = read.filled().is_empty();
+            this.incoming.raw.extend_from_slice(read.filled());
+            this.incoming.process(eof);
+            if eof && this.incoming.ready.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for AdvertiseMaxMessageSize<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for WireShim<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         // Backpressure: accept new bytes only once earlier ones reached the socket.
         ready!(self.poll_drain(cx))?;
         self.pending.extend_from_slice(buf);
@@ -189,7 +224,7 @@ mod tests {
 
     #[test]
     fn frames_split_across_writes_are_reassembled() {
-        let mut shim = AdvertiseMaxMessageSize::new(Vec::<u8>::new(), 7);
+        let mut shim = WireShim::new(Vec::<u8>::new(), 7);
         let mut bytes = b"AMQP\x00\x01\x00\x00".to_vec();
         bytes.extend(attach_frame(Role::Receiver));
         for chunk in bytes.chunks(5) {
