@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hubs::{consumer, producer, read_partition, send_to_partition, start_emulator, within};
 use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE};
 use flowlog::azure::StorageAuth;
 use flowlog::blob_store::BlobStore;
 use flowlog::blob_store::azure::AzureBlobStoreOptions;
 use flowlog::offset_store::OffsetStore;
 use flowlog::offset_store::table::TableOffsetStore;
+use hubs::{consumer, producer, read_partition, send_to_partition, start_emulator, within};
 
 const NSG: &str = "insights-logs-networksecuritygroupflowevent";
 const VNET: &str = "insights-logs-flowlogflowevent";
@@ -226,10 +226,8 @@ fn signal(child: &Child, sig: &str) {
 
 fn metric(port: u16, name: &str) -> u64 {
     let (_, body) = http_get(port, "/metrics");
-    body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    body.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>()
+        as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,9 +236,25 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     let (mut a, _) = stack.daemon("a").await;
     let (b, port_b) = stack.daemon("b").await;
     let sim = stack.simulate(&[
-        "--format", "mixed", "--blobs", "4", "--minutes", "8", "--tuples-per-minute", "30", "--seed", "11",
-        "--start", "2026-03-01T05:00:00Z", "--interval-ms", "400",
-        "--duplicate-percent", "20", "--delay-percent", "20", "--reorder",
+        "--format",
+        "mixed",
+        "--blobs",
+        "4",
+        "--minutes",
+        "8",
+        "--tuples-per-minute",
+        "30",
+        "--seed",
+        "11",
+        "--start",
+        "2026-03-01T05:00:00Z",
+        "--interval-ms",
+        "400",
+        "--duplicate-percent",
+        "20",
+        "--delay-percent",
+        "20",
+        "--reorder",
     ]);
     // Kill one replica while events are flowing: after the first rows reached the output hub.
     let counters = stack.emulator.control();
@@ -271,8 +285,18 @@ async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
     let stack = stack().await;
     let (first, _) = stack.daemon("first").await;
     let sim = stack.simulate(&[
-        "--format", "vnet", "--blobs", "6", "--minutes", "10", "--tuples-per-minute", "200", "--seed", "12",
-        "--start", "2026-03-02T06:00:00Z",
+        "--format",
+        "vnet",
+        "--blobs",
+        "6",
+        "--minutes",
+        "10",
+        "--tuples-per-minute",
+        "200",
+        "--seed",
+        "12",
+        "--start",
+        "2026-03-02T06:00:00Z",
     ]);
     let counters = stack.emulator.control();
     wait_for("rows flowing", Duration::from_secs(60), || {
@@ -301,12 +325,18 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     let vnet = common::admin_container(VNET);
     let _ = vnet.create(None).await;
     let good = std::fs::read_to_string("samples/vnet.json").unwrap();
-    let records: Vec<&str> = good.trim().trim_start_matches("{\"records\":[").trim_end_matches("]}").split("\n,").collect();
+    let records: Vec<&str> =
+        good.trim().trim_start_matches("{\"records\":[").trim_end_matches("]}").split("\n,").collect();
     let corrupt_path = format!("bad-{}/PT1H.json", common::unique_name("c"));
     let appender = flowlog::azure::block_writer::BlockAppender::new(&vnet, &corrupt_path);
     appender.create(b"{\"records\":[", b"]}").await.unwrap();
     appender.append_before_tail(records[0].trim().as_bytes()).await.unwrap();
-    appender.append_before_tail(b",{\"time\":\"2022-09-14T09:01:00Z\",\"flowLogVersion\":4,\"flowRecords\":{\"flows\":[{]}}").await.unwrap();
+    appender
+        .append_before_tail(
+            b",{\"time\":\"2022-09-14T09:01:00Z\",\"flowLogVersion\":4,\"flowRecords\":{\"flows\":[{]}}",
+        )
+        .await
+        .unwrap();
     let corrupt_len = appender.append_before_tail(format!(",{}", records[1].trim()).as_bytes()).await.unwrap();
     let good_path = format!("good-{}/PT1H.json", common::unique_name("g"));
     let appender = flowlog::azure::block_writer::BlockAppender::new(&vnet, &good_path);

@@ -145,11 +145,7 @@ async fn route(
     let tasks = &state.tasks;
     match (entity, attach.role.clone()) {
         (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Sender) => {
-            let node = if entity == Entity::Cbs {
-                nodes::Node::Cbs
-            } else {
-                nodes::Node::Management
-            };
+            let node = if entity == Entity::Cbs { nodes::Node::Cbs } else { nodes::Node::Management };
             let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
             tasks.spawn(nodes::serve_requests(node, receiver, state.clone(), replies.clone(), scope.clone()));
         }

@@ -35,14 +35,7 @@ pub(crate) struct WireShim<S> {
 
 impl<S> WireShim<S> {
     pub fn new(inner: S, limit: u64) -> Self {
-        Self {
-            inner,
-            incoming: IncomingFrames::default(),
-            limit,
-            pending: Vec::new(),
-            passthrough: 0,
-            out: Vec::new(),
-        }
+        Self { inner, incoming: IncomingFrames::default(), limit, pending: Vec::new(), passthrough: 0, out: Vec::new() }
     }
 
     /// Moves complete frames from `pending` to `out`, rewriting receiver attaches.
@@ -127,11 +120,7 @@ fn rewrite(frame: &[u8], limit: u64) -> Option<Vec<u8>> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for WireShim<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
             if !this.incoming.ready.is_empty() {
@@ -154,11 +143,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireShim<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for WireShim<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // Backpressure: accept new bytes only once earlier ones reached the socket.
         ready!(self.poll_drain(cx))?;
         self.pending.extend_from_slice(buf);

@@ -86,11 +86,7 @@ impl IncomingFrames {
         }
         match (started, transfer.delivery_id) {
             (Some(first), Some(id)) if id != first => {
-                tracing::debug!(
-                    first,
-                    id,
-                    "repairing a continuation transfer of an oversize send"
-                );
+                tracing::debug!(first, id, "repairing a continuation transfer of an oversize send");
                 transfer.delivery_id = None;
                 transfer.delivery_tag = None;
                 transfer.message_format = None;
@@ -99,9 +95,7 @@ impl IncomingFrames {
         }
         let performative = serde_amqp::to_vec(&transfer).ok()?;
         let mut out = Vec::with_capacity(frame.len());
-        out.extend_from_slice(
-            &((doff + performative.len() + frame.len() - end) as u32).to_be_bytes(),
-        );
+        out.extend_from_slice(&((doff + performative.len() + frame.len() - end) as u32).to_be_bytes());
         out.extend_from_slice(&frame[4..doff]);
         out.extend_from_slice(&performative);
         out.extend_from_slice(&frame[end..]);
@@ -139,9 +133,7 @@ mod tests {
             batchable: false,
         };
         let body = serde_amqp::to_vec(&transfer).unwrap();
-        let mut f = ((8 + body.len() + payload.len()) as u32)
-            .to_be_bytes()
-            .to_vec();
+        let mut f = ((8 + body.len() + payload.len()) as u32).to_be_bytes().to_vec();
         f.extend_from_slice(&[2, 0, 0, 5]);
         f.extend(body);
         f.extend_from_slice(payload);
@@ -150,10 +142,7 @@ mod tests {
 
     fn decode(frame: &[u8]) -> (Transfer, Vec<u8>) {
         let end = 8 + 3 + list_len(&frame[11..]).unwrap();
-        (
-            serde_amqp::from_slice(&frame[8..end]).unwrap(),
-            frame[end..].to_vec(),
-        )
+        (serde_amqp::from_slice(&frame[8..end]).unwrap(), frame[end..].to_vec())
     }
 
     #[test]
@@ -167,21 +156,12 @@ mod tests {
         }
         incoming.process(false);
         let out = incoming.ready;
-        assert_eq!(
-            &out[..first.len() + middle.len()],
-            [first.clone(), middle.clone()].concat()
-        );
+        assert_eq!(&out[..first.len() + middle.len()], [first.clone(), middle.clone()].concat());
         let (repaired, payload) = decode(&out[first.len() + middle.len()..]);
-        assert_eq!(
-            (repaired.delivery_id, repaired.delivery_tag, repaired.more),
-            (None, None, false)
-        );
+        assert_eq!((repaired.delivery_id, repaired.delivery_tag, repaired.more), (None, None, false));
         assert_eq!(payload, b"tail");
         // A new delivery afterwards is left alone.
-        let mut incoming = IncomingFrames {
-            open: HashMap::new(),
-            ..Default::default()
-        };
+        let mut incoming = IncomingFrames { open: HashMap::new(), ..Default::default() };
         incoming.raw = frame(Some(9), Some(2), false, b"x");
         incoming.process(false);
         assert_eq!(decode(&incoming.ready).0.delivery_id, Some(9));

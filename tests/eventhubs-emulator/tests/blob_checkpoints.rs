@@ -22,19 +22,11 @@ async fn container() -> BlobContainerClient {
     });
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let name = format!("checkpoints-{}-{nanos}", std::process::id());
-    let url = format!(
-        "{}/{name}?{}",
-        endpoint.trim_end_matches('/'),
-        sas::account_sas()
-    );
-    let client =
-        BlobContainerClient::new(Url::parse(&url).unwrap(), None, None).expect("container client");
-    within(
-        &format!("create a container on Azurite at {endpoint}"),
-        client.create(None),
-    )
-    .await
-    .expect("container created on Azurite");
+    let url = format!("{}/{name}?{}", endpoint.trim_end_matches('/'), sas::account_sas());
+    let client = BlobContainerClient::new(Url::parse(&url).unwrap(), None, None).expect("container client");
+    within(&format!("create a container on Azurite at {endpoint}"), client.create(None))
+        .await
+        .expect("container created on Azurite");
     client
 }
 

@@ -36,26 +36,11 @@ async fn server_busy_is_retried_by_the_sdk_and_surfaces_when_it_persists() {
     // Throttling for a while (shorter than the 3 retries' backoff): the SDK rides it out.
     let rejected = control.counters().hubs[HUB].rejected_sends;
     control.server_busy_for(Duration::from_millis(200));
-    within(
-        "send through a throttled period",
-        producer.send_event(event("t"), to("0")),
-    )
-    .await
-    .unwrap();
+    within("send through a throttled period", producer.send_event(event("t"), to("0"))).await.unwrap();
     assert!(control.counters().hubs[HUB].rejected_sends > rejected);
-    within(
-        "send after throttling",
-        impatient.send_event(event("c"), to("0")),
-    )
-    .await
-    .unwrap();
-    let partition = within("properties", producer.get_partition_properties("0"))
-        .await
-        .unwrap();
-    assert_eq!(
-        partition.last_enqueued_sequence_number, 2,
-        "only a, t and c were stored"
-    );
+    within("send after throttling", impatient.send_event(event("c"), to("0"))).await.unwrap();
+    let partition = within("properties", producer.get_partition_properties("0")).await.unwrap();
+    assert_eq!(partition.last_enqueued_sequence_number, 2, "only a, t and c were stored");
     within("close", impatient.close()).await.unwrap();
     within("close", producer.close()).await.unwrap();
     emulator.shutdown().await;

@@ -77,21 +77,14 @@ async fn a_wrong_token_is_refused_with_401_and_the_right_one_accepted() {
 async fn tokens_are_refreshed_before_they_expire() {
     let emulator = start().await;
     let control = emulator.control();
-    let credential =
-        StaticTokenCredential::default().with_lifetime(azure_core::time::Duration::seconds(365));
-    let producer = producer_with(&emulator, HUB, credential, fast_retries(1))
-        .await
-        .unwrap();
+    let credential = StaticTokenCredential::default().with_lifetime(azure_core::time::Duration::seconds(365));
+    let producer = producer_with(&emulator, HUB, credential, fast_retries(1)).await.unwrap();
     send_to_partition(&producer, "0", "before", 1).await;
     let initial = control.counters().tokens_accepted;
-    wait_until(
-        "a token refresh",
-        std::time::Duration::from_secs(20),
-        || {
-            let control = control.clone();
-            async move { control.counters().tokens_accepted > initial }
-        },
-    )
+    wait_until("a token refresh", std::time::Duration::from_secs(20), || {
+        let control = control.clone();
+        async move { control.counters().tokens_accepted > initial }
+    })
     .await;
     send_to_partition(&producer, "0", "after", 1).await;
     within("close producer", producer.close()).await.unwrap();

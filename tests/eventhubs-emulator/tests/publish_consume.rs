@@ -122,37 +122,16 @@ async fn batches_fill_to_the_max_message_size_and_oversize_events_are_rejected()
     assert_eq!(counters.hubs[HUB].partitions["0"].events_received, added);
     // A single event above 1 MiB is rejected with the condition Azure uses for it...
     let big = EventData::builder().with_body(vec![0u8; 1_100_000]).build();
-    let options = azure_messaging_eventhubs::SendEventOptions {
-        partition_id: Some("0".into()),
-    };
-    let error = within("oversize send", producer.send_event(big, Some(options)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        condition(&error),
-        Some(azure_core_amqp::AmqpErrorCondition::LinkPayloadSizeExceeded),
-        "{error:?}"
-    );
+    let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some("0".into()) };
+    let error = within("oversize send", producer.send_event(big, Some(options))).await.unwrap_err();
+    assert_eq!(condition(&error), Some(azure_core_amqp::AmqpErrorCondition::LinkPayloadSizeExceeded), "{error:?}");
     // Also when the SDK splits it in more than two chunks.
     let bigger = EventData::builder().with_body(vec![0u8; 2_500_000]).build();
-    let options = azure_messaging_eventhubs::SendEventOptions {
-        partition_id: Some("0".into()),
-    };
-    let error = within("oversize send", producer.send_event(bigger, Some(options)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        condition(&error),
-        Some(azure_core_amqp::AmqpErrorCondition::LinkPayloadSizeExceeded)
-    );
+    let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some("0".into()) };
+    let error = within("oversize send", producer.send_event(bigger, Some(options))).await.unwrap_err();
+    assert_eq!(condition(&error), Some(azure_core_amqp::AmqpErrorCondition::LinkPayloadSizeExceeded));
     let counters = emulator.control().counters();
-    assert_eq!(
-        (
-            counters.oversize_rejected,
-            counters.hubs[HUB].rejected_sends
-        ),
-        (2, 2)
-    );
+    assert_eq!((counters.oversize_rejected, counters.hubs[HUB].rejected_sends), (2, 2));
     // ...and the link stays usable.
     send_to_partition(&producer, "0", "after", 1).await;
     within("close producer", producer.close()).await.unwrap();

@@ -63,48 +63,29 @@ impl Member {
         });
         // The SDK's partition streams are not `Send`: read them on the scenario's LocalSet.
         let driver = tokio::task::spawn_local(drive(processor.clone(), seen.clone(), lost.clone()));
-        Self {
-            name: name.to_string(),
-            processor,
-            seen,
-            lost,
-            tasks: vec![run, driver],
-        }
+        Self { name: name.to_string(), processor, seen, lost, tasks: vec![run, driver] }
     }
 
     /// Bodies received from `partition`.
     pub fn bodies(&self, partition: &str) -> Vec<String> {
         let seen = self.seen.lock().unwrap();
-        seen.iter()
-            .filter(|(p, _)| p == partition)
-            .map(|(_, b)| b.clone())
-            .collect()
+        seen.iter().filter(|(p, _)| p == partition).map(|(_, b)| b.clone()).collect()
     }
 
     /// Partitions whose stream was revoked or stolen.
     pub fn stolen(&self) -> Vec<String> {
         let lost = self.lost.lock().unwrap();
-        lost.iter()
-            .filter(|(_, stolen)| *stolen)
-            .map(|(p, _)| p.clone())
-            .collect()
+        lost.iter().filter(|(_, stolen)| *stolen).map(|(p, _)| p.clone()).collect()
     }
 
     /// Partitions whose stream ended, for whatever reason.
     pub fn ended(&self) -> Vec<String> {
-        self.lost
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(p, _)| p.clone())
-            .collect()
+        self.lost.lock().unwrap().iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// Stops load balancing (ownership is no longer renewed); open links stay until stolen.
     pub async fn stop(&self) {
-        within("processor shutdown", self.processor.shutdown())
-            .await
-            .unwrap();
+        within("processor shutdown", self.processor.shutdown()).await.unwrap();
     }
 }
 
@@ -139,8 +120,7 @@ async fn drive(
                     }
                     Err(error) => {
                         // Revoked by the processor (ConsumerDisconnected) or stolen by owner level.
-                        let stolen = matches!(error.kind, ErrorKind::ConsumerDisconnected(_))
-                            || is_stolen(&error);
+                        let stolen = matches!(error.kind, ErrorKind::ConsumerDisconnected(_)) || is_stolen(&error);
                         if !stolen {
                             tracing::warn!(%partition, %error, "partition stream failed");
                         }
