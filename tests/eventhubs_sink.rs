@@ -170,3 +170,22 @@ async fn events_over_the_links_max_message_size_are_permanent() {
     assert_eq!(emulator.control().counters().hub_events(HUB), 0);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn megabyte_batches_fit_the_sdks_batch_accounting_and_arrive_intact() {
+    // SDK 0.15 counts a batch's first event twice, so a 1,000,000-byte payload never fits a
+    // 1 MiB link: the sink must re-pack smaller instead of failing (found by bench/e2e.sh).
+    let emulator = start_emulator(hubs(HUB, 1)).await;
+    let sink = sink(&emulator, BatchConfig::default()).await;
+    let rows = ndjson("m", 24_000);
+    assert!(rows.len() > 2_000_000, "{} bytes", rows.len());
+    send(&sink, &BlobName::new("acct/c1x/m/PT1H.json"), &rows).await.expect("rows accepted");
+    let all = read_hub(&emulator, 1).await;
+    let events = &all["0"];
+    let joined: Vec<u8> = events.iter().flat_map(|e| e.event_data().body().unwrap().to_vec()).collect();
+    assert_eq!(joined, rows, "every row, once, in order");
+    assert!(events.iter().all(|e| e.event_data().body().unwrap().len() <= 1_000_000));
+    assert!(events.len() <= 6, "payloads stay large: {} events for {} bytes", events.len(), rows.len());
+    within("close sink", sink.close()).await.unwrap();
+    emulator.shutdown().await;
+}

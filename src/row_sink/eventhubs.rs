@@ -12,6 +12,7 @@
 //! new one.
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use azure_messaging_eventhubs::models::EventData;
 use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
@@ -36,7 +37,21 @@ pub struct EventHubsSink {
     target: HubTarget,
     batch: BatchConfig,
     routing: AdxRouting,
+    /// Payload size limit in force: `batch.max_bytes`, lowered when the SDK refuses a payload.
+    /// SDK 0.15 counts the first event of a batch twice (as the envelope and as an event), so
+    /// a lone event may only be about half the link's max message size.
+    limit: AtomicUsize,
 }
+
+/// How a payload send ended when it did not fail.
+enum Sent {
+    Accepted,
+    /// The SDK's batch would not take it: re-pack smaller.
+    TooLarge,
+}
+
+/// Payloads are never shrunk below this; rows are far smaller.
+const MIN_PAYLOAD: usize = 16 * 1024;
 
 impl EventHubsSink {
     /// Connects to the output hub (authenticating once, so bad settings fail at start).
@@ -45,7 +60,8 @@ impl EventHubsSink {
             return Err(ServiceError::permanent("output max_batch_bytes must be positive"));
         }
         let producer = Arc::new(open_producer(&target).await?);
-        Ok(EventHubsSink { producer: tokio::sync::Mutex::new(Some(producer)), target, batch, routing })
+        let limit = AtomicUsize::new(batch.max_bytes);
+        Ok(EventHubsSink { producer: tokio::sync::Mutex::new(Some(producer)), target, batch, routing, limit })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
@@ -90,10 +106,10 @@ impl EventHubsSink {
         event.build()
     }
 
-    async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<()> {
+    async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<Sent> {
         let producer = self.producer().await?;
         match self.send_with(&producer, blob, key, payload).await {
-            Ok(()) => Ok(()),
+            Ok(sent) => Ok(sent),
             Err(CallFailure { error, reconnect }) => {
                 if reconnect {
                     self.discard(&producer).await;
@@ -109,7 +125,7 @@ impl EventHubsSink {
         blob: &BlobName,
         key: &str,
         payload: Payload,
-    ) -> Result<(), CallFailure> {
+    ) -> Result<Sent, CallFailure> {
         let limit = self.target.call_timeout;
         let (len, rows) = (payload.body.len(), payload.rows);
         let context = format!("sending {rows} rows ({len} bytes) of {blob} to {}", self.target.describe());
@@ -118,15 +134,10 @@ impl EventHubsSink {
         let batch = bounded_call(&context, limit, producer.create_batch(Some(options))).await?;
         match batch.try_add_event_data(self.event(payload), None) {
             Ok(true) => {}
-            Ok(false) => {
-                let error = ServiceError::permanent(format!(
-                    "{context}: the event exceeds the hub's max message size; lower output.max_batch_bytes"
-                ));
-                return Err(CallFailure { error, reconnect: false });
-            }
+            Ok(false) => return Ok(Sent::TooLarge),
             Err(e) => return Err(CallFailure { error: from_eventhubs(&context, &e), reconnect: false }),
         }
-        bounded_call(&context, limit, producer.send_batch(batch, None)).await
+        bounded_call(&context, limit, producer.send_batch(batch, None)).await.map(|()| Sent::Accepted)
     }
 }
 
@@ -158,11 +169,30 @@ impl RowSink for EventHubsSink {
         if batch.ndjson.is_empty() {
             return Ok(());
         }
-        let payloads = pack(batch.ndjson, self.batch)
-            .map_err(|e| ServiceError::permanent(format!("packing rows of {}: {e}", batch.blob)))?;
         let key = partition_key(batch.blob);
-        for payload in payloads {
-            self.send_payload(batch.blob, &key, payload).await?;
+        let mut rest = batch.ndjson;
+        'repack: while !rest.is_empty() {
+            let max = self.limit.load(Ordering::Relaxed);
+            let payloads = pack(rest, BatchConfig { max_bytes: max, ..self.batch })
+                .map_err(|e| ServiceError::permanent(format!("packing rows of {}: {e}", batch.blob)))?;
+            for payload in payloads {
+                let raw = payload.uncompressed_len;
+                match self.send_payload(batch.blob, &key, payload).await? {
+                    Sent::Accepted => rest = &rest[raw..],
+                    Sent::TooLarge if max > MIN_PAYLOAD => {
+                        let smaller = (max * 9 / 20).max(MIN_PAYLOAD);
+                        self.limit.fetch_min(smaller, Ordering::Relaxed);
+                        tracing::info!(hub = %self.target.describe(), from = max, to = smaller, "output event size lowered to what the SDK's batch accepts");
+                        continue 'repack;
+                    }
+                    Sent::TooLarge => {
+                        return Err(ServiceError::permanent(format!(
+                            "{}: a {MIN_PAYLOAD}-byte event exceeds the output hub's max message size",
+                            batch.blob
+                        )));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End to end on the local Azure-compatible stack (Azurite + the Event Hubs emulator): one
+# `flowlog run` replica, `flowlog simulate --azure` as fast as it goes, until every row is
+# acknowledged by the output hub. Prints rows/s, output events and bytes per 1,000 rows, and
+# p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram).
+# Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+blobs=${1:-8} minutes=${2:-10} tuples=${3:-500}
+cargo build --release -q -p flowlog
+cargo build -q -p eventhubs-emulator
+export STACK_DIR; STACK_DIR=$(mktemp -d)
+# shellcheck source=tests/local-stack.sh
+source tests/local-stack.sh
+stack_start 2>/dev/null
+port=$(azurite_free_port)
+export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="${GZIP:+true}" RUST_LOG=warn
+[ -n "${GZIP:-}" ] || unset FLOWLOG_OUTPUT_GZIP
+bin=target/release/flowlog
+$bin run --config "$STACK_DIR/flowlog.toml" 2>"$STACK_DIR/daemon.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; stack_stop; rm -rf "$STACK_DIR"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.1; done
+rows=$((blobs * minutes * tuples))
+start=$(date +%s.%N)
+$bin simulate --azure --config "$STACK_DIR/flowlog.toml" --format nsg2 --blobs "$blobs" --minutes "$minutes" \
+  --tuples-per-minute "$tuples" --start 2026-04-01T00:00:00Z 2>/dev/null
+metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+until [ "$(metric flowlog_rows_sent_total)" = "$rows" ]; do sleep 0.05; done
+end=$(date +%s.%N)
+curl -s "http://127.0.0.1:$port/metrics" > "$STACK_DIR/metrics.txt"
+curl -s "$EMULATOR_CONTROL/counters" > "$STACK_DIR/counters.json"
+python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" <<'PY'
+import json, sys
+rows, start, end, d, mode = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5] or "plain"
+out = json.load(open(f"{d}/counters.json"))["hubs"]["flowlog-rows"]["partitions"].values()
+events = sum(p["events_received"] for p in out); size = sum(p["bytes_received"] for p in out)
+buckets = []
+for line in open(f"{d}/metrics.txt"):
+    if line.startswith("flowlog_latency_seconds_bucket"):
+        le = line.split('le="')[1].split('"')[0]; buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+total = buckets[-1][1]
+def q(p):
+    prev_le, prev_c = 0.0, 0.0
+    for le, c in buckets:
+        if c >= p * total:
+            if le == float("inf"): return prev_le
+            return prev_le + (le - prev_le) * ((p * total - prev_c) / max(c - prev_c, 1e-9))
+        prev_le, prev_c = le, c
+secs = end - start
+print(f"e2e ({mode}): {rows} rows in {secs:.2f} s = {rows/secs:.0f} rows/s (simulate + daemon on 2 shared cores)")
+print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
+print(f"latency enqueue -> rows acknowledged: p50 {q(0.5)*1000:.0f} ms, p99 {q(0.99)*1000:.0f} ms over {int(total)} blob reads")
+PY
