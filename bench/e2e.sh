@@ -26,7 +26,11 @@ start=$(date +%s.%N)
 $bin simulate --azure --config "$STACK_DIR/flowlog.toml" --format nsg2 --blobs "$blobs" --minutes "$minutes" \
   --tuples-per-minute "$tuples" --start 2026-04-01T00:00:00Z 2>/dev/null
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-until [ "$(metric flowlog_rows_sent_total)" = "$rows" ]; do sleep 0.05; done
+deadline=$((SECONDS + 300))
+until [ "$(metric flowlog_rows_sent_total)" = "$rows" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || { echo "timed out: $(metric flowlog_rows_sent_total) of $rows rows sent; see $STACK_DIR/daemon.log" >&2; exit 1; }
+  sleep 0.05
+done
 end=$(date +%s.%N)
 curl -s "http://127.0.0.1:$port/metrics" > "$STACK_DIR/metrics.txt"
 curl -s "$EMULATOR_CONTROL/counters" > "$STACK_DIR/counters.json"

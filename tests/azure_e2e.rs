@@ -28,6 +28,31 @@ const NSG: &str = "insights-logs-networksecuritygroupflowevent";
 const VNET: &str = "insights-logs-flowlogflowevent";
 const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/// A child process that is killed if the test ends (or fails) before waiting for it, so a
+/// failing test leaves no daemon running.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    fn kill(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 struct Stack {
     emulator: EmulatorHandle,
     dir: tempfile::TempDir,
@@ -107,18 +132,18 @@ shutdown_deadline_secs = 10
         c
     }
 
-    async fn daemon(&self, name: &str) -> (Child, u16) {
+    async fn daemon(&self, name: &str) -> (Proc, u16) {
         let port = free_port();
         let config = self.config(name, port);
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
-        let child = self.command(&["run"], &config).stderr(log).stdout(Stdio::null()).spawn().unwrap();
+        let child = Proc(Some(self.command(&["run"], &config).stderr(log).stdout(Stdio::null()).spawn().unwrap()));
         wait_for(&format!("{name} ready"), Duration::from_secs(30), || http_get(port, "/readyz").0 == 200).await;
         (child, port)
     }
 
-    fn simulate(&self, args: &[&str]) -> Child {
+    fn simulate(&self, args: &[&str]) -> Proc {
         let config = self.config("simulate", free_port());
-        self.command(&["simulate", "--azure"], &config).args(args).stderr(Stdio::null()).spawn().unwrap()
+        Proc(Some(self.command(&["simulate", "--azure"], &config).args(args).stderr(Stdio::null()).spawn().unwrap()))
     }
 
     /// Events accepted by the output hub so far (the emulator's counters).
@@ -268,11 +293,12 @@ async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 /// Waits for a child process off the runtime's threads.
-async fn exit_of(mut child: Child) -> std::process::ExitStatus {
+async fn exit_of(mut proc: Proc) -> std::process::ExitStatus {
+    let mut child = proc.0.take().expect("not waited for yet");
     tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap()
 }
 
-fn signal(child: &Child, sig: &str) {
+fn signal(child: &Proc, sig: &str) {
     assert!(Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap().success());
 }
 
@@ -314,7 +340,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
         counters.counters().hubs.get("rows").is_some_and(|h| h.partitions.values().any(|p| p.events_received > 0))
     })
     .await;
-    a.kill().unwrap();
+    a.kill();
     exit_of(a).await;
     assert!(exit_of(sim).await.success());
     let (expected, ends) = stack.expected("y=2026/m=03/d=01/h=05").await;

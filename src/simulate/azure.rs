@@ -37,6 +37,9 @@ struct Container {
 
 pub struct AzureDestination {
     containers: HashMap<String, Container>,
+    /// To reconnect: SDK 0.15 clients never recover a broken connection.
+    input: crate::config::HubRef,
+    credential: Arc<dyn azure_core::credentials::TokenCredential>,
     /// Records already in each blob (this run or an earlier one): the first needs no comma.
     records: HashMap<String, u64>,
     producer: Arc<ProducerClient>,
@@ -71,18 +74,14 @@ impl AzureDestination {
                 Container { client, account_url: account_url.to_string(), account: endpoint.account().to_string() },
             );
         }
-        let mut builder = ProducerClient::builder();
-        if let Some(e) = &cfg.input.endpoint {
-            builder = builder.with_custom_endpoint(e.clone());
-        }
-        let producer = builder
-            .open(&cfg.input.namespace, &cfg.input.hub, creds.hub(&cfg.input)?)
-            .await
-            .with_context(|| format!("connecting to input hub {}/{}", cfg.input.namespace, cfg.input.hub))?;
+        let credential = creds.hub(&cfg.input)?;
+        let producer = open_producer(&cfg.input, &credential).await?;
         Ok(AzureDestination {
             containers,
+            input: cfg.input.clone(),
+            credential,
             records: HashMap::new(),
-            producer: Arc::new(producer),
+            producer,
             faults,
             rng: SplitMix64::new(seed ^ 0xE6E7),
             held: Vec::new(),
@@ -144,17 +143,58 @@ impl AzureDestination {
     async fn publish(&mut self, subject: &str, body: &[u8]) -> anyhow::Result<()> {
         let copies = if self.rng.percent(self.faults.duplicate_percent) { 2 } else { 1 };
         for _ in 0..copies {
-            let options = EventDataBatchOptions { partition_key: Some(subject.to_string()), ..Default::default() };
-            let batch = self.producer.create_batch(Some(options)).await.context("creating an event batch")?;
-            let added = batch
-                .try_add_event_data(EventData::builder().with_body(body.to_vec()).build(), None)
-                .context("adding the event")?;
-            anyhow::ensure!(added, "a {}-byte event does not fit an empty batch", body.len());
-            self.producer.send_batch(batch, None).await.context("publishing the BlobCreated event")?;
+            // The SDK's calls have no timeout and its clients do not reconnect: bound each
+            // attempt and start a new client after a failure. A retried event may arrive twice,
+            // as Event Grid's own retries would deliver it.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let sent = tokio::time::timeout(CALL_TIMEOUT, send_one(&self.producer, subject, body)).await;
+                match sent {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) if attempt >= 5 => return Err(e),
+                    Err(_) if attempt >= 5 => {
+                        anyhow::bail!("publishing the BlobCreated event timed out {attempt} times")
+                    }
+                    failure => {
+                        let why = failure.err().map_or_else(|| "error".to_string(), |_| "timeout".to_string());
+                        tracing::warn!(attempt, why, "publishing a BlobCreated event failed; reconnecting");
+                        self.producer = open_producer(&self.input, &self.credential).await?;
+                    }
+                }
+            }
             self.events_published += 1;
         }
         Ok(())
     }
+}
+
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn open_producer(
+    input: &crate::config::HubRef,
+    credential: &Arc<dyn azure_core::credentials::TokenCredential>,
+) -> anyhow::Result<Arc<ProducerClient>> {
+    let mut builder = ProducerClient::builder();
+    if let Some(e) = &input.endpoint {
+        builder = builder.with_custom_endpoint(e.clone());
+    }
+    let open = builder.open(&input.namespace, &input.hub, credential.clone());
+    let producer = tokio::time::timeout(CALL_TIMEOUT, open)
+        .await
+        .map_err(|_| anyhow::anyhow!("connecting to input hub {}/{} timed out", input.namespace, input.hub))?
+        .with_context(|| format!("connecting to input hub {}/{}", input.namespace, input.hub))?;
+    Ok(Arc::new(producer))
+}
+
+async fn send_one(producer: &ProducerClient, subject: &str, body: &[u8]) -> anyhow::Result<()> {
+    let options = EventDataBatchOptions { partition_key: Some(subject.to_string()), ..Default::default() };
+    let batch = producer.create_batch(Some(options)).await.context("creating an event batch")?;
+    let added = batch
+        .try_add_event_data(EventData::builder().with_body(body.to_vec()).build(), None)
+        .context("adding the event")?;
+    anyhow::ensure!(added, "a {}-byte event does not fit an empty batch", body.len());
+    producer.send_batch(batch, None).await.context("publishing the BlobCreated event")
 }
 
 impl Destination for AzureDestination {
