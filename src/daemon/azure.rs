@@ -13,10 +13,8 @@ use crate::azure::AccountEndpoint;
 use crate::azure::eventhubs::HubTarget;
 use crate::azure::from_config::{Credentials, endpoint, source_accounts};
 use crate::azure::sources::AllowedSources;
-use crate::blob_store::BlobStore;
 use crate::blob_store::azure::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::change_feed::eventhubs::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
-use crate::change_feed::listing::{ListingFeed, Progress};
 use crate::config::{AzureConfig, Config, ContainerRef, HubRef};
 use crate::dead_letter::azure::AzureDeadLetters;
 use crate::engine::Engine;
@@ -164,22 +162,7 @@ pub async fn backfill(
     prefix: &str,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let metrics = Arc::new(Metrics::new());
     let creds = Credentials::new(az.credential.clone());
-    let engine = engine(cfg, az, &creds, metrics.clone()).await?;
-    let listing = engine.blobs.list(prefix).await.map_err(|e| anyhow::anyhow!("listing {prefix:?}: {e}"))?;
-    let total = listing.len() as u64;
-    tracing::info!(blobs = total, prefix, "backfill starting");
-    let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
-    let report: Progress = Box::new(move |done| progress(done, total));
-    let result = with_deadline(
-        engine.run(ListingFeed::new(listing, report), shutdown.clone()),
-        &shutdown,
-        cfg.server.shutdown_deadline,
-    )
-    .await;
-    tracing::info!("{}", summary(&metrics, started));
-    result.context("backfill failed")
+    let engine = engine(cfg, az, &creds, Arc::new(Metrics::new())).await?;
+    super::backfill(&engine, cfg, prefix, progress).await
 }

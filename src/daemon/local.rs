@@ -6,9 +6,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::{start_ops, summary, with_deadline};
-use crate::blob_store::BlobStore;
 use crate::blob_store::local::LocalBlobStore;
-use crate::change_feed::listing::{ListingFeed, Progress};
 use crate::change_feed::local::{LocalFeed, LocalFeedMode};
 use crate::config::{Config, LocalConfig, Output};
 use crate::dead_letter::local::LocalDeadLetters;
@@ -78,25 +76,6 @@ pub async fn backfill(
     prefix: &str,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let metrics = Arc::new(Metrics::new());
-    let engine = engine(cfg, local, metrics.clone()).await?;
-    let listing = engine
-        .blobs
-        .list(prefix)
-        .await
-        .with_context(|| format!("listing {prefix:?} under {}", local.watch.display()))?;
-    let total = listing.len() as u64;
-    tracing::info!(blobs = total, prefix, "backfill starting");
-    let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
-    let report: Progress = Box::new(move |done| progress(done, total));
-    let result = with_deadline(
-        engine.run(ListingFeed::new(listing, report), shutdown.clone()),
-        &shutdown,
-        cfg.server.shutdown_deadline,
-    )
-    .await;
-    tracing::info!("{}", summary(&metrics, started));
-    result.context("backfill failed")
+    let engine = engine(cfg, local, Arc::new(Metrics::new())).await?;
+    super::backfill(&engine, cfg, prefix, progress).await
 }

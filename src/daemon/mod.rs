@@ -7,12 +7,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServerConfig;
+use crate::blob_store::BlobStore;
+use crate::change_feed::listing::{ListingFeed, Progress};
+use crate::config::{Config, ServerConfig};
+use crate::dead_letter::DeadLetterStore;
+use crate::engine::Engine;
 use crate::error::ServiceResult;
 use crate::metrics::Metrics;
+use crate::offset_store::OffsetStore;
 use crate::ops::server::{Readiness, serve};
+use crate::ops::signals::cancel_on_signal;
+use crate::row_sink::RowSink;
 
 /// Starts the ops server when configured; it stops with `shutdown`.
 pub async fn start_ops(
@@ -43,6 +51,33 @@ pub async fn with_deadline(
             Ok(())
         }
     }
+}
+
+/// `flowlog backfill` on any seams: every blob listed under `prefix` goes through the engine
+/// from its stored offset, reporting `(done, total)` as events are acknowledged.
+pub async fn backfill<B, O, S, D>(
+    engine: &Engine<B, O, S, D>,
+    cfg: &Config,
+    prefix: &str,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> anyhow::Result<()>
+where
+    B: BlobStore,
+    O: OffsetStore,
+    S: RowSink,
+    D: DeadLetterStore,
+{
+    let started = Instant::now();
+    let listing = engine.blobs.list(prefix).await.map_err(|e| anyhow::anyhow!("listing {prefix:?}: {e}"))?;
+    let total = listing.len() as u64;
+    tracing::info!(blobs = total, prefix, "backfill starting");
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let report: Progress = Box::new(move |done| progress(done, total));
+    let run = engine.run(ListingFeed::new(listing, report), shutdown.clone());
+    let result = with_deadline(run, &shutdown, cfg.server.shutdown_deadline).await;
+    tracing::info!("{}", summary(&engine.metrics, started));
+    result.context("backfill failed")
 }
 
 /// One line for the operator at the end of a run.
