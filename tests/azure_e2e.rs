@@ -137,7 +137,15 @@ shutdown_deadline_secs = 10
         let config = self.config(name, port);
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
         let child = Proc(Some(self.command(&["run"], &config).stderr(log).stdout(Stdio::null()).spawn().unwrap()));
-        wait_for(&format!("{name} ready"), Duration::from_secs(30), || http_get(port, "/readyz").0 == 200).await;
+        let log = self.dir.path().join(format!("{name}.log"));
+        let ready = tokio::time::timeout(Duration::from_secs(120), async {
+            while http_get(port, "/readyz").0 != 200 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        if ready.await.is_err() {
+            panic!("{name} not ready after 120 s; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
         (child, port)
     }
 
@@ -160,13 +168,13 @@ shutdown_deadline_secs = 10
     /// short-lived clients are not what is under test.
     async fn delivered(&self) -> Vec<String> {
         let mut last = String::new();
-        for _ in 0..5 {
+        for attempt in 1..=12u64 {
             match tokio::time::timeout(Duration::from_secs(30), self.try_delivered()).await {
                 Ok(Ok(lines)) => return lines,
                 Ok(Err(e)) => last = e,
                 Err(_) => last = "timed out".into(),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
         }
         panic!("reading the output hub failed: {last}");
     }
@@ -267,6 +275,14 @@ async fn wait_for_rows(stack: &Stack, expected: &HashMap<String, String>, limit:
     }
 }
 
+/// A start hour no earlier run against the same Azurite used (blobs are appended to, as Azure
+/// does): `(--start value, the blob-path fragment of that hour)`.
+fn fresh_hour(month: u32) -> (String, String) {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let (day, hour) = (1 + n % 28, (n / 28) % 24);
+    (format!("2026-{month:02}-{day:02}T{hour:02}:00:00Z"), format!("y=2026/m={month:02}/d={day:02}/h={hour:02}"))
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -313,6 +329,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     let stack = stack().await;
     let (mut a, _) = stack.daemon("a").await;
     let (b, port_b) = stack.daemon("b").await;
+    let (start, hour) = fresh_hour(3);
     let sim = stack.simulate(&[
         "--format",
         "mixed",
@@ -325,7 +342,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
         "--seed",
         "11",
         "--start",
-        "2026-03-01T05:00:00Z",
+        &start,
         "--interval-ms",
         "400",
         "--duplicate-percent",
@@ -343,7 +360,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     a.kill();
     exit_of(a).await;
     assert!(exit_of(sim).await.success());
-    let (expected, ends) = stack.expected("y=2026/m=03/d=01/h=05").await;
+    let (expected, ends) = stack.expected(&hour).await;
     assert_eq!(expected.len(), 4 * 8 * 30);
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(90)).await;
     let dups = check(&expected, &rows);
@@ -362,6 +379,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
 async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
     let stack = stack().await;
     let (first, _) = stack.daemon("first").await;
+    let (start, hour) = fresh_hour(4);
     let sim = stack.simulate(&[
         "--format",
         "vnet",
@@ -374,7 +392,7 @@ async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
         "--seed",
         "12",
         "--start",
-        "2026-03-02T06:00:00Z",
+        &start,
     ]);
     let counters = stack.emulator.control();
     wait_for("rows flowing", Duration::from_secs(60), || {
@@ -387,7 +405,7 @@ async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
     assert!(stopped.elapsed() < Duration::from_secs(12), "within the 10 s deadline: {:?}", stopped.elapsed());
     assert!(exit_of(sim).await.success());
     let (second, _) = stack.daemon("second").await;
-    let (expected, _) = stack.expected("y=2026/m=03/d=02/h=06").await;
+    let (expected, _) = stack.expected(&hour).await;
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(90)).await;
     assert_eq!(check(&expected, &rows), 0, "a graceful stop commits what it sent: nothing is re-sent");
     signal(&second, "TERM");

@@ -67,11 +67,33 @@ async fn engine(
         .await
         .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
     let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
-    let sink = EventHubsSink::open(hub_target(&az.output, creds)?, az.batch, routing)
+    let target = hub_target(&az.output, creds)?;
+    let sink = until_connected("output hub", || EventHubsSink::open(target.clone(), az.batch, routing.clone()))
         .await
         .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
     Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
         .with_metrics(metrics))
+}
+
+/// Retries a connection attempt that hangs: an SDK 0.15 client's first connection sometimes
+/// never answers (seen against the emulator under load), and a fresh attempt succeeds. Errors
+/// are not retried: a wrong name or credential must fail at start with its message.
+async fn until_connected<T, F, Fut>(what: &str, mut connect: F) -> crate::error::ServiceResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::ServiceResult<T>>,
+{
+    const ATTEMPT: Duration = Duration::from_secs(15);
+    const ATTEMPTS: u32 = 4;
+    for attempt in 1..ATTEMPTS {
+        match tokio::time::timeout(ATTEMPT, connect()).await {
+            Ok(result) => return result,
+            Err(_) => tracing::warn!(what, attempt, "connecting timed out after {ATTEMPT:?}; trying a new connection"),
+        }
+    }
+    tokio::time::timeout(ATTEMPT, connect()).await.unwrap_or_else(|_| {
+        Err(crate::error::ServiceError::transient(format!("connecting to the {what} timed out {ATTEMPTS} times")))
+    })
 }
 
 /// Creates the checkpoint container when missing: the SDK's store fails on a missing one.
@@ -126,14 +148,17 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         call_timeout: CALL_TIMEOUT,
         ..EventHubsFeedOptions::default()
     };
-    let (feed, handle) = EventHubsFeed::start(
-        hub_target(&az.input, &creds)?,
-        store,
-        allowed,
-        options,
-        metrics.clone(),
-        shutdown.clone(),
-    )
+    let target = hub_target(&az.input, &creds)?;
+    let (feed, handle) = until_connected("input hub", || {
+        EventHubsFeed::start(
+            target.clone(),
+            store.clone(),
+            allowed.clone(),
+            options.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+    })
     .await
     .map_err(|e| {
         anyhow::anyhow!("input: hub {}/{} consumer group {}: {e}", az.input.namespace, az.input.hub, az.consumer_group)
