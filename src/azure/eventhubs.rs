@@ -10,7 +10,7 @@ use std::time::Duration;
 use azure_core::credentials::TokenCredential;
 use azure_core_amqp::{AmqpError, AmqpErrorCondition, AmqpErrorKind};
 use azure_messaging_eventhubs::error::ErrorKind as HubKind;
-use azure_messaging_eventhubs::{EventHubsError, RetryOptions};
+use azure_messaging_eventhubs::{EventHubsError, ProducerClient, RetryOptions};
 
 use super::errors::{from_azure, redact};
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
@@ -216,6 +216,20 @@ fn amqp_errors(err: &EventHubsError) -> Vec<&AmqpError> {
         next = e.source();
     }
     found
+}
+
+/// Opens a producer on `target` (connecting at once, bounded by its call timeout).
+pub async fn open_producer(target: &HubTarget) -> ServiceResult<ProducerClient> {
+    let mut builder = ProducerClient::builder().with_application_id(format!("flowlog-{}", env!("CARGO_PKG_VERSION")));
+    if let Some(endpoint) = &target.custom_endpoint {
+        builder = builder.with_custom_endpoint(endpoint.clone());
+    }
+    if let Some(retry) = &target.retry {
+        builder = builder.with_retry_options(retry.clone());
+    }
+    let context = format!("opening producer for {}", target.describe());
+    bounded(&context, target.call_timeout, builder.open(&target.namespace, &target.hub, target.credential.clone()))
+        .await
 }
 
 #[cfg(test)]

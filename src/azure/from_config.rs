@@ -9,6 +9,7 @@ use azure_core::credentials::TokenCredential;
 
 use super::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
 use super::endpoint::AccountEndpoint;
+use super::eventhubs::HubTarget;
 use super::sas::{AccountKey, SasToken};
 use super::static_token::StaticToken;
 use crate::blob_store::azure::AzureBlobAccount;
@@ -54,6 +55,14 @@ impl Credentials {
             return Ok(StorageAuth::AccountKey(key));
         }
         Ok(StorageAuth::Entra(self.entra().with_context(|| format!("{setting} uses Entra ID"))?))
+    }
+
+    /// Where and how to reach the Event Hub `hub`, each SDK call bounded by `call_timeout`.
+    pub fn hub_target(&self, hub: &HubRef, call_timeout: std::time::Duration) -> anyhow::Result<HubTarget> {
+        let mut target = HubTarget::new(&hub.namespace, &hub.hub, self.hub(hub)?);
+        target.custom_endpoint = hub.endpoint.clone();
+        target.call_timeout = call_timeout;
+        Ok(target)
     }
 
     /// The credential for an Event Hub: its fixed token if configured, else Entra ID.

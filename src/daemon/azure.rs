@@ -10,12 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{start_ops, summary, with_deadline};
 use crate::azure::AccountEndpoint;
-use crate::azure::eventhubs::HubTarget;
 use crate::azure::from_config::{Credentials, endpoint, source_accounts};
 use crate::azure::sources::AllowedSources;
 use crate::blob_store::azure::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::change_feed::eventhubs::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
-use crate::config::{AzureConfig, Config, ContainerRef, HubRef};
+use crate::config::{AzureConfig, Config, ContainerRef};
 use crate::dead_letter::azure::AzureDeadLetters;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
@@ -28,13 +27,6 @@ use crate::row_sink::eventhubs::{AdxRouting, EventHubsSink};
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 type AzureEngine = Engine<AzureBlobStore, TableOffsetStore, EventHubsSink, AzureDeadLetters>;
-
-fn hub_target(hub: &HubRef, creds: &Credentials) -> anyhow::Result<HubTarget> {
-    let mut target = HubTarget::new(&hub.namespace, &hub.hub, creds.hub(hub)?);
-    target.custom_endpoint = hub.endpoint.clone();
-    target.call_timeout = CALL_TIMEOUT;
-    Ok(target)
-}
 
 fn container_parts(
     setting: &str,
@@ -67,7 +59,7 @@ async fn engine(
         .await
         .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
     let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
-    let target = hub_target(&az.output, creds)?;
+    let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
     let sink = until_connected("output hub", || EventHubsSink::open(target.clone(), az.batch, routing.clone()))
         .await
         .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
@@ -148,7 +140,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         call_timeout: CALL_TIMEOUT,
         ..EventHubsFeedOptions::default()
     };
-    let target = hub_target(&az.input, &creds)?;
+    let target = creds.hub_target(&az.input, CALL_TIMEOUT)?;
     let (feed, handle) = until_connected("input hub", || {
         EventHubsFeed::start(
             target.clone(),

@@ -19,7 +19,7 @@ use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
 use sha2::{Digest, Sha256};
 
 use super::{RowBatch, RowSink};
-use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs};
+use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs, open_producer};
 use crate::blob_name::BlobName;
 use crate::error::{ServiceError, ServiceResult};
 use crate::row::batch::{BatchConfig, Payload, pack};
@@ -139,19 +139,6 @@ impl EventHubsSink {
         }
         bounded_call(&context, limit, producer.send_batch(batch, None)).await.map(|()| Sent::Accepted)
     }
-}
-
-async fn open_producer(target: &HubTarget) -> ServiceResult<ProducerClient> {
-    let mut builder = ProducerClient::builder().with_application_id(format!("flowlog-{}", env!("CARGO_PKG_VERSION")));
-    if let Some(endpoint) = &target.custom_endpoint {
-        builder = builder.with_custom_endpoint(endpoint.clone());
-    }
-    if let Some(retry) = &target.retry {
-        builder = builder.with_retry_options(retry.clone());
-    }
-    let context = format!("opening producer for {}", target.describe());
-    bounded(&context, target.call_timeout, builder.open(&target.namespace, &target.hub, target.credential.clone()))
-        .await
 }
 
 /// A stable partition key per blob: 32 hex digits of SHA-256 of the blob name.

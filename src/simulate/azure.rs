@@ -14,6 +14,7 @@ use super::random::SplitMix64;
 use super::{Append, Destination, WriteStats};
 use crate::azure::blob_clients::container_client;
 use crate::azure::block_writer::BlockAppender;
+use crate::azure::eventhubs::{HubTarget, open_producer};
 use crate::azure::from_config::{Credentials, endpoint};
 use crate::config::AzureConfig;
 use crate::format::timefmt::TimeFormatter;
@@ -38,8 +39,7 @@ struct Container {
 pub struct AzureDestination {
     containers: HashMap<String, Container>,
     /// To reconnect: SDK 0.15 clients never recover a broken connection.
-    input: crate::config::HubRef,
-    credential: Arc<dyn azure_core::credentials::TokenCredential>,
+    input: HubTarget,
     /// Records already in each blob (this run or an earlier one): the first needs no comma.
     records: HashMap<String, u64>,
     producer: Arc<ProducerClient>,
@@ -74,12 +74,11 @@ impl AzureDestination {
                 Container { client, account_url: account_url.to_string(), account: endpoint.account().to_string() },
             );
         }
-        let credential = creds.hub(&cfg.input)?;
-        let producer = open_producer(&cfg.input, &credential).await?;
+        let input = creds.hub_target(&cfg.input, CALL_TIMEOUT)?;
+        let producer = connect(&input).await?;
         Ok(AzureDestination {
             containers,
-            input: cfg.input.clone(),
-            credential,
+            input,
             records: HashMap::new(),
             producer,
             faults,
@@ -159,7 +158,7 @@ impl AzureDestination {
                     failure => {
                         let why = failure.err().map_or_else(|| "error".to_string(), |_| "timeout".to_string());
                         tracing::warn!(attempt, why, "publishing a BlobCreated event failed; reconnecting");
-                        self.producer = open_producer(&self.input, &self.credential).await?;
+                        self.producer = connect(&self.input).await?;
                     }
                 }
             }
@@ -171,20 +170,8 @@ impl AzureDestination {
 
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-async fn open_producer(
-    input: &crate::config::HubRef,
-    credential: &Arc<dyn azure_core::credentials::TokenCredential>,
-) -> anyhow::Result<Arc<ProducerClient>> {
-    let mut builder = ProducerClient::builder();
-    if let Some(e) = &input.endpoint {
-        builder = builder.with_custom_endpoint(e.clone());
-    }
-    let open = builder.open(&input.namespace, &input.hub, credential.clone());
-    let producer = tokio::time::timeout(CALL_TIMEOUT, open)
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to input hub {}/{} timed out", input.namespace, input.hub))?
-        .with_context(|| format!("connecting to input hub {}/{}", input.namespace, input.hub))?;
-    Ok(Arc::new(producer))
+async fn connect(input: &HubTarget) -> anyhow::Result<Arc<ProducerClient>> {
+    Ok(Arc::new(open_producer(input).await.map_err(|e| anyhow::anyhow!("input hub: {e}"))?))
 }
 
 async fn send_one(producer: &ProducerClient, subject: &str, body: &[u8]) -> anyhow::Result<()> {
