@@ -84,7 +84,8 @@ where
 pub fn summary(metrics: &Metrics, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64();
     let rows = metrics.rows_sent.get();
-    let dead: u64 = ["event", "record", "tuple", "blob"].iter().map(|k| metrics.count("dead_letters", k)).sum();
+    let dead: u64 =
+        crate::dead_letter::DeadLetterKind::ALL.iter().map(|k| metrics.count("dead_letters", k.as_str())).sum();
     format!(
         "{rows} rows from {} blob reads ({} records, {} bytes), {} up to date, {dead} dead letters, in {secs:.2} s ({:.0} rows/s)",
         metrics.count("blobs", "processed"),

@@ -23,6 +23,21 @@ pub enum DeadLetterKind {
     Blob,
 }
 
+impl DeadLetterKind {
+    pub const ALL: [DeadLetterKind; 4] =
+        [DeadLetterKind::Event, DeadLetterKind::Record, DeadLetterKind::Tuple, DeadLetterKind::Blob];
+
+    /// The name used in documents (serde) and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterKind::Event => "event",
+            DeadLetterKind::Record => "record",
+            DeadLetterKind::Tuple => "tuple",
+            DeadLetterKind::Blob => "blob",
+        }
+    }
+}
+
 /// One failure, as stored: a JSON document per dead letter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {

@@ -132,8 +132,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         new_offset: u64,
     ) -> ServiceResult<Option<u64>> {
         for letter in &collector.letters {
-            self.dead_letters.put(letter).await?;
-            self.metrics.dead_letter(kind_label(letter.kind));
+            self.put_dead_letter(letter).await?;
         }
         collector.letters.clear();
         let rows = collector.buffered_rows();
@@ -197,15 +196,5 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
         }
         Err(ServiceError::transient(format!("offset of {blob}: compare-and-swap lost {MAX_ROUNDS} races in a row")))
-    }
-}
-
-pub(crate) fn kind_label(kind: crate::dead_letter::DeadLetterKind) -> &'static str {
-    use crate::dead_letter::DeadLetterKind as K;
-    match kind {
-        K::Event => "event",
-        K::Record => "record",
-        K::Tuple => "tuple",
-        K::Blob => "blob",
     }
 }

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::blob::{BlobOutcome, kind_label};
+use super::blob::BlobOutcome;
 use super::retry::with_retry;
 use crate::blob_name::BlobName;
 use crate::blob_store::BlobStore;
@@ -182,10 +182,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         self.put_dead_letter(&letter).await
     }
 
-    async fn put_dead_letter(&self, letter: &DeadLetter) -> ServiceResult<()> {
+    /// Writes a dead letter with retries and counts it; fails only if it cannot be written.
+    pub(super) async fn put_dead_letter(&self, letter: &DeadLetter) -> ServiceResult<()> {
         let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
         with_retry(&self.cfg.retry, &self.metrics, "dead_letter", &ctx, || self.dead_letters.put(letter)).await?;
-        self.metrics.dead_letter(kind_label(letter.kind));
+        self.metrics.dead_letter(letter.kind.as_str());
         Ok(())
     }
 
