@@ -4,11 +4,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use flowlog::flatten::RangeFlattener;
-use flowlog::row::batch::{BatchConfig, pack};
-use flowlog::row::id::BlobIdent;
-use flowlog::row::ndjson::NdjsonEncoder;
-use flowlog::simulate::{SimConfig, SimFormat};
+use flowlog::app::simulate::{SimConfig, SimFormat};
+use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::row::batch::{BatchConfig, pack};
+use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::row::ndjson::NdjsonEncoder;
 
 /// One hour-long blob of the given format, as Azure would have written it.
 fn blob(format: SimFormat, tuples_per_minute: usize) -> (Vec<u8>, u64) {

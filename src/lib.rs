@@ -37,23 +37,8 @@
 //!
 //! Vocabulary: a *checkpoint* is only the Event Hubs consumer position; an *offset* is only a
 //! byte position in a blob.
+pub mod app;
 pub mod azure;
-pub mod blob_name;
-pub mod blob_store;
-pub mod change_feed;
-pub mod cli;
-pub mod config;
-pub mod daemon;
-pub mod dead_letter;
-pub mod engine;
-pub mod error;
-pub mod eventgrid;
-pub mod flatten;
-pub mod format;
-pub mod metrics;
-pub mod offset;
-pub mod offset_store;
-pub mod ops;
-pub mod row;
-pub mod row_sink;
-pub mod simulate;
+pub mod domain;
+pub mod local;
+pub mod pipeline;

@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use flowlog::cli::{Cli, Command};
+use flowlog::app::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,19 +22,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            runtime()?.block_on(flowlog::cli::run::run(args))?;
+            runtime()?.block_on(flowlog::app::cli::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill(args) => {
-            runtime()?.block_on(flowlog::cli::run::backfill(args))?;
+            runtime()?.block_on(flowlog::app::cli::run::backfill(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => {
-            runtime()?.block_on(flowlog::simulate::run(args))?;
+            runtime()?.block_on(flowlog::app::simulate::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flatten(args) => {
-            let errors = flowlog::cli::flatten::run(&args)?;
+            let errors = flowlog::app::cli::flatten::run(&args)?;
             if errors > 0 {
                 eprintln!("flowlog flatten: {errors} error(s); every other row was written");
                 return Ok(ExitCode::FAILURE);
@@ -42,7 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            let fields: Vec<_> = flowlog::row::schema::FIELDS
+            let fields: Vec<_> = flowlog::domain::row::schema::FIELDS
                 .iter()
                 .map(|f| serde_json::json!({"name": f.name, "type": f.ty.kusto(), "nullable": f.nullable}))
                 .collect();

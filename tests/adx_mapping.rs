@@ -1,9 +1,9 @@
 //! The Data Explorer table (`deploy/adx/01-table.kql`) and ingestion mapping
 //! (`deploy/adx/02-mapping.kql`) must cover exactly the row fields flowlog emits, as listed in
-//! `flowlog::row::schema::FIELDS`, with the same Kusto types. A renamed, added, removed or
+//! `flowlog::domain::row::schema::FIELDS`, with the same Kusto types. A renamed, added, removed or
 //! retyped field fails here until the KQL is updated with it.
 
-use flowlog::row::schema::FIELDS;
+use flowlog::domain::row::schema::FIELDS;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -113,14 +113,14 @@ fn mapping_problems(entries: &[(String, String, String)]) -> Vec<String> {
 fn table_columns_are_exactly_the_row_fields() {
     let columns = table_columns(&read("deploy/adx/01-table.kql"), "FlowLogs").unwrap();
     let problems = table_problems(&columns);
-    assert!(problems.is_empty(), "01-table.kql vs flowlog::row::schema::FIELDS:\n{}", problems.join("\n"));
+    assert!(problems.is_empty(), "01-table.kql vs flowlog::domain::row::schema::FIELDS:\n{}", problems.join("\n"));
 }
 
 #[test]
 fn mapping_covers_exactly_the_row_fields() {
     let entries = mapping_entries(&read("deploy/adx/02-mapping.kql"), "FlowLogs", "FlowLogsMapping").unwrap();
     let problems = mapping_problems(&entries);
-    assert!(problems.is_empty(), "02-mapping.kql vs flowlog::row::schema::FIELDS:\n{}", problems.join("\n"));
+    assert!(problems.is_empty(), "02-mapping.kql vs flowlog::domain::row::schema::FIELDS:\n{}", problems.join("\n"));
 }
 
 #[test]

@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_core::http::RequestContent;
 use common::*;
-use flowlog::azure::block_writer::BlockAppender;
-use flowlog::blob_store::BlobStore;
-use flowlog::blob_store::azure::AzureBlobStoreOptions;
-use flowlog::error::ErrorKind;
+use flowlog::app::simulate::block_writer::BlockAppender;
+use flowlog::azure::blob_store::AzureBlobStoreOptions;
+use flowlog::pipeline::blob_store::BlobStore;
+use flowlog::pipeline::error::ErrorKind;
 use futures::StreamExt;
 
 const HEAD: &[u8] = br#"{"records":["#;
@@ -157,7 +157,7 @@ async fn blobs_outside_the_configured_containers_are_refused_without_a_request()
         "devstoreaccount1".to_string(),
         format!("devstoreaccount1/{allowed}/"),
     ] {
-        let blob = flowlog::blob_name::BlobName::new(name.as_str());
+        let blob = flowlog::domain::blob_name::BlobName::new(name.as_str());
         let err = store.properties(&blob).await.expect_err("refused");
         assert_eq!(err.kind, ErrorKind::Permanent, "{name}: {err}");
         let err = store.read_range(&blob, 0..1).await.err().expect("refused");
@@ -166,12 +166,12 @@ async fn blobs_outside_the_configured_containers_are_refused_without_a_request()
 
     // Same with an endpoint where nothing listens: a request would be a connection error.
     let nowhere = flowlog::azure::AccountEndpoint::parse("http://127.0.0.1:9/devstoreaccount1").expect("endpoint");
-    let account = flowlog::blob_store::azure::AzureBlobAccount {
+    let account = flowlog::azure::blob_store::AzureBlobAccount {
         endpoint: nowhere,
         containers: vec![allowed.clone()],
         auth: flowlog::azure::StorageAuth::emulator(),
     };
-    let offline = flowlog::blob_store::azure::AzureBlobStore::new(vec![account], AzureBlobStoreOptions::default())
+    let offline = flowlog::azure::blob_store::AzureBlobStore::new(vec![account], AzureBlobStoreOptions::default())
         .expect("store");
     let err = offline.properties(&blob_name(&other, "a/PT1H.json")).await.expect_err("refused");
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");

@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
+use flowlog::azure::dead_letter::{AzureDeadLetters, dead_letter_path};
 use flowlog::azure::{AccountEndpoint, StorageAuth};
-use flowlog::dead_letter::azure::{AzureDeadLetters, dead_letter_path};
-use flowlog::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore, RawEncoding};
+use flowlog::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore, RawEncoding};
 use futures::TryStreamExt;
 
 fn letter(raw: &[u8], at: &str) -> DeadLetter {
@@ -68,7 +68,7 @@ async fn writing_to_a_missing_container_fails_loudly() {
     let container = unique_name("nodeadletters");
     let store = AzureDeadLetters::new(&blob_endpoint(), &container, &StorageAuth::emulator()).expect("store");
     let err = store.put(&letter(b"x", "2025-03-04T05:06:07Z")).await.expect_err("no container");
-    assert_eq!(err.kind, flowlog::error::ErrorKind::NotFound, "{err}");
+    assert_eq!(err.kind, flowlog::pipeline::error::ErrorKind::NotFound, "{err}");
     let other = AccountEndpoint::parse("http://127.0.0.1:9/otheraccount").expect("endpoint");
     assert!(AzureDeadLetters::new(&other, "c1x", &StorageAuth::emulator()).is_err(), "key of another account");
 }

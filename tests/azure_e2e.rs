@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 use azure_messaging_eventhubs::{OpenReceiverOptions, StartLocation, StartPosition};
 use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE};
 use flowlog::azure::StorageAuth;
-use flowlog::blob_store::BlobStore;
-use flowlog::blob_store::azure::AzureBlobStoreOptions;
-use flowlog::offset_store::OffsetStore;
-use flowlog::offset_store::table::TableOffsetStore;
+use flowlog::azure::blob_store::AzureBlobStoreOptions;
+use flowlog::azure::table::TableOffsetStore;
+use flowlog::pipeline::blob_store::BlobStore;
+use flowlog::pipeline::offset_store::OffsetStore;
 use futures::StreamExt;
 use hubs::{consumer, producer, send_to_partition, start_emulator};
 
@@ -210,7 +210,10 @@ shutdown_deadline_secs = 10
     }
 
     /// The rows every blob written under the given start hour must yield, by id.
-    async fn expected(&self, hour_prefix: &str) -> (HashMap<String, String>, Vec<(flowlog::blob_name::BlobName, u64)>) {
+    async fn expected(
+        &self,
+        hour_prefix: &str,
+    ) -> (HashMap<String, String>, Vec<(flowlog::domain::blob_name::BlobName, u64)>) {
         let store = common::blob_store(&[NSG, VNET], AzureBlobStoreOptions::default());
         let mut rows = HashMap::new();
         let mut ends = Vec::new();
@@ -220,9 +223,12 @@ shutdown_deadline_secs = 10
             }
             let len = listing.properties.content_length;
             let bytes = common::read_all(store.read_range(&listing.blob, 0..len).await.unwrap(), usize::MAX).await;
-            let mut enc = flowlog::row::ndjson::NdjsonEncoder::new();
-            flowlog::flatten::RangeFlattener::new(flowlog::row::id::BlobIdent::new(listing.blob.as_str()), 0)
-                .push(&bytes, true, &mut enc);
+            let mut enc = flowlog::domain::row::ndjson::NdjsonEncoder::new();
+            flowlog::domain::flatten::RangeFlattener::new(
+                flowlog::domain::row::id::BlobIdent::new(listing.blob.as_str()),
+                0,
+            )
+            .push(&bytes, true, &mut enc);
             for line in String::from_utf8(enc.out).unwrap().lines() {
                 rows.insert(id_of(line), line.to_string());
             }
@@ -424,7 +430,7 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     let records: Vec<&str> =
         good.trim().trim_start_matches("{\"records\":[").trim_end_matches("]}").split("\n,").collect();
     let corrupt_path = format!("bad-{}/PT1H.json", common::unique_name("c"));
-    let appender = flowlog::azure::block_writer::BlockAppender::new(&vnet, &corrupt_path);
+    let appender = flowlog::app::simulate::block_writer::BlockAppender::new(&vnet, &corrupt_path);
     appender.create(b"{\"records\":[", b"]}").await.unwrap();
     appender.append_before_tail(records[0].trim().as_bytes()).await.unwrap();
     appender
@@ -435,7 +441,7 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
         .unwrap();
     let corrupt_len = appender.append_before_tail(format!(",{}", records[1].trim()).as_bytes()).await.unwrap();
     let good_path = format!("good-{}/PT1H.json", common::unique_name("g"));
-    let appender = flowlog::azure::block_writer::BlockAppender::new(&vnet, &good_path);
+    let appender = flowlog::app::simulate::block_writer::BlockAppender::new(&vnet, &good_path);
     appender.create(b"{\"records\":[", b"]}").await.unwrap();
     let good_len = appender.append_before_tail(records[0].trim().as_bytes()).await.unwrap();
 

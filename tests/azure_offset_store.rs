@@ -4,11 +4,11 @@ mod common;
 
 use common::*;
 use flowlog::azure::StorageAuth;
-use flowlog::blob_name::BlobName;
-use flowlog::error::ErrorKind;
-use flowlog::offset::OffsetState;
-use flowlog::offset_store::table::TableOffsetStore;
-use flowlog::offset_store::{OffsetStore, Version};
+use flowlog::azure::table::TableOffsetStore;
+use flowlog::domain::blob_name::BlobName;
+use flowlog::domain::offset::OffsetState;
+use flowlog::pipeline::error::ErrorKind;
+use flowlog::pipeline::offset_store::{OffsetStore, Version};
 
 /// A store on a fresh table. Each call builds its own client, like a separate daemon replica.
 async fn store_on(table: &str) -> TableOffsetStore {

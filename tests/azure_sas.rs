@@ -5,13 +5,13 @@ mod common;
 use azure_core::http::RequestContent;
 use common::*;
 use flowlog::azure::blob_clients::container_client;
+use flowlog::azure::blob_store::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
+use flowlog::azure::table::TableOffsetStore;
 use flowlog::azure::{AccountKey, AccountSas, SasToken, StorageAuth};
-use flowlog::blob_store::BlobStore;
-use flowlog::blob_store::azure::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
-use flowlog::error::ErrorKind;
-use flowlog::offset::OffsetState;
-use flowlog::offset_store::OffsetStore;
-use flowlog::offset_store::table::TableOffsetStore;
+use flowlog::domain::offset::OffsetState;
+use flowlog::pipeline::blob_store::BlobStore;
+use flowlog::pipeline::error::ErrorKind;
+use flowlog::pipeline::offset_store::OffsetStore;
 use time::{Duration, OffsetDateTime};
 
 fn sas(services: &str, permissions: &str, expiry: OffsetDateTime) -> SasToken {
@@ -82,7 +82,7 @@ async fn the_table_store_works_with_a_sas_token_too() {
     let auth = StorageAuth::Sas(sas("t", "racwdlu", in_an_hour()));
     let store = TableOffsetStore::new(&table_endpoint(), &table, &auth).expect("store");
     store.ensure_table().await.expect("create table with SAS");
-    let blob = flowlog::blob_name::BlobName::from("devstoreaccount1/c/PT1H.json");
+    let blob = flowlog::domain::blob_name::BlobName::from("devstoreaccount1/c/PT1H.json");
     let state =
         OffsetState { offset: 12, blob_created_ms: None, last_content_length: 14, rows_emitted: 1, updated_at_ms: 1 };
     let version = store.save(&blob, &state, None).await.expect("insert with SAS");

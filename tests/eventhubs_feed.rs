@@ -13,12 +13,12 @@ use std::time::Duration;
 use azure_messaging_eventhubs::{CheckpointStore, ProcessorStrategy};
 use eventhubs_emulator::{EmulatorHandle, NAMESPACE};
 use flowlog::azure::StorageAuth;
-use flowlog::azure::sources::AllowedSources;
-use flowlog::change_feed::eventhubs::{
+use flowlog::azure::feed::{
     EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, EventHubsPartition, blob_checkpoint_store,
 };
-use flowlog::change_feed::{ChangeFeed, EventBody, FeedEvent, FeedPartition};
-use flowlog::metrics::Metrics;
+use flowlog::azure::sources::AllowedSources;
+use flowlog::pipeline::change_feed::{ChangeFeed, EventBody, FeedEvent, FeedPartition};
+use flowlog::pipeline::metrics::Metrics;
 use hubs::*;
 use tokio_util::sync::CancellationToken;
 

@@ -8,11 +8,11 @@ use std::io::Read;
 
 use azure_messaging_eventhubs::models::{AmqpSimpleValue, ReceivedEventData};
 use eventhubs_emulator::EmulatorHandle;
-use flowlog::blob_name::BlobName;
-use flowlog::error::ErrorKind;
-use flowlog::row::batch::BatchConfig;
-use flowlog::row_sink::eventhubs::{AdxRouting, EventHubsSink};
-use flowlog::row_sink::{RowBatch, RowSink};
+use flowlog::azure::sink::{AdxRouting, EventHubsSink};
+use flowlog::domain::blob_name::BlobName;
+use flowlog::domain::row::batch::BatchConfig;
+use flowlog::pipeline::error::ErrorKind;
+use flowlog::pipeline::row_sink::{RowBatch, RowSink};
 use hubs::*;
 
 const HUB: &str = "rows";
@@ -32,7 +32,7 @@ async fn sink(emulator: &EmulatorHandle, batch: BatchConfig) -> EventHubsSink {
     within("open sink", EventHubsSink::open(target(emulator, HUB), batch, routing())).await.expect("sink opens")
 }
 
-async fn send(sink: &EventHubsSink, blob: &BlobName, rows: &[u8]) -> flowlog::error::ServiceResult<()> {
+async fn send(sink: &EventHubsSink, blob: &BlobName, rows: &[u8]) -> flowlog::pipeline::error::ServiceResult<()> {
     within("sink send", sink.send(RowBatch { blob, ndjson: rows, rows: 0 })).await
 }
 

@@ -45,7 +45,7 @@ fn samples_match_golden_ndjson_and_cover_every_tuple() {
 
 #[test]
 fn rows_have_exactly_the_schema_fields_in_order() {
-    let names: Vec<&str> = flowlog::row::schema::field_names().collect();
+    let names: Vec<&str> = flowlog::domain::row::schema::field_names().collect();
     for name in ["nsg_v1", "nsg_v2", "vnet"] {
         let golden = std::fs::read_to_string(format!("samples/golden/{name}.ndjson")).unwrap();
         for line in golden.lines() {
@@ -58,7 +58,7 @@ fn rows_have_exactly_the_schema_fields_in_order() {
             // Order: each key appears after the previous one in the line.
             let positions: Vec<usize> = names.iter().map(|n| line.find(&format!("\"{n}\":")).unwrap()).collect();
             assert!(positions.windows(2).all(|w| w[0] < w[1]), "fields out of order in {line}");
-            for f in flowlog::row::schema::FIELDS {
+            for f in flowlog::domain::row::schema::FIELDS {
                 let v = &row[f.name];
                 assert!(f.nullable || !v.is_null(), "{} is null", f.name);
                 assert_ne!(v, "", "{} is an empty string; absent values must be null", f.name);

@@ -3,10 +3,10 @@
 //! rows and errors of a one-shot parse, with the same ids, in the same order.
 mod support;
 
-use flowlog::flatten::RangeFlattener;
-use flowlog::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
-use flowlog::row::id::BlobIdent;
-use flowlog::row::ndjson::NdjsonEncoder;
+use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
+use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::row::ndjson::NdjsonEncoder;
 use proptest::prelude::*;
 
 #[derive(Default)]

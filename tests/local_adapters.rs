@@ -2,17 +2,17 @@
 use futures::TryStreamExt;
 use tokio_util::sync::CancellationToken;
 
-use flowlog::blob_store::BlobStore;
-use flowlog::blob_store::local::LocalBlobStore;
-use flowlog::change_feed::local::{LocalFeed, LocalFeedMode};
-use flowlog::change_feed::{ChangeFeed, EventBody, FeedPartition};
-use flowlog::dead_letter::local::LocalDeadLetters;
-use flowlog::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
-use flowlog::offset::OffsetState;
-use flowlog::offset_store::OffsetStore;
-use flowlog::offset_store::local::LocalOffsetStore;
-use flowlog::row_sink::ndjson_file::NdjsonFileSink;
-use flowlog::row_sink::{RowBatch, RowSink};
+use flowlog::domain::offset::OffsetState;
+use flowlog::local::blob_store::LocalBlobStore;
+use flowlog::local::dead_letter::LocalDeadLetters;
+use flowlog::local::feed::{LocalFeed, LocalFeedMode};
+use flowlog::local::ndjson_sink::NdjsonFileSink;
+use flowlog::local::offset_store::LocalOffsetStore;
+use flowlog::pipeline::blob_store::BlobStore;
+use flowlog::pipeline::change_feed::{ChangeFeed, EventBody, FeedPartition};
+use flowlog::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
+use flowlog::pipeline::offset_store::OffsetStore;
+use flowlog::pipeline::row_sink::{RowBatch, RowSink};
 
 #[tokio::test]
 async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {

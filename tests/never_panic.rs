@@ -3,9 +3,9 @@
 //! (`fuzz/` holds the same harness for cargo-fuzz on a nightly toolchain.)
 mod support;
 
-use flowlog::flatten::RangeFlattener;
-use flowlog::row::encoder::{Encoder, OutputFormat};
-use flowlog::row::id::BlobIdent;
+use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::row::encoder::{Encoder, OutputFormat};
+use flowlog::domain::row::id::BlobIdent;
 use proptest::prelude::*;
 
 fn drive(data: &[u8], base: u64, chunk: usize) {

@@ -1,7 +1,7 @@
 //! Properties of the pure flow-log generator: determinism, documented record shapes, tuple fields, paths.
 use std::collections::{HashMap, HashSet};
 
-use flowlog::simulate::{Append, SimConfig, SimFormat};
+use flowlog::app::simulate::{Append, SimConfig, SimFormat};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -4,7 +4,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use flowlog::simulate::{LocalDir, SimConfig, SimFormat, SimulateArgs, args::FormatArg, simulate, write_local};
+use flowlog::app::simulate::{LocalDir, SimConfig, SimFormat, SimulateArgs, args::FormatArg, simulate, write_local};
 use serde_json::Value;
 
 fn config(format: SimFormat, minutes: u32) -> SimConfig {
@@ -145,7 +145,7 @@ async fn run_writes_under_out_and_reports() {
         start: None,
         interval_ms: 0,
     };
-    let summary = flowlog::simulate::run(args).await.unwrap();
+    let summary = flowlog::app::simulate::run(args).await.unwrap();
     assert_eq!((summary.written.blobs, summary.written.records, summary.written.tuples), (2, 4, 40));
     assert!(summary.to_string().contains("40 tuples"));
     assert!(dir.path().join("account/insights-logs-networksecuritygroupflowevent").is_dir());

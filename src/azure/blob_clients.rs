@@ -16,7 +16,7 @@ use super::credentials::StorageAuth;
 use super::endpoint::AccountEndpoint;
 use super::errors::from_azure;
 use super::sas::{AccountKey, AccountSas, SasToken};
-use crate::error::{ServiceError, ServiceResult};
+use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// Lifetime of a self-signed account SAS; it is replaced when half of it has passed.
 const SIGNED_SAS_LIFETIME: Duration = Duration::from_secs(2 * 3600);
@@ -148,6 +148,6 @@ mod tests {
         let Err(err) = container_client(&endpoint, "c1x", &StorageAuth::emulator(), "rl") else {
             panic!("a key for devstoreaccount1 must not serve otheraccount");
         };
-        assert_eq!(err.kind, crate::error::ErrorKind::Permanent);
+        assert_eq!(err.kind, crate::pipeline::error::ErrorKind::Permanent);
     }
 }

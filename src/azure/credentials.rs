@@ -11,7 +11,7 @@ use azure_core::credentials::TokenCredential;
 
 use super::sas::{AccountKey, SasToken};
 use super::token_bridge::LegacyTokenCredential;
-use crate::error::{ServiceError, ServiceResult};
+use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// Credentials for one storage account.
 #[derive(Clone)]

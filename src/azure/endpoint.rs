@@ -8,7 +8,7 @@ use std::fmt;
 use azure_core::http::Url;
 
 use super::errors::redact;
-use crate::error::{ServiceError, ServiceResult};
+use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// A service endpoint (blob or table) of one storage account.
 #[derive(Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! the rest → Permanent. Messages keep the status and the service's error code, and pass through
 //! [`redact`] because transport errors quote the request URL, which can carry a SAS signature.
 //! The SDK error is not kept as `source`: its Display could print that URL unredacted.
-use crate::error::{ErrorKind, ServiceError};
+use crate::pipeline::error::{ErrorKind, ServiceError};
 
 /// Longest error text kept from an SDK error (legacy HTTP errors embed whole response bodies).
 const MAX_DETAIL: usize = 600;

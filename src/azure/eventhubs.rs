@@ -13,7 +13,7 @@ use azure_messaging_eventhubs::error::ErrorKind as HubKind;
 use azure_messaging_eventhubs::{EventHubsError, ProducerClient, RetryOptions};
 
 use super::errors::{from_azure, redact};
-use crate::error::{ErrorKind, ServiceError, ServiceResult};
+use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 
 /// One Event Hub and how to reach it.
 #[derive(Clone)]

@@ -1,15 +1,18 @@
 //! Shared Azure plumbing: endpoints, credentials, SAS, error mapping, Event Hubs targets, allowed sources.
 pub mod blob_clients;
-pub mod block_writer;
+pub mod blob_store;
 pub mod credentials;
+pub mod dead_letter;
 pub mod endpoint;
 pub mod errors;
+pub mod eventgrid;
 pub mod eventhubs;
-pub mod from_config;
-pub mod offset_entity;
+pub mod feed;
 pub mod sas;
+pub mod sink;
 pub mod sources;
 pub mod static_token;
+pub mod table;
 pub mod token_bridge;
 
 pub use credentials::{EntraCredentialKind, StorageAuth, entra_credential};

@@ -12,7 +12,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// The service version this signer produces; it selects the string-to-sign layout.
 pub const SAS_VERSION: &str = "2022-11-02";

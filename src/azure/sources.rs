@@ -9,8 +9,8 @@
 use azure_core::http::Url;
 
 use super::AccountEndpoint;
-use crate::blob_name::BlobName;
-use crate::error::{ServiceError, ServiceResult};
+use crate::domain::blob_name::BlobName;
+use crate::pipeline::error::{ServiceError, ServiceResult};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct AllowedSource {

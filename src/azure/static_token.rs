@@ -6,11 +6,11 @@ use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequest
 use azure_core::time::{Duration, OffsetDateTime};
 
 pub struct StaticToken {
-    token: crate::config::Secret,
+    token: crate::domain::secret::Secret,
 }
 
 impl StaticToken {
-    pub fn credential(token: crate::config::Secret) -> Arc<dyn TokenCredential> {
+    pub fn credential(token: crate::domain::secret::Secret) -> Arc<dyn TokenCredential> {
         Arc::new(StaticToken { token })
     }
 }

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use azure_storage_blob::BlobContainerClient;
 use flowlog::azure::blob_clients::container_client;
+use flowlog::azure::blob_store::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
 use flowlog::azure::{AccountEndpoint, StorageAuth};
-use flowlog::blob_store::azure::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
 
 /// Reads an endpoint exported by `tests/run` (or `tests/tools/azurite.sh`). Missing means the
 /// test cannot mean anything: fail loudly rather than skip.
@@ -65,12 +65,12 @@ pub fn blob_store(containers: &[&str], options: AzureBlobStoreOptions) -> AzureB
 }
 
 /// The logical blob name of `path` in `container` of the emulator account.
-pub fn blob_name(container: &str, path: &str) -> flowlog::blob_name::BlobName {
-    flowlog::blob_name::BlobName::new(format!("{}/{container}/{path}", blob_endpoint().account()))
+pub fn blob_name(container: &str, path: &str) -> flowlog::domain::blob_name::BlobName {
+    flowlog::domain::blob_name::BlobName::new(format!("{}/{container}/{path}", blob_endpoint().account()))
 }
 
 /// Collects a range read, checking that no chunk exceeds `max_chunk` bytes.
-pub async fn read_all(stream: flowlog::blob_store::ChunkStream, max_chunk: usize) -> Vec<u8> {
+pub async fn read_all(stream: flowlog::pipeline::blob_store::ChunkStream, max_chunk: usize) -> Vec<u8> {
     use futures::TryStreamExt;
     let chunks: Vec<bytes::Bytes> = stream.try_collect().await.expect("range read");
     assert!(chunks.iter().all(|c| c.len() <= max_chunk), "a chunk exceeded {max_chunk} bytes");

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use flowlog::flatten::RangeFlattener;
-use flowlog::row::id::BlobIdent;
-use flowlog::row::ndjson::NdjsonEncoder;
+use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::row::ndjson::NdjsonEncoder;
 
 pub fn blobs(root: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -1,0 +1,26 @@
+//! Command-line interface: argument types and the dispatch of each subcommand.
+pub mod flatten;
+pub mod run;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "flowlog", version, about = "Streams Azure NSG and VNet flow logs into analytics in near real time")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline: locally on a watched directory (default), or on Azure with `[input]` configured.
+    Run(run::RunArgs),
+    /// Process every existing blob under a prefix from its stored offset (onboarding, recovery).
+    Backfill(run::BackfillArgs),
+    /// Write synthetic flow logs laid out and appended exactly as Azure does.
+    Simulate(crate::app::simulate::SimulateArgs),
+    /// Flatten flow-log files into rows (NDJSON or CSV) on stdout.
+    Flatten(flatten::FlattenArgs),
+    /// Print the row schema (field names and Data Explorer types) as JSON.
+    Schema,
+}

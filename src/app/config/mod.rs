@@ -1,0 +1,377 @@
+//! Configuration: parsed once at the edge from (in increasing precedence) a TOML file,
+//! `FLOWLOG_<SECTION>_<KEY>` environment variables and command-line flags, into typed values.
+//! A bad setting fails at start with one message naming it.
+pub mod file;
+mod layers;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+pub use crate::domain::secret::Secret;
+pub use file::RawConfig;
+pub use layers::load;
+
+use crate::domain::row::batch::{BatchConfig, DEFAULT_MAX_BATCH_BYTES};
+use crate::pipeline::engine::{EngineConfig, RetryConfig};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub engine: EngineConfig,
+    pub server: ServerConfig,
+    pub log: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Local(LocalConfig),
+    Azure(Box<AzureConfig>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub watch: PathBuf,
+    pub state: PathBuf,
+    pub out: Output,
+    pub poll: bool,
+    pub poll_interval: Duration,
+}
+
+/// How to authenticate to one storage account when not with Entra ID.
+#[derive(Debug, Clone, Default)]
+pub struct StorageSecret {
+    pub sas: Option<Secret>,
+    pub account_key: Option<Secret>,
+}
+
+/// Where a blob container lives and how to reach it.
+#[derive(Debug, Clone)]
+pub struct ContainerRef {
+    pub account_url: String,
+    pub container: String,
+    pub secret: StorageSecret,
+}
+
+/// An Event Hub and how to reach it.
+#[derive(Debug, Clone)]
+pub struct HubRef {
+    pub namespace: String,
+    pub hub: String,
+    /// Custom AMQP endpoint (emulator or private endpoint).
+    pub endpoint: Option<String>,
+    /// Fixed bearer token instead of Entra ID.
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    pub credential: crate::azure::EntraCredentialKind,
+    pub input: HubRef,
+    pub consumer_group: String,
+    pub checkpoints: ContainerRef,
+    pub offsets_account_url: String,
+    pub offsets_table: String,
+    pub offsets_secret: StorageSecret,
+    pub processor: ProcessorConfig,
+    /// `https://account.blob.core.windows.net/container` prefixes events may name.
+    pub allowed_sources: Vec<String>,
+    pub sources_secret: StorageSecret,
+    pub output: HubRef,
+    pub batch: BatchConfig,
+    pub adx_table: String,
+    pub adx_mapping: String,
+    pub dead_letter: ContainerRef,
+}
+
+/// Load balancing of input partitions between replicas (the SDK's `EventProcessor`).
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// How often ownership is renewed and rebalanced.
+    pub update_interval: Duration,
+    /// Ownership not renewed for this long is taken over by another replica.
+    pub partition_expiration: Duration,
+    /// Where partitions without a checkpoint start: the earliest retained event, or the latest.
+    pub start_earliest: bool,
+    /// Claim all partitions balance allows at once instead of one per cycle.
+    pub greedy: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    pub shutdown_deadline: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+}
+
+/// Command-line overrides (the highest layer); `None` keeps the lower layers' value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub watch: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub out: Option<String>,
+    pub poll: bool,
+    pub listen: Option<String>,
+}
+
+impl Config {
+    /// Loads and validates: file, then the process environment, then `overrides`.
+    pub fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let raw = load(file, std::env::vars())?;
+        Config::from_raw(raw, overrides)
+    }
+
+    pub fn from_raw(mut raw: RawConfig, o: &Overrides) -> anyhow::Result<Config> {
+        if let Some(w) = &o.watch {
+            raw.local.watch = Some(w.display().to_string());
+        }
+        if let Some(s) = &o.state {
+            raw.local.state = Some(s.display().to_string());
+        }
+        if let Some(out) = &o.out {
+            raw.local.out = Some(out.clone());
+        }
+        if o.poll {
+            raw.local.poll = Some(true);
+        }
+        if let Some(l) = &o.listen {
+            raw.server.listen = Some(l.clone());
+        }
+        let engine = engine_config(&raw)?;
+        let server = ServerConfig {
+            listen: match raw.server.listen.as_deref() {
+                None | Some("") | Some("off") => None,
+                Some(a) => Some(
+                    a.parse().with_context(|| format!("server.listen: {a:?} is not an address like 127.0.0.1:9090"))?,
+                ),
+            },
+            shutdown_deadline: Duration::from_secs(raw.server.shutdown_deadline_secs.unwrap_or(25)),
+        };
+        let log = match raw.log.format.as_deref() {
+            None | Some("auto") => LogFormat::Auto,
+            Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("log.format: {other:?} is not one of auto, text, json"),
+        };
+        let mode = if raw.input.is_some() {
+            Mode::Azure(Box::new(azure_config(&raw)?))
+        } else {
+            Mode::Local(local_config(&raw))
+        };
+        Ok(Config { mode, engine, server, log })
+    }
+}
+
+fn local_config(raw: &RawConfig) -> LocalConfig {
+    let l = &raw.local;
+    LocalConfig {
+        watch: PathBuf::from(l.watch.as_deref().unwrap_or("./flowlogs")),
+        state: PathBuf::from(l.state.as_deref().unwrap_or("./.flowlog")),
+        out: match l.out.as_deref() {
+            None | Some("-") => Output::Stdout,
+            Some(p) => Output::File(PathBuf::from(p)),
+        },
+        poll: l.poll.unwrap_or(false),
+        poll_interval: Duration::from_millis(l.poll_interval_ms.unwrap_or(2000)),
+    }
+}
+
+fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
+    let e = &raw.engine;
+    let d = EngineConfig::default();
+    let r = RetryConfig::default();
+    let cfg = EngineConfig {
+        flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
+        max_batch_events: e.max_batch_events.unwrap_or(d.max_batch_events),
+        blob_concurrency: e.blob_concurrency.unwrap_or(d.blob_concurrency),
+        dead_letter_raw_limit: e.dead_letter_raw_limit.unwrap_or(d.dead_letter_raw_limit),
+        retry: RetryConfig {
+            min_delay: e.retry_min_delay_ms.map_or(r.min_delay, Duration::from_millis),
+            max_delay: e.retry_max_delay_ms.map_or(r.max_delay, Duration::from_millis),
+            max_attempts: e.retry_max_attempts.unwrap_or(r.max_attempts),
+        },
+        retention: raw
+            .offsets
+            .as_ref()
+            .and_then(|o| o.retention_days)
+            .map_or(d.retention, |days| Duration::from_secs(days * 86_400)),
+        sweep_interval: d.sweep_interval,
+    };
+    for (name, v) in [
+        ("engine.flush_bytes", cfg.flush_bytes),
+        ("engine.max_batch_events", cfg.max_batch_events),
+        ("engine.blob_concurrency", cfg.blob_concurrency),
+        ("engine.retry_max_attempts", cfg.retry.max_attempts),
+    ] {
+        if v == 0 {
+            bail!("{name} must be at least 1");
+        }
+    }
+    Ok(cfg)
+}
+
+fn required(section: &str, key: &str, v: &Option<String>) -> anyhow::Result<String> {
+    match v.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => Ok(s.to_string()),
+        _ => bail!(
+            "{section}.{key} is required in Azure mode (set it in the file or FLOWLOG_{}_{})",
+            section.to_ascii_uppercase(),
+            key.to_ascii_uppercase()
+        ),
+    }
+}
+
+fn secret(value: &Option<Secret>, file: &Option<String>) -> anyhow::Result<Option<Secret>> {
+    match (value, file) {
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => Ok(Some(Secret::from_file(path)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn https_url(name: &str, url: String) -> anyhow::Result<String> {
+    // Plain http is allowed only for a local emulator (Azurite) on loopback.
+    let local =
+        url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") || url.starts_with("http://[::1]");
+    if !url.starts_with("https://") && !local {
+        bail!("{name}: {url:?} must be an https:// URL (http:// only for a local emulator on loopback)");
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn container(section: &str, c: &Option<file::ContainerSection>) -> anyhow::Result<ContainerRef> {
+    let c = c.clone().unwrap_or_default();
+    Ok(ContainerRef {
+        account_url: https_url(&format!("{section}.account_url"), required(section, "account_url", &c.account_url)?)?,
+        container: required(section, "container", &c.container)?,
+        secret: storage_secret(section, &c.sas, &c.sas_file, &c.account_key, &c.account_key_file)?,
+    })
+}
+
+fn storage_secret(
+    section: &str,
+    sas: &Option<Secret>,
+    sas_file: &Option<String>,
+    key: &Option<Secret>,
+    key_file: &Option<String>,
+) -> anyhow::Result<StorageSecret> {
+    let s = StorageSecret { sas: secret(sas, sas_file)?, account_key: secret(key, key_file)? };
+    if s.sas.is_some() && s.account_key.is_some() {
+        bail!("{section}: set either an account key or a SAS, not both");
+    }
+    Ok(s)
+}
+
+fn hub(
+    section: &str,
+    namespace: &Option<String>,
+    hub: &Option<String>,
+    endpoint: &Option<String>,
+    token: &Option<Secret>,
+    token_file: &Option<String>,
+) -> anyhow::Result<HubRef> {
+    if let Some(e) = endpoint
+        && !(e.starts_with("amqp://") || e.starts_with("amqps://"))
+    {
+        bail!("{section}.endpoint: {e:?} must be an amqp:// or amqps:// URL");
+    }
+    Ok(HubRef {
+        namespace: required(section, "namespace", namespace)?,
+        hub: required(section, "hub", hub)?,
+        endpoint: endpoint.clone(),
+        token: secret(token, token_file)?,
+    })
+}
+
+fn credential(auth: &file::AuthSection) -> anyhow::Result<crate::azure::EntraCredentialKind> {
+    use crate::azure::EntraCredentialKind as K;
+    Ok(match auth.credential.as_deref().unwrap_or("auto") {
+        "auto" if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() => K::WorkloadIdentity,
+        "auto" | "managed_identity" => K::ManagedIdentity { client_id: auth.client_id.clone() },
+        "workload_identity" => K::WorkloadIdentity,
+        "azure_cli" => K::AzureCli,
+        "developer_tools" => K::DeveloperTools,
+        other => bail!(
+            "auth.credential: {other:?} is not one of auto, managed_identity, workload_identity, azure_cli, developer_tools"
+        ),
+    })
+}
+
+fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
+    let input = raw.input.clone().unwrap_or_default();
+    let offsets = raw.offsets.clone().unwrap_or_default();
+    let sources = raw.sources.clone().unwrap_or_default();
+    let output = raw.output.clone().unwrap_or_default();
+    let allowed = sources.allowed.clone().unwrap_or_default();
+    if allowed.is_empty() {
+        bail!("sources.allowed is required in Azure mode: the storage account/container URLs whose blobs may be read");
+    }
+    let allowed = allowed.into_iter().map(|u| https_url("sources.allowed", u)).collect::<anyhow::Result<Vec<_>>>()?;
+    let offsets_secret =
+        storage_secret("offsets", &offsets.sas, &offsets.sas_file, &offsets.account_key, &offsets.account_key_file)?;
+    let processor = ProcessorConfig {
+        update_interval: Duration::from_millis(input.update_interval_ms.unwrap_or(10_000)),
+        partition_expiration: Duration::from_millis(input.partition_expiration_ms.unwrap_or(60_000)),
+        start_earliest: match input.start_position.as_deref() {
+            None | Some("earliest") => true,
+            Some("latest") => false,
+            Some(other) => bail!("input.start_position: {other:?} is not earliest or latest"),
+        },
+        greedy: match input.strategy.as_deref() {
+            None | Some("balanced") => false,
+            Some("greedy") => true,
+            Some(other) => bail!("input.strategy: {other:?} is not balanced or greedy"),
+        },
+    };
+    if processor.partition_expiration <= processor.update_interval {
+        bail!("input.partition_expiration_ms must exceed input.update_interval_ms");
+    }
+    let max_batch_bytes = output.max_batch_bytes.unwrap_or(DEFAULT_MAX_BATCH_BYTES);
+    if !(1024..=1_048_576).contains(&max_batch_bytes) {
+        bail!(
+            "output.max_batch_bytes: {max_batch_bytes} is outside 1024..=1048576 (Event Hubs Standard accepts 1 MB per batch)"
+        );
+    }
+    Ok(AzureConfig {
+        credential: credential(&raw.auth)?,
+        input: hub("input", &input.namespace, &input.hub, &input.endpoint, &input.token, &input.token_file)?,
+        consumer_group: input.consumer_group.clone().unwrap_or_else(|| "$Default".into()),
+        checkpoints: container("checkpoints", &raw.checkpoints)?,
+        offsets_account_url: https_url(
+            "offsets.account_url",
+            required("offsets", "account_url", &offsets.account_url)?,
+        )?,
+        offsets_table: required("offsets", "table", &offsets.table)?,
+        offsets_secret,
+        processor,
+        allowed_sources: allowed,
+        sources_secret: storage_secret(
+            "sources",
+            &sources.sas,
+            &sources.sas_file,
+            &sources.account_key,
+            &sources.account_key_file,
+        )?,
+        output: hub("output", &output.namespace, &output.hub, &output.endpoint, &output.token, &output.token_file)?,
+        batch: BatchConfig { max_bytes: max_batch_bytes, gzip: output.gzip.unwrap_or(false) },
+        adx_table: output.adx_table.clone().unwrap_or_else(|| "FlowLogs".into()),
+        adx_mapping: output.adx_mapping.clone().unwrap_or_else(|| "FlowLogsMapping".into()),
+        dead_letter: container("dead_letter", &raw.dead_letter)?,
+    })
+}

@@ -1,0 +1,187 @@
+//! The Azure daemon: Event Grid events from the input hub (load-balanced, checkpointed), blobs
+//! from the allowed storage accounts, offsets in Table storage, rows to the output hub for Data
+//! Explorer, dead letters in a blob container.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
+use tokio_util::sync::CancellationToken;
+
+use super::{start_ops, summary, with_deadline};
+use crate::app::config::{AzureConfig, Config, ContainerRef};
+use crate::app::daemon::azure_wiring::{Credentials, endpoint, source_accounts};
+use crate::app::ops::server::Readiness;
+use crate::app::ops::signals::cancel_on_signal;
+use crate::azure::AccountEndpoint;
+use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
+use crate::azure::dead_letter::AzureDeadLetters;
+use crate::azure::feed::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::sink::{AdxRouting, EventHubsSink};
+use crate::azure::sources::AllowedSources;
+use crate::azure::table::TableOffsetStore;
+use crate::pipeline::engine::Engine;
+use crate::pipeline::metrics::Metrics;
+
+/// Bound on each Event Hubs call (the SDK has none of its own for send and close).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+type AzureEngine = Engine<AzureBlobStore, TableOffsetStore, EventHubsSink, AzureDeadLetters>;
+
+fn container_parts(
+    setting: &str,
+    c: &ContainerRef,
+    creds: &Credentials,
+) -> anyhow::Result<(AccountEndpoint, crate::azure::StorageAuth)> {
+    let ep = endpoint(&format!("{setting}.account_url"), &c.account_url)?;
+    let auth = creds.storage(setting, &ep, &c.secret)?;
+    Ok((ep, auth))
+}
+
+/// Builds the stores and the sink; every connection is tried here, so bad settings fail at start.
+async fn engine(
+    cfg: &Config,
+    az: &AzureConfig,
+    creds: &Credentials,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<AzureEngine> {
+    let blobs = AzureBlobStore::new(source_accounts(az, creds)?, AzureBlobStoreOptions::default())
+        .map_err(|e| anyhow::anyhow!("sources: {e}"))?;
+    let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
+    let auth = creds.storage("offsets", &table_endpoint, &az.offsets_secret)?;
+    let offsets = TableOffsetStore::new(&table_endpoint, &az.offsets_table, &auth)
+        .map_err(|e| anyhow::anyhow!("offsets: {e}"))?;
+    offsets.ensure_table().await.map_err(|e| anyhow::anyhow!("offsets: table {}: {e}", az.offsets_table))?;
+    let (dl_endpoint, dl_auth) = container_parts("dead_letter", &az.dead_letter, creds)?;
+    let dead = AzureDeadLetters::new(&dl_endpoint, &az.dead_letter.container, &dl_auth)
+        .map_err(|e| anyhow::anyhow!("dead_letter: {e}"))?;
+    dead.ensure_container()
+        .await
+        .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
+    let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
+    let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
+    let sink = until_connected("output hub", || EventHubsSink::open(target.clone(), az.batch, routing.clone()))
+        .await
+        .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
+    Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
+        .with_metrics(metrics))
+}
+
+/// Retries a connection attempt that hangs: an SDK 0.15 client's first connection sometimes
+/// never answers (seen against the emulator under load), and a fresh attempt succeeds. Errors
+/// are not retried: a wrong name or credential must fail at start with its message.
+async fn until_connected<T, F, Fut>(what: &str, mut connect: F) -> crate::pipeline::error::ServiceResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::pipeline::error::ServiceResult<T>>,
+{
+    const ATTEMPT: Duration = Duration::from_secs(15);
+    const ATTEMPTS: u32 = 4;
+    for attempt in 1..ATTEMPTS {
+        match tokio::time::timeout(ATTEMPT, connect()).await {
+            Ok(result) => return result,
+            Err(_) => tracing::warn!(what, attempt, "connecting timed out after {ATTEMPT:?}; trying a new connection"),
+        }
+    }
+    tokio::time::timeout(ATTEMPT, connect()).await.unwrap_or_else(|_| {
+        Err(crate::pipeline::error::ServiceError::transient(format!(
+            "connecting to the {what} timed out {ATTEMPTS} times"
+        )))
+    })
+}
+
+/// Creates the checkpoint container when missing: the SDK's store fails on a missing one.
+async fn ensure_container(
+    setting: &str,
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &crate::azure::StorageAuth,
+) -> anyhow::Result<()> {
+    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")
+        .map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
+    let exists = client.exists().await.map_err(|e| {
+        anyhow::anyhow!(
+            "{setting}: checking container {container}: {}",
+            crate::azure::errors::from_azure(container, &e)
+        )
+    })?;
+    if !exists {
+        client.create(None).await.map_err(|e| {
+            anyhow::anyhow!(
+                "{setting}: creating container {container}: {}",
+                crate::azure::errors::from_azure(container, &e)
+            )
+        })?;
+        tracing::info!(container, "created the checkpoint container");
+    }
+    Ok(())
+}
+
+/// `flowlog run` on Azure, until SIGTERM/SIGINT.
+pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let metrics = Arc::new(Metrics::new());
+    let creds = Credentials::new(az.credential.clone());
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let ready = Readiness::default();
+    // Liveness first: a slow start (token acquisition, table creation) is not a dead process.
+    start_ops(&cfg.server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
+    let engine = engine(cfg, az, &creds, metrics.clone()).await?;
+    let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
+    ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth).await?;
+    let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth)
+        .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+    let allowed = AllowedSources::parse(&az.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
+    let options = EventHubsFeedOptions {
+        consumer_group: az.consumer_group.clone(),
+        update_interval: az.processor.update_interval,
+        partition_expiration: az.processor.partition_expiration,
+        start: if az.processor.start_earliest { StartLocation::Earliest } else { StartLocation::Latest },
+        strategy: if az.processor.greedy { ProcessorStrategy::Greedy } else { ProcessorStrategy::Balanced },
+        call_timeout: CALL_TIMEOUT,
+        ..EventHubsFeedOptions::default()
+    };
+    let target = creds.hub_target(&az.input, CALL_TIMEOUT)?;
+    let (feed, handle) = until_connected("input hub", || {
+        EventHubsFeed::start(
+            target.clone(),
+            store.clone(),
+            allowed.clone(),
+            options.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+    })
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!("input: hub {}/{} consumer group {}: {e}", az.input.namespace, az.input.hub, az.consumer_group)
+    })?;
+    let sweeper = engine.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+    tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
+    ready.set(true);
+    let result = with_deadline(engine.run(feed, shutdown.clone()), &shutdown, cfg.server.shutdown_deadline).await;
+    ready.set(false);
+    shutdown.cancel();
+    // Acknowledgements are written; now release ownership so other replicas take over at once.
+    if let Err(e) = handle.close().await {
+        tracing::warn!(error = %e, "closing the event processor");
+    }
+    tracing::info!("{}", summary(&metrics, started));
+    result.context("processing failed")
+}
+
+/// `flowlog backfill` on Azure: every blob of the allowed containers under `prefix`
+/// (`account/container/path-prefix`, or empty for all), from its stored offset.
+pub async fn backfill(
+    cfg: &Config,
+    az: &AzureConfig,
+    prefix: &str,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let creds = Credentials::new(az.credential.clone());
+    let engine = engine(cfg, az, &creds, Arc::new(Metrics::new())).await?;
+    super::backfill(&engine, cfg, prefix, progress).await
+}

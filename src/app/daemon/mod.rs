@@ -1,0 +1,100 @@
+//! Running the engine as a process: wiring the adapters chosen by configuration, the ops
+//! server, graceful shutdown within a deadline, and the end-of-run summary.
+pub mod azure;
+pub mod azure_wiring;
+pub mod local;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::config::{Config, ServerConfig};
+use crate::app::ops::server::{Readiness, serve};
+use crate::app::ops::signals::cancel_on_signal;
+use crate::pipeline::blob_store::BlobStore;
+use crate::pipeline::change_feed::listing::{ListingFeed, Progress};
+use crate::pipeline::dead_letter::DeadLetterStore;
+use crate::pipeline::engine::Engine;
+use crate::pipeline::error::ServiceResult;
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::offset_store::OffsetStore;
+use crate::pipeline::row_sink::RowSink;
+
+/// Starts the ops server when configured; it stops with `shutdown`.
+pub async fn start_ops(
+    server: &ServerConfig,
+    metrics: Arc<Metrics>,
+    ready: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if let Some(addr) = server.listen {
+        serve(addr, metrics, ready, shutdown).await?;
+    }
+    Ok(())
+}
+
+/// Drives `run` to completion; once `shutdown` fires it gets `deadline` to finish in-flight
+/// work, after which that work is abandoned (its offsets were not committed, so it is redone
+/// by whoever processes the blob next: at-least-once, never lost).
+pub async fn with_deadline(
+    run: impl Future<Output = ServiceResult<()>>,
+    shutdown: &CancellationToken,
+    deadline: Duration,
+) -> ServiceResult<()> {
+    tokio::pin!(run);
+    tokio::select! {
+        r = &mut run => r,
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(deadline).await } => {
+            tracing::warn!(deadline_secs = deadline.as_secs(), "shutdown deadline passed; abandoning in-flight blobs");
+            Ok(())
+        }
+    }
+}
+
+/// `flowlog backfill` on any seams: every blob listed under `prefix` goes through the engine
+/// from its stored offset, reporting `(done, total)` as events are acknowledged.
+pub async fn backfill<B, O, S, D>(
+    engine: &Engine<B, O, S, D>,
+    cfg: &Config,
+    prefix: &str,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> anyhow::Result<()>
+where
+    B: BlobStore,
+    O: OffsetStore,
+    S: RowSink,
+    D: DeadLetterStore,
+{
+    let started = Instant::now();
+    let listing = engine.blobs.list(prefix).await.map_err(|e| anyhow::anyhow!("listing {prefix:?}: {e}"))?;
+    let total = listing.len() as u64;
+    tracing::info!(blobs = total, prefix, "backfill starting");
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    let report: Progress = Box::new(move |done| progress(done, total));
+    let run = engine.run(ListingFeed::new(listing, report), shutdown.clone());
+    let result = with_deadline(run, &shutdown, cfg.server.shutdown_deadline).await;
+    tracing::info!("{}", summary(&engine.metrics, started));
+    result.context("backfill failed")
+}
+
+/// One line for the operator at the end of a run.
+pub fn summary(metrics: &Metrics, started: Instant) -> String {
+    let secs = started.elapsed().as_secs_f64();
+    let rows = metrics.rows_sent.get();
+    let dead: u64 = crate::pipeline::dead_letter::DeadLetterKind::ALL
+        .iter()
+        .map(|k| metrics.count("dead_letters", k.as_str()))
+        .sum();
+    format!(
+        "{rows} rows from {} blob reads ({} records, {} bytes), {} up to date, {dead} dead letters, in {secs:.2} s ({:.0} rows/s)",
+        metrics.count("blobs", "processed"),
+        metrics.records.get(),
+        metrics.bytes_read.get(),
+        metrics.count("blobs", "up_to_date"),
+        rows as f64 / secs.max(1e-9)
+    )
+}

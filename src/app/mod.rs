@@ -1,0 +1,6 @@
+//! The application: command line, configuration, ops server, daemon wiring and `simulate`.
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod ops;
+pub mod simulate;

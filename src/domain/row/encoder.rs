@@ -1,0 +1,67 @@
+//! A chosen output encoding behind one type, for commands that take `--format`.
+use super::csv::CsvEncoder;
+use super::ndjson::NdjsonEncoder;
+use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Ndjson,
+    Csv,
+}
+
+pub enum Encoder {
+    Ndjson(NdjsonEncoder),
+    Csv(CsvEncoder),
+}
+
+impl Encoder {
+    /// A new encoder; CSV starts with its header line.
+    pub fn new(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Ndjson => Encoder::Ndjson(NdjsonEncoder::new()),
+            OutputFormat::Csv => {
+                let mut csv = CsvEncoder::new();
+                csv.write_header();
+                Encoder::Csv(csv)
+            }
+        }
+    }
+
+    /// Encoded bytes not yet taken by the caller.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        match self {
+            Encoder::Ndjson(e) => &mut e.out,
+            Encoder::Csv(e) => &mut e.out,
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        match self {
+            Encoder::Ndjson(e) => e.rows,
+            Encoder::Csv(e) => e.rows,
+        }
+    }
+}
+
+impl RowVisitor for Encoder {
+    fn record(&mut self, record: &RecordCtx<'_>) {
+        match self {
+            Encoder::Ndjson(e) => e.record(record),
+            Encoder::Csv(e) => e.record(record),
+        }
+    }
+
+    fn group(&mut self, record: &RecordCtx<'_>, group: &GroupCtx<'_>) {
+        match self {
+            Encoder::Ndjson(e) => e.group(record, group),
+            Encoder::Csv(e) => e.group(record, group),
+        }
+    }
+
+    fn row(&mut self, record: &RecordCtx<'_>, group: &GroupCtx<'_>, tuple: &Tuple<'_>) {
+        match self {
+            Encoder::Ndjson(e) => e.row(record, group, tuple),
+            Encoder::Csv(e) => e.row(record, group, tuple),
+        }
+    }
+}

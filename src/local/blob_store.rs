@@ -1,0 +1,149 @@
+//! File-system blob store: a blob is a file under a root directory, named by its `/`-separated relative path.
+mod walk;
+
+use std::fs::Metadata;
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::domain::blob_name::BlobName;
+use crate::pipeline::blob_store::{BlobListing, BlobProperties, BlobStore, ChunkStream};
+use crate::pipeline::error::{ServiceError, ServiceResult};
+
+pub(crate) use walk::{FLOW_LOG_FILE, blob_name_of, walk_flow_logs};
+
+/// Default size of the chunks `read_range` yields: bounds memory per read.
+pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
+
+/// Blobs are the files under `root`; names are untrusted and confined to it.
+#[derive(Clone, Debug)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+    chunk_size: usize,
+}
+
+impl LocalBlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBlobStore { root: root.into(), chunk_size: DEFAULT_CHUNK_SIZE }
+    }
+
+    /// Range reads yield chunks of at most `chunk_size` bytes (at least 1).
+    pub fn with_chunk_size(mut self, chunk_size: usize) -> Self {
+        self.chunk_size = chunk_size.max(1);
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file behind `blob`. Names arrive from events, so anything that could leave the root
+    /// (absolute paths, `..`) or that aliases another name (`a//b`, `./a`) is refused: one file
+    /// must have exactly one name, or its offsets and row ids would split in two.
+    pub fn resolve(&self, blob: &BlobName) -> ServiceResult<PathBuf> {
+        let name = blob.as_str();
+        let refuse = |why: &str| ServiceError::permanent(format!("blob name {name:?} refused: {why}"));
+        if name.is_empty() {
+            return Err(refuse("empty"));
+        }
+        let mut path = self.root.clone();
+        for part in name.split('/') {
+            if part.is_empty() {
+                return Err(refuse("absolute, or has an empty component"));
+            }
+            if part.contains('\0') {
+                return Err(refuse("contains NUL"));
+            }
+            // Platform rules decide what else is special (`..`, `.`, `C:` or `\` on Windows).
+            let mut components = Path::new(part).components();
+            match (components.next(), components.next()) {
+                (Some(Component::Normal(c)), None) if c == part => path.push(part),
+                _ => return Err(refuse("has a relative, root or prefix component")),
+            }
+        }
+        Ok(path)
+    }
+}
+
+/// Properties from file metadata.
+///
+/// `created_ms` is the file's birth time when the platform reports one (statx on Linux), else
+/// `None`, which makes the engine fall back to "shorter than the stored offset means recreated".
+/// The inode number is deliberately NOT folded into it: ext4 and tmpfs hand a freed inode number
+/// straight to the next file created, so a deleted and recreated `PT1H.json` very often keeps its
+/// inode, the one case it would have to catch; and `reconcile` orders incarnations by comparing
+/// `created_ms` ("the newer blob wins"), which a mix of time and inode would make meaningless.
+pub(crate) fn properties_of(meta: &Metadata) -> BlobProperties {
+    let created_ms = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok());
+    BlobProperties { content_length: meta.len(), created_ms }
+}
+
+impl BlobStore for LocalBlobStore {
+    async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
+        let path = self.resolve(blob)?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| ServiceError::from_io(format!("metadata of {}", path.display()), e))?;
+        if !meta.is_file() {
+            return Err(ServiceError::permanent(format!("{} is not a regular file", path.display())));
+        }
+        Ok(properties_of(&meta))
+    }
+
+    async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
+        let path = self.resolve(blob)?;
+        let ctx = |what: &str| format!("{what} {}", path.display());
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| ServiceError::from_io(ctx("open"), e))?;
+        // Length of the file we actually opened, not of whatever the name points to later.
+        let len = file.metadata().await.map_err(|e| ServiceError::from_io(ctx("metadata of"), e))?.len();
+        if range.start > range.end || range.end > len {
+            return Err(ServiceError::permanent(format!(
+                "range {}..{} outside {} of {len} bytes",
+                range.start,
+                range.end,
+                path.display()
+            )));
+        }
+        file.seek(SeekFrom::Start(range.start)).await.map_err(|e| ServiceError::from_io(ctx("seek in"), e))?;
+        let chunk_size = self.chunk_size as u64;
+        let state = (file, range.end - range.start, path);
+        let stream = futures::stream::try_unfold(state, move |(mut file, remaining, path)| async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            // Both bounded by chunk_size, a usize, so the cast cannot truncate.
+            let mut buf = vec![0; remaining.min(chunk_size) as usize];
+            if let Err(e) = file.read_exact(&mut buf).await {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    // The file shrank under us (truncated or replaced): a retry re-reads its
+                    // properties and re-plans, so this is not the data's fault.
+                    return Err(ServiceError::transient(format!("{} shrank while being read", path.display())));
+                }
+                return Err(ServiceError::from_io(format!("read {}", path.display()), e));
+            }
+            let remaining = remaining - buf.len() as u64;
+            Ok(Some((Bytes::from(buf), (file, remaining, path))))
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {
+        let (root, prefix) = (self.root.clone(), prefix.to_string());
+        let found = tokio::task::spawn_blocking(move || walk_flow_logs(&root, &prefix)).await.map_err(|e| {
+            ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "listing task failed", e)
+        })??;
+        Ok(found.into_iter().map(|f| BlobListing { blob: f.blob, properties: properties_of(&f.metadata) }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! In-memory blob store for unit tests of the engine.
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::{BlobListing, BlobProperties, BlobStore, ChunkStream};
+use crate::domain::blob_name::BlobName;
+use crate::pipeline::error::{ServiceError, ServiceResult};
+
+/// Content and creation time of one blob.
+type Stored = (Vec<u8>, Option<i64>);
+
+#[derive(Default)]
+pub struct MemoryBlobStore {
+    blobs: Mutex<BTreeMap<BlobName, Stored>>,
+    chunk_size: Option<usize>,
+}
+
+impl MemoryBlobStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Range reads arrive in chunks of this size, to exercise re-assembly across chunk edges.
+    pub fn with_chunk_size(chunk_size: usize) -> Self {
+        MemoryBlobStore { chunk_size: Some(chunk_size.max(1)), ..Self::default() }
+    }
+
+    /// Replaces the blob's content (a commit of a new block list).
+    pub fn put(&self, blob: &BlobName, content: Vec<u8>, created_ms: Option<i64>) {
+        self.blobs.lock().unwrap().insert(blob.clone(), (content, created_ms));
+    }
+
+    pub fn delete(&self, blob: &BlobName) {
+        self.blobs.lock().unwrap().remove(blob);
+    }
+
+    pub fn content(&self, blob: &BlobName) -> Option<Vec<u8>> {
+        self.blobs.lock().unwrap().get(blob).map(|(c, _)| c.clone())
+    }
+}
+
+impl BlobStore for MemoryBlobStore {
+    async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
+        let blobs = self.blobs.lock().unwrap();
+        let (content, created_ms) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
+        Ok(BlobProperties { content_length: content.len() as u64, created_ms: *created_ms })
+    }
+
+    async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
+        let data = {
+            let blobs = self.blobs.lock().unwrap();
+            let (content, _) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
+            if range.end > content.len() as u64 || range.start > range.end {
+                return Err(ServiceError::permanent(format!(
+                    "range {}..{} outside blob {blob} of {} bytes",
+                    range.start,
+                    range.end,
+                    content.len()
+                )));
+            }
+            Bytes::copy_from_slice(&content[range.start as usize..range.end as usize])
+        };
+        let size = self.chunk_size.unwrap_or(data.len().max(1));
+        let chunks: Vec<ServiceResult<Bytes>> =
+            (0..data.len()).step_by(size).map(|i| Ok(data.slice(i..(i + size).min(data.len())))).collect();
+        Ok(futures::stream::iter(chunks).boxed())
+    }
+
+    async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {
+        let blobs = self.blobs.lock().unwrap();
+        Ok(blobs
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with(prefix) && name.as_str().ends_with("PT1H.json"))
+            .map(|(name, (content, created_ms))| BlobListing {
+                blob: name.clone(),
+                properties: BlobProperties { content_length: content.len() as u64, created_ms: *created_ms },
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,140 @@
+//! The processing engine shared by the local default and the Azure daemon: it drives the four
+//! seams through the commit order, one task per change-feed partition.
+pub mod blob;
+mod collector;
+pub mod config;
+mod partition;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use blob::BlobOutcome;
+pub use config::{EngineConfig, RetryConfig};
+
+use crate::domain::format::timefmt::TimeFormatter;
+use crate::pipeline::blob_store::BlobStore;
+use crate::pipeline::change_feed::ChangeFeed;
+use crate::pipeline::dead_letter::DeadLetterStore;
+use crate::pipeline::error::ServiceResult;
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::offset_store::OffsetStore;
+use crate::pipeline::row_sink::RowSink;
+
+/// The seams and settings one worker runs with; cheap to clone into partition tasks.
+pub struct Engine<B, O, S, D> {
+    pub blobs: Arc<B>,
+    pub offsets: Arc<O>,
+    pub sink: Arc<S>,
+    pub dead_letters: Arc<D>,
+    pub cfg: EngineConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+impl<B, O, S, D> Clone for Engine<B, O, S, D> {
+    fn clone(&self) -> Self {
+        Engine {
+            blobs: self.blobs.clone(),
+            offsets: self.offsets.clone(),
+            sink: self.sink.clone(),
+            dead_letters: self.dead_letters.clone(),
+            cfg: self.cfg.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
+    pub fn new(blobs: Arc<B>, offsets: Arc<O>, sink: Arc<S>, dead_letters: Arc<D>, cfg: EngineConfig) -> Self {
+        Engine { blobs, offsets, sink, dead_letters, cfg, metrics: Arc::new(Metrics::new()) }
+    }
+
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Processes every partition the feed hands out, concurrently, until the feed ends or
+    /// `shutdown` fires; in-flight batches finish (or their partitions stop) before it returns.
+    /// `ChangeFeed::next_partition` must be cancel-safe.
+    pub async fn run<F: ChangeFeed>(&self, mut feed: F, shutdown: CancellationToken) -> ServiceResult<()> {
+        let mut tasks = JoinSet::new();
+        let mut first_error = None;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => note_partition_end(done, &mut first_error),
+                next = feed.next_partition() => match next {
+                    Ok(Some(part)) => {
+                        let engine = self.clone();
+                        let stop = shutdown.clone();
+                        tasks.spawn(async move { engine.run_partition(part, stop).await });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        break;
+                    }
+                },
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            note_partition_end(done, &mut first_error);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Deletes offset entries older than the retention, periodically, until shutdown.
+    pub async fn sweep_loop(&self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.cfg.sweep_interval);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let cutoff = self.now_ms() - self.cfg.retention.as_millis() as i64;
+            match self.offsets.sweep(cutoff).await {
+                Ok(n) => {
+                    self.metrics.sweep_deleted.inc_by(n);
+                    if n > 0 {
+                        tracing::info!(deleted = n, "retention sweep deleted old offset entries");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed; will try again"),
+            }
+        }
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    }
+
+    pub(crate) fn now_rfc3339(&self) -> String {
+        TimeFormatter::format(self.now_ms())
+    }
+}
+
+fn note_partition_end(
+    done: Result<ServiceResult<()>, tokio::task::JoinError>,
+    first_error: &mut Option<crate::pipeline::error::ServiceError>,
+) {
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "partition stopped with an error");
+            first_error.get_or_insert(e);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "partition task panicked or was cancelled");
+            first_error
+                .get_or_insert(crate::pipeline::error::ServiceError::permanent(format!("partition task failed: {e}")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! One change-feed partition: batches in order, blobs coalesced, acknowledged only when done.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::Engine;
+use super::blob::BlobOutcome;
+use super::retry::with_retry;
+use crate::domain::blob_name::BlobName;
+use crate::pipeline::blob_store::BlobStore;
+use crate::pipeline::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
+use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
+use crate::pipeline::error::ServiceResult;
+use crate::pipeline::offset_store::OffsetStore;
+use crate::pipeline::row_sink::RowSink;
+
+/// A blob named by one or more events of a batch.
+struct Work {
+    blob: BlobName,
+    content_length: u64,
+    /// Earliest enqueue time among its events, for the latency histogram.
+    enqueued_ms: Option<i64>,
+}
+
+impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
+    /// Runs until the partition ends (ownership lost, feed drained) or shutdown is requested.
+    /// A batch is acknowledged only after each of its blobs has either committed its offset or
+    /// been dead-lettered; a batch that cannot be finished safely is retried, never skipped.
+    pub async fn run_partition<P: FeedPartition>(&self, mut part: P, shutdown: CancellationToken) -> ServiceResult<()> {
+        let id = part.id().to_string();
+        self.metrics.owned_partitions.inc();
+        let _owned = scopeguard(|| {
+            self.metrics.owned_partitions.dec();
+        });
+        tracing::info!(partition = %id, "partition started");
+        loop {
+            let batch = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                b = part.next_batch(self.cfg.max_batch_events) => b?,
+            };
+            let Some(batch) = batch else { break };
+            let Some(last) = batch.last().map(|e| e.position.clone()) else { continue };
+            let mut backoff = Duration::from_millis(100);
+            while let Err(e) = self.process_batch(&id, &batch).await {
+                tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
+                self.metrics.retry("batch");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            self.ack(&mut part, &last).await?;
+        }
+        tracing::info!(partition = %id, "partition stopped");
+        Ok(())
+    }
+
+    /// Acknowledges with retries; `with_retry` cannot hold the `&mut` partition across attempts.
+    async fn ack<P: FeedPartition>(&self, part: &mut P, position: &FeedPosition) -> ServiceResult<()> {
+        let mut delay = self.cfg.retry.min_delay;
+        for attempt in 1.. {
+            match part.ack(position).await {
+                Err(e) if e.is_transient() && attempt < self.cfg.retry.max_attempts => {
+                    self.metrics.retry("ack");
+                    tracing::warn!(partition = part.id(), error = %e, "acknowledgement failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.cfg.retry.max_delay);
+                }
+                other => return other,
+            }
+        }
+        Ok(())
+    }
+
+    async fn process_batch(&self, partition: &str, batch: &[FeedEvent]) -> ServiceResult<()> {
+        let mut work: Vec<Work> = Vec::new();
+        let mut index: HashMap<BlobName, usize> = HashMap::new();
+        for ev in batch {
+            match &ev.body {
+                EventBody::Changed(c) => {
+                    self.metrics.event("changed");
+                    let i = *index.entry(c.blob.clone()).or_insert_with(|| {
+                        work.push(Work { blob: c.blob.clone(), content_length: 0, enqueued_ms: None });
+                        work.len() - 1
+                    });
+                    let w = &mut work[i];
+                    w.content_length = w.content_length.max(c.content_length);
+                    w.enqueued_ms = match (w.enqueued_ms, c.enqueued_ms) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                EventBody::Ignored { reason } => {
+                    self.metrics.event("ignored");
+                    tracing::debug!(partition, sequence = ev.position.sequence, reason, "event ignored");
+                }
+                EventBody::Invalid { reason, raw } => {
+                    self.metrics.event("invalid");
+                    tracing::warn!(partition, sequence = ev.position.sequence, reason, "invalid event dead-lettered");
+                    let letter = DeadLetter::new(
+                        DeadLetterKind::Event,
+                        None,
+                        None,
+                        format!(
+                            "partition {partition} sequence {} offset {}",
+                            ev.position.sequence, ev.position.offset
+                        ),
+                        reason.clone(),
+                        raw,
+                        self.cfg.dead_letter_raw_limit,
+                        self.now_rfc3339(),
+                    );
+                    self.put_dead_letter(&letter).await?;
+                }
+            }
+        }
+        let results: Vec<ServiceResult<()>> = futures::stream::iter(work)
+            .map(|w| self.process_work(w))
+            .buffer_unordered(self.cfg.blob_concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    /// Processes one blob with retries. Fails only when even its dead letter cannot be written.
+    async fn process_work(&self, w: Work) -> ServiceResult<()> {
+        let context = w.blob.to_string();
+        match with_retry(&self.cfg.retry, &self.metrics, "blob", &context, || self.process_blob(&w.blob)).await {
+            Ok(outcome) => {
+                let label = match &outcome {
+                    BlobOutcome::UpToDate => "up_to_date",
+                    BlobOutcome::Processed { .. } => "processed",
+                    BlobOutcome::Superseded { .. } => "superseded",
+                    BlobOutcome::Gone => "gone",
+                };
+                self.metrics.blob(label);
+                match outcome {
+                    BlobOutcome::Gone => {
+                        tracing::warn!(blob = %w.blob, content_length = w.content_length, "blob not found; event dead-lettered");
+                        self.blob_dead_letter(
+                            &w,
+                            "blob not found (deleted, or the event named a blob that never existed)",
+                        )
+                        .await
+                    }
+                    BlobOutcome::Processed { from, to, rows } => {
+                        tracing::debug!(blob = %w.blob, from, to, rows, "blob processed");
+                        self.observe_latency(w.enqueued_ms);
+                        Ok(())
+                    }
+                    _ => {
+                        self.observe_latency(w.enqueued_ms);
+                        Ok(())
+                    }
+                }
+            }
+            Err(e) => {
+                // The offset was not moved past anything undelivered: a later event for this blob,
+                // or `flowlog backfill`, resumes from it.
+                self.metrics.blob("failed");
+                tracing::error!(blob = %w.blob, content_length = w.content_length, error = %e, "blob failed; event dead-lettered, offset left in place");
+                self.blob_dead_letter(&w, &e.to_string()).await
+            }
+        }
+    }
+
+    async fn blob_dead_letter(&self, w: &Work, error: &str) -> ServiceResult<()> {
+        let letter = DeadLetter::new(
+            DeadLetterKind::Blob,
+            Some(w.blob.to_string()),
+            Some((0, w.content_length)),
+            format!("event content length {}", w.content_length),
+            error.to_string(),
+            &[],
+            0,
+            self.now_rfc3339(),
+        );
+        self.put_dead_letter(&letter).await
+    }
+
+    /// Writes a dead letter with retries and counts it; fails only if it cannot be written.
+    pub(super) async fn put_dead_letter(&self, letter: &DeadLetter) -> ServiceResult<()> {
+        let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
+        with_retry(&self.cfg.retry, &self.metrics, "dead_letter", &ctx, || self.dead_letters.put(letter)).await?;
+        self.metrics.dead_letter(letter.kind.as_str());
+        Ok(())
+    }
+
+    fn observe_latency(&self, enqueued_ms: Option<i64>) {
+        if let Some(t) = enqueued_ms {
+            self.metrics.latency_seconds.observe(((self.now_ms() - t).max(0) as f64) / 1000.0);
+        }
+    }
+}
+
+/// Runs `f` when dropped, so a gauge is decremented on every exit path.
+fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
+    struct Guard<F: FnMut()>(F);
+    impl<F: FnMut()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    Guard(f)
+}

@@ -1,0 +1,47 @@
+//! In-memory row sink for unit tests: keeps every delivered line, can be told to fail.
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{RowBatch, RowSink};
+use crate::pipeline::error::{ServiceError, ServiceResult};
+
+#[derive(Default)]
+pub struct MemoryRowSink {
+    lines: Mutex<Vec<String>>,
+    batches: AtomicUsize,
+    fail_next: AtomicUsize,
+}
+
+impl MemoryRowSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` sends fail with a transient error and deliver nothing.
+    pub fn fail_next(&self, n: usize) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn batches(&self) -> usize {
+        self.batches.load(Ordering::SeqCst)
+    }
+}
+
+impl RowSink for MemoryRowSink {
+    async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
+        if self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(ServiceError::transient("injected sink failure"));
+        }
+        let text = std::str::from_utf8(batch.ndjson).map_err(|e| {
+            ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "rows are not UTF-8", e)
+        })?;
+        let mut lines = self.lines.lock().unwrap();
+        lines.extend(text.lines().map(str::to_string));
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
