@@ -4,14 +4,14 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use flowlog::app::simulate::{SimConfig, SimFormat};
+use flowlog::app::simulate::{SeriesFormats, SimConfig};
 use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::ids::RowIds;
 use flowlog::domain::row::batch::{BatchConfig, pack};
-use flowlog::domain::row::id::BlobIdent;
 use flowlog::domain::row::ndjson::NdjsonEncoder;
 
 /// One hour-long blob of the given format, as Azure would have written it.
-fn blob(format: SimFormat, tuples_per_minute: usize) -> (Vec<u8>, u64) {
+fn blob(format: SeriesFormats, tuples_per_minute: usize) -> (Vec<u8>, u64) {
     let cfg = SimConfig { format, blobs: 1, minutes: 60, tuples_per_minute, ..SimConfig::default() };
     let records: Vec<String> = cfg.generate().map(|a| a.record_json).collect();
     (format!("{{\"records\":[{}]}}", records.join(",")).into_bytes(), cfg.total_tuples())
@@ -32,7 +32,7 @@ struct Run {
 /// Streams the blob in 1 MiB chunks, as the engine does, draining the output after each.
 fn run(data: &[u8], mode: Mode) -> Run {
     let start = Instant::now();
-    let mut f = RangeFlattener::new(BlobIdent::new("acct/container/path/PT1H.json"), 0);
+    let mut f = RangeFlattener::new(RowIds::new("acct/container/path/PT1H.json"), 0);
     let mut enc = NdjsonEncoder::new();
     let (mut out_bytes, mut events) = (0, 0);
     let chunks: Vec<&[u8]> = data.chunks(1 << 20).collect();
@@ -59,7 +59,7 @@ fn main() {
         "{:<8} {:<13} {:>12} {:>9} {:>12} {:>16}",
         "format", "output", "tuples/s", "MB/s in", "bytes/tuple", "events/1k tuples"
     );
-    for (name, format) in [("nsg-v2", SimFormat::Nsg2), ("vnet", SimFormat::Vnet)] {
+    for (name, format) in [("nsg-v2", SeriesFormats::Nsg2), ("vnet", SeriesFormats::Vnet)] {
         let (data, tuples) = blob(format, 2000);
         for (label, mode) in
             [("ndjson", Mode::Ndjson), ("batches", Mode::Batches(false)), ("gzip-batches", Mode::Batches(true))]

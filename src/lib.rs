@@ -4,20 +4,28 @@
 //!
 //! Azure appends one record per minute to each flow-log blob (`PT1H.json`) and announces each
 //! append; flowlog reads only the new bytes, turns every flow tuple into one row, delivers the
-//! rows, and only then records how far it got. Four seams, one trait each, with Azure, local and
-//! in-memory implementations side by side:
+//! rows, and only then records how far it got. `docs/ARCHITECTURE.md` tells the whole story.
 //!
-//! - [`change_feed`]: per-partition, ordered "blob grew to N bytes" events (Event Hubs with the
-//!   SDK's load-balanced `EventProcessor`; a directory watcher; a listing for backfill).
-//! - [`blob_store`]: range reads as bounded chunk streams (Azure Blob; the file system).
-//! - [`offset_store`]: per-blob byte offsets with compare-and-swap (Table storage ETags; crash-safe files).
-//! - [`row_sink`]: delivery that returns only once rows are durably accepted (Event Hubs; NDJSON).
+//! Five layers, each importing only those to its left (checked by `tests/tidy.rs`):
 //!
-//! Pure domain code has no I/O, async, clocks or Azure types: [`format`](mod@format) (framing of any byte
-//! range of a blob into complete records, record and tuple parsing, typed errors), [`row`]
-//! (schema, ids, NDJSON/CSV encoders, size-bounded batches), [`offset`] (what to read next, how to
-//! reconcile a lost race). The [`engine`] drives the seams; [`daemon`] wires them from
-//! [`config`]; [`cli`] is the command line.
+//! ```text
+//! domain  <-  pipeline  <-  { local, azure }  <-  app
+//! ```
+//!
+//! - [`domain`]: pure and synchronous, no I/O, async, clocks or Azure types: blob identity,
+//!   offset arithmetic (what to read next, how to reconcile a lost race), framing of any byte
+//!   range of a blob into complete records, record and tuple parsing, flattening, the row schema,
+//!   ids, encoders and size-bounded batches.
+//! - [`pipeline`]: one trait per seam ([`change_feed`](pipeline::change_feed),
+//!   [`blob_store`](pipeline::blob_store), [`offset_store`](pipeline::offset_store),
+//!   [`row_sink`](pipeline::row_sink), [`dead_letter`](pipeline::dead_letter)), the
+//!   [`engine`](pipeline::engine) that drives them through the commit order, metrics, and
+//!   in-memory implementations of every seam.
+//! - [`local`]: the local-mode adapters (directory feed, files, offset files, NDJSON sink).
+//! - `azure` (cargo feature `azure`, on by default): Event Hubs feed and sink, Blob, Table,
+//!   dead-letter blobs, credentials.
+//! - [`app`]: command line, configuration (parsed once into typed values), ops server, daemon
+//!   wiring for both modes, `simulate`.
 //!
 //! # Invariants
 //!
@@ -31,13 +39,24 @@
 //! - **Row ids** depend only on (blob name, record offset, tuple ordinal): re-reading the same
 //!   bytes yields identical rows, so at-least-once delivery is deduplicated downstream.
 //! - **Nothing is dropped silently**: bad tuples, records, events and unreadable blobs are
-//!   logged with their location, counted in [`metrics`] and written to the dead-letter store.
+//!   logged with their location, counted in [`metrics`](pipeline::metrics) and written to the
+//!   dead-letter store.
 //! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob size.
 //! - **Events are untrusted**: only blobs in configured accounts and containers are read.
 //!
-//! Vocabulary: a *checkpoint* is only the Event Hubs consumer position; an *offset* is only a
-//! byte position in a blob.
+//! # Vocabulary
+//!
+//! - *offset*: only a byte position in a blob. The Event Hubs position of an event is its
+//!   *sequence number* (and the service's `event_offset` string inside a
+//!   [`FeedPosition`](pipeline::change_feed::FeedPosition)).
+//! - *checkpoint*: only the Event Hubs consumer position of a partition.
+//! - *blob name* ([`BlobName`](domain::blob_name::BlobName)): the blob's path in its account,
+//!   which is its identity for offsets and ids.
+//! - *record*: one element of a blob's `records` array (one minute of one resource); *tuple*: one
+//!   flow in a record; *row*: one flattened tuple.
+//! - *flatten*: records to rows (the pure [`domain::flatten`] and the `flowlog flatten` command).
 pub mod app;
+#[cfg(feature = "azure")]
 pub mod azure;
 pub mod domain;
 pub mod local;

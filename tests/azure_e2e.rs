@@ -224,11 +224,8 @@ shutdown_deadline_secs = 10
             let len = listing.properties.content_length;
             let bytes = common::read_all(store.read_range(&listing.blob, 0..len).await.unwrap(), usize::MAX).await;
             let mut enc = flowlog::domain::row::ndjson::NdjsonEncoder::new();
-            flowlog::domain::flatten::RangeFlattener::new(
-                flowlog::domain::row::id::BlobIdent::new(listing.blob.as_str()),
-                0,
-            )
-            .push(&bytes, true, &mut enc);
+            flowlog::domain::flatten::RangeFlattener::new(flowlog::domain::ids::RowIds::new(listing.blob.as_str()), 0)
+                .push(&bytes, true, &mut enc);
             for line in String::from_utf8(enc.out).unwrap().lines() {
                 rows.insert(id_of(line), line.to_string());
             }

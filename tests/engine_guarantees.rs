@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use flowlog::domain::blob_name::BlobName;
 use flowlog::domain::flatten::RangeFlattener;
+use flowlog::domain::ids::RowIds;
 use flowlog::domain::offset::OffsetState;
-use flowlog::domain::row::id::BlobIdent;
 use flowlog::domain::row::ndjson::NdjsonEncoder;
 use flowlog::pipeline::blob_store::memory::MemoryBlobStore;
 use flowlog::pipeline::change_feed::memory::MemoryFeed;
@@ -150,7 +150,7 @@ fn content(records: &[String], n: usize) -> String {
 
 fn expected_rows(name: &str, full: &str) -> HashMap<String, String> {
     let mut enc = NdjsonEncoder::new();
-    RangeFlattener::new(BlobIdent::new(name), 0).push(full.as_bytes(), true, &mut enc);
+    RangeFlattener::new(RowIds::new(name), 0).push(full.as_bytes(), true, &mut enc);
     String::from_utf8(enc.out).unwrap().lines().map(|l| (row_id(l), l.to_string())).collect()
 }
 
@@ -168,7 +168,7 @@ async fn run_events(engine: &TestEngine, events: Vec<FeedEvent>) {
 fn event(seq: &mut i64, blob: &BlobName, len: u64) -> FeedEvent {
     *seq += 1;
     FeedEvent {
-        position: FeedPosition { sequence: *seq, offset: seq.to_string() },
+        position: FeedPosition { sequence: *seq, event_offset: seq.to_string() },
         body: EventBody::Changed(BlobChanged {
             blob: blob.clone(),
             content_length: len,

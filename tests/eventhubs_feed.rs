@@ -119,7 +119,7 @@ async fn events_arrive_in_order_acks_checkpoint_and_a_restart_resumes_after_them
     let events = take(&mut parts[0], 4).await;
     let seqs: Vec<i64> = events.iter().map(|e| e.position.sequence).collect();
     assert_eq!(seqs, [0, 1, 1, 2], "one message with two events yields two items with one position");
-    let offsets: Vec<u64> = events.iter().map(|e| e.position.offset.parse().unwrap()).collect();
+    let offsets: Vec<u64> = events.iter().map(|e| e.position.event_offset.parse().unwrap()).collect();
     assert!(offsets.windows(2).all(|w| w[0] <= w[1]) && offsets[1] == offsets[2] && offsets[0] < offsets[1]);
     let prefix = format!("{}/flowlogs", common::blob_endpoint().account());
     let names: Vec<String> = events.iter().map(blob).collect();
@@ -130,7 +130,7 @@ async fn events_arrive_in_order_acks_checkpoint_and_a_restart_resumes_after_them
     within("ack", parts[0].ack(&events[2].position)).await.unwrap();
     let checkpoints = within("list", s.store.list_checkpoints(NAMESPACE, HUB, "$Default")).await.unwrap();
     let cp = checkpoints.iter().find(|c| c.partition_id == "0").expect("checkpoint of partition 0");
-    assert_eq!((cp.sequence_number, cp.offset.as_deref()), (Some(1), Some(events[2].position.offset.as_str())));
+    assert_eq!((cp.sequence_number, cp.offset.as_deref()), (Some(1), Some(events[2].position.event_offset.as_str())));
     wait_until("lag reported", STEP, || metrics.render().contains("partition_lag_events{partition=\"0\"} 1")).await;
 
     drop(parts);

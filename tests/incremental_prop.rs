@@ -5,7 +5,7 @@ mod support;
 
 use flowlog::domain::flatten::RangeFlattener;
 use flowlog::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
-use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::ids::RowIds;
 use flowlog::domain::row::ndjson::NdjsonEncoder;
 use proptest::prelude::*;
 
@@ -36,7 +36,7 @@ impl RowVisitor for Out {
 fn one_shot(content: &str) -> (Vec<u8>, Vec<String>) {
     let blob = format!("{content}]}}");
     let mut out = Out::default();
-    let mut f = RangeFlattener::new(BlobIdent::new("acct/c/PT1H.json"), 0);
+    let mut f = RangeFlattener::new(RowIds::new("acct/c/PT1H.json"), 0);
     f.push(blob.as_bytes(), true, &mut out);
     assert!(!f.has_partial_record());
     (out.enc.out, out.errors)
@@ -61,7 +61,7 @@ proptest! {
             if end as u64 <= offset {
                 continue;
             }
-            let mut f = RangeFlattener::new(BlobIdent::new("acct/c/PT1H.json"), offset);
+            let mut f = RangeFlattener::new(RowIds::new("acct/c/PT1H.json"), offset);
             let range = &bytes[offset as usize..end];
             let mut pos = 0;
             let mut k = n;

@@ -4,14 +4,14 @@
 mod support;
 
 use flowlog::domain::flatten::RangeFlattener;
-use flowlog::domain::row::encoder::{Encoder, OutputFormat};
-use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::ids::RowIds;
+use flowlog::domain::row::encoder::{Encoder, RowFormat};
 use proptest::prelude::*;
 
 fn drive(data: &[u8], base: u64, chunk: usize) {
-    for format in [OutputFormat::Ndjson, OutputFormat::Csv] {
+    for format in [RowFormat::Ndjson, RowFormat::Csv] {
         let mut enc = Encoder::new(format);
-        let mut f = RangeFlattener::new(BlobIdent::new("fuzz"), base);
+        let mut f = RangeFlattener::new(RowIds::new("fuzz"), base);
         let mut last = base;
         let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(chunk.max(1)).collect() };
         let n = chunks.len();
@@ -21,7 +21,7 @@ fn drive(data: &[u8], base: u64, chunk: usize) {
             last = f.offset();
         }
         assert!(f.offset() <= base + data.len() as u64);
-        if format == OutputFormat::Ndjson {
+        if format == RowFormat::Ndjson {
             for line in enc.out().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 serde_json::from_slice::<serde_json::Value>(line).expect("every emitted row is valid JSON");
             }

@@ -1,11 +1,11 @@
 //! Properties of the pure flow-log generator: determinism, documented record shapes, tuple fields, paths.
 use std::collections::{HashMap, HashSet};
 
-use flowlog::app::simulate::{Append, SimConfig, SimFormat};
+use flowlog::app::simulate::{Append, SeriesFormats, SimConfig};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn config(format: SimFormat) -> SimConfig {
+fn config(format: SeriesFormats) -> SimConfig {
     SimConfig { format, blobs: 3, minutes: 12, tuples_per_minute: 40, ..SimConfig::default() }
 }
 
@@ -21,7 +21,7 @@ fn digest(appends: &[Append]) -> String {
 
 #[test]
 fn same_seed_same_bytes_and_different_seed_different_bytes() {
-    let c = config(SimFormat::Mixed);
+    let c = config(SeriesFormats::Mixed);
     let a: Vec<Append> = c.generate().collect();
     let b: Vec<Append> = c.generate().collect();
     assert_eq!(a, b);
@@ -36,7 +36,7 @@ const GOLDEN_MIXED: &str = "de7a02ff2cda2b8f808e4471ceac3acb776e0fba6591cc610a39
 
 #[test]
 fn yields_minute_by_minute_with_exact_counts() {
-    for format in [SimFormat::Nsg1, SimFormat::Nsg2, SimFormat::Vnet, SimFormat::Mixed] {
+    for format in [SeriesFormats::Nsg1, SeriesFormats::Nsg2, SeriesFormats::Vnet, SeriesFormats::Mixed] {
         let c = config(format);
         let generator = c.generate();
         assert_eq!(generator.size_hint(), (36, Some(36)));
@@ -108,7 +108,7 @@ fn check_ip(ip: &str) {
 
 #[test]
 fn nsg_records_have_the_documented_shape_and_fields() {
-    for (format, version, fields) in [(SimFormat::Nsg1, 1, 8), (SimFormat::Nsg2, 2, 13)] {
+    for (format, version, fields) in [(SeriesFormats::Nsg1, 1, 8), (SeriesFormats::Nsg2, 2, 13)] {
         let c = config(format);
         for a in c.generate() {
             let r = json(&a);
@@ -148,7 +148,7 @@ fn nsg_records_have_the_documented_shape_and_fields() {
 
 #[test]
 fn vnet_records_have_the_documented_shape_and_fields() {
-    let c = config(SimFormat::Vnet);
+    let c = config(SeriesFormats::Vnet);
     let encryption = ["X", "NX", "NX_HW_NOT_SUPPORTED", "NX_SW_NOT_READY", "NX_NOT_ACCEPTED"];
     let encryption = [&encryption[..], &["NX_NOT_SUPPORTED", "NX_LOCAL_DST", "NX_FALLBACK"]].concat();
     let mut protocols = HashSet::new();
@@ -191,7 +191,8 @@ fn vnet_records_have_the_documented_shape_and_fields() {
 
 #[test]
 fn traffic_is_varied_and_flows_span_minutes() {
-    let c = SimConfig { format: SimFormat::Nsg2, blobs: 2, minutes: 20, tuples_per_minute: 60, ..SimConfig::default() };
+    let c =
+        SimConfig { format: SeriesFormats::Nsg2, blobs: 2, minutes: 20, tuples_per_minute: 60, ..SimConfig::default() };
     let mut rules = HashSet::new();
     let mut decisions = HashMap::new();
     let mut v6 = 0;
@@ -227,7 +228,7 @@ fn traffic_is_varied_and_flows_span_minutes() {
 fn paths_follow_the_azure_layout_and_roll_over_hourly() {
     // 2026-01-01T00:58:00Z: minutes 0-1 go to h=00, minutes 2-3 to h=01.
     let c = SimConfig {
-        format: SimFormat::Mixed,
+        format: SeriesFormats::Mixed,
         blobs: 6,
         minutes: 4,
         tuples_per_minute: 5,
@@ -261,7 +262,7 @@ fn paths_follow_the_azure_layout_and_roll_over_hourly() {
 #[test]
 #[ignore = "timing; run in release"]
 fn generator_throughput() {
-    for format in [SimFormat::Nsg1, SimFormat::Nsg2, SimFormat::Vnet] {
+    for format in [SeriesFormats::Nsg1, SeriesFormats::Nsg2, SeriesFormats::Vnet] {
         let c = SimConfig { format, blobs: 100, minutes: 60, tuples_per_minute: 200, ..SimConfig::default() };
         let started = std::time::Instant::now();
         let bytes: usize = c.generate().map(|a| a.record_json.len()).sum();

@@ -4,10 +4,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use flowlog::app::simulate::{LocalDir, SimConfig, SimFormat, SimulateArgs, args::FormatArg, simulate, write_local};
+use flowlog::app::simulate::{
+    LocalDir, SeriesFormats, SimConfig, SimulateArgs, args::FormatArg, simulate, write_local,
+};
 use serde_json::Value;
 
-fn config(format: SimFormat, minutes: u32) -> SimConfig {
+fn config(format: SeriesFormats, minutes: u32) -> SimConfig {
     SimConfig { format, blobs: 3, minutes, tuples_per_minute: 25, ..SimConfig::default() }
 }
 
@@ -49,7 +51,7 @@ fn blob_files(root: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn blobs_hold_every_minute_as_one_framed_document() {
-    for format in [SimFormat::Nsg1, SimFormat::Nsg2, SimFormat::Vnet, SimFormat::Mixed] {
+    for format in [SeriesFormats::Nsg1, SeriesFormats::Nsg2, SeriesFormats::Vnet, SeriesFormats::Mixed] {
         let dir = tempfile::tempdir().unwrap();
         let c = config(format, 7);
         let stats = write_local(dir.path(), c.generate()).unwrap();
@@ -77,7 +79,7 @@ fn blobs_hold_every_minute_as_one_framed_document() {
 #[test]
 fn appends_in_place_keeping_inode_and_earlier_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut appends = config(SimFormat::Vnet, 5).generate().filter(|a| a.path.ends_with("PT1H.json"));
+    let mut appends = config(SeriesFormats::Vnet, 5).generate().filter(|a| a.path.ends_with("PT1H.json"));
     let first = appends.next().unwrap();
     let path = dir.path().join(&first.path);
     let written = write_local(dir.path(), [first.clone()]).unwrap();
@@ -100,7 +102,7 @@ fn appends_in_place_keeping_inode_and_earlier_bytes() {
 #[test]
 fn refuses_to_append_to_a_file_that_is_not_a_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let first = config(SimFormat::Nsg2, 1).generate().next().unwrap();
+    let first = config(SeriesFormats::Nsg2, 1).generate().next().unwrap();
     let path = dir.path().join(&first.path);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(&path, b"{\"records\":[{}").unwrap();
@@ -111,7 +113,7 @@ fn refuses_to_append_to_a_file_that_is_not_a_blob() {
 
 #[tokio::test]
 async fn simulate_writes_the_same_bytes_as_the_blocking_writer_and_paces_minutes() {
-    let c = config(SimFormat::Mixed, 3);
+    let c = config(SeriesFormats::Mixed, 3);
     let paced = tempfile::tempdir().unwrap();
     let summary = simulate(&c, &mut LocalDir::new(paced.path()), Duration::from_millis(40)).await.unwrap();
     assert!(summary.elapsed >= Duration::from_millis(80), "two waits between three minutes");

@@ -3,7 +3,7 @@
 #![no_main]
 
 use flowlog::flatten::RangeFlattener;
-use flowlog::row::encoder::{Encoder, OutputFormat};
+use flowlog::row::encoder::{Encoder, RowFormat};
 use flowlog::row::id::BlobIdent;
 use libfuzzer_sys::fuzz_target;
 
@@ -11,7 +11,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&head, data)) = input.split_first() else { return };
     let base = u64::from(head & 3);
     let chunk = usize::from(head >> 2).max(1);
-    let mut enc = Encoder::new(if head & 1 == 0 { OutputFormat::Ndjson } else { OutputFormat::Csv });
+    let mut enc = Encoder::new(if head & 1 == 0 { RowFormat::Ndjson } else { RowFormat::Csv });
     let mut f = RangeFlattener::new(BlobIdent::new("fuzz"), base);
     let n = data.chunks(chunk).count();
     for (i, c) in data.chunks(chunk).enumerate() {

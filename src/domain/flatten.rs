@@ -4,10 +4,10 @@
 //! [`RangeFlattener::offset`] has been turned into rows or reported as an error.
 use crate::domain::format::RowVisitor;
 use crate::domain::format::framing::{Progress, frame_and_flatten};
-use crate::domain::row::id::BlobIdent;
+use crate::domain::ids::RowIds;
 
 pub struct RangeFlattener {
-    blob: BlobIdent,
+    blob: RowIds,
     buf: Vec<u8>,
     base: u64,
     total: Progress,
@@ -15,11 +15,11 @@ pub struct RangeFlattener {
 
 impl RangeFlattener {
     /// Starts at byte `start` of the blob (a stored offset: 0 or the end of a record).
-    pub fn new(blob: BlobIdent, start: u64) -> Self {
+    pub fn new(blob: RowIds, start: u64) -> Self {
         RangeFlattener { blob, buf: Vec::new(), base: start, total: Progress::default() }
     }
 
-    pub fn blob(&self) -> &BlobIdent {
+    pub fn blob(&self) -> &RowIds {
         &self.blob
     }
 

@@ -3,6 +3,7 @@
 pub mod blob_name;
 pub mod flatten;
 pub mod format;
+pub mod ids;
 pub mod offset;
 pub mod row;
 pub mod secret;

@@ -14,12 +14,6 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-
-    /// Reads a secret from a file (a mounted Kubernetes secret, for instance).
-    pub fn from_file(path: &str) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading secret file {path}: {e}"))?;
-        Ok(Secret::new(text))
-    }
 }
 
 impl std::fmt::Debug for Secret {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use flowlog::domain::flatten::RangeFlattener;
-use flowlog::domain::row::id::BlobIdent;
+use flowlog::domain::ids::RowIds;
 use flowlog::domain::row::ndjson::NdjsonEncoder;
 
 pub fn blobs(root: &Path) -> Vec<String> {
@@ -30,7 +30,7 @@ pub fn rows(root: &Path) -> HashMap<String, String> {
     for name in blobs(root) {
         let bytes = std::fs::read(root.join(&name)).unwrap();
         let mut enc = NdjsonEncoder::new();
-        RangeFlattener::new(BlobIdent::new(name), 0).push(&bytes, true, &mut enc);
+        RangeFlattener::new(RowIds::new(name), 0).push(&bytes, true, &mut enc);
         for line in String::from_utf8(enc.out).unwrap().lines() {
             map.insert(id_of(line), line.to_string());
         }

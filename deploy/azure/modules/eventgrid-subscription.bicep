@@ -61,7 +61,7 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
     }
     retryPolicy: {
       // Event Grid's maximum: a flowlog outage up to a day loses no event (and any later
-      // event for the same blob heals a lost one, see DESIGN.md section 3).
+      // event for the same blob heals a lost one, see docs/ARCHITECTURE.md section 4).
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }

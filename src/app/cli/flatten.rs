@@ -6,14 +6,14 @@ use anyhow::Context;
 
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
-use crate::domain::row::encoder::{Encoder, OutputFormat};
-use crate::domain::row::id::BlobIdent;
+use crate::domain::ids::RowIds;
+use crate::domain::row::encoder::{Encoder, RowFormat};
 
 #[derive(clap::Args, Debug)]
 pub struct FlattenArgs {
     /// Output encoding.
     #[arg(long, value_enum, default_value = "ndjson")]
-    pub format: OutputFormat,
+    pub format: RowFormat,
     /// Blob name to put in rows and ids (default: the file path as given). With several
     /// files it is used for all of them.
     #[arg(long)]
@@ -64,18 +64,13 @@ pub fn run(args: &FlattenArgs) -> anyhow::Result<u64> {
         } else {
             Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
         };
-        errors += flatten_stream(input, BlobIdent::new(name), &mut enc, &mut out)?;
+        errors += flatten_stream(input, RowIds::new(name), &mut enc, &mut out)?;
     }
     out.flush().context("writing to stdout")?;
     Ok(errors)
 }
 
-fn flatten_stream(
-    mut input: impl Read,
-    blob: BlobIdent,
-    enc: &mut Encoder,
-    out: &mut impl Write,
-) -> anyhow::Result<u64> {
+fn flatten_stream(mut input: impl Read, blob: RowIds, enc: &mut Encoder, out: &mut impl Write) -> anyhow::Result<u64> {
     let name = blob.name.clone();
     let mut flattener = RangeFlattener::new(blob, 0);
     let mut rep = Reporting { enc, errors: 0 };

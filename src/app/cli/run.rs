@@ -82,7 +82,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = load(&args.common, args.poll)?;
     match &cfg.mode {
         Mode::Local(local) => crate::app::daemon::local::run(&cfg, local, args.once).await,
+        #[cfg(feature = "azure")]
         Mode::Azure(az) => crate::app::daemon::azure::run(&cfg, az).await,
+        #[cfg(not(feature = "azure"))]
+        Mode::Azure(_) => Err(no_azure()),
     }
 }
 
@@ -91,8 +94,16 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let progress = progress_reporter();
     match &cfg.mode {
         Mode::Local(local) => crate::app::daemon::local::backfill(&cfg, local, &args.prefix, progress).await,
+        #[cfg(feature = "azure")]
         Mode::Azure(az) => crate::app::daemon::azure::backfill(&cfg, az, &args.prefix, progress).await,
+        #[cfg(not(feature = "azure"))]
+        Mode::Azure(_) => Err(no_azure()),
     }
+}
+
+#[cfg(not(feature = "azure"))]
+fn no_azure() -> anyhow::Error {
+    anyhow::anyhow!("the configuration selects Azure mode, but this flowlog was built without the `azure` feature")
 }
 
 /// A progress bar on a terminal; a log line every 5 % (and at the end) otherwise.

@@ -24,7 +24,7 @@ pub struct Config {
     pub mode: Mode,
     pub engine: EngineConfig,
     pub server: ServerConfig,
-    pub log: LogFormat,
+    pub log: LogStyle,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub struct HubRef {
 
 #[derive(Debug, Clone)]
 pub struct AzureConfig {
-    pub credential: crate::azure::EntraCredentialKind,
+    pub credential: CredentialKind,
     pub input: HubRef,
     pub consumer_group: String,
     pub checkpoints: ContainerRef,
@@ -114,7 +114,7 @@ pub struct ServerConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub enum LogStyle {
     Auto,
     Text,
     Json,
@@ -164,9 +164,9 @@ impl Config {
             shutdown_deadline: Duration::from_secs(raw.server.shutdown_deadline_secs.unwrap_or(25)),
         };
         let log = match raw.log.format.as_deref() {
-            None | Some("auto") => LogFormat::Auto,
-            Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
+            None | Some("auto") => LogStyle::Auto,
+            Some("text") => LogStyle::Text,
+            Some("json") => LogStyle::Json,
             Some(other) => bail!("log.format: {other:?} is not one of auto, text, json"),
         };
         let mode = if raw.input.is_some() {
@@ -240,7 +240,7 @@ fn required(section: &str, key: &str, v: &Option<String>) -> anyhow::Result<Stri
 fn secret(value: &Option<Secret>, file: &Option<String>) -> anyhow::Result<Option<Secret>> {
     match (value, file) {
         (Some(v), _) => Ok(Some(v.clone())),
-        (None, Some(path)) => Ok(Some(Secret::from_file(path)?)),
+        (None, Some(path)) => Ok(Some(secret_from_file(path)?)),
         (None, None) => Ok(None),
     }
 }
@@ -299,8 +299,17 @@ fn hub(
     })
 }
 
-fn credential(auth: &file::AuthSection) -> anyhow::Result<crate::azure::EntraCredentialKind> {
-    use crate::azure::EntraCredentialKind as K;
+/// Which Entra ID credential authenticates to Azure (`auth.credential`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialKind {
+    ManagedIdentity { client_id: Option<String> },
+    WorkloadIdentity,
+    AzureCli,
+    DeveloperTools,
+}
+
+fn credential(auth: &file::AuthSection) -> anyhow::Result<CredentialKind> {
+    use CredentialKind as K;
     Ok(match auth.credential.as_deref().unwrap_or("auto") {
         "auto" if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() => K::WorkloadIdentity,
         "auto" | "managed_identity" => K::ManagedIdentity { client_id: auth.client_id.clone() },
@@ -374,4 +383,10 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
         adx_mapping: output.adx_mapping.clone().unwrap_or_else(|| "FlowLogsMapping".into()),
         dead_letter: container("dead_letter", &raw.dead_letter)?,
     })
+}
+
+/// Reads a secret from a file (a mounted Kubernetes secret, for instance).
+fn secret_from_file(path: &str) -> anyhow::Result<Secret> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading secret file {path}: {e}"))?;
+    Ok(Secret::new(text))
 }

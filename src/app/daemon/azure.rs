@@ -121,7 +121,7 @@ async fn ensure_container(
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let metrics = Arc::new(Metrics::new());
-    let creds = Credentials::new(az.credential.clone());
+    let creds = Credentials::new(&az.credential);
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
     let ready = Readiness::default();
@@ -181,7 +181,7 @@ pub async fn backfill(
     prefix: &str,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let creds = Credentials::new(az.credential.clone());
+    let creds = Credentials::new(&az.credential);
     let engine = engine(cfg, az, &creds, Arc::new(Metrics::new())).await?;
     super::backfill(&engine, cfg, prefix, progress).await
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::azure::sources::AllowedSources;
 use azure_core::credentials::TokenCredential;
 
-use crate::app::config::{AzureConfig, HubRef, StorageSecret};
+use crate::app::config::{AzureConfig, CredentialKind, HubRef, StorageSecret};
 use crate::azure::blob_store::AzureBlobAccount;
 use crate::azure::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
 use crate::azure::endpoint::AccountEndpoint;
@@ -22,7 +22,13 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    pub fn new(kind: EntraCredentialKind) -> Self {
+    pub fn new(kind: &CredentialKind) -> Self {
+        let kind = match kind.clone() {
+            CredentialKind::ManagedIdentity { client_id } => EntraCredentialKind::ManagedIdentity { client_id },
+            CredentialKind::WorkloadIdentity => EntraCredentialKind::WorkloadIdentity,
+            CredentialKind::AzureCli => EntraCredentialKind::AzureCli,
+            CredentialKind::DeveloperTools => EntraCredentialKind::DeveloperTools,
+        };
         Credentials { kind, entra: Mutex::new(None) }
     }
 

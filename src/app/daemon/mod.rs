@@ -1,6 +1,8 @@
 //! Running the engine as a process: wiring the adapters chosen by configuration, the ops
 //! server, graceful shutdown within a deadline, and the end-of-run summary.
+#[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "azure")]
 pub mod azure_wiring;
 pub mod local;
 
@@ -15,7 +17,7 @@ use crate::app::config::{Config, ServerConfig};
 use crate::app::ops::server::{Readiness, serve};
 use crate::app::ops::signals::cancel_on_signal;
 use crate::pipeline::blob_store::BlobStore;
-use crate::pipeline::change_feed::listing::{ListingFeed, Progress};
+use crate::pipeline::change_feed::listing::{ListingFeed, ProgressFn};
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::engine::Engine;
 use crate::pipeline::error::ServiceResult;
@@ -74,7 +76,7 @@ where
     tracing::info!(blobs = total, prefix, "backfill starting");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    let report: Progress = Box::new(move |done| progress(done, total));
+    let report: ProgressFn = Box::new(move |done| progress(done, total));
     let run = engine.run(ListingFeed::new(listing, report), shutdown.clone());
     let result = with_deadline(run, &shutdown, cfg.server.shutdown_deadline).await;
     tracing::info!("{}", summary(&engine.metrics, started));

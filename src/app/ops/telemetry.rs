@@ -3,20 +3,20 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::app::config::LogFormat;
+use crate::app::config::LogStyle;
 
 pub const DEFAULT_FILTER: &str =
     "info,azure_messaging_eventhubs=warn,azure_core_amqp=warn,azure_core=warn,fe2o3_amqp=warn,azure_storage_blob=warn";
 
 /// Installs the global subscriber, logging to stderr (stdout may carry rows). Idempotent.
-pub fn init(format: LogFormat) {
+pub fn init(format: LogStyle) {
     // The SDKs log every retried failure at info/error with full Debug output; their own
     // failures reach flowlog's logs with context anyway, so only their warnings pass by default.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
-        LogFormat::Json => true,
-        LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogStyle::Json => true,
+        LogStyle::Text => false,
+        LogStyle::Auto => !std::io::stderr().is_terminal(),
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::generator::{DEFAULT_START_UNIX, SimConfig, SimFormat};
+use super::generator::{DEFAULT_START_UNIX, SeriesFormats, SimConfig};
 
 /// Generate synthetic NSG / VNet flow-log blobs, appended minute by minute like Azure writes them.
 #[derive(Clone, Debug, clap::Args)]
@@ -61,13 +61,13 @@ pub enum FormatArg {
     Mixed,
 }
 
-impl From<FormatArg> for SimFormat {
-    fn from(f: FormatArg) -> SimFormat {
+impl From<FormatArg> for SeriesFormats {
+    fn from(f: FormatArg) -> SeriesFormats {
         match f {
-            FormatArg::Nsg1 => SimFormat::Nsg1,
-            FormatArg::Nsg2 => SimFormat::Nsg2,
-            FormatArg::Vnet => SimFormat::Vnet,
-            FormatArg::Mixed => SimFormat::Mixed,
+            FormatArg::Nsg1 => SeriesFormats::Nsg1,
+            FormatArg::Nsg2 => SeriesFormats::Nsg2,
+            FormatArg::Vnet => SeriesFormats::Vnet,
+            FormatArg::Mixed => SeriesFormats::Mixed,
         }
     }
 }
@@ -129,7 +129,7 @@ mod tests {
         ])
         .unwrap();
         let c = cli.args.config();
-        assert_eq!((c.format, c.blobs, c.minutes, c.tuples_per_minute, c.seed), (SimFormat::Nsg1, 2, 3, 7, 9));
+        assert_eq!((c.format, c.blobs, c.minutes, c.tuples_per_minute, c.seed), (SeriesFormats::Nsg1, 2, 3, 7, 9));
         assert_eq!(c.start_unix, 1_772_357_400); // 2026-03-01T09:30:00Z
         assert_eq!(cli.args.interval_ms, 60_000);
         assert!(Cli::try_parse_from(["simulate", "--out", "d", "--start", "yesterday"]).is_err());

@@ -57,7 +57,7 @@ impl AzureDestination {
     /// Blobs go to the `sources.allowed` container named like the simulated container
     /// (`insights-logs-networksecuritygroupflowevent`, `insights-logs-flowlogflowevent`).
     pub async fn connect(cfg: &AzureConfig, faults: EventFaults, seed: u64) -> anyhow::Result<Self> {
-        let creds = Credentials::new(cfg.credential.clone());
+        let creds = Credentials::new(&cfg.credential);
         let mut containers = HashMap::new();
         for entry in &cfg.allowed_sources {
             let Some((account_url, container)) = entry.rsplit_once('/') else { continue };

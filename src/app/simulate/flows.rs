@@ -1,6 +1,6 @@
 //! The traffic model: the rules a NIC is evaluated against, what a flow through each rule looks like,
 //! and how one flow tuple is written in each format.
-use super::layout::LogFormat;
+use super::layout::Layout;
 use super::random::SplitMix64;
 use super::text::{Ip, push_ip, push_u64};
 
@@ -196,9 +196,9 @@ pub fn counters(flow: &Flow, rng: &mut SplitMix64) -> [u64; 4] {
 
 /// Appends one quoted tuple plus a trailing `,` (the record writer drops the last one).
 /// `ts_ms` is written as seconds for NSG formats and milliseconds for VNet, as Azure does.
-pub fn write_tuple(buf: &mut String, format: LogFormat, ts_ms: u64, flow: &Flow, state: TupleState, counts: [u64; 4]) {
+pub fn write_tuple(buf: &mut String, format: Layout, ts_ms: u64, flow: &Flow, state: TupleState, counts: [u64; 4]) {
     buf.push('"');
-    push_u64(buf, if format == LogFormat::Vnet { ts_ms } else { ts_ms / 1000 });
+    push_u64(buf, if format == Layout::VnetV4 { ts_ms } else { ts_ms / 1000 });
     buf.push(',');
     push_ip(buf, flow.src);
     buf.push(',');
@@ -209,7 +209,7 @@ pub fn write_tuple(buf: &mut String, format: LogFormat, ts_ms: u64, flow: &Flow,
     push_u64(buf, u64::from(flow.dport));
     buf.push(',');
     let has_counts = matches!(state, TupleState::Continuing | TupleState::End);
-    if format == LogFormat::Vnet {
+    if format == Layout::VnetV4 {
         push_u64(buf, u64::from(flow.proto));
         buf.push_str(if flow.outbound { ",O," } else { ",I," });
         buf.push(match state {
@@ -228,7 +228,7 @@ pub fn write_tuple(buf: &mut String, format: LogFormat, ts_ms: u64, flow: &Flow,
         buf.push(if flow.proto == PROTO_UDP { 'U' } else { 'T' });
         buf.push_str(if flow.outbound { ",O," } else { ",I," });
         buf.push(if state == TupleState::Denied { 'D' } else { 'A' });
-        if format == LogFormat::Nsg2 {
+        if format == Layout::NsgV2 {
             // NSG v2 logs denied packets as `B` with no statistics, like the first tuple of a flow.
             buf.push_str(match state {
                 TupleState::Begin | TupleState::Denied => ",B,,,,",
@@ -237,7 +237,7 @@ pub fn write_tuple(buf: &mut String, format: LogFormat, ts_ms: u64, flow: &Flow,
             });
         }
     }
-    if has_counts && format != LogFormat::Nsg1 {
+    if has_counts && format != Layout::NsgV1 {
         for n in counts {
             buf.push(',');
             push_u64(buf, n);

@@ -5,7 +5,7 @@
 use super::flows::{
     self, ALLOW_RULES, ALLOW_WEIGHTS, DENY_RULES, DENY_WEIGHTS, Flow, Host, RULES, TupleState, write_tuple,
 };
-use super::layout::{LogFormat, SeriesIdentity, guid};
+use super::layout::{Layout, SeriesIdentity, guid};
 use super::random::SplitMix64;
 use super::record::{RecordHead, nsg_record, vnet_record};
 
@@ -18,7 +18,7 @@ const TUPLE_SPAN_MS: u64 = 55_000;
 
 /// Which formats the series are written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SimFormat {
+pub enum SeriesFormats {
     Nsg1,
     Nsg2,
     Vnet,
@@ -26,14 +26,14 @@ pub enum SimFormat {
     Mixed,
 }
 
-impl SimFormat {
+impl SeriesFormats {
     /// The format of series number `index`.
-    pub fn series_format(self, index: usize) -> LogFormat {
+    pub fn series_format(self, index: usize) -> Layout {
         match self {
-            SimFormat::Nsg1 => LogFormat::Nsg1,
-            SimFormat::Nsg2 => LogFormat::Nsg2,
-            SimFormat::Vnet => LogFormat::Vnet,
-            SimFormat::Mixed => [LogFormat::Nsg2, LogFormat::Vnet, LogFormat::Nsg1][index % 3],
+            SeriesFormats::Nsg1 => Layout::NsgV1,
+            SeriesFormats::Nsg2 => Layout::NsgV2,
+            SeriesFormats::Vnet => Layout::VnetV4,
+            SeriesFormats::Mixed => [Layout::NsgV2, Layout::VnetV4, Layout::NsgV1][index % 3],
         }
     }
 }
@@ -41,7 +41,7 @@ impl SimFormat {
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimConfig {
-    pub format: SimFormat,
+    pub format: SeriesFormats,
     /// Distinct `PT1H.json` series (one NIC each; two NICs share each NSG or VNet).
     pub blobs: usize,
     pub minutes: u32,
@@ -55,7 +55,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
-            format: SimFormat::Vnet,
+            format: SeriesFormats::Vnet,
             blobs: 4,
             minutes: 10,
             tuples_per_minute: 50,
@@ -137,10 +137,10 @@ impl Generator {
                 let id = SeriesIdentity::new(format, *ordinal, &subscription, &mut rng);
                 *ordinal += 1;
                 let (resource_id, target_id) = match format {
-                    LogFormat::Vnet => (id.flow_log_resource_id(), id.target_resource_id()),
+                    Layout::VnetV4 => (id.flow_log_resource_id(), id.target_resource_id()),
                     _ => (id.nsg_resource_id(), String::new()),
                 };
-                let host = Host::new(id.resource, id.nic, format == LogFormat::Vnet);
+                let host = Host::new(id.resource, id.nic, format == Layout::VnetV4);
                 Series {
                     id,
                     host,
@@ -198,7 +198,7 @@ impl Generator {
         }
         let ticks = s.rng.below(RECORD_SPAN_TICKS) as u32;
         let record_json = match format {
-            LogFormat::Vnet => vnet_record(&s.head(), &self.groups, minute_unix, ticks),
+            Layout::VnetV4 => vnet_record(&s.head(), &self.groups, minute_unix, ticks),
             _ => nsg_record(&s.head(), &self.groups, minute_unix, ticks),
         };
         Append { path: s.path.clone(), minute, record_json, tuples: n }

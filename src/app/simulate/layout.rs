@@ -8,20 +8,15 @@ pub const NSG_CONTAINER: &str = "insights-logs-networksecuritygroupflowevent";
 /// Container of virtual network flow logs (`flowLogVersion` 4).
 pub const VNET_CONTAINER: &str = "insights-logs-flowlogflowevent";
 
-/// The format one series is written in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LogFormat {
-    Nsg1,
-    Nsg2,
-    Vnet,
-}
+/// A series is written in one record layout (format and version) of the domain.
+pub use crate::domain::format::Layout;
 
 const REGIONS: [&str; 4] = ["eastus", "westeurope", "eastus2", "northeurope"];
 
 /// The fixed identity of one blob series: one NIC (MAC) of one NSG or one VNet flow log.
 #[derive(Clone, Debug)]
 pub struct SeriesIdentity {
-    pub format: LogFormat,
+    pub format: Layout,
     /// Lowercase GUID, as in `targetResourceID`; upper-cased where Azure upper-cases it.
     pub subscription: String,
     /// The NSG's resource group, or the VNet's (the flow log itself lives in `NetworkWatcherRG`).
@@ -45,15 +40,15 @@ pub struct SeriesIdentity {
 
 impl SeriesIdentity {
     /// The identity of the `ordinal`-th series of `format`; `rng` is the series' own stream.
-    pub fn new(format: LogFormat, ordinal: u32, subscription: &str, rng: &mut SplitMix64) -> Self {
+    pub fn new(format: Layout, ordinal: u32, subscription: &str, rng: &mut SplitMix64) -> Self {
         let resource = ordinal / 2;
         let nic = ordinal % 2;
         // 00-0D-3A is the OUI Azure assigns to VM NICs; the low three bytes are unique per series.
         let mac = format!("000D3A{:02X}{:04X}", (rng.next_u64() & 0xFF) as u8, ordinal & 0xFFFF);
         let (resource_group, resource_name) = match format {
-            LogFormat::Nsg1 => (format!("sim-rg{}", resource % 3), format!("sim-vm{resource}-v1-nsg")),
-            LogFormat::Nsg2 => (format!("sim-rg{}", resource % 3), format!("sim-vm{resource}-nsg")),
-            LogFormat::Vnet => (format!("sim-rg{}", resource % 3), format!("sim-vnet{resource}")),
+            Layout::NsgV1 => (format!("sim-rg{}", resource % 3), format!("sim-vm{resource}-v1-nsg")),
+            Layout::NsgV2 => (format!("sim-rg{}", resource % 3), format!("sim-vm{resource}-nsg")),
+            Layout::VnetV4 => (format!("sim-rg{}", resource % 3), format!("sim-vnet{resource}")),
         };
         SeriesIdentity {
             format,
@@ -106,16 +101,16 @@ impl SeriesIdentity {
     /// `flowLogResourceID=/<SUB>_NETWORKWATCHERRG/NETWORKWATCHER_<REGION>_<FLOWLOG>/y=...`, all upper case
     /// (<https://learn.microsoft.com/azure/network-watcher/flow-logs-read>,
     /// <https://learn.microsoft.com/azure/network-watcher/vnet-flow-logs-manage#download-a-flow-log>).
-    /// Consumers take identity from record fields, never from this prefix (DESIGN.md §5).
+    /// Consumers take identity from record fields, never from this prefix (docs/ARCHITECTURE.md, formats).
     pub fn blob_path(&self, unix_secs: i64) -> String {
         let mut path = String::with_capacity(256);
         match self.format {
-            LogFormat::Nsg1 | LogFormat::Nsg2 => {
+            Layout::NsgV1 | Layout::NsgV2 => {
                 path.push_str(NSG_CONTAINER);
                 path.push_str("/resourceId=");
                 path.push_str(&self.nsg_resource_id());
             }
-            LogFormat::Vnet => {
+            Layout::VnetV4 => {
                 path.push_str(VNET_CONTAINER);
                 path.push_str("/flowLogResourceID=/");
                 let prefix = format!(
@@ -159,13 +154,13 @@ pub fn guid(rng: &mut SplitMix64) -> String {
 mod tests {
     use super::*;
 
-    fn identity(format: LogFormat) -> SeriesIdentity {
+    fn identity(format: Layout) -> SeriesIdentity {
         SeriesIdentity::new(format, 3, "0a1b2c3d-0000-4000-8000-00000000abcd", &mut SplitMix64::new(5))
     }
 
     #[test]
     fn nsg_path_has_the_documented_shape() {
-        let id = identity(LogFormat::Nsg2);
+        let id = identity(Layout::NsgV2);
         let path = id.blob_path(1_767_229_200 + 59); // 2026-01-01T01:00:59Z
         let want = format!(
             "insights-logs-networksecuritygroupflowevent/resourceId=/SUBSCRIPTIONS/0A1B2C3D-0000-4000-8000-00000000ABCD/RESOURCEGROUPS/SIM-RG1/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/SIM-VM1-NSG/y=2026/m=01/d=01/h=01/m=00/macAddress={}/PT1H.json",
@@ -178,7 +173,7 @@ mod tests {
 
     #[test]
     fn vnet_path_has_the_documented_shape() {
-        let id = identity(LogFormat::Vnet);
+        let id = identity(Layout::VnetV4);
         let path = id.blob_path(1_767_225_600);
         let want = format!(
             "insights-logs-flowlogflowevent/flowLogResourceID=/0A1B2C3D-0000-4000-8000-00000000ABCD_NETWORKWATCHERRG/NETWORKWATCHER_WESTEUROPE_SIM-VNET1-FLOWLOG/y=2026/m=01/d=01/h=00/m=00/macAddress={}/PT1H.json",

@@ -4,7 +4,9 @@
 //! local directory exists today ([`LocalDir`]); an Azure destination (Put Block + Put Block List per
 //! append, then a `BlobCreated` event) is another `Destination` and needs no change to the generator.
 pub mod args;
+#[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "azure")]
 pub mod block_writer;
 pub mod flows;
 pub mod generator;
@@ -19,8 +21,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub use args::SimulateArgs;
-pub use generator::{Append, DEFAULT_START_UNIX, Generator, SimConfig, SimFormat};
-pub use layout::{LogFormat, NSG_CONTAINER, VNET_CONTAINER};
+pub use generator::{Append, DEFAULT_START_UNIX, Generator, SeriesFormats, SimConfig};
+pub use layout::{Layout, NSG_CONTAINER, VNET_CONTAINER};
 pub use local_writer::{LocalDir, WriteStats, write_local};
 
 /// Where simulated records go.
@@ -87,6 +89,11 @@ pub async fn simulate<D: Destination>(
 pub async fn run(args: SimulateArgs) -> anyhow::Result<SimSummary> {
     let config = args.config();
     let interval = Duration::from_millis(args.interval_ms);
+    #[cfg(not(feature = "azure"))]
+    if args.azure {
+        anyhow::bail!("--azure: this flowlog was built without the `azure` feature");
+    }
+    #[cfg(feature = "azure")]
     if args.azure {
         let cfg = crate::app::config::Config::load(args.config.as_deref(), &Default::default())?;
         let crate::app::config::Mode::Azure(azure) = cfg.mode else {

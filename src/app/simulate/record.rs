@@ -1,6 +1,6 @@
 //! Assembles one minute's record JSON from per-rule tuple buffers, key order as in Microsoft's samples.
 use super::flows::RULES;
-use super::layout::{LogFormat, SeriesIdentity};
+use super::layout::{Layout, SeriesIdentity};
 use super::text::push_time;
 
 /// Seconds into the minute where the record `time` starts: Azure stamps a record when it closes the
@@ -35,7 +35,7 @@ pub fn nsg_record(s: &RecordHead<'_>, groups: &[String], minute_unix: i64, ticks
     out.push_str("\",\"category\":\"NetworkSecurityGroupFlowEvent\",\"resourceId\":\"");
     out.push_str(s.resource_id);
     out.push_str("\",\"operationName\":\"NetworkSecurityGroupFlowEvents\",\"properties\":{\"Version\":");
-    out.push(if s.id.format == LogFormat::Nsg1 { '1' } else { '2' });
+    out.push(if s.id.format == Layout::NsgV1 { '1' } else { '2' });
     out.push_str(",\"flows\":[");
     let mut first = true;
     for (rule, group) in RULES.iter().zip(groups).filter(|(_, g)| !g.is_empty()) {

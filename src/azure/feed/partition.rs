@@ -81,7 +81,7 @@ impl FeedPartition for EventHubsPartition {
             event_hub_name: d.hub.clone(),
             consumer_group: d.consumer_group.clone(),
             partition_id: self.id.clone(),
-            offset: (!position.offset.is_empty()).then(|| position.offset.clone()),
+            offset: (!position.event_offset.is_empty()).then(|| position.event_offset.clone()),
             sequence_number: Some(position.sequence),
         };
         let context = format!("checkpointing partition {} at sequence {}", self.id, position.sequence);
@@ -204,7 +204,7 @@ pub(super) fn feed_events(
     sequence: i64,
     allowed: &crate::azure::sources::AllowedSources,
 ) -> Vec<FeedEvent> {
-    let position = FeedPosition { sequence, offset: event.offset().clone().unwrap_or_default() };
+    let position = FeedPosition { sequence, event_offset: event.offset().clone().unwrap_or_default() };
     let enqueued_ms = event
         .enqueued_time()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -10,7 +10,7 @@ use serde_json::Deserializer;
 use super::error::{RAW_EXCERPT, RecordError, RecordErrorReason};
 use super::raw::RawRecord;
 use super::record::{RowVisitor, detect_layout, flatten_record};
-use crate::domain::row::id::BlobIdent;
+use crate::domain::ids::RowIds;
 
 /// What one call achieved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,7 +30,7 @@ const HEAD_KEY: &[u8] = b"\"records\"";
 /// more bytes of this range will follow, so undecodable bytes at the end are garbage rather
 /// than a record still being written. An incomplete record at the end is left unconsumed.
 pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
-    blob: &BlobIdent,
+    blob: &RowIds,
     data: &[u8],
     base: u64,
     is_final: bool,
@@ -117,7 +117,7 @@ pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
 /// Reports the bytes from `from` up to the next plausible record start (or the end of a final
 /// range) as one framing error. Returns false when the extent is not known yet.
 fn garbage<V: RowVisitor + ?Sized>(
-    blob: &BlobIdent,
+    blob: &RowIds,
     data: &[u8],
     base: u64,
     from: usize,

@@ -26,7 +26,7 @@ const REC2: &str = r#"{"time":"2018-11-13T12:01:35Z","properties":{"Version":1,"
 
 fn run(data: &str, base: u64, is_final: bool) -> (Progress, Collect) {
     let mut c = Collect::default();
-    let p = frame_and_flatten(&BlobIdent::new("b"), data.as_bytes(), base, is_final, &mut c);
+    let p = frame_and_flatten(&RowIds::new("b"), data.as_bytes(), base, is_final, &mut c);
     (p, c)
 }
 

@@ -3,12 +3,12 @@ use super::error::{RecordError, RecordErrorReason, TupleError};
 use super::raw::RawRecord;
 use super::tuple::{Tuple, parse_tuple};
 use super::{Format, Layout};
-use crate::domain::row::id::BlobIdent;
+use crate::domain::ids::RowIds;
 
 /// Record-level values shared by every row of a record.
 #[derive(Clone, Debug)]
 pub struct RecordCtx<'a> {
-    pub blob: &'a BlobIdent,
+    pub blob: &'a RowIds,
     /// Byte offset of the record's `{` in the blob.
     pub offset: u64,
     pub layout: Layout,
@@ -42,7 +42,7 @@ pub trait RowVisitor {
 /// Flattens one record that starts at `offset` and spans `len` bytes. Returns the number of rows
 /// visited; a record-level problem (unknown format or version, bad time) yields no rows at all.
 pub fn flatten_record<V: RowVisitor + ?Sized>(
-    blob: &BlobIdent,
+    blob: &RowIds,
     offset: u64,
     len: u64,
     raw: &RawRecord<'_>,

@@ -4,7 +4,7 @@ use super::ndjson::NdjsonEncoder;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub enum RowFormat {
     Ndjson,
     Csv,
 }
@@ -16,10 +16,10 @@ pub enum Encoder {
 
 impl Encoder {
     /// A new encoder; CSV starts with its header line.
-    pub fn new(format: OutputFormat) -> Self {
+    pub fn new(format: RowFormat) -> Self {
         match format {
-            OutputFormat::Ndjson => Encoder::Ndjson(NdjsonEncoder::new()),
-            OutputFormat::Csv => {
+            RowFormat::Ndjson => Encoder::Ndjson(NdjsonEncoder::new()),
+            RowFormat::Csv => {
                 let mut csv = CsvEncoder::new();
                 csv.write_header();
                 Encoder::Csv(csv)

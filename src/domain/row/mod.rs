@@ -2,7 +2,6 @@
 pub mod batch;
 pub mod csv;
 pub mod encoder;
-pub mod id;
 pub mod json;
 pub mod ndjson;
 pub mod schema;

@@ -4,10 +4,10 @@
 //! or by a flow group (rule, ACL, MAC) is rendered once into byte templates; each tuple then
 //! costs a few memcpys, integer and timestamp renderings and IP copies (already validated, so
 //! they need no escaping).
-use super::id::BlobIdent;
 use super::json::{write_int, write_opt_int, write_opt_str, write_str};
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
+use crate::domain::ids::RowIds;
 
 #[derive(Default)]
 pub struct NdjsonEncoder {
@@ -27,7 +27,7 @@ impl NdjsonEncoder {
     }
 
     fn render_record(&mut self, rec: &RecordCtx<'_>) {
-        let blob: &BlobIdent = rec.blob;
+        let blob: &RowIds = rec.blob;
         self.id_head.clear();
         self.id_head.extend_from_slice(b"{\"id\":\"");
         self.id_head.extend_from_slice(blob.id_prefix.as_bytes());

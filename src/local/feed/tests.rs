@@ -60,7 +60,7 @@ async fn once_reports_every_flow_log_in_name_order_then_ends() {
     assert_eq!((first.len(), changed(&all)), (3, expected));
     let sequences: Vec<_> = all.iter().map(|e| e.position.sequence).collect();
     assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
-    assert!(all.iter().all(|e| e.position.offset.is_empty()));
+    assert!(all.iter().all(|e| e.position.event_offset.is_empty()));
     assert_eq!(p.next_batch(3).await.unwrap(), None);
     assert_eq!(p.next_batch(3).await.unwrap(), None);
     assert!(feed.next_partition().await.unwrap().is_none());

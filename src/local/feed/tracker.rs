@@ -166,7 +166,7 @@ impl Tracker {
             return;
         }
         self.reported.insert(blob.clone(), len);
-        let position = FeedPosition { sequence: self.next_sequence, offset: String::new() };
+        let position = FeedPosition { sequence: self.next_sequence, event_offset: String::new() };
         self.next_sequence += 1;
         let enqueued_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);
         let body = EventBody::Changed(BlobChanged { blob, content_length: len, sequencer: None, enqueued_ms });

@@ -7,7 +7,7 @@ use crate::pipeline::blob_store::BlobListing;
 use crate::pipeline::error::ServiceResult;
 
 /// Called with the number of blobs done so far.
-pub type Progress = Box<dyn Fn(u64) + Send + Sync>;
+pub type ProgressFn = Box<dyn Fn(u64) + Send + Sync>;
 
 pub struct ListingFeed {
     partition: Option<ListingPartition>,
@@ -15,16 +15,16 @@ pub struct ListingFeed {
 
 pub struct ListingPartition {
     events: VecDeque<FeedEvent>,
-    progress: Progress,
+    progress: ProgressFn,
 }
 
 impl ListingFeed {
-    pub fn new(listing: Vec<BlobListing>, progress: Progress) -> Self {
+    pub fn new(listing: Vec<BlobListing>, progress: ProgressFn) -> Self {
         let events = listing
             .into_iter()
             .enumerate()
             .map(|(i, b)| FeedEvent {
-                position: FeedPosition { sequence: i as i64 + 1, offset: String::new() },
+                position: FeedPosition { sequence: i as i64 + 1, event_offset: String::new() },
                 body: EventBody::Changed(BlobChanged {
                     blob: b.blob,
                     content_length: b.properties.content_length,

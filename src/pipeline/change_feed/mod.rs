@@ -38,8 +38,9 @@ pub enum EventBody {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FeedPosition {
     pub sequence: i64,
-    /// The Event Hubs offset string, empty for feeds that have none.
-    pub offset: String,
+    /// The service's own position string (Event Hubs calls it an offset; flowlog keeps that word
+    /// for byte positions in blobs), empty for feeds that have none.
+    pub event_offset: String,
 }
 
 /// One decoded item; a single Event Hubs message (an Event Grid array) may yield several

@@ -1,4 +1,4 @@
-//! Processing of one blob in the commit order of DESIGN.md section 4:
+//! Processing of one blob in the commit order of docs/ARCHITECTURE.md section 5:
 //! load offset → read and parse `[O, L-2)` → dead letters → send rows → compare-and-swap offset.
 use futures::StreamExt;
 
@@ -6,8 +6,8 @@ use super::Engine;
 use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
+use crate::domain::ids::RowIds;
 use crate::domain::offset::{OffsetState, Plan, Reconcile, plan_read, reconcile};
-use crate::domain::row::id::BlobIdent;
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
@@ -74,7 +74,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let mut cursor = Cursor { state: stored, version };
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
-        let mut flattener = RangeFlattener::new(BlobIdent::new(blob.as_str()), start);
+        let mut flattener = RangeFlattener::new(RowIds::new(blob.as_str()), start);
         let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;

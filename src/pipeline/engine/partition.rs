@@ -106,8 +106,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                         None,
                         None,
                         format!(
-                            "partition {partition} sequence {} offset {}",
-                            ev.position.sequence, ev.position.offset
+                            "partition {partition} sequence {} event offset {}",
+                            ev.position.sequence, ev.position.event_offset
                         ),
                         reason.clone(),
                         raw,

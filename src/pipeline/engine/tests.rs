@@ -30,7 +30,7 @@ fn engine(blobs: MemoryBlobStore) -> TestEngine {
 
 fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
     FeedEvent {
-        position: FeedPosition { sequence: seq, offset: seq.to_string() },
+        position: FeedPosition { sequence: seq, event_offset: seq.to_string() },
         body: EventBody::Changed(BlobChanged {
             blob: BlobName::from(blob),
             content_length: len as u64,
@@ -134,11 +134,11 @@ async fn malformed_record_is_dead_lettered_and_passed() {
 async fn invalid_events_and_missing_blobs_are_dead_lettered() {
     let e = engine(MemoryBlobStore::new());
     let invalid = FeedEvent {
-        position: FeedPosition { sequence: 1, offset: "1".into() },
+        position: FeedPosition { sequence: 1, event_offset: "1".into() },
         body: EventBody::Invalid { reason: "not JSON".into(), raw: b"garbage".to_vec() },
     };
     let ignored = FeedEvent {
-        position: FeedPosition { sequence: 2, offset: "2".into() },
+        position: FeedPosition { sequence: 2, event_offset: "2".into() },
         body: EventBody::Ignored { reason: "BlobDeleted".into() },
     };
     let acks = run(&e, vec![invalid, ignored, changed(3, "nope", 100)]).await;

@@ -4,20 +4,20 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::offset::keys::hex;
 
-/// A blob's name with the parts of row ids and JSON that depend only on it, computed once.
+/// Row-id derivation for one blob: its name and the id prefix that depends only on it, computed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlobIdent {
+pub struct RowIds {
     pub name: String,
     /// First 16 hex digits of SHA-256(name): 64 bits keep ids short while collisions between
     /// blobs stay negligible (about 1 in 10^10 for a million blobs).
     pub id_prefix: String,
 }
 
-impl BlobIdent {
+impl RowIds {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
         let digest = Sha256::digest(name.as_bytes());
-        BlobIdent { id_prefix: hex(&digest[..8]), name }
+        RowIds { id_prefix: hex(&digest[..8]), name }
     }
 
     /// `<blob hash>-<record offset>-<tuple ordinal>`.
@@ -32,12 +32,12 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        let a = BlobIdent::new("acct/c/x/PT1H.json");
-        assert_eq!(a.row_id(12, 0), BlobIdent::new("acct/c/x/PT1H.json").row_id(12, 0));
+        let a = RowIds::new("acct/c/x/PT1H.json");
+        assert_eq!(a.row_id(12, 0), RowIds::new("acct/c/x/PT1H.json").row_id(12, 0));
         assert_ne!(a.row_id(12, 0), a.row_id(12, 1));
         assert_ne!(a.row_id(12, 1), a.row_id(121, 0));
-        assert_ne!(a.id_prefix, BlobIdent::new("acct/c/y/PT1H.json").id_prefix);
+        assert_ne!(a.id_prefix, RowIds::new("acct/c/y/PT1H.json").id_prefix);
         // Pinned: a change here would re-key every row already in Data Explorer.
-        assert_eq!(BlobIdent::new("abc").row_id(12, 3), "ba7816bf8f01cfea-12-3");
+        assert_eq!(RowIds::new("abc").row_id(12, 3), "ba7816bf8f01cfea-12-3");
     }
 }
