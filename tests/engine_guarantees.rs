@@ -18,7 +18,7 @@ use flowlog::pipeline::blob_store::memory::MemoryBlobStore;
 use flowlog::pipeline::change_feed::memory::MemoryFeed;
 use flowlog::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
 use flowlog::pipeline::dead_letter::memory::MemoryDeadLetters;
-use flowlog::pipeline::engine::{Engine, EngineConfig, RetryConfig};
+use flowlog::pipeline::engine::{Engine, EngineConfig, RetryPolicy};
 use flowlog::pipeline::error::{ServiceError, ServiceResult};
 use flowlog::pipeline::offset_store::memory::MemoryOffsetStore;
 use flowlog::pipeline::offset_store::{OffsetStore, Version};
@@ -184,7 +184,7 @@ async fn check(blob_specs: BlobSpecs, rounds: Vec<Round>) -> Result<(), TestCase
         .iter()
         .map(|recs| recs.iter().map(|(k, g)| support::flowgen::record(*k, g, None)).collect())
         .collect();
-    let cfg = EngineConfig { retry: RetryConfig::fast(), flush_bytes: 2048, max_batch_events: 3, ..Default::default() };
+    let cfg = EngineConfig { retry: RetryPolicy::fast(), flush_bytes: 2048, max_batch_events: 3, ..Default::default() };
     let engine = Engine::new(
         Arc::new(MemoryBlobStore::with_chunk_size(97)),
         Arc::new(FaultyOffsets::default()),

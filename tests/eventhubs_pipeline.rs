@@ -20,7 +20,7 @@ use flowlog::azure::sources::AllowedSources;
 use flowlog::domain::row::batch::BatchConfig;
 use flowlog::pipeline::blob_store::BlobStore;
 use flowlog::pipeline::dead_letter::memory::MemoryDeadLetters;
-use flowlog::pipeline::engine::{Engine, EngineConfig, RetryConfig};
+use flowlog::pipeline::engine::{Engine, EngineConfig, RetryPolicy};
 use flowlog::pipeline::metrics::Metrics;
 use flowlog::pipeline::offset_store::memory::MemoryOffsetStore;
 use hubs::*;
@@ -76,7 +76,7 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     let batch = BatchConfig { max_bytes: 4096, gzip: true };
     let sink = within("open sink", EventHubsSink::open(target(&emulator, "output"), batch, routing)).await.unwrap();
     let dead_letters = Arc::new(MemoryDeadLetters::new());
-    let cfg = EngineConfig { retry: RetryConfig::fast(), ..Default::default() };
+    let cfg = EngineConfig { retry: RetryPolicy::fast(), ..Default::default() };
     let engine =
         Engine::new(Arc::new(blobs), Arc::new(MemoryOffsetStore::new()), Arc::new(sink), dead_letters.clone(), cfg)
             .with_metrics(metrics.clone());

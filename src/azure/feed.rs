@@ -32,6 +32,7 @@ pub use partition::EventHubsPartition;
 pub use store::blob_checkpoint_store;
 
 use crate::azure::eventhubs::{HubTarget, bounded, from_eventhubs};
+use crate::azure::reconnecting::Reconnecting;
 use crate::azure::sources::AllowedSources;
 use crate::pipeline::change_feed::ChangeFeed;
 use crate::pipeline::error::{ServiceError, ServiceResult};
@@ -100,7 +101,7 @@ pub(crate) struct Shared {
     target: HubTarget,
     /// The connection partition receivers (and lag reads) use: replaced after a transport
     /// failure (SDK 0.15 does not reconnect), taken and closed by `close`.
-    receivers: tokio::sync::Mutex<Option<Arc<ConsumerClient>>>,
+    receivers: Reconnecting<ConsumerClient>,
     /// Per partition: the running pump's controls and a lock it holds while receiving.
     slots: Mutex<HashMap<String, Slot>>,
     pumps: Mutex<JoinSet<()>>,
@@ -116,27 +117,20 @@ impl Shared {
 
     /// The receiving connection, opened afresh if the last one was discarded.
     async fn receivers(&self) -> ServiceResult<Arc<ConsumerClient>> {
-        let mut current = self.receivers.lock().await;
-        if let Some(client) = current.as_ref() {
-            return Ok(client.clone());
-        }
-        if self.stop.is_cancelled() {
-            return Err(ServiceError::transient("the feed is closing"));
-        }
-        let name = format!("{}-receivers", self.details.owner_id);
-        let client = Arc::new(tasks::open_consumer(&self.target, &self.details.consumer_group, &name).await?);
-        tracing::info!(hub = %self.target.describe(), "input hub reconnected");
-        *current = Some(client.clone());
-        Ok(client)
+        self.receivers
+            .get(|| async {
+                if self.stop.is_cancelled() {
+                    return Err(ServiceError::transient("the feed is closing"));
+                }
+                let name = format!("{}-receivers", self.details.owner_id);
+                tasks::open_consumer(&self.target, &self.details.consumer_group, &name).await
+            })
+            .await
     }
 
     /// Drops a broken receiving connection (unless it was already replaced).
     async fn discard_receivers(&self, broken: &Arc<ConsumerClient>) {
-        let mut current = self.receivers.lock().await;
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) {
-            tracing::warn!(hub = %self.target.describe(), "input hub connection discarded after a failure");
-            *current = None;
-        }
+        self.receivers.discard(broken).await;
     }
 
     /// Stops any earlier pump of `partition` and returns the lock the new pump must hold.
@@ -233,7 +227,7 @@ impl EventHubsFeed {
             stop: shutdown.child_token(),
             processor: Mutex::new(Some(processor.clone())),
             target: target.clone(),
-            receivers: tokio::sync::Mutex::new(Some(Arc::new(receivers))),
+            receivers: Reconnecting::new(format!("input hub {}", target.describe()), receivers),
             slots: Mutex::new(HashMap::new()),
             pumps: Mutex::new(JoinSet::new()),
             background: Mutex::new(Vec::new()),
@@ -292,8 +286,7 @@ impl EventHubsFeedHandle {
             let _ = task.await;
         }
         let released = shared.release_ownership().await;
-        let receivers = shared.receivers.lock().await.take();
-        if let Some(receivers) = receivers.and_then(|r| Arc::try_unwrap(r).ok())
+        if let Some(receivers) = shared.receivers.take().await
             && let Err(e) = bounded("closing the receiving connection", limit, receivers.close()).await
         {
             tracing::debug!(error = %e, "receiving connection close failed");

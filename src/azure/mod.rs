@@ -8,6 +8,7 @@ pub mod errors;
 pub mod eventgrid;
 pub mod eventhubs;
 pub mod feed;
+pub mod reconnecting;
 pub mod sas;
 pub mod sink;
 pub mod sources;

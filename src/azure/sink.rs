@@ -11,7 +11,6 @@
 //! so after a transport failure or a timeout the client is dropped and the next send opens a
 //! new one.
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use azure_messaging_eventhubs::models::EventData;
@@ -19,6 +18,7 @@ use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
 use sha2::{Digest, Sha256};
 
 use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs, open_producer};
+use crate::azure::reconnecting::Reconnecting;
 use crate::domain::blob_name::BlobName;
 use crate::domain::row::batch::{BatchConfig, Payload, pack};
 use crate::pipeline::error::{ServiceError, ServiceResult};
@@ -32,8 +32,8 @@ pub struct AdxRouting {
 }
 
 pub struct EventHubsSink {
-    /// The current client; dropped after a failure that leaves its connection unusable.
-    producer: tokio::sync::Mutex<Option<Arc<ProducerClient>>>,
+    /// The current client; replaced after a failure that leaves its connection unusable.
+    producer: Reconnecting<ProducerClient>,
     target: HubTarget,
     batch: BatchConfig,
     routing: AdxRouting,
@@ -59,38 +59,17 @@ impl EventHubsSink {
         if batch.max_bytes == 0 {
             return Err(ServiceError::permanent("output max_batch_bytes must be positive"));
         }
-        let producer = Arc::new(open_producer(&target).await?);
+        let producer = Reconnecting::new(format!("output hub {}", target.describe()), open_producer(&target).await?);
         let limit = AtomicUsize::new(batch.max_bytes);
-        Ok(EventHubsSink { producer: tokio::sync::Mutex::new(Some(producer)), target, batch, routing, limit })
+        Ok(EventHubsSink { producer, target, batch, routing, limit })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
     pub async fn close(self) -> ServiceResult<()> {
         let context = format!("closing producer for {}", self.target.describe());
-        match self.producer.into_inner().and_then(|p| Arc::try_unwrap(p).ok()) {
+        match self.producer.take().await {
             Some(producer) => bounded(&context, self.target.call_timeout, producer.close()).await,
             None => Ok(()),
-        }
-    }
-
-    /// The current client, connecting a new one if the last was discarded.
-    async fn producer(&self) -> ServiceResult<Arc<ProducerClient>> {
-        let mut current = self.producer.lock().await;
-        if let Some(producer) = current.as_ref() {
-            return Ok(producer.clone());
-        }
-        let producer = Arc::new(open_producer(&self.target).await?);
-        tracing::info!(hub = %self.target.describe(), "output hub reconnected");
-        *current = Some(producer.clone());
-        Ok(producer)
-    }
-
-    /// Drops `broken` so the next send connects afresh (unless another send already did).
-    async fn discard(&self, broken: &Arc<ProducerClient>) {
-        let mut current = self.producer.lock().await;
-        if current.as_ref().is_some_and(|p| Arc::ptr_eq(p, broken)) {
-            tracing::warn!(hub = %self.target.describe(), "output hub connection discarded after a failure");
-            *current = None;
         }
     }
 
@@ -107,12 +86,12 @@ impl EventHubsSink {
     }
 
     async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<Sent> {
-        let producer = self.producer().await?;
+        let producer = self.producer.get(|| open_producer(&self.target)).await?;
         match self.send_with(&producer, blob, key, payload).await {
             Ok(sent) => Ok(sent),
             Err(CallFailure { error, reconnect }) => {
                 if reconnect {
-                    self.discard(&producer).await;
+                    self.producer.discard(&producer).await;
                 }
                 Err(error)
             }

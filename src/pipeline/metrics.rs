@@ -9,11 +9,49 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::pipeline::dead_letter::DeadLetterKind;
+
 type Labels = Vec<(&'static str, String)>;
 
 fn label(key: &'static str, value: impl Into<String>) -> Labels {
     vec![(key, value.into())]
 }
+
+/// A closed set of label values: each enum below is one label of one family.
+macro_rules! label_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+label_enum!(
+    /// What a change-feed event turned out to be.
+    EventOutcome { Changed => "changed", Ignored => "ignored", Invalid => "invalid" }
+);
+label_enum!(
+    /// How processing one blob ended.
+    BlobResult {
+        UpToDate => "up_to_date",
+        Processed => "processed",
+        Superseded => "superseded",
+        Gone => "gone",
+        Failed => "failed",
+    }
+);
+label_enum!(
+    /// What was retried after a transient failure.
+    RetryOp { Blob => "blob", DeadLetter => "dead_letter", Batch => "batch", Ack => "ack", Connect => "connect" }
+);
 
 pub struct Metrics {
     registry: Registry,
@@ -85,44 +123,58 @@ impl Metrics {
             "Time from event enqueue to its rows being delivered and the offset committed",
             m.latency_seconds.clone(),
         );
+        // Every labelled series exists from the start at zero, so dashboards and alerts see
+        // "none yet" rather than "no data".
+        for o in EventOutcome::ALL {
+            let _ = m.events.get_or_create(&label("outcome", o.as_str()));
+        }
+        for o in BlobResult::ALL {
+            let _ = m.blobs.get_or_create(&label("outcome", o.as_str()));
+        }
+        for k in DeadLetterKind::ALL {
+            let _ = m.dead_letters.get_or_create(&label("kind", k.as_str()));
+        }
+        for o in RetryOp::ALL {
+            let _ = m.retries.get_or_create(&label("operation", o.as_str()));
+        }
         Metrics { registry, ..m }
     }
 
-    pub fn event(&self, outcome: &'static str) {
-        self.events.get_or_create(&label("outcome", outcome)).inc();
+    pub fn event(&self, outcome: EventOutcome) {
+        self.events.get_or_create(&label("outcome", outcome.as_str())).inc();
     }
 
-    pub fn blob(&self, outcome: &'static str) {
-        self.blobs.get_or_create(&label("outcome", outcome)).inc();
+    pub fn blob(&self, result: BlobResult) {
+        self.blobs.get_or_create(&label("outcome", result.as_str())).inc();
     }
 
-    pub fn dead_letter(&self, kind: &'static str) {
-        self.dead_letters.get_or_create(&label("kind", kind)).inc();
+    pub fn dead_letter(&self, kind: DeadLetterKind) {
+        self.dead_letters.get_or_create(&label("kind", kind.as_str())).inc();
     }
 
-    pub fn retry(&self, operation: &'static str) {
-        self.retries.get_or_create(&label("operation", operation)).inc();
+    pub fn retry(&self, operation: RetryOp) {
+        self.retries.get_or_create(&label("operation", operation.as_str())).inc();
     }
 
     pub fn set_partition_lag(&self, partition: &str, lag: i64) {
         self.partition_lag.get_or_create(&label("partition", partition)).set(lag);
     }
 
-    /// Reads a labelled counter (tests and the end-of-run summary).
-    pub fn count(&self, family: &str, value: &str) -> u64 {
-        let fam = match family {
-            "events" => &self.events,
-            "blobs" => &self.blobs,
-            "dead_letters" => &self.dead_letters,
-            "retries" => &self.retries,
-            _ => return 0,
-        };
-        let key = match family {
-            "events" | "blobs" => "outcome",
-            "dead_letters" => "kind",
-            _ => "operation",
-        };
-        fam.get_or_create(&label(key, value)).get()
+    /// Counters read back (tests and the end-of-run summary).
+    pub fn events_count(&self, outcome: EventOutcome) -> u64 {
+        self.events.get_or_create(&label("outcome", outcome.as_str())).get()
+    }
+
+    pub fn blobs_count(&self, result: BlobResult) -> u64 {
+        self.blobs.get_or_create(&label("outcome", result.as_str())).get()
+    }
+
+    pub fn dead_letters_count(&self, kind: DeadLetterKind) -> u64 {
+        self.dead_letters.get_or_create(&label("kind", kind.as_str())).get()
+    }
+
+    pub fn retries_count(&self, operation: RetryOp) -> u64 {
+        self.retries.get_or_create(&label("operation", operation.as_str())).get()
     }
 
     /// The Prometheus text exposition of every metric.

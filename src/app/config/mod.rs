@@ -17,7 +17,7 @@ pub use file::RawConfig;
 pub use layers::load;
 
 use crate::domain::row::batch::{BatchConfig, DEFAULT_MAX_BATCH_BYTES};
-use crate::pipeline::engine::{EngineConfig, RetryConfig};
+use crate::pipeline::engine::{EngineConfig, RetryPolicy};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -195,13 +195,13 @@ fn local_config(raw: &RawConfig) -> LocalConfig {
 fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     let e = &raw.engine;
     let d = EngineConfig::default();
-    let r = RetryConfig::default();
+    let r = RetryPolicy::default();
     let cfg = EngineConfig {
         flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
         max_batch_events: e.max_batch_events.unwrap_or(d.max_batch_events),
         blob_concurrency: e.blob_concurrency.unwrap_or(d.blob_concurrency),
         dead_letter_raw_limit: e.dead_letter_raw_limit.unwrap_or(d.dead_letter_raw_limit),
-        retry: RetryConfig {
+        retry: RetryPolicy {
             min_delay: e.retry_min_delay_ms.map_or(r.min_delay, Duration::from_millis),
             max_delay: e.retry_max_delay_ms.map_or(r.max_delay, Duration::from_millis),
             max_attempts: e.retry_max_attempts.unwrap_or(r.max_attempts),

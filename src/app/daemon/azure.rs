@@ -2,17 +2,13 @@
 //! from the allowed storage accounts, offsets in Table storage, rows to the output hub for Data
 //! Explorer, dead letters in a blob container.
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
 use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
-use tokio_util::sync::CancellationToken;
 
-use super::{start_ops, summary, with_deadline};
+use super::session::Session;
 use crate::app::config::{AzureConfig, Config, ContainerRef};
 use crate::app::daemon::azure_wiring::{Credentials, endpoint, source_accounts};
-use crate::app::ops::server::Readiness;
-use crate::app::ops::signals::cancel_on_signal;
 use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
@@ -20,8 +16,9 @@ use crate::azure::feed::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_st
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;
 use crate::azure::table::TableOffsetStore;
-use crate::pipeline::engine::Engine;
-use crate::pipeline::metrics::Metrics;
+use crate::pipeline::engine::{Engine, RetryPolicy};
+use crate::pipeline::error::{ServiceError, ServiceResult};
+use crate::pipeline::metrics::{Metrics, RetryOp};
 
 /// Bound on each Event Hubs call (the SDK has none of its own for send and close).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,9 +57,11 @@ async fn engine(
         .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
     let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
     let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
-    let sink = until_connected("output hub", || EventHubsSink::open(target.clone(), az.batch, routing.clone()))
-        .await
-        .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
+    let sink = until_connected("output hub", &cfg.engine.retry, &metrics, || {
+        EventHubsSink::open(target.clone(), az.batch, routing.clone())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
     Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
         .with_metrics(metrics))
 }
@@ -70,24 +69,34 @@ async fn engine(
 /// Retries a connection attempt that hangs: an SDK 0.15 client's first connection sometimes
 /// never answers (seen against the emulator under load), and a fresh attempt succeeds. Errors
 /// are not retried: a wrong name or credential must fail at start with its message.
-async fn until_connected<T, F, Fut>(what: &str, mut connect: F) -> crate::pipeline::error::ServiceResult<T>
+async fn until_connected<T, F, Fut>(
+    what: &str,
+    policy: &RetryPolicy,
+    metrics: &Metrics,
+    mut connect: F,
+) -> ServiceResult<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = crate::pipeline::error::ServiceResult<T>>,
+    Fut: std::future::Future<Output = ServiceResult<T>>,
 {
     const ATTEMPT: Duration = Duration::from_secs(15);
-    const ATTEMPTS: u32 = 4;
-    for attempt in 1..ATTEMPTS {
+    let mut backoff = policy.backoff();
+    loop {
         match tokio::time::timeout(ATTEMPT, connect()).await {
             Ok(result) => return result,
-            Err(_) => tracing::warn!(what, attempt, "connecting timed out after {ATTEMPT:?}; trying a new connection"),
+            Err(_) => {
+                let Some(delay) = backoff.next() else {
+                    return Err(ServiceError::transient(format!(
+                        "connecting to the {what} timed out {} times",
+                        policy.max_attempts
+                    )));
+                };
+                metrics.retry(RetryOp::Connect);
+                tracing::warn!(what, "connecting timed out after {ATTEMPT:?}; trying a new connection");
+                tokio::time::sleep(delay).await;
+            }
         }
     }
-    tokio::time::timeout(ATTEMPT, connect()).await.unwrap_or_else(|_| {
-        Err(crate::pipeline::error::ServiceError::transient(format!(
-            "connecting to the {what} timed out {ATTEMPTS} times"
-        )))
-    })
 }
 
 /// Creates the checkpoint container when missing: the SDK's store fails on a missing one.
@@ -119,14 +128,9 @@ async fn ensure_container(
 
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let metrics = Arc::new(Metrics::new());
+    let session = Session::start(&cfg.server).await?;
+    let (metrics, shutdown) = (session.metrics.clone(), session.shutdown.clone());
     let creds = Credentials::new(&az.credential);
-    let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
-    let ready = Readiness::default();
-    // Liveness first: a slow start (token acquisition, table creation) is not a dead process.
-    start_ops(&cfg.server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
     let engine = engine(cfg, az, &creds, metrics.clone()).await?;
     let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
     ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth).await?;
@@ -143,7 +147,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         ..EventHubsFeedOptions::default()
     };
     let target = creds.hub_target(&az.input, CALL_TIMEOUT)?;
-    let (feed, handle) = until_connected("input hub", || {
+    let (feed, handle) = until_connected("input hub", &cfg.engine.retry, &metrics, || {
         EventHubsFeed::start(
             target.clone(),
             store.clone(),
@@ -157,20 +161,14 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     .map_err(|e| {
         anyhow::anyhow!("input: hub {}/{} consumer group {}: {e}", az.input.namespace, az.input.hub, az.consumer_group)
     })?;
-    let sweeper = engine.clone();
-    let stop = shutdown.clone();
-    tokio::spawn(async move { sweeper.sweep_loop(stop).await });
     tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
-    ready.set(true);
-    let result = with_deadline(engine.run(feed, shutdown.clone()), &shutdown, cfg.server.shutdown_deadline).await;
-    ready.set(false);
-    shutdown.cancel();
+    let result = session.drive(&engine, feed, true).await;
     // Acknowledgements are written; now release ownership so other replicas take over at once.
     if let Err(e) = handle.close().await {
         tracing::warn!(error = %e, "closing the event processor");
     }
-    tracing::info!("{}", summary(&metrics, started));
-    result.context("processing failed")
+    session.finish();
+    result
 }
 
 /// `flowlog backfill` on Azure: every blob of the allowed containers under `prefix`

@@ -1,14 +1,10 @@
 //! The embedded local default: a watched directory in, file-backed offsets, NDJSON out.
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
-use tokio_util::sync::CancellationToken;
 
-use super::{start_ops, summary, with_deadline};
+use super::session::Session;
 use crate::app::config::{Config, LocalConfig, Output};
-use crate::app::ops::server::Readiness;
-use crate::app::ops::signals::cancel_on_signal;
 use crate::local::blob_store::LocalBlobStore;
 use crate::local::dead_letter::LocalDeadLetters;
 use crate::local::feed::{LocalFeed, LocalFeedMode};
@@ -43,30 +39,17 @@ async fn engine(cfg: &Config, local: &LocalConfig, metrics: Arc<Metrics>) -> any
 
 /// `flowlog run` in local mode: everything under `watch`, then (unless `once`) every growth.
 pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let metrics = Arc::new(Metrics::new());
-    let engine = engine(cfg, local, metrics.clone()).await?;
-    let shutdown = CancellationToken::new();
-    cancel_on_signal(shutdown.clone());
-    let ready = Readiness::default();
-    start_ops(&cfg.server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
+    let session = Session::start(&cfg.server).await?;
+    let engine = engine(cfg, local, session.metrics.clone()).await?;
     let mode = if once { LocalFeedMode::Once } else { LocalFeedMode::Watch };
     let feed = LocalFeed::new(&local.watch, mode)
-        .with_shutdown(shutdown.clone())
+        .with_shutdown(session.shutdown.clone())
         .with_polling(local.poll)
         .with_poll_interval(local.poll_interval);
-    if !once {
-        let sweeper = engine.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move { sweeper.sweep_loop(stop).await });
-    }
     tracing::info!(watch = %local.watch.display(), state = %local.state.display(), once, "flowlog running in local mode");
-    ready.set(true);
-    let result = with_deadline(engine.run(feed, shutdown.clone()), &shutdown, cfg.server.shutdown_deadline).await;
-    ready.set(false);
-    shutdown.cancel();
-    tracing::info!("{}", summary(&metrics, started));
-    result.context("processing failed")
+    let result = session.drive(&engine, feed, !once).await;
+    session.finish();
+    result
 }
 
 /// `flowlog backfill` in local mode: every blob under `watch/prefix`, from its stored offset.

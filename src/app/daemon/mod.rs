@@ -5,6 +5,7 @@ pub mod azure;
 #[cfg(feature = "azure")]
 pub mod azure_wiring;
 pub mod local;
+pub mod session;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use crate::pipeline::change_feed::listing::{ListingFeed, ProgressFn};
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::engine::Engine;
 use crate::pipeline::error::ServiceResult;
-use crate::pipeline::metrics::Metrics;
+use crate::pipeline::metrics::{BlobResult, Metrics};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
 
@@ -87,16 +88,14 @@ where
 pub fn summary(metrics: &Metrics, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64();
     let rows = metrics.rows_sent.get();
-    let dead: u64 = crate::pipeline::dead_letter::DeadLetterKind::ALL
-        .iter()
-        .map(|k| metrics.count("dead_letters", k.as_str()))
-        .sum();
+    let dead: u64 =
+        crate::pipeline::dead_letter::DeadLetterKind::ALL.iter().map(|k| metrics.dead_letters_count(*k)).sum();
     format!(
         "{rows} rows from {} blob reads ({} records, {} bytes), {} up to date, {dead} dead letters, in {secs:.2} s ({:.0} rows/s)",
-        metrics.count("blobs", "processed"),
+        metrics.blobs_count(BlobResult::Processed),
         metrics.records.get(),
         metrics.bytes_read.get(),
-        metrics.count("blobs", "up_to_date"),
+        metrics.blobs_count(BlobResult::UpToDate),
         rows as f64 / secs.max(1e-9)
     )
 }

@@ -1,6 +1,8 @@
 //! Tunables of the engine, with production defaults; parsed from configuration at the edge.
 use std::time::Duration;
 
+use super::retry::RetryPolicy;
+
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Rows are sent (and the offset committed) whenever this many NDJSON bytes are buffered,
@@ -12,7 +14,7 @@ pub struct EngineConfig {
     pub blob_concurrency: usize,
     /// Raw bytes kept in a dead letter.
     pub dead_letter_raw_limit: usize,
-    pub retry: RetryConfig,
+    pub retry: RetryPolicy,
     /// Offset entries not updated for this long are deleted by the sweep.
     pub retention: Duration,
     pub sweep_interval: Duration,
@@ -25,32 +27,9 @@ impl Default for EngineConfig {
             max_batch_events: 256,
             blob_concurrency: 4,
             dead_letter_raw_limit: 64 * 1024,
-            retry: RetryConfig::default(),
+            retry: RetryPolicy::default(),
             retention: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(3600),
         }
-    }
-}
-
-/// Exponential backoff with jitter for transient failures; after `max_attempts` the failure is
-/// treated as permanent for that blob (dead-lettered, offset untouched).
-#[derive(Clone, Debug)]
-pub struct RetryConfig {
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    pub max_attempts: usize,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        // About two minutes in total: rides out throttling and short outages.
-        RetryConfig { min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(30), max_attempts: 8 }
-    }
-}
-
-impl RetryConfig {
-    /// Near-instant retries for tests.
-    pub fn fast() -> Self {
-        RetryConfig { min_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5), max_attempts: 4 }
     }
 }

@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use blob::BlobOutcome;
-pub use config::{EngineConfig, RetryConfig};
+pub use config::EngineConfig;
+pub use retry::RetryPolicy;
 
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::pipeline::blob_store::BlobStore;

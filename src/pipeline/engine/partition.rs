@@ -1,6 +1,5 @@
 //! One change-feed partition: batches in order, blobs coalesced, acknowledged only when done.
 use std::collections::HashMap;
-use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -13,6 +12,7 @@ use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
 use crate::pipeline::error::ServiceResult;
+use crate::pipeline::metrics::{BlobResult, EventOutcome, RetryOp};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
 
@@ -43,15 +43,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             };
             let Some(batch) = batch else { break };
             let Some(last) = batch.last().map(|e| e.position.clone()) else { continue };
-            let mut backoff = Duration::from_millis(100);
+            // A batch is never skipped: it is retried until it finishes or the partition stops.
+            let mut backoff = self.cfg.retry.backoff_forever();
             while let Err(e) = self.process_batch(&id, &batch).await {
                 tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
-                self.metrics.retry("batch");
+                self.metrics.retry(RetryOp::Batch);
+                let delay = backoff.next().unwrap_or(self.cfg.retry.max_delay);
                 tokio::select! {
                     _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             self.ack(&mut part, &last).await?;
         }
@@ -59,21 +60,21 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         Ok(())
     }
 
-    /// Acknowledges with retries; `with_retry` cannot hold the `&mut` partition across attempts.
+    /// Acknowledges with the retry policy's bounded backoff; a loop rather than `with_retry`,
+    /// which cannot lend the `&mut` partition to each attempt.
     async fn ack<P: FeedPartition>(&self, part: &mut P, position: &FeedPosition) -> ServiceResult<()> {
-        let mut delay = self.cfg.retry.min_delay;
-        for attempt in 1.. {
+        let mut backoff = self.cfg.retry.backoff();
+        loop {
             match part.ack(position).await {
-                Err(e) if e.is_transient() && attempt < self.cfg.retry.max_attempts => {
-                    self.metrics.retry("ack");
+                Err(e) if e.is_transient() => {
+                    let Some(delay) = backoff.next() else { return Err(e) };
+                    self.metrics.retry(RetryOp::Ack);
                     tracing::warn!(partition = part.id(), error = %e, "acknowledgement failed, retrying");
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.cfg.retry.max_delay);
                 }
                 other => return other,
             }
         }
-        Ok(())
     }
 
     async fn process_batch(&self, partition: &str, batch: &[FeedEvent]) -> ServiceResult<()> {
@@ -82,7 +83,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         for ev in batch {
             match &ev.body {
                 EventBody::Changed(c) => {
-                    self.metrics.event("changed");
+                    self.metrics.event(EventOutcome::Changed);
                     let i = *index.entry(c.blob.clone()).or_insert_with(|| {
                         work.push(Work { blob: c.blob.clone(), content_length: 0, enqueued_ms: None });
                         work.len() - 1
@@ -95,11 +96,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     };
                 }
                 EventBody::Ignored { reason } => {
-                    self.metrics.event("ignored");
+                    self.metrics.event(EventOutcome::Ignored);
                     tracing::debug!(partition, sequence = ev.position.sequence, reason, "event ignored");
                 }
                 EventBody::Invalid { reason, raw } => {
-                    self.metrics.event("invalid");
+                    self.metrics.event(EventOutcome::Invalid);
                     tracing::warn!(partition, sequence = ev.position.sequence, reason, "invalid event dead-lettered");
                     let letter = DeadLetter::new(
                         DeadLetterKind::Event,
@@ -129,13 +130,13 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Processes one blob with retries. Fails only when even its dead letter cannot be written.
     async fn process_work(&self, w: Work) -> ServiceResult<()> {
         let context = w.blob.to_string();
-        match with_retry(&self.cfg.retry, &self.metrics, "blob", &context, || self.process_blob(&w.blob)).await {
+        match with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || self.process_blob(&w.blob)).await {
             Ok(outcome) => {
                 let label = match &outcome {
-                    BlobOutcome::UpToDate => "up_to_date",
-                    BlobOutcome::Processed { .. } => "processed",
-                    BlobOutcome::Superseded { .. } => "superseded",
-                    BlobOutcome::Gone => "gone",
+                    BlobOutcome::UpToDate => BlobResult::UpToDate,
+                    BlobOutcome::Processed { .. } => BlobResult::Processed,
+                    BlobOutcome::Superseded { .. } => BlobResult::Superseded,
+                    BlobOutcome::Gone => BlobResult::Gone,
                 };
                 self.metrics.blob(label);
                 match outcome {
@@ -161,7 +162,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             Err(e) => {
                 // The offset was not moved past anything undelivered: a later event for this blob,
                 // or `flowlog backfill`, resumes from it.
-                self.metrics.blob("failed");
+                self.metrics.blob(BlobResult::Failed);
                 tracing::error!(blob = %w.blob, content_length = w.content_length, error = %e, "blob failed; event dead-lettered, offset left in place");
                 self.blob_dead_letter(&w, &e.to_string()).await
             }
@@ -185,8 +186,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Writes a dead letter with retries and counts it; fails only if it cannot be written.
     pub(super) async fn put_dead_letter(&self, letter: &DeadLetter) -> ServiceResult<()> {
         let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
-        with_retry(&self.cfg.retry, &self.metrics, "dead_letter", &ctx, || self.dead_letters.put(letter)).await?;
-        self.metrics.dead_letter(letter.kind.as_str());
+        with_retry(&self.cfg.retry, &self.metrics, RetryOp::DeadLetter, &ctx, || self.dead_letters.put(letter)).await?;
+        self.metrics.dead_letter(letter.kind);
         Ok(())
     }
 

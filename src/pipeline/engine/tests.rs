@@ -1,4 +1,5 @@
 //! Engine behaviour on the in-memory seams: commit order, coalescing, retries, dead letters.
+use crate::pipeline::metrics::{BlobResult, EventOutcome, RetryOp};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,7 @@ type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, Memo
 const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
 fn engine(blobs: MemoryBlobStore) -> TestEngine {
-    let cfg = EngineConfig { retry: RetryConfig::fast(), ..EngineConfig::default() };
+    let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
     Engine::new(
         Arc::new(blobs),
         Arc::new(MemoryOffsetStore::new()),
@@ -82,7 +83,7 @@ async fn appends_emit_only_new_rows_and_stale_events_nothing() {
     run(&e, vec![changed(3, b.as_str(), first_minute().len())]).await;
     let lines = e.sink.lines();
     assert_eq!(lines.len(), 6, "only the second minute's two rows were added");
-    assert_eq!(e.metrics.count("blobs", "up_to_date"), 1);
+    assert_eq!(e.metrics.blobs_count(BlobResult::UpToDate), 1);
 }
 
 #[tokio::test]
@@ -93,7 +94,7 @@ async fn transient_sink_failures_are_retried_and_rows_delivered_once() {
     e.sink.fail_next(2);
     run(&e, vec![changed(1, "b", NSG.len())]).await;
     assert_eq!(e.sink.lines().len(), 6);
-    assert_eq!(e.metrics.count("retries", "blob"), 2);
+    assert_eq!(e.metrics.retries_count(RetryOp::Blob), 2);
     assert!(e.dead_letters.letters().is_empty());
 }
 
@@ -146,8 +147,8 @@ async fn invalid_events_and_missing_blobs_are_dead_lettered() {
     let letters = e.dead_letters.letters();
     assert_eq!(letters.iter().map(|l| l.kind).collect::<Vec<_>>(), vec![DeadLetterKind::Event, DeadLetterKind::Blob]);
     assert_eq!(letters[0].raw, "garbage");
-    assert_eq!((e.metrics.count("events", "invalid"), e.metrics.count("events", "ignored")), (1, 1));
-    assert_eq!(e.metrics.count("blobs", "gone"), 1);
+    assert_eq!((e.metrics.events_count(EventOutcome::Invalid), e.metrics.events_count(EventOutcome::Ignored)), (1, 1));
+    assert_eq!(e.metrics.blobs_count(BlobResult::Gone), 1);
 }
 
 #[tokio::test]

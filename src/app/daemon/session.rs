@@ -1,0 +1,67 @@
+//! The run skeleton both daemons share: signals, the ops server, readiness, the offset sweep,
+//! the shutdown deadline and the end-of-run summary. Each daemon only builds its engine and feed.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::{start_ops, summary, with_deadline};
+use crate::app::config::ServerConfig;
+use crate::app::ops::server::Readiness;
+use crate::app::ops::signals::cancel_on_signal;
+use crate::pipeline::blob_store::BlobStore;
+use crate::pipeline::change_feed::ChangeFeed;
+use crate::pipeline::dead_letter::DeadLetterStore;
+use crate::pipeline::engine::Engine;
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::offset_store::OffsetStore;
+use crate::pipeline::row_sink::RowSink;
+
+pub struct Session {
+    pub metrics: Arc<Metrics>,
+    pub shutdown: CancellationToken,
+    ready: Readiness,
+    started: Instant,
+    deadline: Duration,
+}
+
+impl Session {
+    /// Installs the signal handlers and starts the ops server first, so a slow start (token
+    /// acquisition, table creation) is not taken for a dead process.
+    pub async fn start(server: &ServerConfig) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::new());
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let ready = Readiness::default();
+        start_ops(server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
+        Ok(Session { metrics, shutdown, ready, started: Instant::now(), deadline: server.shutdown_deadline })
+    }
+
+    /// Runs `engine` over `feed` (with the retention sweep when `sweep`) until the feed ends
+    /// or shutdown is requested, then gives in-flight work the shutdown deadline.
+    pub async fn drive<B, O, S, D, F>(&self, engine: &Engine<B, O, S, D>, feed: F, sweep: bool) -> anyhow::Result<()>
+    where
+        B: BlobStore,
+        O: OffsetStore,
+        S: RowSink,
+        D: DeadLetterStore,
+        F: ChangeFeed,
+    {
+        if sweep {
+            let sweeper = engine.clone();
+            let stop = self.shutdown.clone();
+            tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+        }
+        self.ready.set(true);
+        let result = with_deadline(engine.run(feed, self.shutdown.clone()), &self.shutdown, self.deadline).await;
+        self.ready.set(false);
+        self.shutdown.cancel();
+        result.context("processing failed")
+    }
+
+    /// Logs the end-of-run summary.
+    pub fn finish(&self) {
+        tracing::info!("{}", summary(&self.metrics, self.started));
+    }
+}
