@@ -136,6 +136,11 @@ impl BlobStore for LocalBlobStore {
         Ok(stream.boxed())
     }
 
+    /// Files are rewritten in place, replaced by renamed copies and preallocated by downloaders.
+    fn checks_content(&self) -> bool {
+        true
+    }
+
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {
         let (root, prefix) = (self.root.clone(), prefix.to_string());
         let found = tokio::task::spawn_blocking(move || walk_flow_logs(&root, &prefix)).await.map_err(|e| {

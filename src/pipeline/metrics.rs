@@ -66,6 +66,9 @@ pub struct Metrics {
     pub offset_conflicts: Counter,
     pub duplicate_rows: Counter,
     pub sweep_deleted: Counter,
+    pub rewritten_blobs: Counter,
+    pub unwritten_waits: Counter,
+    pub unreadable_paths: Counter,
     partition_lag: Family<Labels, Gauge>,
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
@@ -93,6 +96,9 @@ impl Metrics {
             offset_conflicts: Counter::default(),
             duplicate_rows: Counter::default(),
             sweep_deleted: Counter::default(),
+            rewritten_blobs: Counter::default(),
+            unwritten_waits: Counter::default(),
+            unreadable_paths: Counter::default(),
             partition_lag: Family::default(),
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
@@ -111,6 +117,21 @@ impl Metrics {
         r.register("offset_conflicts", "Offset compare-and-swap conflicts", m.offset_conflicts.clone());
         r.register("duplicate_rows", "Rows sent that another worker had already committed", m.duplicate_rows.clone());
         r.register("sweep_deleted", "Offset entries deleted by the retention sweep", m.sweep_deleted.clone());
+        r.register(
+            "rewritten_blobs",
+            "Blobs whose content differed from what was delivered, read again from the start",
+            m.rewritten_blobs.clone(),
+        );
+        r.register(
+            "unwritten_waits",
+            "Reads that stopped at NUL bytes not yet written (a preallocated file filled out of order)",
+            m.unwritten_waits.clone(),
+        );
+        r.register(
+            "unreadable_paths",
+            "Files or directories of the watched tree that could not be read (skipped, retried later)",
+            m.unreadable_paths.clone(),
+        );
         r.register(
             "partition_lag_events",
             "Events behind the partition's last enqueued event",

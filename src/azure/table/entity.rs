@@ -89,6 +89,9 @@ impl StoredOffset {
             last_content_length: u64::try_from(self.last_content_length).unwrap_or(0),
             rows_emitted: u64::try_from(self.rows_emitted).unwrap_or(0),
             updated_at_ms: self.updated_at_ms,
+            // Content marks are for blobs rewritable in place (local files); Azure blobs are
+            // told apart by creation time, so the entity does not carry them.
+            content: None,
         }
     }
 }
@@ -137,6 +140,7 @@ mod tests {
             last_content_length: i64::MAX as u64,
             rows_emitted: 7,
             updated_at_ms: 1_700_000_000_123,
+            content: None,
         };
         let json = serde_json::to_value(OffsetEntity::new(&keys, &blob, &state).unwrap()).unwrap();
         assert_eq!(json["offset"], "9007199254740993");

@@ -1,7 +1,9 @@
 //! Pure offset arithmetic: what a blob's stored offset means, what to read next, how to reconcile races.
 //!
 //! No I/O, no clocks: callers pass times in.
+pub mod content;
 pub mod keys;
 pub mod state;
 
-pub use state::{OffsetState, Plan, Reconcile, TAIL_LEN, plan_read, reconcile};
+pub use content::{ContentMarks, Verdict};
+pub use state::{OffsetState, Plan, Reconcile, TAIL_LEN, plan_checked, plan_read, reconcile};

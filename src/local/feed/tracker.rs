@@ -73,7 +73,9 @@ pub(super) struct Tracker {
     dirty: DirtyQueue,
     new_dirs: Vec<PathBuf>,
     rescan_root: bool,
-    reported: HashMap<BlobName, u64>,
+    /// Length and modification time last reported: a preallocated file filled out of order
+    /// changes without growing.
+    reported: HashMap<BlobName, (u64, Option<SystemTime>)>,
     ready: VecDeque<FeedEvent>,
     next_sequence: i64,
 }
@@ -149,8 +151,8 @@ impl Tracker {
             return;
         };
         // Symlinks are not followed, as in the tree walk, so both see the same files.
-        let len = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.is_file() => meta.len(),
+        let (len, modified) = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => (meta.len(), meta.modified().ok()),
             Ok(_) => return,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Forgotten, so a file recreated with the same length is reported again.
@@ -162,10 +164,10 @@ impl Tracker {
                 return;
             }
         };
-        if self.reported.get(&blob) == Some(&len) {
+        if self.reported.get(&blob) == Some(&(len, modified)) {
             return;
         }
-        self.reported.insert(blob.clone(), len);
+        self.reported.insert(blob.clone(), (len, modified));
         let position = FeedPosition { sequence: self.next_sequence, event_offset: String::new() };
         self.next_sequence += 1;
         let enqueued_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);

@@ -3,6 +3,7 @@
 pub mod blob;
 mod collector;
 pub mod config;
+mod content;
 mod partition;
 pub mod retry;
 
