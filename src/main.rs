@@ -10,7 +10,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("flowlog: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<flowlog::app::daemon::Incomplete>() {
+                Some(_) => ExitCode::from(flowlog::app::daemon::Incomplete::EXIT_CODE),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
