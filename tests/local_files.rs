@@ -71,16 +71,46 @@ fn setup(minutes: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, blob)
 }
 
+/// The rows with their ids left out, sorted: the rows of a rewritten blob carry new ids.
+fn without_ids(lines: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = lines
+        .into_iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            v.as_object_mut().unwrap().remove("id");
+            v.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn ids(text: &str) -> std::collections::HashSet<String> {
+    text.lines().map(support::expected::id_of).collect()
+}
+
 #[test]
-fn a_blob_rewritten_in_place_is_read_again_from_the_start() {
+fn a_blob_rewritten_in_place_is_read_again_from_the_start_under_new_ids() {
     for (minutes, label) in [(6, "longer"), (2, "shorter")] {
         let (dir, blob) = setup("4");
-        check_delivery(&rows(&dir.path().join("logs")), &run_ok(dir.path()));
+        let first = run_ok(dir.path());
+        check_delivery(&rows(&dir.path().join("logs")), &first);
         overwrite_in_place(&blob, &other_blob(minutes, 99));
         let second = run_ok(dir.path());
-        check_delivery(&rows(&dir.path().join("logs")), &second);
+        let expected = rows(&dir.path().join("logs")).into_values();
+        assert_eq!(without_ids(second.lines().map(str::to_string)), without_ids(expected), "{label}: every new row");
+        assert!(ids(&first).is_disjoint(&ids(&second)), "{label}: not taken for duplicates of the old rows");
         assert_eq!(dead_letters(dir.path()), 0, "{label}: nothing taken for garbage");
         assert_eq!(run_ok(dir.path()), "", "{label}: then up to date");
+        // Rewritten again, with more: only the new rows, under the same new ids.
+        let mut grown = other_blob(minutes, 99);
+        let more = other_blob(minutes + 2, 99);
+        assert!(more.starts_with(&grown[..grown.len() - 2]));
+        grown = more;
+        overwrite_in_place(&blob, &grown);
+        let third = run_ok(dir.path());
+        assert_eq!(third.lines().count(), 2 * 50, "{label}: two more minutes");
+        assert!(ids(&second).is_disjoint(&ids(&third)));
     }
 }
 
@@ -95,7 +125,8 @@ fn a_truncated_blob_waits_then_new_content_is_read_whole() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("shorter than what was already delivered"), "not silent: {stderr}");
     overwrite_in_place(&blob, &other_blob(5, 7));
-    check_delivery(&rows(&dir.path().join("logs")), &run_ok(dir.path()));
+    let expected = rows(&dir.path().join("logs")).into_values();
+    assert_eq!(without_ids(run_ok(dir.path()).lines().map(str::to_string)), without_ids(expected));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! File-system blob store: a blob is a file under a root directory, named by its Azure name
-//! (see [`walk`] for the naming rule) or, outside the Azure layout, its relative path.
+//! (see `walk.rs` for the naming rule) or, outside the Azure layout, its relative path.
 mod walk;
 
 use std::collections::HashMap;

@@ -82,7 +82,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let mut cursor = Cursor { state: stored, version };
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
-        let mut flattener = RangeFlattener::new(RowIds::new(blob.as_str()), start);
+        let ids = RowIds::generation(blob.as_str(), marker.as_ref().map_or(0, |m| m.generation));
+        let mut flattener = RangeFlattener::new(ids, start);
         let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;

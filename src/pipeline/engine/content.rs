@@ -37,7 +37,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             };
             let head = self.read_small(blob, 0..HEAD_LEN.min(start)).await?;
             let tail = self.read_small(blob, start.saturating_sub(TAIL_LEN_MARKED)..start).await?;
-            return Ok(Checked { plan, marker: Marker::new(start, head, tail) });
+            return Ok(Checked { plan, marker: Marker::new(start, head, tail, 0) });
         };
         let (head_range, tail_range) = marks.ranges(state.offset);
         let head = self.read_small(blob, head_range.clone()).await?;
@@ -65,8 +65,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         let plan = plan_checked(state, content_length, verdict);
         let marker = match plan {
-            Plan::Read { start, recreated: false, .. } => Marker::new(start, head, tail),
-            _ => Marker::new(0, Vec::new(), Vec::new()),
+            Plan::Read { start, recreated: false, .. } => Marker::new(start, head, tail, marks.generation),
+            _ => Marker::new(0, Vec::new(), Vec::new(), marks.generation.saturating_add(1)),
         };
         Ok(Checked { plan, marker })
     }
@@ -91,6 +91,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 /// [`HEAD_LEN`] bytes, and a window from just before the parser's offset to the read position
 /// (the parser's pending partial record, plus [`TAIL_LEN_MARKED`] bytes).
 pub(super) struct Marker {
+    /// The generation of the content being read (see `ContentMarks::generation`).
+    pub generation: u32,
     head: Vec<u8>,
     /// Absolute position of `window[0]`.
     window_start: u64,
@@ -99,8 +101,8 @@ pub(super) struct Marker {
 
 impl Marker {
     /// For a read starting at `start`, knowing the blob's first bytes `head` and the bytes `tail` just before `start`.
-    pub fn new(start: u64, head: Vec<u8>, tail: Vec<u8>) -> Self {
-        Marker { head, window_start: start - tail.len() as u64, window: tail }
+    pub fn new(start: u64, head: Vec<u8>, tail: Vec<u8>, generation: u32) -> Self {
+        Marker { generation, head, window_start: start - tail.len() as u64, window: tail }
     }
 
     /// The next bytes of the read, in order.
@@ -122,17 +124,18 @@ impl Marker {
         }
     }
 
-    /// Marks for an offset committed at `offset`; `None` when nothing is delivered or the bytes
-    /// are not at hand (the blob then falls back to creation times until its next commit).
+    /// Marks for an offset committed at `offset` (empty ones at 0, which still carry the
+    /// generation); `None` when the bytes are not at hand (the blob then falls back to creation
+    /// times until its next commit).
     pub fn marks_at(&self, offset: u64) -> Option<ContentMarks> {
         let head_len = HEAD_LEN.min(offset) as usize;
         let tail_len = TAIL_LEN_MARKED.min(offset);
-        if offset == 0 || self.head.len() < head_len || offset - tail_len < self.window_start {
+        if self.head.len() < head_len || offset - tail_len < self.window_start {
             return None;
         }
         let from = (offset - tail_len - self.window_start) as usize;
         let tail = self.window.get(from..from + tail_len as usize)?;
-        Some(ContentMarks { head: Mark::of(&self.head[..head_len]), tail: Mark::of(tail) })
+        Some(ContentMarks { head: Mark::of(&self.head[..head_len]), tail: Mark::of(tail), generation: self.generation })
     }
 }
 
@@ -146,7 +149,7 @@ mod tests {
         for (start, piece) in [(0usize, 1usize), (0, 100), (700, 33), (64, 1000)] {
             let head = blob[..HEAD_LEN.min(start as u64) as usize].to_vec();
             let tail = blob[start.saturating_sub(64)..start].to_vec();
-            let mut m = Marker::new(start as u64, head, tail);
+            let mut m = Marker::new(start as u64, head, tail, 0);
             let mut pos = start;
             for p in blob[start..].chunks(piece) {
                 m.observe(p);
@@ -155,7 +158,7 @@ mod tests {
                 m.advance(pos.saturating_sub(150) as u64);
                 let at = pos.saturating_sub(150).max(start) as u64;
                 let whole = crate::domain::offset::content::marks_at(&blob, &blob[..at as usize], at);
-                assert_eq!(m.marks_at(at), (at > 0).then_some(whole), "start {start} piece {piece} at {at}");
+                assert_eq!(m.marks_at(at), Some(whole), "start {start} piece {piece} at {at}");
             }
         }
     }
