@@ -140,15 +140,32 @@ fn watch_mode_survives_an_unreadable_directory_appearing() {
     .spawn()
     .unwrap();
     wait_for("the first rows", || lines(&out) == 10);
+    // A download that cannot be read yet appears.
+    let staging = dir.path().join("staging");
+    simulate(&staging, &["--format", "nsg1", "--blobs", "1", "--minutes", "1", "--tuples-per-minute", "10"]);
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o000)).unwrap();
     let locked = logs.join("private");
-    std::fs::create_dir(&locked).unwrap();
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::rename(&staging, &locked).unwrap();
     // Many rescans later, a new blob is still picked up.
     simulate(&logs, &["--format", "vnet", "--blobs", "1", "--minutes", "1", "--tuples-per-minute", "10"]);
     wait_for("the new blob's rows", || lines(&out) == 20);
     assert!(child.try_wait().unwrap().is_none(), "still running");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wait_for("the download's rows once readable", || lines(&out) == 30);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn two_copies_of_one_azure_blob_are_read_once() {
+    let dir = open_tempdir();
+    let logs = dir.path().join("logs");
+    simulate(&logs.join("a"), &["--format", "nsg2", "--blobs", "1", "--minutes", "1", "--tuples-per-minute", "10"]);
+    simulate(&logs.join("b"), &["--format", "nsg2", "--blobs", "1", "--minutes", "1", "--tuples-per-minute", "10"]);
+    let out = once_at(&logs, &dir.path().join("state"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(stdout_of(&out).lines().count(), 10, "one copy's rows: {stderr}");
+    assert!(stderr.contains("two files have the same blob name"), "{stderr}");
 }
 
 #[test]
