@@ -21,9 +21,13 @@ pub fn load(
     for (name, raw) in env {
         let Some(rest) = name.strip_prefix("FLOWLOG_") else { continue };
         let rest = rest.to_ascii_lowercase();
-        let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+        // Longest name first, so `dead_letter` wins over a section named `dead`.
+        let Some(section) =
+            SECTIONS.iter().map(|s| s.name).filter(|s| rest.starts_with(&format!("{s}_"))).max_by_key(|s| s.len())
+        else {
+            let names: Vec<&str> = SECTIONS.iter().map(|s| s.name).collect();
             bail!(
-                "environment variable {name}: unknown section (expected FLOWLOG_<SECTION>_<KEY> with SECTION one of {SECTIONS:?})"
+                "environment variable {name}: unknown section (expected FLOWLOG_<SECTION>_<KEY> with SECTION one of {names:?})"
             );
         };
         let key = &rest[section.len() + 1..];

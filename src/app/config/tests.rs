@@ -89,3 +89,22 @@ fn plain_http_only_on_loopback() {
     let e = Config::from_raw(load(Some(bad.path()), env(&[])).unwrap(), &Overrides::default()).unwrap_err();
     assert!(e.to_string().contains("checkpoints.account_url"), "{e}");
 }
+
+#[test]
+fn every_documented_key_is_accepted_from_the_environment_and_listed_in_help() {
+    use super::file::{SECRET_KEYS, SECTIONS, settings_help};
+    let help = settings_help();
+    for s in SECTIONS {
+        for key in s.keys {
+            let name = format!("FLOWLOG_{}_{}", s.name.to_ascii_uppercase(), key.to_ascii_uppercase());
+            // A value of the wrong type is fine here; an unknown key is the failure looked for.
+            let err = load(None, env(&[(&name, "1")])).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!err.contains("unknown field"), "{name}: {err}");
+            if !SECRET_KEYS.contains(key) {
+                assert!(help.contains(key), "--help does not list {}.{key}", s.name);
+            }
+        }
+    }
+    let err = load(None, env(&[("FLOWLOG_OUTPUT_NOPE", "1")])).unwrap_err().to_string();
+    assert!(err.contains("unknown field"), "{err}");
+}
