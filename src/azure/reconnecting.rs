@@ -73,6 +73,10 @@ mod tests {
         assert_eq!(*fourth, 4);
         assert_eq!(holder.take().await, None, "still shared by the caller's Arc: not closed under it");
         drop(fourth);
-        assert_eq!(Reconnecting::new("test", 5u32).take().await, Some(5), "an unshared client is handed out for closing");
+        assert_eq!(
+            Reconnecting::new("test", 5u32).take().await,
+            Some(5),
+            "an unshared client is handed out for closing"
+        );
     }
 }
