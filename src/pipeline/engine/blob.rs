@@ -129,11 +129,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if read < total {
             return Err(ServiceError::transient(format!("blob {blob}: read ended after {read} of {total} bytes")));
         }
-        if flattener.offset() == start && collector.letters.is_empty() && !recreated && rows == 0 {
+        if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
             return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, region_end });
         }
-        if flattener.offset() > cursor.state.offset || !collector.letters.is_empty() || recreated {
+        if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
             match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
                 Some(n) => rows += n,
                 None => return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, region_end }),
@@ -155,10 +155,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         collector: &mut Collector,
         new_offset: u64,
     ) -> ServiceResult<Option<u64>> {
-        for letter in &collector.letters {
-            self.put_dead_letter(letter).await?;
+        for letter in collector.take_letters() {
+            self.put_dead_letter(&letter).await?;
         }
-        collector.letters.clear();
         let rows = collector.buffered_rows();
         if rows > 0 {
             self.sink.send(RowBatch { blob, ndjson: &collector.enc.out, rows: rows as usize }).await?;
