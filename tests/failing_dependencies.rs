@@ -55,13 +55,13 @@ fn a_blob_of_bad_tuples_makes_one_dead_letter_with_counts() {
     // Every tuple gets a direction flowlog does not know: every tuple is bad.
     let blobs = flow_logs(&logs);
     let [blob] = &blobs[..] else { panic!("one blob expected") };
-    let mut text = std::fs::read_to_string(&blob).unwrap();
+    let mut text = std::fs::read_to_string(blob).unwrap();
     for dir in ["I", "O"] {
         for state in ["B", "C", "E", "D"] {
             text = text.replace(&format!(",{dir},{state},"), &format!(",Z,{state},"));
         }
     }
-    std::fs::write(&blob, text).unwrap();
+    std::fs::write(blob, text).unwrap();
     let out = flowlog()
         .args(["run", "--once", "--listen", "off", "--watch"])
         .arg(&logs)
@@ -92,9 +92,9 @@ fn a_record_that_never_completes_raises_the_stall_alarm() {
     let blobs = flow_logs(&logs);
     let [blob] = &blobs[..] else { panic!("one blob expected") };
     // Cut the blob inside its second record, and close it as Azure would: `]}`.
-    let text = std::fs::read_to_string(&blob).unwrap();
+    let text = std::fs::read_to_string(blob).unwrap();
     let second = text.find("\n,{").or_else(|| text.find(",{\"time\"")).expect("two records");
-    std::fs::write(&blob, format!("{}]}}", &text[..second + 100])).unwrap();
+    std::fs::write(blob, format!("{}]}}", &text[..second + 100])).unwrap();
     let port = free_port();
     let mut daemon = flowlog()
         .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--poll", "--watch"])
