@@ -49,6 +49,10 @@ label_enum!(
     }
 );
 label_enum!(
+    /// A field whose set of values Azure extends over time; an unknown value keeps its row.
+    ValueField { Encryption => "encryption", FlowState => "flow_state" }
+);
+label_enum!(
     /// What was retried after a transient failure.
     RetryOp { Blob => "blob", DeadLetter => "dead_letter", Batch => "batch", Ack => "ack", Connect => "connect" }
 );
@@ -69,6 +73,19 @@ pub struct Metrics {
     pub rewritten_blobs: Counter,
     pub unwritten_waits: Counter,
     pub unreadable_paths: Counter,
+    unknown_values: Family<Labels, Counter>,
+    /// Offset commits that failed after their rows were delivered (each is retried on its own).
+    pub commit_failures: Counter,
+    /// Delivered flushes whose offset commit is still being retried.
+    pub commits_pending: Gauge,
+    /// Blobs carrying a durable retry mark (failed reads waiting for the sweep to retry them).
+    pub pending_blobs: Gauge,
+    /// Retries of marked blobs by the sweep.
+    pub pending_retries: Counter,
+    /// Blobs whose committed offset has not moved for longer than the stall age while they grew.
+    pub stalled_blobs: Gauge,
+    /// 1 while the pipeline runs, 0 before and after.
+    pub ready: Gauge,
     partition_lag: Family<Labels, Gauge>,
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
@@ -99,6 +116,13 @@ impl Metrics {
             rewritten_blobs: Counter::default(),
             unwritten_waits: Counter::default(),
             unreadable_paths: Counter::default(),
+            unknown_values: Family::default(),
+            commit_failures: Counter::default(),
+            commits_pending: Gauge::default(),
+            pending_blobs: Gauge::default(),
+            pending_retries: Counter::default(),
+            stalled_blobs: Gauge::default(),
+            ready: Gauge::default(),
             partition_lag: Family::default(),
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
@@ -133,6 +157,29 @@ impl Metrics {
             m.unreadable_paths.clone(),
         );
         r.register(
+            "unknown_values",
+            "Tuples with a value Azure added after this build (kept, raw value in the row), by field",
+            m.unknown_values.clone(),
+        );
+        r.register(
+            "offset_commit_failures",
+            "Offset commits that failed after their rows were delivered (retried without re-sending)",
+            m.commit_failures.clone(),
+        );
+        r.register(
+            "commits_pending",
+            "Delivered flushes whose offset commit is being retried",
+            m.commits_pending.clone(),
+        );
+        r.register("pending_blobs", "Blobs marked for a durable retry of a failed read", m.pending_blobs.clone());
+        r.register("pending_retries", "Retries of marked blobs by the pending sweep", m.pending_retries.clone());
+        r.register("ready", "1 while the pipeline runs (see /readyz for degraded states), else 0", m.ready.clone());
+        r.register(
+            "stalled_blobs",
+            "Blobs whose offset has not moved for longer than engine.stall_after_secs while they grew",
+            m.stalled_blobs.clone(),
+        );
+        r.register(
             "partition_lag_events",
             "Events behind the partition's last enqueued event",
             m.partition_lag.clone(),
@@ -155,6 +202,9 @@ impl Metrics {
         for k in DeadLetterKind::ALL {
             let _ = m.dead_letters.get_or_create(&label("kind", k.as_str()));
         }
+        for f in ValueField::ALL {
+            let _ = m.unknown_values.get_or_create(&label("field", f.as_str()));
+        }
         for o in RetryOp::ALL {
             let _ = m.retries.get_or_create(&label("operation", o.as_str()));
         }
@@ -175,6 +225,10 @@ impl Metrics {
 
     pub fn retry(&self, operation: RetryOp) {
         self.retries.get_or_create(&label("operation", operation.as_str())).inc();
+    }
+
+    pub fn unknown_value(&self, field: ValueField) {
+        self.unknown_values.get_or_create(&label("field", field.as_str())).inc();
     }
 
     pub fn set_partition_lag(&self, partition: &str, lag: i64) {

@@ -37,21 +37,8 @@ impl CommonArgs {
     }
 }
 
-const SETTINGS_HELP: &str = "\
-Every setting can also come from the configuration file or the environment
-(FLOWLOG_<SECTION>_<KEY>, e.g. FLOWLOG_LOCAL_OUT=rows.ndjson); flags win over both.
-Sections: [local] watch state out poll poll_interval_ms; [input] namespace hub consumer_group
-endpoint update_interval_ms partition_expiration_ms strategy start_position; [checkpoints]
-account_url container; [offsets] account_url table retention_days; [sources] allowed;
-[output] namespace hub endpoint max_batch_bytes gzip adx_table adx_mapping; [dead_letter]
-account_url container; [auth] credential client_id; [engine] flush_bytes max_batch_events
-blob_concurrency dead_letter_raw_limit retry_max_attempts retry_min_delay_ms retry_max_delay_ms;
-[server] listen shutdown_deadline_secs; [log] format.
-Secrets (account_key, sas, token) only from FLOWLOG_* variables or *_file settings.
-Documented examples: deploy/config/local.example.toml, deploy/config/azure.example.toml.";
-
 #[derive(clap::Args, Debug)]
-#[command(after_long_help = SETTINGS_HELP)]
+#[command(after_long_help = crate::app::config::file::settings_help())]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,

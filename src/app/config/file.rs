@@ -1,9 +1,58 @@
 //! The raw configuration document: TOML sections as written by users, every key optional.
 //!
-//! Unknown keys are errors (a typo must not silently fall back to a default).
+//! Each section is declared once, with `section!`: the struct serde reads, the list of its
+//! keys (environment variables and `--help` are generated from it), and the shared credential
+//! keys of sections that reach a storage account or a hub. Unknown keys are errors (a typo must
+//! not silently fall back to a default).
 use serde::Deserialize;
 
 use crate::domain::secret::Secret;
+
+/// Declares a section: `section!(Name "name" [storage|token] { key: Type, ... })`. `storage`
+/// adds `sas`, `sas_file`, `account_key`, `account_key_file`; `token` adds `token`, `token_file`.
+macro_rules! section {
+    (@emit $(#[$meta:meta])* $name:ident $section:literal { $($(#[$fm:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Deserialize, Debug, Default, Clone)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            pub const SECTION: SectionKeys = SectionKeys { name: $section, keys: &[$(stringify!($field)),*] };
+        }
+    };
+    ($(#[$meta:meta])* $name:ident $section:literal storage { $($(#[$fm:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        section!(@emit $(#[$meta])* $name $section {
+            $($(#[$fm])* $field: $ty,)*
+            /// A SAS token for the account (never in the file: `FLOWLOG_<SECTION>_SAS` or `sas_file`).
+            sas: Option<Secret>,
+            sas_file: Option<String>,
+            /// The account's shared key (never in the file: `FLOWLOG_<SECTION>_ACCOUNT_KEY` or `account_key_file`).
+            account_key: Option<Secret>,
+            account_key_file: Option<String>,
+        });
+    };
+    ($(#[$meta:meta])* $name:ident $section:literal token { $($(#[$fm:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        section!(@emit $(#[$meta])* $name $section {
+            $($(#[$fm])* $field: $ty,)*
+            /// A fixed bearer token instead of Entra ID (emulators; never in the file).
+            token: Option<Secret>,
+            token_file: Option<String>,
+        });
+    };
+    ($(#[$meta:meta])* $name:ident $section:literal { $($(#[$fm:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        section!(@emit $(#[$meta])* $name $section { $($(#[$fm])* $field: $ty,)* });
+    };
+}
+
+/// A section's name and every key it accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct SectionKeys {
+    pub name: &'static str,
+    pub keys: &'static [&'static str],
+}
 
 #[derive(Deserialize, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
@@ -26,139 +75,124 @@ pub struct RawConfig {
     pub auth: AuthSection,
 }
 
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSection {
-    /// Entra ID credential: `auto` (workload identity when AKS injected it, else managed
-    /// identity), `managed_identity`, `workload_identity`, `azure_cli`, `developer_tools`.
-    pub credential: Option<String>,
-    /// Client id of a user-assigned managed identity.
-    pub client_id: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct LocalSection {
-    pub watch: Option<String>,
-    pub state: Option<String>,
-    pub out: Option<String>,
-    pub poll: Option<bool>,
-    pub poll_interval_ms: Option<u64>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct InputSection {
-    pub namespace: Option<String>,
-    pub hub: Option<String>,
-    pub consumer_group: Option<String>,
-    /// Custom AMQP endpoint (an emulator, or a private endpoint's address): `amqp(s)://host:port`.
-    pub endpoint: Option<String>,
-    /// A fixed bearer token instead of Entra ID (emulators; never in the file).
-    pub token: Option<Secret>,
-    pub token_file: Option<String>,
-    /// Load-balancing cycle of the event processor (default 10 s).
-    pub update_interval_ms: Option<u64>,
-    /// Ownership not renewed for this long moves to another replica (default 60 s).
-    pub partition_expiration_ms: Option<u64>,
-    /// Where partitions without a checkpoint start: `earliest` (default) or `latest`.
-    pub start_position: Option<String>,
-    /// Partition claiming: `balanced` (one partition per cycle, default) or `greedy` (all
-    /// that balance allows at once: faster takeover, more contention at start).
-    pub strategy: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ContainerSection {
-    pub account_url: Option<String>,
-    pub container: Option<String>,
-    /// A SAS token for the account (never in the file: `FLOWLOG_<SECTION>_SAS` or `sas_file`).
-    pub sas: Option<Secret>,
-    pub sas_file: Option<String>,
-    /// The account's shared key (never in the file: `FLOWLOG_<SECTION>_ACCOUNT_KEY` or `account_key_file`).
-    pub account_key: Option<Secret>,
-    pub account_key_file: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct OffsetsSection {
-    pub account_url: Option<String>,
-    pub table: Option<String>,
-    pub retention_days: Option<u64>,
-    /// Shared key (never in the file: FLOWLOG_OFFSETS_ACCOUNT_KEY or `account_key_file`).
-    pub account_key: Option<Secret>,
-    pub account_key_file: Option<String>,
-    pub sas: Option<Secret>,
-    pub sas_file: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct SourcesSection {
-    pub allowed: Option<Vec<String>>,
-    pub sas: Option<Secret>,
-    pub sas_file: Option<String>,
-    pub account_key: Option<Secret>,
-    pub account_key_file: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct OutputSection {
-    pub namespace: Option<String>,
-    pub hub: Option<String>,
-    pub endpoint: Option<String>,
-    pub token: Option<Secret>,
-    pub token_file: Option<String>,
-    pub max_batch_bytes: Option<usize>,
-    pub gzip: Option<bool>,
-    pub adx_table: Option<String>,
-    pub adx_mapping: Option<String>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    pub listen: Option<String>,
-    pub shutdown_deadline_secs: Option<u64>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct EngineSection {
-    pub flush_bytes: Option<usize>,
-    pub max_batch_events: Option<usize>,
-    pub blob_concurrency: Option<usize>,
-    pub dead_letter_raw_limit: Option<usize>,
-    pub retry_max_attempts: Option<usize>,
-    pub retry_min_delay_ms: Option<u64>,
-    pub retry_max_delay_ms: Option<u64>,
-}
-
-#[derive(Deserialize, Debug, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct LogSection {
-    /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
-    pub format: Option<String>,
-}
-
-/// Sections whose keys `FLOWLOG_<SECTION>_<KEY>` may set, longest first so `dead_letter`
-/// wins over a hypothetical `dead`.
-pub const SECTIONS: &[&str] = &[
-    "dead_letter",
-    "checkpoints",
-    "offsets",
-    "sources",
-    "output",
-    "engine",
-    "server",
-    "local",
-    "input",
-    "auth",
-    "log",
+/// Every section with its keys, in the order of the documentation. `checkpoints` and
+/// `dead_letter` share one shape.
+pub const SECTIONS: &[SectionKeys] = &[
+    LocalSection::SECTION,
+    InputSection::SECTION,
+    SectionKeys { name: "checkpoints", keys: ContainerSection::SECTION.keys },
+    OffsetsSection::SECTION,
+    SourcesSection::SECTION,
+    OutputSection::SECTION,
+    SectionKeys { name: "dead_letter", keys: ContainerSection::SECTION.keys },
+    AuthSection::SECTION,
+    EngineSection::SECTION,
+    ServerSection::SECTION,
+    LogSection::SECTION,
 ];
 
 /// Keys that hold secrets: refused in the file, accepted from the environment.
 pub const SECRET_KEYS: &[&str] = &["account_key", "sas", "token"];
+
+section!(AuthSection "auth" {
+    /// Entra ID credential: `auto` (workload identity when AKS injected it, else managed
+    /// identity), `managed_identity`, `workload_identity`, `azure_cli`, `developer_tools`.
+    credential: Option<String>,
+    /// Client id of a user-assigned managed identity.
+    client_id: Option<String>,
+});
+
+section!(LocalSection "local" {
+    watch: Option<String>,
+    state: Option<String>,
+    out: Option<String>,
+    poll: Option<bool>,
+    poll_interval_ms: Option<u64>,
+});
+
+section!(InputSection "input" token {
+    namespace: Option<String>,
+    hub: Option<String>,
+    consumer_group: Option<String>,
+    /// Custom AMQP endpoint (an emulator, or a private endpoint's address): `amqp(s)://host:port`.
+    endpoint: Option<String>,
+    /// Load-balancing cycle of the event processor (default 10 s).
+    update_interval_ms: Option<u64>,
+    /// Ownership not renewed for this long moves to another replica (default 60 s).
+    partition_expiration_ms: Option<u64>,
+    /// Where partitions without a checkpoint start: `earliest` (default) or `latest`.
+    start_position: Option<String>,
+    /// Partition claiming: `balanced` (one partition per cycle, default) or `greedy` (all
+    /// that balance allows at once: faster takeover, more contention at start).
+    strategy: Option<String>,
+});
+
+section!(ContainerSection "container" storage {
+    account_url: Option<String>,
+    container: Option<String>,
+});
+
+section!(OffsetsSection "offsets" storage {
+    account_url: Option<String>,
+    table: Option<String>,
+    retention_days: Option<u64>,
+});
+
+section!(SourcesSection "sources" storage {
+    allowed: Option<Vec<String>>,
+});
+
+section!(OutputSection "output" token {
+    namespace: Option<String>,
+    hub: Option<String>,
+    endpoint: Option<String>,
+    max_batch_bytes: Option<usize>,
+    gzip: Option<bool>,
+    adx_table: Option<String>,
+    adx_mapping: Option<String>,
+});
+
+section!(ServerSection "server" {
+    listen: Option<String>,
+    shutdown_deadline_secs: Option<u64>,
+});
+
+section!(EngineSection "engine" {
+    flush_bytes: Option<usize>,
+    max_batch_events: Option<usize>,
+    blob_concurrency: Option<usize>,
+    dead_letter_raw_limit: Option<usize>,
+    retry_max_attempts: Option<usize>,
+    retry_min_delay_ms: Option<u64>,
+    retry_max_delay_ms: Option<u64>,
+    /// How often blobs marked for retry after a failed read are retried (default 30 s).
+    pending_interval_secs: Option<u64>,
+    /// First and longest delay between retries of one marked blob (default 30 s and 1 h).
+    pending_min_delay_secs: Option<u64>,
+    pending_max_delay_secs: Option<u64>,
+    /// A blob whose offset has not reached its committed length for this long is reported
+    /// as stalled (default 900 s).
+    stall_after_secs: Option<u64>,
+});
+
+section!(LogSection "log" {
+    /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
+    format: Option<String>,
+});
+
+/// The settings part of `flowlog run --help`, generated from the section declarations.
+pub fn settings_help() -> String {
+    let mut out = String::from(
+        "Every setting can also come from the configuration file or the environment\n\
+         (FLOWLOG_<SECTION>_<KEY>, e.g. FLOWLOG_LOCAL_OUT=rows.ndjson); flags win over both.\nSettings:\n",
+    );
+    for s in SECTIONS {
+        let keys: Vec<&str> = s.keys.iter().copied().filter(|k| !SECRET_KEYS.contains(k)).collect();
+        out.push_str(&format!("  [{}] {}\n", s.name, keys.join(" ")));
+    }
+    out.push_str(
+        "Secrets (account_key, sas, token) only from FLOWLOG_* variables or *_file settings.\n\
+         Documented examples: deploy/config/local.example.toml, deploy/config/azure.example.toml.",
+    );
+    out
+}

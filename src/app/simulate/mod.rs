@@ -1,8 +1,8 @@
 //! `flowlog simulate`: synthetic NSG and VNet flow logs, appended minute by minute like Azure writes them.
 //!
-//! The pure [`generator`] turns a [`SimConfig`] into [`Append`]s; a [`Destination`] stores them. Only a
-//! local directory exists today ([`LocalDir`]); an Azure destination (Put Block + Put Block List per
-//! append, then a `BlobCreated` event) is another `Destination` and needs no change to the generator.
+//! The pure [`generator`] turns a [`SimConfig`] into [`Append`]s; a [`Destination`] stores them: a
+//! local directory ([`LocalDir`]), or with the `azure` feature a storage account (Put Block + Put
+//! Block List per append, then a `BlobCreated` event into the input hub, `azure::AzureDestination`).
 pub mod args;
 #[cfg(feature = "azure")]
 pub mod azure;

@@ -3,7 +3,9 @@
 //! No I/O, no clocks: callers pass times in.
 pub mod content;
 pub mod keys;
+pub mod pending;
 pub mod state;
 
 pub use content::{ContentMarks, Verdict};
+pub use pending::PendingRetry;
 pub use state::{OffsetState, Plan, Reconcile, TAIL_LEN, plan_checked, plan_read, reconcile};

@@ -2,13 +2,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::content::{ContentMarks, Verdict};
+use super::pending::PendingRetry;
 
 /// Length of the `]}` tail that closes every flow-log blob; bytes before `length - TAIL_LEN`
 /// never change once written.
 pub const TAIL_LEN: u64 = 2;
 
 /// What is stored for each blob: everything before `offset` has been delivered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffsetState {
     /// The byte just after the last record whose rows were delivered (0 = nothing yet).
     pub offset: u64,
@@ -25,6 +26,9 @@ pub struct OffsetState {
     /// stores that do not check content; such states fall back to creation times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentMarks>,
+    /// Set while a failed read of the blob waits to be retried (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingRetry>,
 }
 
 /// What to do for a blob given its stored state and its current length.
@@ -100,6 +104,7 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             rows_emitted: stored.rows_emitted.max(ours.rows_emitted),
             updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
             content: ours.content.clone(),
+            pending: ours.pending.clone(),
         }),
     }
 }
