@@ -158,3 +158,21 @@ async fn sweep_deletes_only_entries_older_than_the_cutoff() {
     assert_ne!(v, versions[1]);
     assert_eq!(store.save(&b, &state(2, 1000), Some(&versions[1])).await.unwrap_err().kind, ErrorKind::Conflict);
 }
+
+#[tokio::test]
+async fn sweep_keeps_offsets_of_blobs_still_under_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("logs");
+    for name in ["a/PT1H.json", "insights-logs-x/b/PT1H.json"] {
+        std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+        std::fs::write(root.join(name), b"{}").unwrap();
+    }
+    let store = LocalOffsetStore::open(dir.path().join("offsets")).await.unwrap().sweeping_only_gone(&root);
+    for name in ["a/PT1H.json", "insights-logs-x/b/PT1H.json", "gone/PT1H.json"] {
+        store.save(&blob(name), &state(1, 0), None).await.unwrap();
+    }
+    assert_eq!(store.sweep(1_000).await.unwrap(), 1, "only the offset of the file that is gone");
+    assert!(store.load(&blob("gone/PT1H.json")).await.unwrap().is_none());
+    assert!(store.load(&blob("a/PT1H.json")).await.unwrap().is_some());
+    assert!(store.load(&blob("insights-logs-x/b/PT1H.json")).await.unwrap().is_some());
+}
