@@ -10,7 +10,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("flowlog: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<flowlog::app::daemon::Incomplete>() {
+                Some(_) => ExitCode::from(flowlog::app::daemon::Incomplete::EXIT_CODE),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -34,9 +37,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Flatten(args) => {
-            let errors = flowlog::app::cli::flatten::run(&args)?;
-            if errors > 0 {
-                eprintln!("flowlog flatten: {errors} error(s); every other row was written");
+            let summary = flowlog::app::cli::flatten::run(&args)?;
+            if !summary.ok() {
+                eprintln!("flowlog flatten: {summary}");
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)

@@ -25,6 +25,7 @@ fn state(offset: u64, updated_at_ms: i64) -> OffsetState {
         last_content_length: offset + 2,
         rows_emitted: offset / 10,
         updated_at_ms,
+        content: None,
     }
 }
 
@@ -50,6 +51,7 @@ async fn offsets_round_trip_exactly_and_versions_advance() {
         last_content_length: (1 << 40) + 3,
         rows_emitted: u64::from(u32::MAX) + 7,
         updated_at_ms: 1_735_689_600_123,
+        content: None,
     };
     let v1 = store.save(&b, &first, None).await.expect("insert");
     let (loaded, version) = store.load(&b).await.expect("load").expect("present");

@@ -90,6 +90,7 @@ async fn the_table_store_works_with_a_sas_token_too() {
         rows_emitted: 1,
         updated_at_ms: 1,
         pending: None,
+        content: None,
     };
     let version = store.save(&blob, &state, None).await.expect("insert with SAS");
     assert_eq!(store.load(&blob).await.expect("load"), Some((state, version)));

@@ -4,9 +4,10 @@
 # with the input hub (consumer group flowlog) and the output hub (consumer group adx).
 #
 #   source tests/local-stack.sh && stack_start      # prints the settings, writes $STACK_DIR
-#   flowlog run --config "$STACK_DIR/flowlog.toml"  # the daemon in Azure mode
+#   flowlog run --config "$STACK_DIR/flowlog.toml" &  # the daemon in Azure mode
 #   flowlog simulate --azure --config "$STACK_DIR/flowlog.toml" --minutes 5 --duplicate-percent 10
-#   stack_stop
+#   curl -s "$FLOWLOG_METRICS"                      # the daemon's metrics
+#   kill %1; stack_stop                             # the daemon first: it needs the stack
 #
 # The emulator keeps its events in $STACK_DIR/eventhubs, so a restarted stack still holds them.
 stack_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
@@ -18,9 +19,11 @@ stack_start() {
   azurite_start || return 1
   export STACK_DIR="${STACK_DIR:-$root/target/local-stack}"
   mkdir -p "$STACK_DIR"
+  echo "building flowlog and the Event Hubs emulator (the first time takes a few minutes)..." >&2
   cargo build -q --manifest-path "$root/Cargo.toml" -p eventhubs-emulator -p flowlog || return 1
   local port; port=$(azurite_free_port)
   local control; control=$(azurite_free_port)
+  local ops; ops=$(azurite_free_port)
   # A fresh stack unless STACK_KEEP=1: events of an earlier stack name an Azurite that is gone.
   [ "${STACK_KEEP:-0}" = 1 ] || rm -rf "$STACK_DIR/eventhubs"
   "$root/target/debug/eventhubs-emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
@@ -36,6 +39,8 @@ stack_start() {
     sleep 0.1
   done
   export EMULATOR_ENDPOINT="amqp://127.0.0.1:$port" EMULATOR_CONTROL="http://127.0.0.1:$control"
+  # The daemon's ops server: one daemon per config (a second one, e.g. a replica, needs --listen).
+  export FLOWLOG_METRICS="http://127.0.0.1:$ops/metrics"
   cat >"$STACK_DIR/flowlog.toml" <<TOML
 # Written by tests/local-stack.sh: Azure mode against Azurite and the Event Hubs emulator.
 [input]
@@ -69,7 +74,7 @@ account_url = "$AZURITE_BLOB_ENDPOINT"
 container = "flowlog-deadletter"
 
 [server]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:$ops"
 TOML
   # Secrets travel in the environment, never in the file: Azurite's published development key,
   # and any token for the emulator (it accepts every token unless started with one required).
@@ -77,7 +82,7 @@ TOML
   export FLOWLOG_CHECKPOINTS_ACCOUNT_KEY="$key" FLOWLOG_OFFSETS_ACCOUNT_KEY="$key" \
     FLOWLOG_SOURCES_ACCOUNT_KEY="$key" FLOWLOG_DEAD_LETTER_ACCOUNT_KEY="$key" \
     FLOWLOG_INPUT_TOKEN="emulator-token" FLOWLOG_OUTPUT_TOKEN="emulator-token"
-  echo "local stack up: config $STACK_DIR/flowlog.toml, emulator $EMULATOR_ENDPOINT (control $EMULATOR_CONTROL), blob $AZURITE_BLOB_ENDPOINT, table $AZURITE_TABLE_ENDPOINT" >&2
+  echo "local stack up: config $STACK_DIR/flowlog.toml, emulator $EMULATOR_ENDPOINT (control $EMULATOR_CONTROL), blob $AZURITE_BLOB_ENDPOINT, table $AZURITE_TABLE_ENDPOINT, daemon metrics $FLOWLOG_METRICS" >&2
 }
 
 stack_stop() {

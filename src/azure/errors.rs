@@ -9,6 +9,13 @@ use crate::pipeline::error::{ErrorKind, ServiceError};
 /// Longest error text kept from an SDK error (legacy HTTP errors embed whole response bodies).
 const MAX_DETAIL: usize = 600;
 
+/// What a failed token acquisition means and how to fix it: the SDK's own text only says that
+/// the credential failed.
+const CREDENTIAL_FAILED: &str = "no Entra ID token (auth.credential chooses the source: `auto` = \
+workload identity where AKS injects it, else the managed identity; or `azure_cli`, `developer_tools`); \
+to fix: run `az login` and set FLOWLOG_AUTH_CREDENTIAL=azure_cli, give this host a managed identity \
+with the data roles, or, for storage, set FLOWLOG_<SECTION>_ACCOUNT_KEY or FLOWLOG_<SECTION>_SAS";
+
 /// Kind for an HTTP status, as `ServiceError::from_status` decides it.
 pub fn kind_for_status(status: u16) -> ErrorKind {
     ServiceError::from_status(status, String::new()).kind
@@ -27,7 +34,7 @@ pub fn from_azure(context: &str, err: &azure_core::Error) -> ServiceError {
         K::Io => (ErrorKind::Transient, "I/O error".to_string()),
         // Token acquisition fails mostly while the identity endpoint is unreachable or throttled;
         // a misconfiguration keeps failing and is logged on every retry.
-        K::Credential => (ErrorKind::Transient, "credential error".to_string()),
+        K::Credential => (ErrorKind::Transient, CREDENTIAL_FAILED.to_string()),
         K::DataConversion => (ErrorKind::Permanent, "unexpected response".to_string()),
         _ => (ErrorKind::Permanent, "error".to_string()),
     };
@@ -43,7 +50,7 @@ pub fn from_legacy(context: &str, err: &azure_core_legacy::Error) -> ServiceErro
             (kind_for_status(status), http_head(status, error_code.as_deref()))
         }
         K::Io => (ErrorKind::Transient, "I/O error".to_string()),
-        K::Credential => (ErrorKind::Transient, "credential error".to_string()),
+        K::Credential => (ErrorKind::Transient, CREDENTIAL_FAILED.to_string()),
         K::DataConversion => (ErrorKind::Permanent, "unexpected response".to_string()),
         _ => (ErrorKind::Permanent, "error".to_string()),
     };

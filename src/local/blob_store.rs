@@ -1,10 +1,13 @@
-//! File-system blob store: a blob is a file under a root directory, named by its `/`-separated relative path.
+//! File-system blob store: a blob is a file under a root directory, named by its Azure name
+//! (see `walk.rs` for the naming rule) or, outside the Azure layout, its relative path.
 mod walk;
 
+use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::SeekFrom;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -20,16 +23,51 @@ pub(crate) use walk::{FLOW_LOG_FILE, blob_name_of, walk_flow_logs};
 /// Default size of the chunks `read_range` yields: bounds memory per read.
 pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
 
+/// Where each blob name found by a walk lives: names no longer spell the path (an Azure name
+/// starts at its container, wherever that sits under the root), so the walkers record it here.
+#[derive(Clone, Debug, Default)]
+pub struct BlobPaths(Arc<RwLock<HashMap<BlobName, PathBuf>>>);
+
+impl BlobPaths {
+    /// Records `path` as the file of `blob`. A second file with the same name (two copies of one
+    /// Azure blob under different directories) is refused, with a warning, while the first
+    /// exists: both would share offsets and row ids.
+    pub fn record(&self, blob: &BlobName, path: &Path) -> bool {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match map.get(blob) {
+            Some(known) if known == path => true,
+            Some(known) if known.symlink_metadata().is_ok() => {
+                tracing::warn!(blob = %blob, path = %path.display(), first = %known.display(), "two files have the same blob name; only the first is read");
+                false
+            }
+            _ => {
+                map.insert(blob.clone(), path.to_path_buf());
+                true
+            }
+        }
+    }
+
+    fn get(&self, blob: &BlobName) -> Option<PathBuf> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(blob).cloned()
+    }
+}
+
 /// Blobs are the files under `root`; names are untrusted and confined to it.
 #[derive(Clone, Debug)]
 pub struct LocalBlobStore {
     root: PathBuf,
     chunk_size: usize,
+    paths: BlobPaths,
 }
 
 impl LocalBlobStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalBlobStore { root: root.into(), chunk_size: DEFAULT_CHUNK_SIZE }
+        LocalBlobStore { root: root.into(), chunk_size: DEFAULT_CHUNK_SIZE, paths: BlobPaths::default() }
+    }
+
+    /// The name-to-file map, to share with the local change feed that finds the files.
+    pub fn paths(&self) -> BlobPaths {
+        self.paths.clone()
     }
 
     /// Range reads yield chunks of at most `chunk_size` bytes (at least 1).
@@ -42,10 +80,14 @@ impl LocalBlobStore {
         &self.root
     }
 
-    /// The file behind `blob`. Names arrive from events, so anything that could leave the root
-    /// (absolute paths, `..`) or that aliases another name (`a//b`, `./a`) is refused: one file
-    /// must have exactly one name, or its offsets and row ids would split in two.
+    /// The file behind `blob`: where a walk found it, else `root/<name>`. Names arrive from
+    /// events, so anything that could leave the root (absolute paths, `..`) or that aliases
+    /// another name (`a//b`, `./a`) is refused: one file must have exactly one name, or its
+    /// offsets and row ids would split in two.
     pub fn resolve(&self, blob: &BlobName) -> ServiceResult<PathBuf> {
+        if let Some(path) = self.paths.get(blob) {
+            return Ok(path);
+        }
         let name = blob.as_str();
         let refuse = |why: &str| ServiceError::permanent(format!("blob name {name:?} refused: {why}"));
         if name.is_empty() {
@@ -136,12 +178,24 @@ impl BlobStore for LocalBlobStore {
         Ok(stream.boxed())
     }
 
+    /// Files are rewritten in place, replaced by renamed copies and preallocated by downloaders.
+    fn checks_content(&self) -> bool {
+        true
+    }
+
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {
         let (root, prefix) = (self.root.clone(), prefix.to_string());
-        let found = tokio::task::spawn_blocking(move || walk_flow_logs(&root, &prefix)).await.map_err(|e| {
+        let walk = tokio::task::spawn_blocking(move || walk_flow_logs(&root, &prefix)).await.map_err(|e| {
             ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "listing task failed", e)
         })??;
-        Ok(found.into_iter().map(|f| BlobListing { blob: f.blob, properties: properties_of(&f.metadata) }).collect())
+        for u in &walk.unreadable {
+            tracing::warn!(path = %u.path.display(), error = %u.error, "cannot read this path; its blobs are not listed");
+        }
+        for link in &walk.symlinks {
+            tracing::warn!(path = %link.display(), "symbolic link not followed; point --watch at its target or copy the files");
+        }
+        let listing = walk.found.into_iter().filter(|f| self.paths.record(&f.blob, &f.path));
+        Ok(listing.map(|f| BlobListing { blob: f.blob, properties: properties_of(&f.metadata) }).collect())
     }
 }
 

@@ -18,8 +18,10 @@ use notify::RecommendedWatcher;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::local::blob_store::BlobPaths;
 use crate::pipeline::change_feed::{ChangeFeed, FeedEvent, FeedPartition, FeedPosition};
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
+use crate::pipeline::metrics::Metrics;
 use tracker::{Shared, Tracker, take_degraded};
 
 /// The id of the local feed's only partition.
@@ -41,6 +43,8 @@ pub struct LocalFeed {
     poll_interval: Duration,
     safety_rescan: Duration,
     handed_out: bool,
+    paths: BlobPaths,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl LocalFeed {
@@ -53,7 +57,22 @@ impl LocalFeed {
             poll_interval: Duration::from_secs(2),
             safety_rescan: Duration::from_secs(300),
             handed_out: false,
+            paths: BlobPaths::default(),
+            metrics: None,
         }
+    }
+
+    /// Records where each reported blob lives, for the blob store that reads them
+    /// (`LocalBlobStore::paths`): blob names do not always spell the path.
+    pub fn with_paths(mut self, paths: BlobPaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Counts unreadable paths in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Cancelling the token makes a waiting `next_batch` return `Ok(None)` at once.
@@ -90,6 +109,12 @@ pub struct LocalPartition {
     tracker: Arc<Mutex<Tracker>>,
     /// The platform watcher; `None` when polling (or in `Once` mode).
     watcher: Option<RecommendedWatcher>,
+    root: PathBuf,
+    /// Whether the platform watcher is wanted (restarted when the root comes back).
+    native: bool,
+    /// The root went missing: polling until it is back.
+    lost_root: bool,
+    safety_rescan: Duration,
     /// When polling: the interval. Otherwise the safety rescan interval.
     rescan_every: Duration,
     poll_interval: Duration,
@@ -133,7 +158,11 @@ impl ChangeFeed for LocalFeed {
             mode: self.mode,
             shutdown: self.shutdown.clone(),
             shared,
-            tracker: Arc::new(Mutex::new(Tracker::new(root))),
+            tracker: Arc::new(Mutex::new(Tracker::new(root.clone(), self.paths.clone(), self.metrics.clone()))),
+            root,
+            native: self.mode == LocalFeedMode::Watch && !self.force_polling,
+            lost_root: false,
+            safety_rescan: self.safety_rescan,
             watcher,
             rescan_every,
             poll_interval: self.poll_interval,
@@ -156,6 +185,35 @@ impl LocalPartition {
     /// Whether growth is found by polling rather than by the platform watcher.
     pub fn is_polling(&self) -> bool {
         self.mode == LocalFeedMode::Watch && self.watcher.is_none()
+    }
+
+    /// A deleted watch root takes the platform watcher's watches with it: poll until the root
+    /// is back, then watch it again (and walk it, for what was written before the watch).
+    async fn follow_root(&mut self) {
+        let missing = self.tracker.lock().unwrap_or_else(|p| p.into_inner()).root_missing;
+        let removed = self.shared.root_lost.swap(false, std::sync::atomic::Ordering::SeqCst);
+        if (missing || removed) && !self.lost_root {
+            tracing::warn!(root = %self.root.display(), "the watched directory was removed or moved; polling until it is back, then watching it again");
+            self.lost_root = true;
+            self.watcher = None;
+            self.rescan_every = self.poll_interval;
+            self.next_rescan = Instant::now() + self.poll_interval;
+        } else if !missing && self.lost_root {
+            self.lost_root = false;
+            if self.native {
+                let (root, shared) = (self.root.clone(), self.shared.clone());
+                match tokio::task::spawn_blocking(move || watch::start(&root, shared)).await {
+                    Ok(Ok(watcher)) => {
+                        self.watcher = Some(watcher);
+                        self.rescan_every = self.safety_rescan;
+                        self.next_rescan = Instant::now() + self.safety_rescan;
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "file watcher unavailable; polling"),
+                    Err(e) => tracing::warn!(error = %e, "file watcher task failed; polling"),
+                }
+            }
+            self.shared.update(|p| p.full_rescan = true);
+        }
     }
 
     /// Walks, reads lengths and hands out ready events. The work runs on the blocking pool with
@@ -188,6 +246,7 @@ impl FeedPartition for LocalPartition {
                 self.next_rescan = Instant::now();
             }
             let batch = self.poll_ready(max).await?;
+            self.follow_root().await;
             if !batch.is_empty() {
                 return Ok(Some(batch));
             }

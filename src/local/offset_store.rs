@@ -4,6 +4,8 @@
 //! keep directories small. Each file holds the blob name, a version and the [`OffsetState`].
 
 use crate::local::atomic;
+use crate::local::blob_store::walk_flow_logs;
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,8 @@ pub struct LocalOffsetStore {
     /// Holds an exclusive advisory lock on `<dir>/.lock` while the store lives: a second process
     /// on the same directory would break compare-and-swap, which only this process's locks guard.
     _dir_lock: File,
+    /// When set, the retention sweep keeps the offsets of blobs whose files are under this root.
+    blob_root: Option<PathBuf>,
 }
 
 impl LocalOffsetStore {
@@ -70,13 +74,21 @@ impl LocalOffsetStore {
                 tracing::info!(dir = %dir.display(), removed, "removed temp files left by an interrupted save");
             }
             let stripes = Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect());
-            Ok(LocalOffsetStore { dir, stripes, _dir_lock: lock })
+            Ok(LocalOffsetStore { dir, stripes, _dir_lock: lock, blob_root: None })
         })
         .await
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The retention sweep deletes only offsets whose blob is no longer a file under `root`:
+    /// an offset deleted while its file is still watched would make the next event re-emit the
+    /// whole blob. A sweep that cannot read all of `root` deletes nothing.
+    pub fn sweeping_only_gone(mut self, root: impl Into<PathBuf>) -> Self {
+        self.blob_root = Some(root.into());
+        self
     }
 
     /// The stripe index and file of `blob`.
@@ -175,13 +187,17 @@ impl OffsetStore for LocalOffsetStore {
     }
 
     async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {
+        let live = match self.blob_root.clone() {
+            None => Arc::new(HashSet::new()),
+            Some(root) => Arc::new(blocking(move || live_blobs(&root)).await?),
+        };
         let mut deleted = 0;
         for stripe in 0..STRIPES {
-            let (stripes, dir) = (self.stripes.clone(), self.dir.join(format!("{stripe:02x}")));
+            let (stripes, dir, live) = (self.stripes.clone(), self.dir.join(format!("{stripe:02x}")), live.clone());
             deleted += blocking(move || {
                 // Under the stripe lock, so a save cannot land between our read and the delete.
                 let _guard = stripes[stripe].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                sweep_dir(&dir, cutoff_ms)
+                sweep_dir(&dir, cutoff_ms, &live)
             })
             .await?;
         }
@@ -189,9 +205,27 @@ impl OffsetStore for LocalOffsetStore {
     }
 }
 
-/// Deletes the offset files in `dir` last updated before `cutoff_ms`. Corrupt files are kept and
-/// reported, not deleted: they are evidence, and `load` keeps refusing them until someone looks.
-fn sweep_dir(dir: &Path, cutoff_ms: i64) -> ServiceResult<u64> {
+/// The names of the blobs that are files under `root` now; an error if any part of it is unreadable.
+fn live_blobs(root: &Path) -> ServiceResult<HashSet<String>> {
+    let walk = walk_flow_logs(root, "")?;
+    if let Some(u) = walk.unreadable.first() {
+        return Err(ServiceError::transient(format!(
+            "retention sweep skipped: {} cannot be read ({}), and offsets of blobs that may be there must stay",
+            u.path.display(),
+            u.error
+        )));
+    }
+    let live: HashSet<String> = walk.found.into_iter().map(|f| f.blob.to_string()).collect();
+    if !live.is_empty() {
+        tracing::info!(blobs = live.len(), "retention sweep keeps the offsets of blobs whose files are still there");
+    }
+    Ok(live)
+}
+
+/// Deletes the offset files in `dir` last updated before `cutoff_ms`, except those of blobs in
+/// `live`. Corrupt files are kept and reported, not deleted: they are evidence, and `load` keeps
+/// refusing them until someone looks.
+fn sweep_dir(dir: &Path, cutoff_ms: i64, live: &HashSet<String>) -> ServiceResult<u64> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -205,11 +239,13 @@ fn sweep_dir(dir: &Path, cutoff_ms: i64) -> ServiceResult<u64> {
             continue;
         }
         match read_entry(&path, None) {
-            Ok(Some(stored)) if stored.state.updated_at_ms < cutoff_ms => match std::fs::remove_file(&path) {
-                Ok(()) => deleted += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(ServiceError::from_io(format!("remove {}", path.display()), e)),
-            },
+            Ok(Some(stored)) if stored.state.updated_at_ms < cutoff_ms && !live.contains(&stored.blob) => {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ServiceError::from_io(format!("remove {}", path.display()), e)),
+                }
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "offset sweep skipped an unreadable file"),
         }

@@ -87,9 +87,12 @@ impl ServiceError {
     }
 }
 
+/// The message and its cause, once: the kind is for the code that decides, not for readers,
+/// and the cause is part of the text (log lines show only `Display`), so it is not also
+/// returned by `Error::source`, which would make error chains (`{:#}`) print it twice.
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)?;
+        f.write_str(&self.message)?;
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
@@ -97,10 +100,6 @@ impl fmt::Display for ServiceError {
     }
 }
 
-impl std::error::Error for ServiceError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
+impl std::error::Error for ServiceError {}
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -83,6 +83,9 @@ pub struct Metrics {
     pub stalled_blobs: Gauge,
     /// 1 while the pipeline runs, 0 before and after.
     pub ready: Gauge,
+    pub rewritten_blobs: Counter,
+    pub unwritten_waits: Counter,
+    pub unreadable_paths: Counter,
     partition_lag: Family<Labels, Gauge>,
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
@@ -117,6 +120,9 @@ impl Metrics {
             pending_retries: Counter::default(),
             stalled_blobs: Gauge::default(),
             ready: Gauge::default(),
+            rewritten_blobs: Counter::default(),
+            unwritten_waits: Counter::default(),
+            unreadable_paths: Counter::default(),
             partition_lag: Family::default(),
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
@@ -157,6 +163,21 @@ impl Metrics {
             "stalled_blobs",
             "Blobs whose offset has not moved for longer than engine.stall_after_secs while they grew",
             m.stalled_blobs.clone(),
+        );
+        r.register(
+            "rewritten_blobs",
+            "Blobs whose content differed from what was delivered, read again from the start",
+            m.rewritten_blobs.clone(),
+        );
+        r.register(
+            "unwritten_waits",
+            "Reads that stopped at NUL bytes not yet written (a preallocated file filled out of order)",
+            m.unwritten_waits.clone(),
+        );
+        r.register(
+            "unreadable_paths",
+            "Files or directories of the watched tree that could not be read (skipped, retried later)",
+            m.unreadable_paths.clone(),
         );
         r.register(
             "partition_lag_events",

@@ -51,32 +51,85 @@ impl RowVisitor for Reporting<'_> {
     }
 }
 
-/// Returns the number of errors; rows of everything else were written.
-pub fn run(args: &FlattenArgs) -> anyhow::Result<u64> {
+/// What a `flatten` run did, for its last line on stderr and its exit code.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: u64,
+    /// Files that could not be opened or read to the end: reported, skipped, the rest go on.
+    pub unreadable: u64,
+    /// Bad records and tuples, and incomplete last records.
+    pub errors: u64,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.unreadable == 0 && self.errors == 0
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} file(s): {} could not be read, {} error(s) in the others; every other row was written",
+            self.files, self.unreadable, self.errors
+        )
+    }
+}
+
+/// Flattens every file, going on past those that cannot be read; fails only when stdout does.
+pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut enc = Encoder::new(args.format);
-    let mut errors = 0;
+    let mut summary = Summary::default();
     for path in &args.files {
+        summary.files += 1;
         let name = args.blob.clone().unwrap_or_else(|| path.display().to_string());
         let input: Box<dyn Read> = if path.as_os_str() == "-" {
             Box::new(std::io::stdin().lock())
         } else {
-            Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
+            match std::fs::File::open(path) {
+                Ok(file) => Box::new(file),
+                Err(e) => {
+                    eprintln!("flowlog flatten: cannot open {}: {e}; skipped", path.display());
+                    summary.unreadable += 1;
+                    continue;
+                }
+            }
         };
-        errors += flatten_stream(input, RowIds::new(name), &mut enc, &mut out)?;
+        match flatten_stream(input, RowIds::new(name), &mut enc, &mut out)? {
+            Ok(errors) => summary.errors += errors,
+            Err(e) => {
+                eprintln!("flowlog flatten: cannot read {}: {e}; the rows before were written", path.display());
+                summary.unreadable += 1;
+            }
+        }
     }
     out.flush().context("writing to stdout")?;
-    Ok(errors)
+    Ok(summary)
 }
 
-fn flatten_stream(mut input: impl Read, blob: RowIds, enc: &mut Encoder, out: &mut impl Write) -> anyhow::Result<u64> {
+/// The inner result is the input's: its error count, or why it could not be read to the end.
+fn flatten_stream(
+    mut input: impl Read,
+    blob: RowIds,
+    enc: &mut Encoder,
+    out: &mut impl Write,
+) -> anyhow::Result<std::io::Result<u64>> {
     let name = blob.name.clone();
     let mut flattener = RangeFlattener::new(blob, 0);
     let mut rep = Reporting { enc, errors: 0 };
     let mut chunk = vec![0u8; CHUNK];
     loop {
-        let n = input.read(&mut chunk).with_context(|| format!("reading {name}"))?;
+        let n = match input.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Rows of complete records were written; the partial one is not.
+                return Ok(Err(e));
+            }
+        };
         flattener.push(&chunk[..n], n == 0, &mut rep);
         out.write_all(rep.enc.out()).context("writing to stdout")?;
         rep.enc.out().clear();
@@ -92,5 +145,5 @@ fn flatten_stream(mut input: impl Read, blob: RowIds, enc: &mut Encoder, out: &m
         );
         rep.errors += 1;
     }
-    Ok(rep.errors)
+    Ok(Ok(rep.errors))
 }

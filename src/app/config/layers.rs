@@ -18,6 +18,8 @@ pub fn load(
         }
         None => Table::new(),
     };
+    // Where each value set from the environment came from: `section.key` -> variable.
+    let mut from_env: Vec<(String, String)> = Vec::new();
     for (name, raw) in env {
         let Some(rest) = name.strip_prefix("FLOWLOG_") else { continue };
         let rest = rest.to_ascii_lowercase();
@@ -37,8 +39,29 @@ pub fn load(
         // digits must neither be rejected nor quoted back in a type error.
         let verbatim = SECRET_KEYS.contains(&key) || key.ends_with("_file");
         table.insert(key.to_string(), if verbatim { Value::String(raw) } else { env_value(&raw) });
+        from_env.push((format!("{section}.{key}"), name));
     }
-    RawConfig::deserialize(Value::Table(doc)).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    loop {
+        let e = match RawConfig::deserialize(Value::Table(doc.clone())) {
+            Ok(raw) => return Ok(raw),
+            Err(e) => e,
+        };
+        let msg = e.to_string();
+        let Some((path, var)) = from_env.iter().find(|(path, _)| msg.contains(&format!("`{path}`"))) else {
+            bail!("invalid configuration: {}", msg.trim_end());
+        };
+        // A value typed as a number or boolean where the setting wants a string (a path
+        // `2026`, a hub `42`): the variable meant the text as written.
+        let (section, key) = path.split_once('.').unwrap_or((path, ""));
+        let slot = doc.get_mut(section).and_then(|s| s.as_table_mut()).and_then(|t| t.get_mut(key));
+        match slot {
+            Some(v @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_))) => *v = Value::String(v.to_string()),
+            _ => {
+                let what = msg.lines().next().unwrap_or_default();
+                bail!("environment variable {var} (setting {path}): {what}");
+            }
+        }
+    }
 }
 
 use serde::Deserialize;

@@ -3,6 +3,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use tokio_util::sync::CancellationToken;
+
+use super::Incomplete;
 use super::session::Session;
 use crate::app::config::{Config, LocalConfig, Output};
 use crate::local::blob_store::LocalBlobStore;
@@ -15,18 +18,25 @@ use crate::pipeline::metrics::Metrics;
 
 type LocalEngine = Engine<LocalBlobStore, LocalOffsetStore, NdjsonFileSink, LocalDeadLetters>;
 
-async fn engine(cfg: &Config, local: &LocalConfig, metrics: Arc<Metrics>) -> anyhow::Result<LocalEngine> {
+async fn engine(
+    cfg: &Config,
+    local: &LocalConfig,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<LocalEngine> {
     if !local.watch.is_dir() {
         anyhow::bail!("local.watch: {} is not a directory (create it, or pass --watch DIR)", local.watch.display());
     }
     let offsets = LocalOffsetStore::open(local.state.join("offsets"))
         .await
-        .with_context(|| format!("local.state: opening offsets under {}", local.state.display()))?;
+        .with_context(|| format!("local.state: opening offsets under {}", local.state.display()))?
+        .sweeping_only_gone(&local.watch);
     let dead = LocalDeadLetters::open(local.state.join("dead-letters")).await.context("local.state: dead letters")?;
     let sink = match &local.out {
         Output::Stdout => NdjsonFileSink::stdout(),
         Output::File(p) => NdjsonFileSink::open_file(p).await.with_context(|| format!("local.out: {}", p.display()))?,
-    };
+    }
+    .with_stop_on_close(shutdown);
     Ok(Engine::new(
         Arc::new(LocalBlobStore::new(&local.watch)),
         Arc::new(offsets),
@@ -38,18 +48,29 @@ async fn engine(cfg: &Config, local: &LocalConfig, metrics: Arc<Metrics>) -> any
 }
 
 /// `flowlog run` in local mode: everything under `watch`, then (unless `once`) every growth.
+///
+/// With `once`, a run that failed a blob or wrote a dead letter ends with [`Incomplete`].
 pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Result<()> {
     let session = Session::start(&cfg.server).await?;
-    let engine = engine(cfg, local, session.metrics.clone()).await?;
+    let engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()).await?;
     let mode = if once { LocalFeedMode::Once } else { LocalFeedMode::Watch };
     let feed = LocalFeed::new(&local.watch, mode)
         .with_shutdown(session.shutdown.clone())
         .with_polling(local.poll)
-        .with_poll_interval(local.poll_interval);
+        .with_poll_interval(local.poll_interval)
+        .with_paths(engine.blobs.paths())
+        .with_metrics(session.metrics.clone());
     tracing::info!(watch = %local.watch.display(), state = %local.state.display(), once, "flowlog running in local mode");
     let result = session.drive(&engine, feed, !once).await;
     session.finish();
-    result
+    result?;
+    if engine.sink.output_closed() {
+        anyhow::bail!("local.out: the output's reader went away (broken pipe); rows not written were not committed");
+    }
+    if once {
+        Incomplete::check(&session.metrics)?;
+    }
+    Ok(())
 }
 
 /// `flowlog backfill` in local mode: every blob under `watch/prefix`, from its stored offset.
@@ -59,6 +80,6 @@ pub async fn backfill(
     prefix: &str,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
-    let engine = engine(cfg, local, Arc::new(Metrics::new())).await?;
+    let engine = engine(cfg, local, Arc::new(Metrics::new()), CancellationToken::new()).await?;
     super::backfill(&engine, cfg, prefix, progress).await
 }

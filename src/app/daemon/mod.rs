@@ -81,8 +81,45 @@ where
     let run = engine.run(ListingFeed::new(listing, report), shutdown.clone());
     let result = with_deadline(run, &shutdown, cfg.server.shutdown_deadline).await;
     tracing::info!("{}", summary(&engine.metrics, started));
-    result.context("backfill failed")
+    result.context("backfill failed")?;
+    Incomplete::check(&engine.metrics)
 }
+
+/// A run that went through everything but failed blobs or wrote dead letters: `run --once` and
+/// `backfill` end with it, and the binary exits with [`Incomplete::EXIT_CODE`], so a scheduled
+/// job can tell. Watch mode keeps running instead (the metrics say it).
+#[derive(Debug)]
+pub struct Incomplete {
+    pub failed_blobs: u64,
+    pub dead_letters: u64,
+}
+
+impl Incomplete {
+    /// Distinct from 1 (could not run at all) and 2 (command-line usage errors).
+    pub const EXIT_CODE: u8 = 3;
+
+    pub fn check(metrics: &Metrics) -> anyhow::Result<()> {
+        let failed_blobs = metrics.blobs_count(BlobResult::Failed);
+        let dead_letters =
+            crate::pipeline::dead_letter::DeadLetterKind::ALL.iter().map(|k| metrics.dead_letters_count(*k)).sum();
+        if failed_blobs == 0 && dead_letters == 0 {
+            return Ok(());
+        }
+        Err(Incomplete { failed_blobs, dead_letters }.into())
+    }
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "finished with {} failed blob(s) and {} dead letter(s): the log says what and why, the dead-letter store has the details",
+            self.failed_blobs, self.dead_letters
+        )
+    }
+}
+
+impl std::error::Error for Incomplete {}
 
 /// One line for the operator at the end of a run.
 pub fn summary(metrics: &Metrics, started: Instant) -> String {

@@ -89,7 +89,9 @@ impl AzureDestination {
         })
     }
 
-    async fn append(&mut self, a: &Append) -> anyhow::Result<(String, Vec<u8>, bool)> {
+    /// Appends one record; returns the event's subject and body, whether it is held back, and
+    /// whether the blob was created.
+    async fn append(&mut self, a: &Append) -> anyhow::Result<(String, Vec<u8>, bool, bool)> {
         let (container, path) = a.path.split_once('/').context("simulated path without a container")?;
         let c = self.containers.get(container).with_context(|| {
             format!("no sources.allowed entry for container {container}: add <account endpoint>/{container}")
@@ -106,6 +108,7 @@ impl AzureDestination {
                 }
             },
         };
+        let created = !self.records.contains_key(&a.path) && known == 0;
         let block =
             if known == 0 { a.record_json.clone().into_bytes() } else { format!(",{}", a.record_json).into_bytes() };
         let length =
@@ -136,7 +139,7 @@ impl AzureDestination {
             "eventTime": now,
         }]);
         let delayed = self.rng.percent(self.faults.delay_percent);
-        Ok((subject, serde_json::to_vec(&event)?, delayed))
+        Ok((subject, serde_json::to_vec(&event)?, delayed, created))
     }
 
     async fn publish(&mut self, subject: &str, body: &[u8]) -> anyhow::Result<()> {
@@ -190,7 +193,8 @@ impl Destination for AzureDestination {
         let mut now = Vec::new();
         let mut later = Vec::new();
         for a in &appends {
-            let (subject, body, delayed) = self.append(a).await?;
+            let (subject, body, delayed, created) = self.append(a).await?;
+            stats.blobs += u64::from(created);
             stats.records += 1;
             stats.tuples += a.tuples as u64;
             stats.bytes += a.record_json.len() as u64;

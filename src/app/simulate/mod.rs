@@ -48,10 +48,15 @@ impl fmt::Display for SimSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64();
         let rate = if secs > 0.0 { self.written.tuples as f64 / secs } else { 0.0 };
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         write!(
             f,
-            "simulated {} minutes: {} records, {} tuples, {} bytes, {} blobs created in {:.2}s ({:.0} tuples/s)",
-            self.minutes, self.written.records, self.written.tuples, self.written.bytes, self.written.blobs, secs, rate
+            "simulated {}: {}, {}, {}, {} created in {secs:.2} s ({rate:.0} tuples/s)",
+            plural(self.minutes.into(), "minute"),
+            plural(self.written.records, "record"),
+            plural(self.written.tuples, "tuple"),
+            plural(self.written.bytes, "byte"),
+            plural(self.written.blobs, "blob"),
         )
     }
 }

@@ -105,6 +105,9 @@ impl StoredOffset {
             // A mark that does not parse (written by a newer version) is dropped, not fatal:
             // the next event for the blob retries it anyway.
             pending: self.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            // Content marks are for blobs rewritable in place (local files); Azure blobs are
+            // told apart by creation time, so the entity does not carry them.
+            content: None,
         }
     }
 }
@@ -154,6 +157,7 @@ mod tests {
             last_content_length: i64::MAX as u64,
             rows_emitted: 7,
             updated_at_ms: 1_700_000_000_123,
+            content: None,
         };
         let json = serde_json::to_value(OffsetEntity::new(&keys, &blob, &state).unwrap()).unwrap();
         assert_eq!(json["offset"], "9007199254740993");

@@ -95,7 +95,7 @@ pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
                         blob: blob.name.clone(),
                         offset: base + at as u64,
                         len: (end - at) as u64,
-                        reason: RecordErrorReason::Json(e.to_string()),
+                        reason: RecordErrorReason::Json(json_error_at(&e, &data[at..], base + at as u64)),
                         raw: excerpt(data, at, end),
                     });
                     p.record_errors += 1;
@@ -172,7 +172,12 @@ enum Head {
 
 /// Recognises `{"records":[` with any whitespace between tokens.
 fn head_len(data: &[u8]) -> Head {
-    let mut i = skip_ws(data, 0);
+    // Editors and some tools write a UTF-8 byte order mark; Azure does not, but it is not garbage.
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if data.len() < BOM.len() && !data.is_empty() && BOM.starts_with(data) {
+        return Head::Incomplete;
+    }
+    let mut i = skip_ws(data, if data.starts_with(BOM) { BOM.len() } else { 0 });
     for token in [&b"{"[..], HEAD_KEY, b":", b"["] {
         let avail = &data[i.min(data.len())..];
         if avail.len() < token.len() {
@@ -196,6 +201,26 @@ pub fn is_blank_or_tail(rest: &[u8]) -> bool {
 /// The end of the `records` array: `]`, then only `}` and whitespace.
 fn is_tail(rest: &[u8]) -> bool {
     rest.first() == Some(&b']') && rest[1..].iter().all(|b| *b == b'}' || b.is_ascii_whitespace())
+}
+
+/// serde_json's message with its position, which counts lines and columns from the record's
+/// start, replaced by the byte offset in the blob (what `dd`, editors and dead letters use).
+fn json_error_at(e: &serde_json::Error, record: &[u8], record_offset: u64) -> String {
+    let text = e.to_string();
+    let msg = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+    if e.line() == 0 {
+        return msg.to_string();
+    }
+    let mut line_start = 0;
+    for _ in 1..e.line() {
+        match memchr::memchr(b'\n', &record[line_start.min(record.len())..]) {
+            Some(i) => line_start += i + 1,
+            None => break,
+        }
+    }
+    // serde_json counts columns in bytes, the first being 1 (0 when the error is at a newline).
+    let at = line_start + e.column().saturating_sub(1);
+    format!("{msg} at byte {}", record_offset + at as u64)
 }
 
 fn excerpt(data: &[u8], from: usize, to: usize) -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! The per-blob offset record and the decisions derived from it.
 use serde::{Deserialize, Serialize};
 
+use super::content::{ContentMarks, Verdict};
 use super::pending::PendingRetry;
 
 /// Length of the `]}` tail that closes every flow-log blob; bytes before `length - TAIL_LEN`
@@ -23,6 +24,11 @@ pub struct OffsetState {
     /// Set while a failed read of the blob waits to be retried (absent in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingRetry>,
+    /// Digests of the blob's head and of the bytes before `offset`, for stores whose blobs can be
+    /// rewritten in place (local files). Absent in states written before they existed, or by
+    /// stores that do not check content; such states fall back to creation times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentMarks>,
 }
 
 /// What to do for a blob given its stored state and its current length.
@@ -44,6 +50,20 @@ pub fn plan_read(stored: Option<&OffsetState>, content_length: u64, created_ms: 
         Some(s) => (s.offset, false),
     };
     if end <= start { Plan::UpToDate } else { Plan::Read { start, end, recreated } }
+}
+
+/// Decides which bytes to read of a blob whose content was judged against the stored marks.
+/// Creation times are not consulted: the content decides (a renamed copy of the same bytes
+/// resumes; a file rewritten in place starts again at 0). A rewritten blob is always read,
+/// even if empty, so its offset is reset before the new content arrives.
+pub fn plan_checked(stored: &OffsetState, content_length: u64, verdict: Verdict) -> Plan {
+    let end = content_length.saturating_sub(TAIL_LEN);
+    match verdict {
+        Verdict::Rewritten => Plan::Read { start: 0, end, recreated: true },
+        Verdict::Shorter => Plan::UpToDate,
+        Verdict::Same if end <= stored.offset => Plan::UpToDate,
+        Verdict::Same => Plan::Read { start: stored.offset, end, recreated: false },
+    }
 }
 
 /// A blob is recreated when its creation time changed. Without creation times a blob that is
@@ -84,6 +104,7 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             rows_emitted: stored.rows_emitted.max(ours.rows_emitted),
             updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
             pending: ours.pending.clone(),
+            content: ours.content.clone(),
         }),
     }
 }

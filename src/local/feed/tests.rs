@@ -167,7 +167,7 @@ fn the_tracker_coalesces_reports_only_changes_and_forgets_deleted_files() {
     let root = std::fs::canonicalize(dir.path()).unwrap();
     write(&root, "a/PT1H.json", b"12345");
     let shared = Shared::default();
-    let mut tracker = Tracker::new(root.clone());
+    let mut tracker = Tracker::new(root.clone(), crate::local::blob_store::BlobPaths::default(), None);
     let refresh = |tracker: &mut Tracker| {
         tracker.refresh(&shared, 10).unwrap();
         changed(&tracker.take(10))

@@ -4,16 +4,17 @@
 //! consumer asks, so a burst of writes to one file becomes one event carrying its latest length.
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
 use crate::domain::blob_name::BlobName;
-use crate::local::blob_store::{FLOW_LOG_FILE, blob_name_of, walk_flow_logs};
+use crate::local::blob_store::{BlobPaths, FLOW_LOG_FILE, blob_name_of, walk_flow_logs};
 use crate::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
 use crate::pipeline::error::{ErrorKind, ServiceResult};
+use crate::pipeline::metrics::Metrics;
 
 /// A FIFO of distinct paths: first marked, first reported, so one busy file cannot starve the rest.
 #[derive(Default)]
@@ -54,6 +55,8 @@ pub(super) struct Shared {
     pub wake: Notify,
     /// The native watcher hit a resource limit (inotify watches): switch to polling.
     pub degraded: AtomicBool,
+    /// The watched root itself was removed or moved: its watches are gone with it.
+    pub root_lost: AtomicBool,
 }
 
 impl Shared {
@@ -73,15 +76,31 @@ pub(super) struct Tracker {
     dirty: DirtyQueue,
     new_dirs: Vec<PathBuf>,
     rescan_root: bool,
-    reported: HashMap<BlobName, u64>,
+    /// Length and modification time last reported: a preallocated file filled out of order
+    /// changes without growing.
+    reported: HashMap<BlobName, (u64, Option<SystemTime>)>,
     ready: VecDeque<FeedEvent>,
     next_sequence: i64,
+    /// Where each reported name lives, shared with the blob store.
+    paths: BlobPaths,
+    metrics: Option<Arc<Metrics>>,
+    /// Paths found unreadable and reported (once) that have not been readable since.
+    unreadable: HashSet<PathBuf>,
+    /// Symbolic links already warned about.
+    symlinks: HashSet<PathBuf>,
+    /// The root was missing at the last walk.
+    pub root_missing: bool,
 }
 
 impl Tracker {
     /// `root` must be canonical, as watcher events carry paths under the watched path.
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(root: PathBuf, paths: BlobPaths, metrics: Option<Arc<Metrics>>) -> Self {
         Tracker {
+            paths,
+            metrics,
+            unreadable: HashSet::new(),
+            symlinks: HashSet::new(),
+            root_missing: false,
             root,
             dirty: DirtyQueue::default(),
             new_dirs: Vec::new(),
@@ -126,17 +145,52 @@ impl Tracker {
         Ok(())
     }
 
-    /// Marks every flow-log file under `dir` dirty, in name order.
+    /// Marks every flow-log file under `dir` dirty, in name order, and reports what cannot be
+    /// read: once each (a warning, the metric and an invalid event, which is dead-lettered),
+    /// until it is readable again. Walks retry it: every rescan, and after a change to it.
     fn mark_tree(&mut self, dir: &Path) -> ServiceResult<()> {
-        let found = match walk_flow_logs(dir, "") {
-            Ok(found) => found,
+        let walk = match walk_flow_logs(dir, "") {
+            Ok(walk) => walk,
             Err(e) if e.kind == ErrorKind::NotFound && dir != self.root => return Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                if !self.root_missing {
+                    tracing::error!(root = %dir.display(), "the watched directory is gone; waiting for it to come back");
+                    self.root_missing = true;
+                }
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
-        for f in found {
+        if dir == self.root && self.root_missing {
+            tracing::info!(root = %dir.display(), "the watched directory is back");
+            self.root_missing = false;
+        }
+        self.unreadable.retain(|p| !p.starts_with(dir) || walk.unreadable.iter().any(|u| &u.path == p));
+        for u in walk.unreadable {
+            if self.unreadable.insert(u.path.clone()) {
+                if let Some(m) = &self.metrics {
+                    m.unreadable_paths.inc();
+                }
+                tracing::warn!(path = %u.path.display(), error = %u.error, "cannot read this path; skipped and tried again at the next rescan");
+                let reason = format!("cannot read {}: {}", u.path.display(), u.error);
+                self.push_event(EventBody::Invalid { reason, raw: Vec::new() });
+            }
+        }
+        for link in walk.symlinks {
+            if self.symlinks.insert(link.clone()) {
+                tracing::warn!(path = %link.display(), "symbolic link not followed; point --watch at its target or copy the files");
+            }
+        }
+        for f in walk.found {
             self.dirty.push(f.path);
         }
         Ok(())
+    }
+
+    fn push_event(&mut self, body: EventBody) {
+        let position = FeedPosition { sequence: self.next_sequence, event_offset: String::new() };
+        self.next_sequence += 1;
+        self.ready.push_back(FeedEvent { position, body });
     }
 
     /// Reads the current length of `path` and queues an event if it differs from the last reported.
@@ -149,9 +203,14 @@ impl Tracker {
             return;
         };
         // Symlinks are not followed, as in the tree walk, so both see the same files.
-        let len = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.is_file() => meta.len(),
-            Ok(_) => return,
+        let (len, modified) = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => (meta.len(), meta.modified().ok()),
+            Ok(meta) => {
+                if meta.file_type().is_symlink() && self.symlinks.insert(path.to_path_buf()) {
+                    tracing::warn!(path = %path.display(), "symbolic link not followed; point --watch at its target or copy the files");
+                }
+                return;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Forgotten, so a file recreated with the same length is reported again.
                 self.reported.remove(&blob);
@@ -162,15 +221,12 @@ impl Tracker {
                 return;
             }
         };
-        if self.reported.get(&blob) == Some(&len) {
+        if self.reported.get(&blob) == Some(&(len, modified)) || !self.paths.record(&blob, path) {
             return;
         }
-        self.reported.insert(blob.clone(), len);
-        let position = FeedPosition { sequence: self.next_sequence, event_offset: String::new() };
-        self.next_sequence += 1;
+        self.reported.insert(blob.clone(), (len, modified));
         let enqueued_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);
-        let body = EventBody::Changed(BlobChanged { blob, content_length: len, sequencer: None, enqueued_ms });
-        self.ready.push_back(FeedEvent { position, body });
+        self.push_event(EventBody::Changed(BlobChanged { blob, content_length: len, sequencer: None, enqueued_ms }));
     }
 
     /// Hands out up to `max` ready events.

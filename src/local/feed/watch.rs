@@ -13,13 +13,14 @@ use super::tracker::{Shared, is_flow_log};
 pub(super) fn start(root: &Path, shared: Arc<Shared>) -> notify::Result<RecommendedWatcher> {
     // Symlinks are not followed, as in the tree walk: both must see the same set of files.
     let config = notify::Config::default().with_follow_symlinks(false);
-    let mut watcher = RecommendedWatcher::new(move |event| handle(&shared, event), config)?;
+    let watched = root.to_path_buf();
+    let mut watcher = RecommendedWatcher::new(move |event| handle(&shared, &watched, event), config)?;
     watcher.watch(root, RecursiveMode::Recursive)?;
     Ok(watcher)
 }
 
 /// Runs on the watcher's thread: only records work, never touches the disk.
-fn handle(shared: &Shared, event: notify::Result<notify::Event>) {
+fn handle(shared: &Shared, root: &Path, event: notify::Result<notify::Event>) {
     let event = match event {
         Ok(event) => event,
         Err(e) => {
@@ -37,7 +38,14 @@ fn handle(shared: &Shared, event: notify::Result<notify::Event>) {
             return;
         }
     };
-    if event.need_rescan() {
+    // The root itself removed (or moved away): the rescan notices, and the partition polls
+    // until it is back. A change of permissions may make an unreadable directory readable.
+    let root_gone = matches!(event.kind, EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)))
+        && event.paths.iter().any(|p| p == root);
+    if root_gone {
+        shared.root_lost.store(true, Ordering::SeqCst);
+    }
+    if event.need_rescan() || root_gone {
         shared.update(|p| p.full_rescan = true);
         return;
     }
@@ -46,7 +54,8 @@ fn handle(shared: &Shared, event: notify::Result<notify::Event>) {
         return;
     }
     // A directory created or moved in may hold files written before its watch was added.
-    let may_be_new_dir = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)));
+    let may_be_new_dir =
+        matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Metadata(_)));
     shared.update(|p| {
         for path in event.paths {
             if is_flow_log(&path) {

@@ -35,7 +35,7 @@ async fn a_torn_tail_is_cut_and_appends_follow_whole_lines() {
 async fn a_torn_line_longer_than_the_repair_window_is_cut_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rows.ndjson");
-    let mut content = b"{\"id\":1}\n".to_vec();
+    let mut content = b"{\"id\":1}\n{\"id\":\"".to_vec();
     content.extend(std::iter::repeat_n(b'x', REPAIR_WINDOW * 2 + 17));
     std::fs::write(&path, &content).unwrap();
     NdjsonFileSink::open_file(&path).await.unwrap();
@@ -59,6 +59,26 @@ async fn a_new_file_is_created_and_partial_lines_are_refused() {
     assert_eq!(err.kind, ErrorKind::Permanent);
     sink.send(batch(&blob, b"{\"id\":1}\n")).await.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"{\"id\":1}\n");
+}
+
+#[tokio::test]
+async fn a_file_flowlog_did_not_write_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for content in [&b"a user's notes, no newline"[..], b"line one\nline two\n", b"{\"id\":1}\nnot a row, torn"] {
+        let path = dir.path().join("theirs.txt");
+        std::fs::write(&path, content).unwrap();
+        let err = NdjsonFileSink::open_file(&path).await.err().expect("refused");
+        assert!(err.message.contains("not written by flowlog"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), content, "untouched");
+    }
+}
+
+#[tokio::test]
+async fn pipes_and_devices_are_written_without_sync() {
+    let sink = NdjsonFileSink::open_file("/dev/null").await.unwrap();
+    let blob = BlobName::from("a/PT1H.json");
+    sink.send(batch(&blob, b"{\"id\":1}\n")).await.unwrap();
+    assert!(!sink.output_closed());
 }
 
 #[tokio::test]

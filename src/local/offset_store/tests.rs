@@ -9,6 +9,7 @@ fn state(offset: u64, updated_at_ms: i64) -> OffsetState {
         last_content_length: offset + 2,
         rows_emitted: offset,
         updated_at_ms,
+        content: None,
     }
 }
 

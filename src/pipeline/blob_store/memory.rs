@@ -17,6 +17,7 @@ type Stored = (Vec<u8>, Option<i64>);
 pub struct MemoryBlobStore {
     blobs: Mutex<BTreeMap<BlobName, Stored>>,
     chunk_size: Option<usize>,
+    checks_content: bool,
 }
 
 impl MemoryBlobStore {
@@ -27,6 +28,12 @@ impl MemoryBlobStore {
     /// Range reads arrive in chunks of this size, to exercise re-assembly across chunk edges.
     pub fn with_chunk_size(chunk_size: usize) -> Self {
         MemoryBlobStore { chunk_size: Some(chunk_size.max(1)), ..Self::default() }
+    }
+
+    /// Makes the engine check content marks, as for local files (`BlobStore::checks_content`).
+    pub fn with_content_checks(mut self, on: bool) -> Self {
+        self.checks_content = on;
+        self
     }
 
     /// Replaces the blob's content (a commit of a new block list).
@@ -68,6 +75,10 @@ impl BlobStore for MemoryBlobStore {
         let chunks: Vec<ServiceResult<Bytes>> =
             (0..data.len()).step_by(size).map(|i| Ok(data.slice(i..(i + size).min(data.len())))).collect();
         Ok(futures::stream::iter(chunks).boxed())
+    }
+
+    fn checks_content(&self) -> bool {
+        self.checks_content
     }
 
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {

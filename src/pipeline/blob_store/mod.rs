@@ -42,6 +42,14 @@ pub trait BlobStore: Send + Sync + 'static {
         true
     }
 
+    /// True when a blob's bytes can change under the same name without its creation time
+    /// changing (local files rewritten in place, or replaced by a renamed copy). The engine then
+    /// checks content marks on every read instead of trusting creation times, and treats NUL
+    /// bytes as not yet written (a preallocated file filled out of order).
+    fn checks_content(&self) -> bool {
+        false
+    }
+
     /// Every flow-log blob (`PT1H.json`) whose name starts with `prefix`.
     fn list(&self, prefix: &str) -> impl Future<Output = ServiceResult<Vec<BlobListing>>> + Send;
 }

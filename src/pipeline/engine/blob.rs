@@ -7,7 +7,7 @@ use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::ids::RowIds;
-use crate::domain::offset::{OffsetState, Plan, Reconcile, plan_read, reconcile};
+use crate::domain::offset::{ContentMarks, OffsetState, Plan, Reconcile, plan_read, reconcile};
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
@@ -73,34 +73,48 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
             Err(e) => return Err(e),
         };
-        let (start, end, recreated) =
-            match plan_read(loaded.as_ref().map(|(s, _)| s), props.content_length, props.created_ms) {
-                Plan::UpToDate => {
-                    let cursor = Cursor::from(loaded);
-                    return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: false });
-                }
-                Plan::Read { start, end, recreated } => (start, end, recreated),
-            };
+        let checks = self.blobs.checks_content();
+        let stored = loaded.as_ref().map(|(s, _)| s);
+        let (plan, mut marker) = if checks {
+            let c = self.plan_by_content(blob, stored, props.content_length, props.created_ms).await?;
+            (c.plan, Some(c.marker))
+        } else {
+            (plan_read(stored, props.content_length, props.created_ms), None)
+        };
+        let (start, end, recreated) = match plan {
+            Plan::UpToDate => {
+                let cursor = Cursor::from(loaded);
+                return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: false });
+            }
+            Plan::Read { start, end, recreated } => (start, end, recreated),
+        };
         self.metrics.blob_lag_bytes.observe((end - start) as f64);
         if recreated {
             tracing::info!(blob = %blob, "blob was recreated; reading it again from the start");
         }
         let Cursor { state: mut stored, version } = Cursor::from(loaded);
         if recreated {
-            stored = OffsetState { offset: 0, rows_emitted: 0, last_content_length: 0, ..stored };
+            stored = OffsetState { offset: 0, rows_emitted: 0, last_content_length: 0, content: None, ..stored };
         }
         stored.blob_created_ms = props.created_ms;
         stored.last_content_length = stored.last_content_length.max(props.content_length);
         let mut cursor = Cursor { state: stored, version };
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
-        let mut flattener = RangeFlattener::new(RowIds::new(blob.as_str()), start);
+        let ids = RowIds::generation(blob.as_str(), marker.as_ref().map_or(0, |m| m.generation));
+        let mut flattener = RangeFlattener::new(ids, start);
         let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
         let mut rows = 0u64;
+        // Where NUL bytes begin, in a blob that may be filled out of order: not yet written.
+        let mut unwritten = None;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
+            let mut chunk = chunk?;
+            if checks && let Some(i) = memchr::memchr(0, &chunk) {
+                unwritten = Some(start + read + i as u64);
+                chunk.truncate(i);
+            }
             read += chunk.len() as u64;
             if read > total {
                 return Err(ServiceError::permanent(format!("blob {blob}: read returned more than {total} bytes")));
@@ -113,10 +127,17 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             let pieces = chunk.len().div_ceil(slice).max(1);
             for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
                 let last = i + 1 == pieces;
+                if let Some(m) = &mut marker {
+                    m.observe(piece);
+                }
                 let p = flattener.push(piece, atomic && read == total && last, &mut collector);
                 self.metrics.records.inc_by(p.records);
+                if let Some(m) = &mut marker {
+                    m.advance(flattener.offset());
+                }
                 if collector.enc.out.len() >= self.cfg.flush_bytes {
-                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
+                    let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
+                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks).await? {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };
@@ -125,8 +146,14 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     }
                 }
             }
+            if unwritten.is_some() {
+                break;
+            }
         }
-        if read < total {
+        if let Some(at) = unwritten {
+            self.metrics.unwritten_waits.inc();
+            tracing::warn!(blob = %blob, at, end, "blob has NUL bytes not yet written (filled out of order?); reading stops there until they are");
+        } else if read < total {
             return Err(ServiceError::transient(format!("blob {blob}: read ended after {read} of {total} bytes")));
         }
         if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
@@ -135,7 +162,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete });
         }
         if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
-            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
+            let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
+            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks).await? {
                 Some(n) => rows += n,
                 None => {
                     return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, incomplete: false });
@@ -157,6 +185,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         cursor: &mut Cursor,
         collector: &mut Collector,
         new_offset: u64,
+        content: Option<ContentMarks>,
     ) -> ServiceResult<Option<u64>> {
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
@@ -175,6 +204,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             updated_at_ms: self.now_ms(),
             // Progress heals a failed read: its retry mark goes with this commit.
             pending: None,
+            content,
             ..cursor.state.clone()
         };
         if self.commit_delivered(blob, cursor, next).await? {

@@ -4,6 +4,7 @@ mod bad_tuples;
 pub mod blob;
 mod collector;
 pub mod config;
+mod content;
 mod partition;
 mod pending;
 pub mod retry;

@@ -1,0 +1,163 @@
+//! Content marks: digests of a blob's first bytes and of the bytes just before its offset.
+//!
+//! A local file can be rewritten in place (`cp` over it, `: >` then new content) while keeping
+//! its birth time, or replaced by a renamed copy holding the same bytes plus more. Neither its
+//! metadata nor its length tells those apart from growth; its content does. The marks are
+//! compared on every read: equal marks mean "the bytes already delivered are still there", so
+//! reading resumes at the offset whatever the metadata says; a difference means the file now
+//! holds something else, which is read from byte 0.
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::keys::hex;
+
+/// How many leading bytes the head mark covers: a flow log's first record names its resource
+/// and hour there, so two different blobs differ within them.
+pub const HEAD_LEN: u64 = 256;
+/// How many bytes before the offset the tail mark covers: the end of the last delivered record.
+pub const TAIL_LEN_MARKED: u64 = 64;
+
+/// The digest of one byte range; the range itself is implied by where the mark is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// How many bytes the digest covers.
+    pub len: u64,
+    /// First 16 bytes of their SHA-256, in hex.
+    pub sha256: String,
+}
+
+impl Mark {
+    pub fn of(bytes: &[u8]) -> Mark {
+        Mark { len: bytes.len() as u64, sha256: hex(&Sha256::digest(bytes)[..16]) }
+    }
+
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        bytes.len() as u64 == self.len && *self == Mark::of(bytes)
+    }
+}
+
+/// Marks taken when an offset was committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentMarks {
+    /// Bytes `[0, head.len)`.
+    pub head: Mark,
+    /// Bytes `[offset - tail.len, offset)`.
+    pub tail: Mark,
+    /// How many times the blob was found rewritten: its rows' ids depend on it
+    /// (`RowIds::generation`), so new content never shares ids with the old.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl ContentMarks {
+    /// The ranges to read to check these marks against a blob whose offset is `offset`.
+    pub fn ranges(&self, offset: u64) -> (std::ops::Range<u64>, std::ops::Range<u64>) {
+        (0..self.head.len, offset.saturating_sub(self.tail.len)..offset)
+    }
+}
+
+/// What a blob's current content says about its stored offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The delivered bytes are still there: resume at the offset.
+    Same,
+    /// The blob holds different bytes: read it again from 0.
+    Rewritten,
+    /// Shorter than the offset, and what is left does not contradict the marks (a truncation,
+    /// or a rewrite still in progress): nothing to read until it grows back or differs.
+    Shorter,
+}
+
+/// Judges `content_length` bytes against `marks` taken at `offset`. `head` and `tail` are the
+/// bytes of [`ContentMarks::ranges`] where the blob is long enough to have them, else `None`.
+pub fn judge(
+    marks: &ContentMarks,
+    offset: u64,
+    content_length: u64,
+    head: Option<&[u8]>,
+    tail: Option<&[u8]>,
+) -> Verdict {
+    if head.is_some_and(|h| !marks.head.matches(h)) {
+        return Verdict::Rewritten;
+    }
+    if content_length < offset {
+        return Verdict::Shorter;
+    }
+    match (head, tail) {
+        (Some(_), Some(t)) if marks.tail.matches(t) => Verdict::Same,
+        _ => Verdict::Rewritten,
+    }
+}
+
+/// The marks of a blob whose bytes `[0, ..)` start with `head_bytes` (at least
+/// `min(HEAD_LEN, offset)` of them) and whose bytes before `offset` end with `before`.
+pub fn marks_at(head_bytes: &[u8], before: &[u8], offset: u64) -> ContentMarks {
+    let head_len = HEAD_LEN.min(offset).min(head_bytes.len() as u64) as usize;
+    let tail_len = TAIL_LEN_MARKED.min(offset).min(before.len() as u64) as usize;
+    ContentMarks {
+        head: Mark::of(&head_bytes[..head_len]),
+        tail: Mark::of(&before[before.len() - tail_len..]),
+        generation: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(n: usize, seed: u8) -> Vec<u8> {
+        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    }
+
+    fn judge_at(marks: &ContentMarks, offset: u64, now: &[u8]) -> Verdict {
+        let (h, t) = marks.ranges(offset);
+        let len = now.len() as u64;
+        let get = |r: std::ops::Range<u64>| (r.end <= len).then(|| &now[r.start as usize..r.end as usize]);
+        judge(marks, offset, len, get(h), get(t))
+    }
+
+    #[test]
+    fn growth_is_same_and_any_change_before_the_offset_is_a_rewrite() {
+        let old = blob(1000, 1);
+        let marks = marks_at(&old, &old[..600], 600);
+        assert_eq!(marks.head.len, HEAD_LEN);
+        assert_eq!(marks.tail.len, TAIL_LEN_MARKED);
+        let mut grown = old.clone();
+        grown.extend(blob(500, 9));
+        assert_eq!(judge_at(&marks, 600, &grown), Verdict::Same);
+        assert_eq!(judge_at(&marks, 600, &old[..600]), Verdict::Same);
+        // A change in the head, just before the offset, or a different blob altogether.
+        for at in [0usize, 255, 599, 536] {
+            let mut changed = old.clone();
+            changed[at] ^= 1;
+            assert_eq!(judge_at(&marks, 600, &changed), Verdict::Rewritten, "byte {at}");
+        }
+        assert_eq!(judge_at(&marks, 600, &blob(2000, 2)), Verdict::Rewritten);
+        // Bytes between the head and the tail mark are not covered: documented.
+        let mut middle = old.clone();
+        middle[400] ^= 1;
+        assert_eq!(judge_at(&marks, 600, &middle), Verdict::Same);
+    }
+
+    #[test]
+    fn shorter_is_waiting_unless_the_head_differs() {
+        let old = blob(1000, 1);
+        let marks = marks_at(&old, &old[..600], 600);
+        assert_eq!(judge_at(&marks, 600, &[]), Verdict::Shorter);
+        assert_eq!(judge_at(&marks, 600, &old[..100]), Verdict::Shorter);
+        assert_eq!(judge_at(&marks, 600, &old[..599]), Verdict::Shorter);
+        assert_eq!(judge_at(&marks, 600, &blob(300, 2)), Verdict::Rewritten);
+    }
+
+    #[test]
+    fn short_offsets_mark_what_there_is() {
+        let old = blob(40, 3);
+        let marks = marks_at(&old, &old[..30], 30);
+        assert_eq!((marks.head.len, marks.tail.len), (30, 30));
+        assert_eq!(judge_at(&marks, 30, &old), Verdict::Same);
+    }
+}
