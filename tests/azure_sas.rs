@@ -89,8 +89,8 @@ async fn the_table_store_works_with_a_sas_token_too() {
         last_content_length: 14,
         rows_emitted: 1,
         updated_at_ms: 1,
-        pending: None,
         content: None,
+        pending: None,
     };
     let version = store.save(&blob, &state, None).await.expect("insert with SAS");
     assert_eq!(store.load(&blob).await.expect("load"), Some((state, version)));

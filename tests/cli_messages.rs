@@ -18,6 +18,9 @@ fn environment_errors_name_the_variable_and_numeric_paths_are_paths() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("environment variable FLOWLOG_ENGINE_FLUSH_BYTES"), "{stderr}");
+    let out = flowlog().args(["run", "--once", "--listen", "off"]).env("FLOWLOG_LOCAL_WATCHDIR", "x").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("environment variable FLOWLOG_LOCAL_WATCHDIR"), "a typo in a name: {stderr}");
     // A directory named 2026 given through the environment is a path, not a number.
     let dir = tempfile::tempdir().unwrap();
     let out = flowlog()

@@ -120,6 +120,24 @@ fn an_unreadable_directory_is_skipped_reported_and_read_once_readable() {
 }
 
 #[test]
+fn an_unreadable_file_fails_alone_and_is_read_once_readable() {
+    let dir = open_tempdir();
+    let logs = dir.path().join("logs");
+    simulate(&logs, &["--format", "mixed", "--blobs", "4", "--minutes", "1", "--tuples-per-minute", "10"]);
+    let names = blobs(&logs);
+    let locked = logs.join(&names[1]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let state = dir.path().join("state");
+    let out = once_at(&logs, &state);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(first.lines().count(), 30, "the three readable blobs");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let second = stdout_of(&once_at(&logs, &state));
+    assert_eq!(check_delivery(&rows(&logs), &format!("{first}{second}")), 0);
+}
+
+#[test]
 fn watch_mode_survives_an_unreadable_directory_appearing() {
     let dir = open_tempdir();
     let logs = dir.path().join("logs");

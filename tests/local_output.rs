@@ -87,6 +87,16 @@ fn once_exits_3_when_anything_was_dead_lettered() {
     assert!(stderr.contains("1 dead letter"), "says why: {stderr}");
     // Nothing new failing: 0 again.
     assert_eq!(once(dir.path()).output().unwrap().status.code(), Some(0));
+    // `backfill` says the same with a fresh state.
+    let out = flowlog()
+        .args(["backfill", "--listen", "off", "--watch"])
+        .arg(&logs)
+        .arg("--state")
+        .arg(dir.path().join("state2"))
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

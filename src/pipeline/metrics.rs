@@ -70,6 +70,9 @@ pub struct Metrics {
     pub offset_conflicts: Counter,
     pub duplicate_rows: Counter,
     pub sweep_deleted: Counter,
+    pub rewritten_blobs: Counter,
+    pub unwritten_waits: Counter,
+    pub unreadable_paths: Counter,
     unknown_values: Family<Labels, Counter>,
     /// Offset commits that failed after their rows were delivered (each is retried on its own).
     pub commit_failures: Counter,
@@ -83,9 +86,6 @@ pub struct Metrics {
     pub stalled_blobs: Gauge,
     /// 1 while the pipeline runs, 0 before and after.
     pub ready: Gauge,
-    pub rewritten_blobs: Counter,
-    pub unwritten_waits: Counter,
-    pub unreadable_paths: Counter,
     partition_lag: Family<Labels, Gauge>,
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
@@ -113,6 +113,9 @@ impl Metrics {
             offset_conflicts: Counter::default(),
             duplicate_rows: Counter::default(),
             sweep_deleted: Counter::default(),
+            rewritten_blobs: Counter::default(),
+            unwritten_waits: Counter::default(),
+            unreadable_paths: Counter::default(),
             unknown_values: Family::default(),
             commit_failures: Counter::default(),
             commits_pending: Gauge::default(),
@@ -120,9 +123,6 @@ impl Metrics {
             pending_retries: Counter::default(),
             stalled_blobs: Gauge::default(),
             ready: Gauge::default(),
-            rewritten_blobs: Counter::default(),
-            unwritten_waits: Counter::default(),
-            unreadable_paths: Counter::default(),
             partition_lag: Family::default(),
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
@@ -141,6 +141,21 @@ impl Metrics {
         r.register("offset_conflicts", "Offset compare-and-swap conflicts", m.offset_conflicts.clone());
         r.register("duplicate_rows", "Rows sent that another worker had already committed", m.duplicate_rows.clone());
         r.register("sweep_deleted", "Offset entries deleted by the retention sweep", m.sweep_deleted.clone());
+        r.register(
+            "rewritten_blobs",
+            "Blobs whose content differed from what was delivered, read again from the start",
+            m.rewritten_blobs.clone(),
+        );
+        r.register(
+            "unwritten_waits",
+            "Reads that stopped at NUL bytes not yet written (a preallocated file filled out of order)",
+            m.unwritten_waits.clone(),
+        );
+        r.register(
+            "unreadable_paths",
+            "Files or directories of the watched tree that could not be read (skipped, retried later)",
+            m.unreadable_paths.clone(),
+        );
         r.register(
             "unknown_values",
             "Tuples with a value Azure added after this build (kept, raw value in the row), by field",
@@ -163,21 +178,6 @@ impl Metrics {
             "stalled_blobs",
             "Blobs whose offset has not moved for longer than engine.stall_after_secs while they grew",
             m.stalled_blobs.clone(),
-        );
-        r.register(
-            "rewritten_blobs",
-            "Blobs whose content differed from what was delivered, read again from the start",
-            m.rewritten_blobs.clone(),
-        );
-        r.register(
-            "unwritten_waits",
-            "Reads that stopped at NUL bytes not yet written (a preallocated file filled out of order)",
-            m.unwritten_waits.clone(),
-        );
-        r.register(
-            "unreadable_paths",
-            "Files or directories of the watched tree that could not be read (skipped, retried later)",
-            m.unreadable_paths.clone(),
         );
         r.register(
             "partition_lag_events",

@@ -47,7 +47,12 @@ pub fn load(
             Err(e) => e,
         };
         let msg = e.to_string();
-        let Some((path, var)) = from_env.iter().find(|(path, _)| msg.contains(&format!("`{path}`"))) else {
+        let named = |path: &str| {
+            let (section, key) = path.split_once('.').unwrap_or((path, ""));
+            msg.contains(&format!("`{path}`"))
+                || (msg.contains(&format!("unknown field `{key}`")) && msg.contains(&format!("in `{section}`")))
+        };
+        let Some((path, var)) = from_env.iter().find(|(path, _)| named(path)) else {
             bail!("invalid configuration: {}", msg.trim_end());
         };
         // A value typed as a number or boolean where the setting wants a string (a path

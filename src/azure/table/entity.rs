@@ -102,12 +102,12 @@ impl StoredOffset {
             last_content_length: u64::try_from(self.last_content_length).unwrap_or(0),
             rows_emitted: u64::try_from(self.rows_emitted).unwrap_or(0),
             updated_at_ms: self.updated_at_ms,
-            // A mark that does not parse (written by a newer version) is dropped, not fatal:
-            // the next event for the blob retries it anyway.
-            pending: self.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()),
             // Content marks are for blobs rewritable in place (local files); Azure blobs are
             // told apart by creation time, so the entity does not carry them.
             content: None,
+            // A mark that does not parse (written by a newer version) is dropped, not fatal:
+            // the next event for the blob retries it anyway.
+            pending: self.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()),
         }
     }
 }

@@ -21,14 +21,14 @@ pub struct OffsetState {
     pub rows_emitted: u64,
     /// When this state was written, Unix milliseconds; the retention sweep reads it.
     pub updated_at_ms: i64,
-    /// Set while a failed read of the blob waits to be retried (absent in older records).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingRetry>,
     /// Digests of the blob's head and of the bytes before `offset`, for stores whose blobs can be
     /// rewritten in place (local files). Absent in states written before they existed, or by
     /// stores that do not check content; such states fall back to creation times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentMarks>,
+    /// Set while a failed read of the blob waits to be retried (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingRetry>,
 }
 
 /// What to do for a blob given its stored state and its current length.
@@ -103,8 +103,8 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             last_content_length: ours.last_content_length.max(stored.last_content_length),
             rows_emitted: stored.rows_emitted.max(ours.rows_emitted),
             updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
-            pending: ours.pending.clone(),
             content: ours.content.clone(),
+            pending: ours.pending.clone(),
         }),
     }
 }

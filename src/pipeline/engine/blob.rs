@@ -158,7 +158,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
-            let incomplete = flattener.has_partial_record();
+            // NUL bytes not yet written hold the blob back like a partial record: the stall alarm watches both.
+            let incomplete = flattener.has_partial_record() || unwritten.is_some();
             return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete });
         }
         if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
@@ -174,7 +175,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             tracing::debug!(blob = %blob, offset = flattener.offset(), pending = flattener.pending(), "incomplete record left for the next read");
         }
         let outcome = BlobOutcome::Processed { from: start, to: cursor.state.offset, rows };
-        Ok(Attempt { outcome, cursor, incomplete: flattener.has_partial_record() })
+        Ok(Attempt { outcome, cursor, incomplete: flattener.has_partial_record() || unwritten.is_some() })
     }
 
     /// Steps 3–4 for what is buffered: dead letters, then rows, then the offset. Returns the
@@ -202,9 +203,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             offset: new_offset,
             rows_emitted: cursor.state.rows_emitted + rows,
             updated_at_ms: self.now_ms(),
+            content,
             // Progress heals a failed read: its retry mark goes with this commit.
             pending: None,
-            content,
             ..cursor.state.clone()
         };
         if self.commit_delivered(blob, cursor, next).await? {
