@@ -36,8 +36,9 @@
 //! - **Offsets only move forward**, to record boundaries, and only past delivered or
 //!   dead-lettered bytes. Bytes before `L-2` never change in Azure, so every read is derived
 //!   from the stored offset and a missed, duplicated, stale or reordered event is harmless.
-//! - **Row ids** depend only on (blob name, record offset, tuple ordinal): re-reading the same
-//!   bytes yields identical rows, so at-least-once delivery is deduplicated downstream.
+//! - **Row ids** depend only on (blob name, generation, record offset, tuple ordinal): re-reading
+//!   the same bytes yields identical rows, so at-least-once delivery is deduplicated downstream,
+//!   and a recreated blob (a new generation) never reuses an old row's id.
 //! - **Nothing is dropped silently**: bad tuples, records, events and unreadable blobs are
 //!   logged with their location, counted in [`metrics`](pipeline::metrics) and written to the
 //!   dead-letter store.

@@ -41,6 +41,7 @@ async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {
             let line = format!("{{\"blob\":{:?},\"bytes\":{}}}\n", changed.blob.as_str(), bytes.len());
             sink.send(RowBatch { blob: &changed.blob, ndjson: line.as_bytes(), rows: 1 }).await.unwrap();
             let state = OffsetState {
+                generation: 0,
                 offset: end,
                 blob_created_ms: props.created_ms,
                 last_content_length: changed.content_length,

@@ -44,6 +44,9 @@ pub struct OffsetEntity<'a> {
     pending_next_ms_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_next_ms: Option<String>,
+    /// Recreations seen (Int32; absent while 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<u32>,
 }
 
 impl<'a> OffsetEntity<'a> {
@@ -71,6 +74,7 @@ impl<'a> OffsetEntity<'a> {
             pending: state.pending.as_ref().and_then(|p| serde_json::to_string(p).ok()),
             pending_next_ms_type: state.pending.as_ref().map(|_| INT64),
             pending_next_ms: state.pending.as_ref().map(|p| p.next_attempt_ms.to_string()),
+            generation: (state.generation > 0).then_some(state.generation),
         })
     }
 }
@@ -91,6 +95,8 @@ pub struct StoredOffset {
     updated_at_ms: i64,
     #[serde(default)]
     pending: Option<String>,
+    #[serde(default)]
+    generation: Option<u32>,
 }
 
 impl StoredOffset {
@@ -108,6 +114,7 @@ impl StoredOffset {
             // A mark that does not parse (written by a newer version) is dropped, not fatal:
             // the next event for the blob retries it anyway.
             pending: self.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()),
+            generation: self.generation.unwrap_or(0),
         }
     }
 }
@@ -151,6 +158,7 @@ mod tests {
         let blob = BlobName::from("a/c/PT1H.json");
         let keys = entity_keys(&blob);
         let state = OffsetState {
+            generation: 3,
             pending: None,
             offset: (1 << 53) + 1,
             blob_created_ms: Some(-5),

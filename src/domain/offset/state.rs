@@ -29,6 +29,14 @@ pub struct OffsetState {
     /// Set while a failed read of the blob waits to be retried (absent in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingRetry>,
+    /// How many times the blob was found recreated (a new creation time) while its offset was
+    /// kept: row ids include it, so a recreated blob never reuses the ids of the old one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// What to do for a blob given its stored state and its current length.
@@ -105,6 +113,7 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
             content: ours.content.clone(),
             pending: ours.pending.clone(),
+            generation: ours.generation.max(stored.generation),
         }),
     }
 }
