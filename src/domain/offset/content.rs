@@ -43,14 +43,6 @@ pub struct ContentMarks {
     pub head: Mark,
     /// Bytes `[offset - tail.len, offset)`.
     pub tail: Mark,
-    /// How many times the blob was found rewritten: its rows' ids depend on it
-    /// (`RowIds::generation`), so new content never shares ids with the old.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub generation: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 impl ContentMarks {
@@ -98,11 +90,7 @@ pub fn judge(
 pub fn marks_at(head_bytes: &[u8], before: &[u8], offset: u64) -> ContentMarks {
     let head_len = HEAD_LEN.min(offset).min(head_bytes.len() as u64) as usize;
     let tail_len = TAIL_LEN_MARKED.min(offset).min(before.len() as u64) as usize;
-    ContentMarks {
-        head: Mark::of(&head_bytes[..head_len]),
-        tail: Mark::of(&before[before.len() - tail_len..]),
-        generation: 0,
-    }
+    ContentMarks { head: Mark::of(&head_bytes[..head_len]), tail: Mark::of(&before[before.len() - tail_len..]) }
 }
 
 #[cfg(test)]

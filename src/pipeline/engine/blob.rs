@@ -95,7 +95,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let Cursor { state: mut stored, version } = Cursor::from(loaded);
         if recreated {
             // A new generation of the blob: its rows get ids of their own (the old rows keep
-            // theirs in Data Explorer), counted here for stores told apart by creation time.
+            // theirs in Data Explorer), for a new creation time or, where content is checked, new content.
             let generation = stored.generation.saturating_add(1);
             stored =
                 OffsetState { offset: 0, rows_emitted: 0, last_content_length: 0, content: None, generation, ..stored };
@@ -105,8 +105,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let mut cursor = Cursor { state: stored, version };
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
-        let generation = marker.as_ref().map_or(cursor.state.generation, |m| m.generation);
-        let ids = RowIds::generation(blob.as_str(), generation);
+        let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         let mut flattener = RangeFlattener::new(ids, start);
         let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
         let (total, atomic) = (end - start, self.blobs.atomic_commits());

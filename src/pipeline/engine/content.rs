@@ -37,7 +37,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             };
             let head = self.read_small(blob, 0..HEAD_LEN.min(start)).await?;
             let tail = self.read_small(blob, start.saturating_sub(TAIL_LEN_MARKED)..start).await?;
-            return Ok(Checked { plan, marker: Marker::new(start, head, tail, 0) });
+            return Ok(Checked { plan, marker: Marker::new(start, head, tail) });
         };
         let (head_range, tail_range) = marks.ranges(state.offset);
         let head = self.read_small(blob, head_range.clone()).await?;
@@ -65,8 +65,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         let plan = plan_checked(state, content_length, verdict);
         let marker = match plan {
-            Plan::Read { start, recreated: false, .. } => Marker::new(start, head, tail, marks.generation),
-            _ => Marker::new(0, Vec::new(), Vec::new(), marks.generation.saturating_add(1)),
+            Plan::Read { start, recreated: false, .. } => Marker::new(start, head, tail),
+            // Rewritten: read from 0 as a recreated blob, under the next id generation.
+            _ => Marker::new(0, Vec::new(), Vec::new()),
         };
         Ok(Checked { plan, marker })
     }
@@ -91,8 +92,6 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 /// [`HEAD_LEN`] bytes, and a window from just before the parser's offset to the read position
 /// (the parser's pending partial record, plus [`TAIL_LEN_MARKED`] bytes).
 pub(super) struct Marker {
-    /// The generation of the content being read (see `ContentMarks::generation`).
-    pub generation: u32,
     head: Vec<u8>,
     /// Absolute position of `window[0]`.
     window_start: u64,
@@ -101,8 +100,8 @@ pub(super) struct Marker {
 
 impl Marker {
     /// For a read starting at `start`, knowing the blob's first bytes `head` and the bytes `tail` just before `start`.
-    pub fn new(start: u64, head: Vec<u8>, tail: Vec<u8>, generation: u32) -> Self {
-        Marker { generation, head, window_start: start - tail.len() as u64, window: tail }
+    pub fn new(start: u64, head: Vec<u8>, tail: Vec<u8>) -> Self {
+        Marker { head, window_start: start - tail.len() as u64, window: tail }
     }
 
     /// The next bytes of the read, in order.
@@ -124,9 +123,8 @@ impl Marker {
         }
     }
 
-    /// Marks for an offset committed at `offset` (empty ones at 0, which still carry the
-    /// generation); `None` when the bytes are not at hand (the blob then falls back to creation
-    /// times until its next commit).
+    /// Marks for an offset committed at `offset` (empty ones at 0); `None` when the bytes are
+    /// not at hand (the blob then falls back to creation times until its next commit).
     pub fn marks_at(&self, offset: u64) -> Option<ContentMarks> {
         let head_len = HEAD_LEN.min(offset) as usize;
         let tail_len = TAIL_LEN_MARKED.min(offset);
@@ -135,7 +133,7 @@ impl Marker {
         }
         let from = (offset - tail_len - self.window_start) as usize;
         let tail = self.window.get(from..from + tail_len as usize)?;
-        Some(ContentMarks { head: Mark::of(&self.head[..head_len]), tail: Mark::of(tail), generation: self.generation })
+        Some(ContentMarks { head: Mark::of(&self.head[..head_len]), tail: Mark::of(tail) })
     }
 }
 
@@ -149,7 +147,7 @@ mod tests {
         for (start, piece) in [(0usize, 1usize), (0, 100), (700, 33), (64, 1000)] {
             let head = blob[..HEAD_LEN.min(start as u64) as usize].to_vec();
             let tail = blob[start.saturating_sub(64)..start].to_vec();
-            let mut m = Marker::new(start as u64, head, tail, 0);
+            let mut m = Marker::new(start as u64, head, tail);
             let mut pos = start;
             for p in blob[start..].chunks(piece) {
                 m.observe(p);
