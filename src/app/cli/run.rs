@@ -43,6 +43,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Local mode: process what is there now, then exit (instead of watching for appends).
+    /// Exit code 0 when everything was delivered, 3 when a blob failed or anything was
+    /// dead-lettered, 1 when it could not run.
     #[arg(long)]
     pub once: bool,
     /// Local mode: poll the directory instead of using file-system notifications.
@@ -54,7 +56,9 @@ pub struct RunArgs {
 pub struct BackfillArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Only blobs whose name starts with this (local: a path under --watch).
+    /// Only blobs whose name starts with this (local: the blob name, from the `insights-logs-*`
+    /// directory on, or the path under --watch outside that layout). Exit code 3 when a blob
+    /// failed or anything was dead-lettered.
     #[arg(long, default_value = "")]
     pub prefix: String,
 }
