@@ -61,6 +61,9 @@ impl Readiness {
         } else {
             "ready\n".to_string()
         };
+        // Owning no partition is normal for a spare replica, so it stays ready; the count is
+        // here for whoever wonders why a ready replica does no work.
+        body.push_str(&format!("partitions owned: {}\n", p.metrics.owned_partitions.get()));
         for (blob, age_ms) in stalled.iter().take(20) {
             body.push_str(&format!("stalled: {blob} for {} s\n", age_ms / 1000));
         }
