@@ -83,8 +83,14 @@ async fn the_table_store_works_with_a_sas_token_too() {
     let store = TableOffsetStore::new(&table_endpoint(), &table, &auth).expect("store");
     store.ensure_table().await.expect("create table with SAS");
     let blob = flowlog::domain::blob_name::BlobName::from("devstoreaccount1/c/PT1H.json");
-    let state =
-        OffsetState { offset: 12, blob_created_ms: None, last_content_length: 14, rows_emitted: 1, updated_at_ms: 1 };
+    let state = OffsetState {
+        offset: 12,
+        blob_created_ms: None,
+        last_content_length: 14,
+        rows_emitted: 1,
+        updated_at_ms: 1,
+        pending: None,
+    };
     let version = store.save(&blob, &state, None).await.expect("insert with SAS");
     assert_eq!(store.load(&blob).await.expect("load"), Some((state, version)));
 }

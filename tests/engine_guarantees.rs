@@ -104,6 +104,10 @@ impl OffsetStore for FaultyOffsets {
     async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {
         self.inner.sweep(cutoff_ms).await
     }
+
+    async fn pending(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
+        self.inner.pending().await
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -46,6 +46,7 @@ async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {
                 last_content_length: changed.content_length,
                 rows_emitted: 1,
                 updated_at_ms: 0,
+                pending: None,
             };
             offsets.save(&changed.blob, &state, None).await.unwrap();
             if bytes.is_empty() {

@@ -69,9 +69,14 @@ mod tests {
         holder.discard(&second).await;
         let failed = holder.get(|| async { Err(ServiceError::transient("down")) }).await;
         assert!(failed.is_err(), "a failed connect leaves no client behind");
-        assert_eq!(*holder.get(|| async { Ok(4) }).await.unwrap(), 4);
-        drop(second);
-        drop(first);
-        assert_eq!(holder.take().await, None, "still shared by the caller's Arc");
+        let fourth = holder.get(|| async { Ok(4) }).await.unwrap();
+        assert_eq!(*fourth, 4);
+        assert_eq!(holder.take().await, None, "still shared by the caller's Arc: not closed under it");
+        drop(fourth);
+        assert_eq!(
+            Reconnecting::new("test", 5u32).take().await,
+            Some(5),
+            "an unshared client is handed out for closing"
+        );
     }
 }

@@ -126,6 +126,10 @@ impl OffsetStore for TableOffsetStore {
         Ok(Version(etag.to_string()))
     }
 
+    async fn pending(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
+        self.marked().await
+    }
+
     async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {
         let context = format!("sweeping offsets older than {cutoff_ms} ms");
         let mut pages = self
@@ -151,6 +155,25 @@ impl OffsetStore for TableOffsetStore {
 }
 
 impl TableOffsetStore {
+    /// Every entity with a retry mark: only marked entities have `pending_next_ms`, and a filter
+    /// on a property an entity lacks does not match it.
+    async fn marked(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
+        let context = "listing offsets with retry marks";
+        let mut pages = self.table.query().filter(Filter::new("pending_next_ms ge 0L")).into_stream::<StoredOffset>();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_legacy(context, &e))?;
+            for stored in page.entities {
+                let blob = BlobName::new(stored.blob.as_str());
+                let state = stored.into_state();
+                if state.pending.is_some() {
+                    found.push((blob, state));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Deletes one swept entity if it is unchanged since the query: an entry updated meanwhile
     /// (412) or already gone (404) is left alone. Returns whether it was deleted.
     async fn delete(&self, entity: KeysOnly) -> ServiceResult<bool> {

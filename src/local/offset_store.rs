@@ -158,6 +158,22 @@ impl OffsetStore for LocalOffsetStore {
         .await
     }
 
+    async fn pending(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
+        let dir = self.dir.clone();
+        blocking(move || {
+            let mut found = Vec::new();
+            for stripe in 0..STRIPES {
+                for stored in entries(&dir.join(format!("{stripe:02x}")))? {
+                    if stored.state.pending.is_some() {
+                        found.push((BlobName::new(stored.blob.as_str()), stored.state));
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {
         let mut deleted = 0;
         for stripe in 0..STRIPES {
@@ -200,6 +216,30 @@ fn sweep_dir(dir: &Path, cutoff_ms: i64) -> ServiceResult<u64> {
     }
     // Deletions are not synced: one that a crash undoes only brings back a stale entry for the next sweep.
     Ok(deleted)
+}
+
+/// Every readable offset file in `dir` (a missing directory has none; corrupt files are skipped
+/// with a warning, as the sweep does).
+fn entries(dir: &Path) -> ServiceResult<Vec<Stored>> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ServiceError::from_io(format!("read directory {}", dir.display()), e)),
+    };
+    let mut found = Vec::new();
+    for entry in listing {
+        let path = entry.map_err(|e| ServiceError::from_io(format!("read directory {}", dir.display()), e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if atomic::is_temp_name(name) || !name.ends_with(".json") {
+            continue;
+        }
+        match read_entry(&path, None) {
+            Ok(Some(stored)) => found.push(stored),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "skipped an unreadable offset file"),
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Transient,
     /// Retrying cannot help: bad request, authorization, malformed response.
     Permanent,
+    /// Rows were delivered but their offset could not be committed, and the run is bounded or
+    /// stopping: it ends here rather than read (and send) the same rows again.
+    CommitFailed,
 }
 
 /// A failed call to a storage, hub or file-system service, with the context a log line needs.
@@ -73,6 +76,10 @@ impl ServiceError {
             _ => ErrorKind::Permanent,
         };
         Self::new(kind, message)
+    }
+
+    pub fn commit_failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::CommitFailed, message)
     }
 
     pub fn is_transient(&self) -> bool {

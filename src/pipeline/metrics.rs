@@ -81,6 +81,8 @@ pub struct Metrics {
     pub pending_retries: Counter,
     /// Blobs whose committed offset has not moved for longer than the stall age while they grew.
     pub stalled_blobs: Gauge,
+    /// 1 while the pipeline runs, 0 before and after.
+    pub ready: Gauge,
     partition_lag: Family<Labels, Gauge>,
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
@@ -114,6 +116,7 @@ impl Metrics {
             pending_blobs: Gauge::default(),
             pending_retries: Counter::default(),
             stalled_blobs: Gauge::default(),
+            ready: Gauge::default(),
             partition_lag: Family::default(),
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
@@ -149,6 +152,7 @@ impl Metrics {
         );
         r.register("pending_blobs", "Blobs marked for a durable retry of a failed read", m.pending_blobs.clone());
         r.register("pending_retries", "Retries of marked blobs by the pending sweep", m.pending_retries.clone());
+        r.register("ready", "1 while the pipeline runs (see /readyz for degraded states), else 0", m.ready.clone());
         r.register(
             "stalled_blobs",
             "Blobs whose offset has not moved for longer than engine.stall_after_secs while they grew",

@@ -165,6 +165,14 @@ section!(EngineSection "engine" {
     retry_max_attempts: Option<usize>,
     retry_min_delay_ms: Option<u64>,
     retry_max_delay_ms: Option<u64>,
+    /// How often blobs marked for retry after a failed read are retried (default 30 s).
+    pending_interval_secs: Option<u64>,
+    /// First and longest delay between retries of one marked blob (default 30 s and 1 h).
+    pending_min_delay_secs: Option<u64>,
+    pending_max_delay_secs: Option<u64>,
+    /// A blob whose offset has not reached its committed length for this long is reported
+    /// as stalled (default 900 s).
+    stall_after_secs: Option<u64>,
 });
 
 section!(LogSection "log" {

@@ -163,6 +163,7 @@ impl Config {
             },
             shutdown_deadline: Duration::from_secs(raw.server.shutdown_deadline_secs.unwrap_or(25)),
         };
+        in_range("server.shutdown_deadline_secs", server.shutdown_deadline.as_secs(), 1, 3600)?;
         let log = match raw.log.format.as_deref() {
             None | Some("auto") => LogStyle::Auto,
             Some("text") => LogStyle::Text,
@@ -172,7 +173,9 @@ impl Config {
         let mode = if raw.input.is_some() {
             Mode::Azure(Box::new(azure_config(&raw)?))
         } else {
-            Mode::Local(local_config(&raw))
+            let local = local_config(&raw);
+            in_range("local.poll_interval_ms", local.poll_interval.as_millis() as u64, 10, 3_600_000)?;
+            Mode::Local(local)
         };
         Ok(Config { mode, engine, server, log })
     }
@@ -196,34 +199,69 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     let e = &raw.engine;
     let d = EngineConfig::default();
     let r = RetryPolicy::default();
+    let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
+    let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+    let retention_days = raw.offsets.as_ref().and_then(|o| o.retention_days);
     let cfg = EngineConfig {
         flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
         max_batch_events: e.max_batch_events.unwrap_or(d.max_batch_events),
         blob_concurrency: e.blob_concurrency.unwrap_or(d.blob_concurrency),
         dead_letter_raw_limit: e.dead_letter_raw_limit.unwrap_or(d.dead_letter_raw_limit),
         retry: RetryPolicy {
-            min_delay: e.retry_min_delay_ms.map_or(r.min_delay, Duration::from_millis),
-            max_delay: e.retry_max_delay_ms.map_or(r.max_delay, Duration::from_millis),
+            min_delay: ms(e.retry_min_delay_ms, r.min_delay),
+            max_delay: ms(e.retry_max_delay_ms, r.max_delay),
             max_attempts: e.retry_max_attempts.unwrap_or(r.max_attempts),
         },
-        retention: raw
-            .offsets
-            .as_ref()
-            .and_then(|o| o.retention_days)
-            .map_or(d.retention, |days| Duration::from_secs(days * 86_400)),
+        retention: retention_days.map_or(d.retention, |days| Duration::from_secs(days * 86_400)),
         sweep_interval: d.sweep_interval,
+        patient_commits: d.patient_commits,
+        pending_interval: secs(e.pending_interval_secs, d.pending_interval),
+        pending_delays: (
+            secs(e.pending_min_delay_secs, d.pending_delays.0),
+            secs(e.pending_max_delay_secs, d.pending_delays.1),
+        ),
+        stall_after: secs(e.stall_after_secs, d.stall_after),
     };
-    for (name, v) in [
-        ("engine.flush_bytes", cfg.flush_bytes),
-        ("engine.max_batch_events", cfg.max_batch_events),
-        ("engine.blob_concurrency", cfg.blob_concurrency),
-        ("engine.retry_max_attempts", cfg.retry.max_attempts),
-    ] {
-        if v == 0 {
-            bail!("{name} must be at least 1");
-        }
+    // Every number is range-checked here, once, so nothing downstream meets a zero interval,
+    // an overflowing product or a backwards range.
+    in_range("engine.flush_bytes", cfg.flush_bytes as u64, 1024, 1 << 30)?;
+    in_range("engine.max_batch_events", cfg.max_batch_events as u64, 1, 100_000)?;
+    in_range("engine.blob_concurrency", cfg.blob_concurrency as u64, 1, 1024)?;
+    in_range("engine.dead_letter_raw_limit", cfg.dead_letter_raw_limit as u64, 0, 16 << 20)?;
+    in_range("engine.retry_max_attempts", cfg.retry.max_attempts as u64, 1, 1000)?;
+    in_range("engine.retry_min_delay_ms", cfg.retry.min_delay.as_millis() as u64, 1, 3_600_000)?;
+    in_range("engine.retry_max_delay_ms", cfg.retry.max_delay.as_millis() as u64, 1, 3_600_000)?;
+    ordered("engine.retry_min_delay_ms", cfg.retry.min_delay, "engine.retry_max_delay_ms", cfg.retry.max_delay)?;
+    in_range("engine.pending_interval_secs", cfg.pending_interval.as_secs(), 1, 86_400)?;
+    in_range("engine.pending_min_delay_secs", cfg.pending_delays.0.as_secs(), 1, 86_400)?;
+    in_range("engine.pending_max_delay_secs", cfg.pending_delays.1.as_secs(), 1, 7 * 86_400)?;
+    ordered(
+        "engine.pending_min_delay_secs",
+        cfg.pending_delays.0,
+        "engine.pending_max_delay_secs",
+        cfg.pending_delays.1,
+    )?;
+    in_range("engine.stall_after_secs", cfg.stall_after.as_secs(), 1, 30 * 86_400)?;
+    if let Some(days) = retention_days {
+        // Offsets must outlive the hour a blob is written in, plus Event Grid's 24 h of retries.
+        in_range("offsets.retention_days", days, 2, 36_500)?;
     }
     Ok(cfg)
+}
+
+/// Fails with the setting's name unless `min <= v <= max`.
+fn in_range(name: &str, v: u64, min: u64, max: u64) -> anyhow::Result<()> {
+    if v < min || v > max {
+        bail!("{name}: {v} is out of range ({min} to {max})");
+    }
+    Ok(())
+}
+
+fn ordered(low_name: &str, low: Duration, high_name: &str, high: Duration) -> anyhow::Result<()> {
+    if low > high {
+        bail!("{low_name} ({low:?}) must not exceed {high_name} ({high:?})");
+    }
+    Ok(())
 }
 
 fn required(section: &str, key: &str, v: &Option<String>) -> anyhow::Result<String> {
@@ -348,6 +386,8 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
             Some(other) => bail!("input.strategy: {other:?} is not balanced or greedy"),
         },
     };
+    in_range("input.update_interval_ms", processor.update_interval.as_millis() as u64, 10, 3_600_000)?;
+    in_range("input.partition_expiration_ms", processor.partition_expiration.as_millis() as u64, 20, 86_400_000)?;
     if processor.partition_expiration <= processor.update_interval {
         bail!("input.partition_expiration_ms must exceed input.update_interval_ms");
     }

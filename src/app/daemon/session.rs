@@ -38,9 +38,10 @@ impl Session {
         Ok(Session { metrics, shutdown, ready, started: Instant::now(), deadline: server.shutdown_deadline })
     }
 
-    /// Runs `engine` over `feed` (with the retention sweep when `sweep`) until the feed ends
-    /// or shutdown is requested, then gives in-flight work the shutdown deadline.
-    pub async fn drive<B, O, S, D, F>(&self, engine: &Engine<B, O, S, D>, feed: F, sweep: bool) -> anyhow::Result<()>
+    /// Runs `engine` over `feed` until the feed ends or shutdown is requested, then gives
+    /// in-flight work the shutdown deadline. A `daemon` also runs the retention and pending
+    /// sweeps and retries a failed offset commit until it succeeds or the process stops.
+    pub async fn drive<B, O, S, D, F>(&self, engine: &Engine<B, O, S, D>, feed: F, daemon: bool) -> anyhow::Result<()>
     where
         B: BlobStore,
         O: OffsetStore,
@@ -48,11 +49,16 @@ impl Session {
         D: DeadLetterStore,
         F: ChangeFeed,
     {
-        if sweep {
+        let engine = &engine.clone().with_patient_commits(daemon);
+        if daemon {
             let sweeper = engine.clone();
             let stop = self.shutdown.clone();
             tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+            let retrier = engine.clone();
+            let stop = self.shutdown.clone();
+            tokio::spawn(async move { retrier.pending_loop(stop).await });
         }
+        self.ready.attach(engine.metrics.clone(), engine.state.clone(), engine.cfg.stall_after);
         self.ready.set(true);
         let result = with_deadline(engine.run(feed, self.shutdown.clone()), &self.shutdown, self.deadline).await;
         self.ready.set(false);

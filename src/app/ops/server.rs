@@ -1,8 +1,9 @@
 //! The operations HTTP surface: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz`
 //! (ready to process: set once the pipeline has started and cleared on shutdown).
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::State;
@@ -11,19 +12,59 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
+use crate::pipeline::engine::state::EngineState;
 use crate::pipeline::metrics::Metrics;
 
-/// Readiness shared between the pipeline and the server.
+/// Readiness shared between the pipeline and the server: set once the pipeline runs, and
+/// degraded while delivered rows cannot have their offsets committed.
 #[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness {
+    ready: Arc<AtomicBool>,
+    probe: Arc<Mutex<Option<Probe>>>,
+}
+
+struct Probe {
+    metrics: Arc<Metrics>,
+    state: Arc<EngineState>,
+    stall_after: Duration,
+}
 
 impl Readiness {
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        self.ready.store(ready, Ordering::SeqCst);
+        if let Some(p) = self.probe.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            p.metrics.ready.set(i64::from(ready));
+        }
     }
 
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Lets `/readyz` report the engine's commit failures and stalled blobs.
+    pub fn attach(&self, metrics: Arc<Metrics>, state: Arc<EngineState>, stall_after: Duration) {
+        *self.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(Probe { metrics, state, stall_after });
+    }
+
+    /// The `/readyz` answer: ready (200), degraded or not ready (503), with details.
+    pub fn report(&self) -> (bool, String) {
+        if !self.get() {
+            return (false, "not ready\n".into());
+        }
+        let probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(p) = probe.as_ref() else { return (true, "ready\n".into()) };
+        let failing = p.metrics.commits_pending.get();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let stalled = p.state.stalled(now, p.stall_after.as_millis() as i64);
+        let mut body = if failing > 0 {
+            format!("degraded: {failing} offset commit(s) of delivered rows failing; retrying\n")
+        } else {
+            "ready\n".to_string()
+        };
+        for (blob, age_ms) in stalled.iter().take(20) {
+            body.push_str(&format!("stalled: {blob} for {} s\n", age_ms / 1000));
+        }
+        (failing == 0, body)
     }
 }
 
@@ -64,5 +105,6 @@ async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
 }
 
 async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
-    if ops.ready.get() { (StatusCode::OK, "ready\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
+    let (ok, body) = ops.ready.report();
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body)
 }

@@ -1,12 +1,14 @@
 //! The per-blob offset record and the decisions derived from it.
 use serde::{Deserialize, Serialize};
 
+use super::pending::PendingRetry;
+
 /// Length of the `]}` tail that closes every flow-log blob; bytes before `length - TAIL_LEN`
 /// never change once written.
 pub const TAIL_LEN: u64 = 2;
 
 /// What is stored for each blob: everything before `offset` has been delivered.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffsetState {
     /// The byte just after the last record whose rows were delivered (0 = nothing yet).
     pub offset: u64,
@@ -18,6 +20,9 @@ pub struct OffsetState {
     pub rows_emitted: u64,
     /// When this state was written, Unix milliseconds; the retention sweep reads it.
     pub updated_at_ms: i64,
+    /// Set while a failed read of the blob waits to be retried (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingRetry>,
 }
 
 /// What to do for a blob given its stored state and its current length.
@@ -78,6 +83,7 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             last_content_length: ours.last_content_length.max(stored.last_content_length),
             rows_emitted: stored.rows_emitted.max(ours.rows_emitted),
             updated_at_ms: ours.updated_at_ms.max(stored.updated_at_ms),
+            pending: ours.pending.clone(),
         }),
     }
 }

@@ -3,6 +3,7 @@ use super::*;
 
 fn state(offset: u64, updated_at_ms: i64) -> OffsetState {
     OffsetState {
+        pending: None,
         offset,
         blob_created_ms: Some(7),
         last_content_length: offset + 2,

@@ -7,7 +7,7 @@ use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::ids::RowIds;
-use crate::domain::offset::{OffsetState, Plan, Reconcile, plan_read, reconcile};
+use crate::domain::offset::{OffsetState, Plan, Reconcile, TAIL_LEN, plan_read, reconcile};
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
@@ -33,39 +33,62 @@ struct Cursor {
     version: Option<Version>,
 }
 
+/// One attempt's outcome, the offset it left, and the end of the blob's committed region.
+struct Attempt {
+    outcome: BlobOutcome,
+    cursor: Cursor,
+    region_end: u64,
+}
+
+impl From<Option<(OffsetState, Version)>> for Cursor {
+    fn from(loaded: Option<(OffsetState, Version)>) -> Self {
+        match loaded {
+            Some((state, version)) => Cursor { state, version: Some(version) },
+            None => Cursor { state: OffsetState::default(), version: None },
+        }
+    }
+}
+
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
     /// One attempt; the caller retries transient errors. Safe to repeat at any point: offsets
     /// only move forward through compare-and-swap, so a repeat re-sends at most the rows whose
     /// offset commit did not happen, with the same ids.
     pub async fn process_blob(&self, blob: &BlobName) -> ServiceResult<BlobOutcome> {
         let loaded = self.offsets.load(blob).await?;
+        let marked = loaded.as_ref().is_some_and(|(s, _)| s.pending.is_some());
+        let attempt = self.attempt(blob, loaded).await?;
+        let behind = attempt.cursor.state.offset < attempt.region_end && attempt.outcome != BlobOutcome::Gone;
+        self.state.note_progress(blob, behind, self.now_ms());
+        if marked && attempt.cursor.state.pending.is_some() {
+            self.clear_mark(blob, attempt.cursor).await?;
+        }
+        Ok(attempt.outcome)
+    }
+
+    async fn attempt(&self, blob: &BlobName, loaded: Option<(OffsetState, Version)>) -> ServiceResult<Attempt> {
         let props = match self.blobs.properties(blob).await {
             Ok(p) => p,
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(BlobOutcome::Gone),
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return Ok(Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), region_end: 0 });
+            }
             Err(e) => return Err(e),
         };
+        let region_end = props.content_length.saturating_sub(TAIL_LEN);
         let (start, end, recreated) =
             match plan_read(loaded.as_ref().map(|(s, _)| s), props.content_length, props.created_ms) {
-                Plan::UpToDate => return Ok(BlobOutcome::UpToDate),
+                Plan::UpToDate => {
+                    let cursor = Cursor::from(loaded);
+                    // A stored offset past the region end belongs to this blob's history, not a stall.
+                    let region_end = region_end.min(cursor.state.offset);
+                    return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, region_end });
+                }
                 Plan::Read { start, end, recreated } => (start, end, recreated),
             };
         self.metrics.blob_lag_bytes.observe((end - start) as f64);
         if recreated {
             tracing::info!(blob = %blob, "blob was recreated; reading it again from the start");
         }
-        let (mut stored, version) = match loaded {
-            Some((s, v)) => (s, Some(v)),
-            None => (
-                OffsetState {
-                    offset: 0,
-                    blob_created_ms: None,
-                    last_content_length: 0,
-                    rows_emitted: 0,
-                    updated_at_ms: 0,
-                },
-                None,
-            ),
-        };
+        let Cursor { state: mut stored, version } = Cursor::from(loaded);
         if recreated {
             stored = OffsetState { offset: 0, rows_emitted: 0, last_content_length: 0, ..stored };
         }
@@ -98,7 +121,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 if collector.enc.out.len() >= self.cfg.flush_bytes {
                     match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
                         Some(n) => rows += n,
-                        None => return Ok(BlobOutcome::Superseded { rows }),
+                        None => return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, region_end }),
                     }
                 }
             }
@@ -108,18 +131,19 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         if flattener.offset() == start && collector.letters.is_empty() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
-            return Ok(BlobOutcome::UpToDate);
+            return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, region_end });
         }
         if flattener.offset() > cursor.state.offset || !collector.letters.is_empty() || recreated {
             match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
                 Some(n) => rows += n,
-                None => return Ok(BlobOutcome::Superseded { rows }),
+                None => return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, region_end }),
             }
         }
         if flattener.pending() > 0 {
             tracing::debug!(blob = %blob, offset = flattener.offset(), pending = flattener.pending(), "incomplete record left for the next read");
         }
-        Ok(BlobOutcome::Processed { from: start, to: cursor.state.offset, rows })
+        let outcome = BlobOutcome::Processed { from: start, to: cursor.state.offset, rows };
+        Ok(Attempt { outcome, cursor, region_end })
     }
 
     /// Steps 3–4 for what is buffered: dead letters, then rows, then the offset. Returns the
@@ -147,13 +171,84 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             offset: new_offset,
             rows_emitted: cursor.state.rows_emitted + rows,
             updated_at_ms: self.now_ms(),
+            // Progress heals a failed read: its retry mark goes with this commit.
+            pending: None,
             ..cursor.state.clone()
         };
-        if self.compare_and_swap(blob, cursor, next).await? {
+        if self.commit_delivered(blob, cursor, next).await? {
             Ok(Some(rows))
         } else {
             self.metrics.duplicate_rows.inc_by(rows);
             Ok(None)
+        }
+    }
+
+    /// Commits the offset of rows the sink has already accepted. A failure here never leads to
+    /// the rows being read and sent again: the commit alone is retried, with the retry policy,
+    /// then (for daemons) without end at the policy's longest delay, while the partition's
+    /// later work waits behind it. A bounded run, or a daemon that is stopping, ends with
+    /// `CommitFailed` instead; the rows of this one flush are then sent again by whoever
+    /// processes the blob next.
+    async fn commit_delivered(&self, blob: &BlobName, cursor: &mut Cursor, next: OffsetState) -> ServiceResult<bool> {
+        let mut bounded = self.cfg.retry.backoff();
+        let mut patient = self.cfg.retry.backoff_forever();
+        let mut failures = 0u64;
+        let mut last_report: Option<i64> = None;
+        loop {
+            let error = match self.compare_and_swap(blob, cursor, next.clone()).await {
+                Ok(committed) => {
+                    if failures > 0 {
+                        self.metrics.commits_pending.dec();
+                        tracing::info!(blob = %blob, failures, "offset committed after failures; nothing was sent twice");
+                    }
+                    return Ok(committed);
+                }
+                Err(e) => e,
+            };
+            self.metrics.commit_failures.inc();
+            if failures == 0 {
+                self.metrics.commits_pending.inc();
+            }
+            failures += 1;
+            let delay = match bounded.next() {
+                Some(d) => Some(d),
+                None if self.cfg.patient_commits && error.kind != ErrorKind::Permanent => patient.next(),
+                None => None,
+            };
+            let now = self.now_ms();
+            if last_report.is_none_or(|t| now - t >= 60_000) {
+                last_report = Some(now);
+                tracing::error!(blob = %blob, offset = next.offset, failures, error = %error, "rows were delivered but their offset cannot be committed; retrying the commit alone");
+            }
+            let stopped = match delay {
+                Some(d) => tokio::select! {
+                    _ = self.state.stopping.cancelled() => true,
+                    _ = tokio::time::sleep(d) => false,
+                },
+                None => true,
+            };
+            if stopped {
+                self.metrics.commits_pending.dec();
+                return Err(ServiceError::commit_failed(format!(
+                    "offset of {blob} to {}: rows delivered, commit failed {failures} times: {error}",
+                    next.offset
+                )));
+            }
+        }
+    }
+
+    /// Removes the retry mark of a blob that was processed without error. A lost race leaves
+    /// it to whoever won: their state is newer than ours.
+    async fn clear_mark(&self, blob: &BlobName, cursor: Cursor) -> ServiceResult<()> {
+        let Some(version) = cursor.version else { return Ok(()) };
+        let state = OffsetState { pending: None, updated_at_ms: self.now_ms(), ..cursor.state };
+        match self.offsets.save(blob, &state, Some(&version)).await {
+            Ok(_) => {
+                tracing::info!(blob = %blob, "blob read again without error; its retry mark is cleared");
+                Ok(())
+            }
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(()),
+            Err(e) => Err(e),
         }
     }
 

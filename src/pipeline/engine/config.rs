@@ -18,6 +18,17 @@ pub struct EngineConfig {
     /// Offset entries not updated for this long are deleted by the sweep.
     pub retention: Duration,
     pub sweep_interval: Duration,
+    /// How an offset commit that fails after its rows were delivered is retried: with the retry
+    /// policy and then, when `true` (daemons), without end until it succeeds or the process
+    /// stops; when `false` (bounded runs), the run stops after the policy's attempts.
+    pub patient_commits: bool,
+    /// How often blobs with a retry mark are looked for and retried.
+    pub pending_interval: Duration,
+    /// Base and cap of the delay between retries of a marked blob.
+    pub pending_delays: (Duration, Duration),
+    /// A blob whose committed offset has not reached its committed length for this long is
+    /// reported as stalled.
+    pub stall_after: Duration,
 }
 
 impl Default for EngineConfig {
@@ -30,6 +41,10 @@ impl Default for EngineConfig {
             retry: RetryPolicy::default(),
             retention: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(3600),
+            patient_commits: false,
+            pending_interval: Duration::from_secs(30),
+            pending_delays: (Duration::from_secs(30), Duration::from_secs(3600)),
+            stall_after: Duration::from_secs(15 * 60),
         }
     }
 }

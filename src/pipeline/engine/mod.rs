@@ -4,7 +4,9 @@ pub mod blob;
 mod collector;
 pub mod config;
 mod partition;
+mod pending;
 pub mod retry;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use blob::BlobOutcome;
 pub use config::EngineConfig;
 pub use retry::RetryPolicy;
+use state::EngineState;
 
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::pipeline::blob_store::BlobStore;
@@ -33,6 +36,7 @@ pub struct Engine<B, O, S, D> {
     pub dead_letters: Arc<D>,
     pub cfg: EngineConfig,
     pub metrics: Arc<Metrics>,
+    pub state: Arc<EngineState>,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -44,13 +48,15 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             dead_letters: self.dead_letters.clone(),
             cfg: self.cfg.clone(),
             metrics: self.metrics.clone(),
+            state: self.state.clone(),
         }
     }
 }
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
     pub fn new(blobs: Arc<B>, offsets: Arc<O>, sink: Arc<S>, dead_letters: Arc<D>, cfg: EngineConfig) -> Self {
-        Engine { blobs, offsets, sink, dead_letters, cfg, metrics: Arc::new(Metrics::new()) }
+        let state = Arc::new(EngineState::default());
+        Engine { blobs, offsets, sink, dead_letters, cfg, metrics: Arc::new(Metrics::new()), state }
     }
 
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
@@ -58,10 +64,23 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         self
     }
 
+    /// Daemons retry a failed offset commit of delivered rows until it succeeds or they stop;
+    /// bounded runs stop after the retry policy (see [`EngineConfig::patient_commits`]).
+    pub fn with_patient_commits(mut self, patient: bool) -> Self {
+        self.cfg.patient_commits = patient;
+        self
+    }
+
     /// Processes every partition the feed hands out, concurrently, until the feed ends or
     /// `shutdown` fires; in-flight batches finish (or their partitions stop) before it returns.
     /// `ChangeFeed::next_partition` must be cancel-safe.
     pub async fn run<F: ChangeFeed>(&self, mut feed: F, shutdown: CancellationToken) -> ServiceResult<()> {
+        let stopping = self.state.stopping.clone();
+        let signal = shutdown.clone();
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            stopping.cancel();
+        });
         let mut tasks = JoinSet::new();
         let mut first_error = None;
         loop {

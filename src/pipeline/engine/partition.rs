@@ -11,7 +11,7 @@ use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
-use crate::pipeline::error::ServiceResult;
+use crate::pipeline::error::{ErrorKind, ServiceResult};
 use crate::pipeline::metrics::{BlobResult, EventOutcome, RetryOp};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
@@ -31,8 +31,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     pub async fn run_partition<P: FeedPartition>(&self, mut part: P, shutdown: CancellationToken) -> ServiceResult<()> {
         let id = part.id().to_string();
         self.metrics.owned_partitions.inc();
+        self.state.own(&id, true);
         let _owned = scopeguard(|| {
             self.metrics.owned_partitions.dec();
+            self.state.own(&id, false);
         });
         tracing::info!(partition = %id, "partition started");
         loop {
@@ -46,6 +48,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             // A batch is never skipped: it is retried until it finishes or the partition stops.
             let mut backoff = self.cfg.retry.backoff_forever();
             while let Err(e) = self.process_batch(&id, &batch).await {
+                if e.kind == ErrorKind::CommitFailed {
+                    // Delivered rows whose offset could not be committed: stop rather than
+                    // read them again. The batch is not acknowledged, so nothing is lost.
+                    return Err(e);
+                }
                 tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
                 self.metrics.retry(RetryOp::Batch);
                 let delay = backoff.next().unwrap_or(self.cfg.retry.max_delay);
@@ -120,15 +127,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
         }
         let results: Vec<ServiceResult<()>> = futures::stream::iter(work)
-            .map(|w| self.process_work(w))
+            .map(|w| self.process_work(w, partition))
             .buffer_unordered(self.cfg.blob_concurrency.max(1))
             .collect()
             .await;
         results.into_iter().collect()
     }
 
-    /// Processes one blob with retries. Fails only when even its dead letter cannot be written.
-    async fn process_work(&self, w: Work) -> ServiceResult<()> {
+    /// Processes one blob with retries. Fails only when delivered rows could not be committed,
+    /// or when neither a retry mark nor a dead letter can be written for a failed blob.
+    async fn process_work(&self, w: Work, partition: &str) -> ServiceResult<()> {
         let context = w.blob.to_string();
         match with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || self.process_blob(&w.blob)).await {
             Ok(outcome) => {
@@ -141,9 +149,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 self.metrics.blob(label);
                 match outcome {
                     BlobOutcome::Gone => {
-                        tracing::warn!(blob = %w.blob, content_length = w.content_length, "blob not found; event dead-lettered");
+                        tracing::warn!(blob = %w.blob, content_length = w.content_length, "blob not found; dead-lettering its event");
                         self.blob_dead_letter(
-                            &w,
+                            &w.blob,
+                            w.content_length,
                             "blob not found (deleted, or the event named a blob that never existed)",
                         )
                         .await
@@ -159,22 +168,40 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     }
                 }
             }
+            Err(e) if e.kind == ErrorKind::CommitFailed => Err(e),
             Err(e) => {
-                // The offset was not moved past anything undelivered: a later event for this blob,
-                // or `flowlog backfill`, resumes from it.
+                // The offset was not moved past anything undelivered. A transient failure is
+                // marked on the offset record and retried by the pending sweep; what retrying
+                // cannot fix is dead-lettered once.
                 self.metrics.blob(BlobResult::Failed);
-                tracing::error!(blob = %w.blob, content_length = w.content_length, error = %e, "blob failed; event dead-lettered, offset left in place");
-                self.blob_dead_letter(&w, &e.to_string()).await
+                if e.kind == ErrorKind::Transient {
+                    match self.mark_pending(&w.blob, w.content_length, &e, Some(partition)).await {
+                        Ok(mark) => {
+                            tracing::error!(blob = %w.blob, content_length = w.content_length, error = %e, retry_in_ms = mark.next_attempt_ms - self.now_ms(), "blob failed; offset left in place, marked for retry");
+                            return Ok(());
+                        }
+                        Err(mark_error) => {
+                            tracing::error!(blob = %w.blob, error = %mark_error, "blob failed and its retry mark cannot be written; dead-lettering it");
+                        }
+                    }
+                }
+                tracing::error!(blob = %w.blob, content_length = w.content_length, error = %e, "blob failed; offset left in place, dead-lettering it");
+                self.blob_dead_letter(&w.blob, w.content_length, &e.to_string()).await
             }
         }
     }
 
-    async fn blob_dead_letter(&self, w: &Work, error: &str) -> ServiceResult<()> {
+    pub(super) async fn blob_dead_letter(
+        &self,
+        blob: &BlobName,
+        content_length: u64,
+        error: &str,
+    ) -> ServiceResult<()> {
         let letter = DeadLetter::new(
             DeadLetterKind::Blob,
-            Some(w.blob.to_string()),
-            Some((0, w.content_length)),
-            format!("event content length {}", w.content_length),
+            Some(blob.to_string()),
+            Some((0, content_length)),
+            format!("content length {content_length}"),
             error.to_string(),
             &[],
             0,
@@ -188,6 +215,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
         with_retry(&self.cfg.retry, &self.metrics, RetryOp::DeadLetter, &ctx, || self.dead_letters.put(letter)).await?;
         self.metrics.dead_letter(letter.kind);
+        tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, "dead letter written");
         Ok(())
     }
 

@@ -99,20 +99,89 @@ async fn transient_sink_failures_are_retried_and_rows_delivered_once() {
 }
 
 #[tokio::test]
-async fn persistent_sink_failure_dead_letters_the_event_without_moving_the_offset() {
+async fn persistent_sink_failure_marks_the_blob_for_retry_and_the_sweep_heals_it() {
     let blobs = MemoryBlobStore::new();
-    blobs.put(&BlobName::from("b"), NSG.as_bytes().to_vec(), None);
-    let e = engine(blobs);
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), None);
+    let mut e = engine(blobs);
+    e.cfg.pending_delays = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     e.sink.fail_next(100);
     let acks = run(&e, vec![changed(1, "b", NSG.len())]).await;
     assert_eq!(acks.len(), 1, "the partition keeps moving");
-    assert!(e.offsets.get(&BlobName::from("b")).is_none(), "nothing undelivered is committed");
-    let letters = e.dead_letters.letters();
-    assert_eq!(letters.len(), 1);
-    assert_eq!(letters[0].kind, DeadLetterKind::Blob);
+    let stored = e.offsets.get(&b).expect("the failure is recorded durably");
+    assert_eq!(stored.offset, 0, "nothing undelivered is committed");
+    let mark = stored.pending.expect("a retry mark");
+    assert_eq!((mark.attempts, mark.target_length, mark.partition.as_deref()), (1, NSG.len() as u64, Some("0")));
+    assert!(mark.last_error.contains("injected sink failure"), "{mark:?}");
+    assert!(e.dead_letters.letters().is_empty(), "a transient failure is retried, not dead-lettered");
+    // No further event arrives (the last append of an hour): the sweep retries it. It only
+    // retries blobs of partitions this worker owns.
     e.sink.fail_next(0);
+    assert_eq!(e.retry_pending().await.unwrap(), 0, "partition 0 is not owned outside a run");
+    e.state.own("0", true);
+    assert_eq!(e.retry_pending().await.unwrap(), 1);
+    assert_eq!(e.sink.lines().len(), 6, "the sweep delivered the blob");
+    let healed = e.offsets.get(&b).unwrap();
+    assert_eq!((healed.offset as usize, healed.pending), (NSG.len() - 4, None));
+    assert_eq!(e.retry_pending().await.unwrap(), 0, "nothing left to retry");
+}
+
+#[tokio::test]
+async fn an_unreadable_marked_blob_is_dead_lettered_once_and_unmarked() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), None);
+    let mut e = engine(blobs);
+    e.cfg.pending_delays = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    e.sink.fail_next(100);
+    run(&e, vec![changed(1, "b", NSG.len())]).await;
+    assert!(e.offsets.get(&b).unwrap().pending.is_some());
+    e.blobs.delete(&b);
+    e.state.own("0", true);
+    e.retry_pending().await.unwrap();
+    let letters = e.dead_letters.letters();
+    assert_eq!(letters.iter().map(|l| l.kind).collect::<Vec<_>>(), vec![DeadLetterKind::Blob]);
+    assert_eq!(e.offsets.get(&b).unwrap().pending, None, "given up on: the mark is gone");
+    e.retry_pending().await.unwrap();
+    assert_eq!(e.dead_letters.letters().len(), 1, "dead-lettered once");
+}
+
+#[tokio::test]
+async fn a_failed_offset_commit_after_delivery_is_retried_alone() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), None);
+    let e = engine(blobs).with_patient_commits(true);
+    // Far more failures than the retry policy's attempts: a daemon keeps retrying the commit.
+    e.offsets.fail_saves(20);
+    let acks = run(&e, vec![changed(1, "b", NSG.len())]).await;
+    assert_eq!(acks.len(), 1);
+    assert_eq!(e.sink.lines().len(), 6, "delivered once, never re-sent while the commit failed");
+    assert_eq!(e.sink.batches(), 1);
+    assert_eq!(e.offsets.get(&b).unwrap().offset as usize, NSG.len() - 4);
+    assert_eq!(e.metrics.commit_failures.get(), 20);
+    assert_eq!(e.metrics.commits_pending.get(), 0);
+}
+
+#[tokio::test]
+async fn a_bounded_run_stops_when_delivered_rows_cannot_be_committed() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), None);
+    let e = engine(blobs);
+    e.offsets.fail_saves(100);
+    let (feed, acks) = MemoryFeed::new(vec![vec![changed(1, "b", NSG.len())]]);
+    let err = e.run(feed, CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.kind, crate::pipeline::error::ErrorKind::CommitFailed, "{err}");
+    assert!(acks[0].lock().unwrap().is_empty(), "the event is not acknowledged");
+    assert_eq!(e.sink.lines().len(), 6, "sent once: no retry loop re-sends delivered rows");
+    assert!(e.dead_letters.letters().is_empty(), "delivered rows are not dead-lettered");
+    // The next run re-sends that one flush (the documented duplicate bound), with the same ids.
+    e.offsets.fail_saves(0);
     run(&e, vec![changed(2, "b", NSG.len())]).await;
-    assert_eq!(e.sink.lines().len(), 6, "the next event for the blob heals it");
+    let lines = e.sink.lines();
+    assert_eq!(lines.len(), 12);
+    assert_eq!(lines[..6], lines[6..]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! In-memory offset store with the same compare-and-swap contract as the Table and file stores.
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{OffsetStore, Version};
 use crate::domain::blob_name::BlobName;
@@ -11,11 +12,17 @@ use crate::pipeline::error::{ServiceError, ServiceResult};
 pub struct MemoryOffsetStore {
     entries: Mutex<HashMap<BlobName, (OffsetState, u64)>>,
     next_version: Mutex<u64>,
+    fail_saves: AtomicUsize,
 }
 
 impl MemoryOffsetStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The next `n` saves fail with a transient error and write nothing.
+    pub fn fail_saves(&self, n: usize) {
+        self.fail_saves.store(n, Ordering::SeqCst);
     }
 
     pub fn get(&self, blob: &BlobName) -> Option<OffsetState> {
@@ -29,6 +36,9 @@ impl OffsetStore for MemoryOffsetStore {
     }
 
     async fn save(&self, blob: &BlobName, state: &OffsetState, expected: Option<&Version>) -> ServiceResult<Version> {
+        if self.fail_saves.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(ServiceError::transient(format!("injected failure saving the offset of {blob}")));
+        }
         let mut entries = self.entries.lock().unwrap();
         let current = entries.get(blob).map(|(_, v)| v.to_string());
         if current.as_deref() != expected.map(|v| v.0.as_str()) {
@@ -40,6 +50,11 @@ impl OffsetStore for MemoryOffsetStore {
         *next += 1;
         entries.insert(blob.clone(), (state.clone(), *next));
         Ok(Version(next.to_string()))
+    }
+
+    async fn pending(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
+        let entries = self.entries.lock().unwrap();
+        Ok(entries.iter().filter(|(_, (s, _))| s.pending.is_some()).map(|(b, (s, _))| (b.clone(), s.clone())).collect())
     }
 
     async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {

@@ -26,4 +26,7 @@ pub trait OffsetStore: Send + Sync + 'static {
 
     /// Deletes entries last updated before `cutoff_ms`; returns how many were deleted.
     fn sweep(&self, cutoff_ms: i64) -> impl Future<Output = ServiceResult<u64>> + Send;
+
+    /// Every blob whose state carries a retry mark ([`OffsetState::pending`]).
+    fn pending(&self) -> impl Future<Output = ServiceResult<Vec<(BlobName, OffsetState)>>> + Send;
 }
