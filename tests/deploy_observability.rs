@@ -12,10 +12,7 @@ use serde_norway::Value as Yaml;
 
 /// Series the alerts and dashboard use before the daemon exports them. Each is a known gap: the
 /// test fails once the name is registered, so the entry is removed with the change that adds it.
-const PENDING: &[&str] = &[
-    // 1 when /readyz answers 200, 0 while degraded (issue 12 item 1).
-    "flowlog_ready",
-];
+const PENDING: &[&str] = &[];
 
 /// Labels that Prometheus or Kubernetes service discovery add to every series.
 const TARGET_LABELS: &[&str] = &["le", "pod", "namespace", "instance", "job", "container"];
