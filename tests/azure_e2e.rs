@@ -169,3 +169,21 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     signal(&daemon, "TERM");
     assert!(exit_of(daemon).await.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_hubs_gone_still_exits_within_the_deadline() {
+    let stack = stack().await;
+    let (daemon, port) = stack.daemon("lonely").await;
+    let Stack { emulator, dir: _dir, .. } = stack;
+    // Both hubs (and the checkpoint store's partner, the processor) stop answering: every
+    // shutdown step (in-flight work, ownership release, closing connections) must give up at
+    // the deadline instead of waiting for its own 60 s timeout.
+    emulator.shutdown().await;
+    assert_eq!(http_get(port, "/healthz").0, 200, "the daemon outlives its hubs");
+    let stopped = Instant::now();
+    signal(&daemon, "TERM");
+    let status = exit_of(daemon).await;
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(13), "shutdown_deadline_secs is 10; took {took:?}");
+    assert!(status.code().is_some(), "exited by itself, not killed: {status:?}");
+}

@@ -1,6 +1,6 @@
 //! The raw configuration document: TOML sections as written by users, every key optional.
 //!
-//! Each section is declared once, with [`section!`]: the struct serde reads, the list of its
+//! Each section is declared once, with `section!`: the struct serde reads, the list of its
 //! keys (environment variables and `--help` are generated from it), and the shared credential
 //! keys of sections that reach a storage account or a hub. Unknown keys are errors (a typo must
 //! not silently fall back to a default).

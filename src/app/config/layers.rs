@@ -12,7 +12,7 @@ pub fn load(
     let mut doc = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let doc: Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            let doc: Table = toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
             refuse_secrets(&doc, path)?;
             doc
         }
@@ -33,7 +33,10 @@ pub fn load(
         let key = &rest[section.len() + 1..];
         let entry = doc.entry(section.to_string()).or_insert_with(|| Value::Table(Table::new()));
         let Value::Table(table) = entry else { bail!("configuration section [{section}] is not a table") };
-        table.insert(key.to_string(), env_value(&raw));
+        // Secrets and paths are strings whatever they look like: a key that happens to be all
+        // digits must neither be rejected nor quoted back in a type error.
+        let verbatim = SECRET_KEYS.contains(&key) || key.ends_with("_file");
+        table.insert(key.to_string(), if verbatim { Value::String(raw) } else { env_value(&raw) });
     }
     RawConfig::deserialize(Value::Table(doc)).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
 }
@@ -52,6 +55,18 @@ fn env_value(raw: &str) -> Value {
         },
         Err(_) => Value::String(raw.to_string()),
     }
+}
+
+/// A TOML syntax error with its position, but without the offending line: that line may hold
+/// a secret someone pasted into the file.
+fn syntax_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
+    let position = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!(" at line {line}, column {column}")
+    });
+    anyhow::anyhow!("parsing {}{}: {}", path.display(), position.unwrap_or_default(), e.message())
 }
 
 fn refuse_secrets(doc: &Table, path: &std::path::Path) -> anyhow::Result<()> {

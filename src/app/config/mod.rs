@@ -224,7 +224,7 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     };
     // Every number is range-checked here, once, so nothing downstream meets a zero interval,
     // an overflowing product or a backwards range.
-    in_range("engine.flush_bytes", cfg.flush_bytes as u64, 1024, 1 << 30)?;
+    in_range("engine.flush_bytes", cfg.flush_bytes as u64, 1, 1 << 30)?;
     in_range("engine.max_batch_events", cfg.max_batch_events as u64, 1, 100_000)?;
     in_range("engine.blob_concurrency", cfg.blob_concurrency as u64, 1, 1024)?;
     in_range("engine.dead_letter_raw_limit", cfg.dead_letter_raw_limit as u64, 0, 16 << 20)?;

@@ -108,3 +108,39 @@ fn every_documented_key_is_accepted_from_the_environment_and_listed_in_help() {
     let err = load(None, env(&[("FLOWLOG_OUTPUT_NOPE", "1")])).unwrap_err().to_string();
     assert!(err.contains("unknown field"), "{err}");
 }
+
+#[test]
+fn secrets_never_appear_in_configuration_errors() {
+    // A syntax error on a line holding a secret: the position is given, the line is not.
+    let f = write("[offsets]\naccount_url = \"https://a.table.core.windows.net\" sas = \"sv=TOPSECRET\"\n");
+    let err = format!("{:#}", load(Some(f.path()), env(&[])).unwrap_err());
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!err.contains("TOPSECRET"), "{err}");
+    // A secret that looks like a number is a string, not a type error quoting it.
+    let raw = load(None, env(&[("FLOWLOG_OFFSETS_ACCOUNT_KEY", "123456789")])).unwrap();
+    assert_eq!(raw.offsets.unwrap().account_key.unwrap().expose(), "123456789");
+    let raw = load(None, env(&[("FLOWLOG_INPUT_TOKEN_FILE", "2024")])).unwrap();
+    assert_eq!(raw.input.unwrap().token_file.as_deref(), Some("2024"));
+}
+
+#[test]
+fn every_numeric_setting_is_range_checked_at_start() {
+    for (var, value, needle) in [
+        ("FLOWLOG_OFFSETS_RETENTION_DAYS", "999999999999", "offsets.retention_days"),
+        ("FLOWLOG_OFFSETS_RETENTION_DAYS", "0", "offsets.retention_days"),
+        ("FLOWLOG_LOCAL_POLL_INTERVAL_MS", "0", "local.poll_interval_ms"),
+        ("FLOWLOG_ENGINE_RETRY_MIN_DELAY_MS", "5000", "engine.retry_min_delay_ms"),
+        ("FLOWLOG_ENGINE_PENDING_INTERVAL_SECS", "0", "engine.pending_interval_secs"),
+        ("FLOWLOG_ENGINE_STALL_AFTER_SECS", "0", "engine.stall_after_secs"),
+        ("FLOWLOG_SERVER_SHUTDOWN_DEADLINE_SECS", "0", "server.shutdown_deadline_secs"),
+        ("FLOWLOG_ENGINE_FLUSH_BYTES", "0", "engine.flush_bytes"),
+    ] {
+        let mut vars = vec![(var, value)];
+        if var == "FLOWLOG_ENGINE_RETRY_MIN_DELAY_MS" {
+            vars.push(("FLOWLOG_ENGINE_RETRY_MAX_DELAY_MS", "1000"));
+        }
+        let raw = load(None, env(&vars)).unwrap();
+        let err = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains(needle), "{var}={value}: {err}");
+    }
+}

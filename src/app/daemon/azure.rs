@@ -12,7 +12,7 @@ use crate::app::daemon::azure_wiring::{Credentials, endpoint, source_accounts};
 use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
-use crate::azure::feed::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, blob_checkpoint_store};
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;
 use crate::azure::table::TableOffsetStore;
@@ -129,6 +129,34 @@ async fn ensure_container(
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let session = Session::start(&cfg.server).await?;
+    // A stop requested while connecting ends the start at once: nothing was taken yet.
+    let started = tokio::select! {
+        biased;
+        _ = session.shutdown.cancelled() => None,
+        started = start(cfg, az, &session) => Some(started?),
+    };
+    let Some((engine, feed, handle)) = started else {
+        tracing::info!("stopped while starting");
+        session.finish();
+        return Ok(());
+    };
+    tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
+    let result = session.drive(&engine, feed, true).await;
+    // Acknowledgements are written; now release ownership so other replicas take over at once.
+    // Unanswered releases are abandoned at the deadline: ownership then expires by itself.
+    if let Some(Err(e)) = session.bounded("releasing partition ownership", handle.close()).await {
+        tracing::warn!(error = %e, "closing the event processor");
+    }
+    session.finish();
+    result
+}
+
+/// Connects every service the daemon uses; bad settings fail here, at start.
+async fn start(
+    cfg: &Config,
+    az: &AzureConfig,
+    session: &Session,
+) -> anyhow::Result<(AzureEngine, EventHubsFeed, EventHubsFeedHandle)> {
     let (metrics, shutdown) = (session.metrics.clone(), session.shutdown.clone());
     let creds = Credentials::new(&az.credential);
     let engine = engine(cfg, az, &creds, metrics.clone()).await?;
@@ -161,14 +189,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     .map_err(|e| {
         anyhow::anyhow!("input: hub {}/{} consumer group {}: {e}", az.input.namespace, az.input.hub, az.consumer_group)
     })?;
-    tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
-    let result = session.drive(&engine, feed, true).await;
-    // Acknowledgements are written; now release ownership so other replicas take over at once.
-    if let Err(e) = handle.close().await {
-        tracing::warn!(error = %e, "closing the event processor");
-    }
-    session.finish();
-    result
+    Ok((engine, feed, handle))
 }
 
 /// `flowlog backfill` on Azure: every blob of the allowed containers under `prefix`

@@ -1,6 +1,7 @@
 //! The run skeleton both daemons share: signals, the ops server, readiness, the offset sweep,
 //! the shutdown deadline and the end-of-run summary. Each daemon only builds its engine and feed.
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -24,6 +25,8 @@ pub struct Session {
     ready: Readiness,
     started: Instant,
     deadline: Duration,
+    /// When shutdown was requested: every later step gets what remains of the deadline.
+    stop_requested: Arc<OnceLock<Instant>>,
 }
 
 impl Session {
@@ -35,7 +38,41 @@ impl Session {
         cancel_on_signal(shutdown.clone());
         let ready = Readiness::default();
         start_ops(server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
-        Ok(Session { metrics, shutdown, ready, started: Instant::now(), deadline: server.shutdown_deadline })
+        let stop_requested = Arc::new(OnceLock::new());
+        let (requested, signal) = (stop_requested.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            let _ = requested.set(Instant::now());
+        });
+        Ok(Session {
+            metrics,
+            shutdown,
+            ready,
+            started: Instant::now(),
+            deadline: server.shutdown_deadline,
+            stop_requested,
+        })
+    }
+
+    /// What remains of the shutdown deadline (all of it while no shutdown was requested).
+    pub fn remaining(&self) -> Duration {
+        self.stop_requested.get().map_or(self.deadline, |at| self.deadline.saturating_sub(at.elapsed()))
+    }
+
+    /// Runs one shutdown step within what remains of the deadline; a step still running then
+    /// is abandoned with a warning (`what` names it).
+    pub async fn bounded<T>(&self, what: &str, step: impl Future<Output = T>) -> Option<T> {
+        match tokio::time::timeout(self.remaining(), step).await {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(
+                    step = what,
+                    deadline_secs = self.deadline.as_secs(),
+                    "abandoned at the shutdown deadline"
+                );
+                None
+            }
+        }
     }
 
     /// Runs `engine` over `feed` until the feed ends or shutdown is requested, then gives

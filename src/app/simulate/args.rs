@@ -14,7 +14,7 @@ pub struct SimulateArgs {
     #[arg(long, required_unless_present = "azure")]
     pub out: Option<PathBuf>,
     /// Write into Azure Blob storage (Put Block + Put Block List) and publish BlobCreated events
-    /// to the input hub, both as configured by `--config` (sources.allowed, [input]).
+    /// to the input hub, both as configured by `--config` (`sources.allowed`, `[input]`).
     #[arg(long, requires = "config", conflicts_with = "out")]
     pub azure: bool,
     /// Azure configuration file (the daemon's); `FLOWLOG_*` variables apply too.

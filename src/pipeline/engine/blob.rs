@@ -7,7 +7,7 @@ use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::ids::RowIds;
-use crate::domain::offset::{OffsetState, Plan, Reconcile, TAIL_LEN, plan_read, reconcile};
+use crate::domain::offset::{OffsetState, Plan, Reconcile, plan_read, reconcile};
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
@@ -33,11 +33,12 @@ struct Cursor {
     version: Option<Version>,
 }
 
-/// One attempt's outcome, the offset it left, and the end of the blob's committed region.
+/// One attempt's outcome, the offset it left, and whether bytes of an incomplete record were
+/// left behind it (a record still being written, or one that never completes).
 struct Attempt {
     outcome: BlobOutcome,
     cursor: Cursor,
-    region_end: u64,
+    incomplete: bool,
 }
 
 impl From<Option<(OffsetState, Version)>> for Cursor {
@@ -57,8 +58,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let loaded = self.offsets.load(blob).await?;
         let marked = loaded.as_ref().is_some_and(|(s, _)| s.pending.is_some());
         let attempt = self.attempt(blob, loaded).await?;
-        let behind = attempt.cursor.state.offset < attempt.region_end && attempt.outcome != BlobOutcome::Gone;
-        self.state.note_progress(blob, behind, self.now_ms());
+        self.state.note_progress(blob, attempt.incomplete, self.now_ms());
         if marked && attempt.cursor.state.pending.is_some() {
             self.clear_mark(blob, attempt.cursor).await?;
         }
@@ -69,18 +69,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let props = match self.blobs.properties(blob).await {
             Ok(p) => p,
             Err(e) if e.kind == ErrorKind::NotFound => {
-                return Ok(Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), region_end: 0 });
+                return Ok(Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), incomplete: false });
             }
             Err(e) => return Err(e),
         };
-        let region_end = props.content_length.saturating_sub(TAIL_LEN);
         let (start, end, recreated) =
             match plan_read(loaded.as_ref().map(|(s, _)| s), props.content_length, props.created_ms) {
                 Plan::UpToDate => {
                     let cursor = Cursor::from(loaded);
-                    // A stored offset past the region end belongs to this blob's history, not a stall.
-                    let region_end = region_end.min(cursor.state.offset);
-                    return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, region_end });
+                    return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: false });
                 }
                 Plan::Read { start, end, recreated } => (start, end, recreated),
             };
@@ -121,7 +118,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 if collector.enc.out.len() >= self.cfg.flush_bytes {
                     match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
                         Some(n) => rows += n,
-                        None => return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, region_end }),
+                        None => {
+                            let outcome = BlobOutcome::Superseded { rows };
+                            return Ok(Attempt { outcome, cursor, incomplete: false });
+                        }
                     }
                 }
             }
@@ -129,21 +129,24 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if read < total {
             return Err(ServiceError::transient(format!("blob {blob}: read ended after {read} of {total} bytes")));
         }
-        if flattener.offset() == start && collector.letters.is_empty() && !recreated && rows == 0 {
+        if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
-            return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, region_end });
+            let incomplete = flattener.has_partial_record();
+            return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete });
         }
-        if flattener.offset() > cursor.state.offset || !collector.letters.is_empty() || recreated {
+        if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
             match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
                 Some(n) => rows += n,
-                None => return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, region_end }),
+                None => {
+                    return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, incomplete: false });
+                }
             }
         }
         if flattener.pending() > 0 {
             tracing::debug!(blob = %blob, offset = flattener.offset(), pending = flattener.pending(), "incomplete record left for the next read");
         }
         let outcome = BlobOutcome::Processed { from: start, to: cursor.state.offset, rows };
-        Ok(Attempt { outcome, cursor, region_end })
+        Ok(Attempt { outcome, cursor, incomplete: flattener.has_partial_record() })
     }
 
     /// Steps 3–4 for what is buffered: dead letters, then rows, then the offset. Returns the
@@ -155,10 +158,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         collector: &mut Collector,
         new_offset: u64,
     ) -> ServiceResult<Option<u64>> {
-        for letter in &collector.letters {
-            self.put_dead_letter(letter).await?;
+        for letter in collector.take_letters() {
+            self.put_dead_letter(&letter).await?;
         }
-        collector.letters.clear();
         let rows = collector.buffered_rows();
         if rows > 0 {
             self.sink.send(RowBatch { blob, ndjson: &collector.enc.out, rows: rows as usize }).await?;

@@ -1,18 +1,31 @@
 //! The engine's row visitor: encodes rows as NDJSON and turns bad records and tuples into dead letters.
+use super::bad_tuples::BadTuples;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
 
 pub struct Collector {
     pub enc: NdjsonEncoder,
-    pub letters: Vec<DeadLetter>,
+    letters: Vec<DeadLetter>,
+    bad_tuples: BadTuples,
     raw_limit: usize,
     now: String,
 }
 
 impl Collector {
     pub fn new(raw_limit: usize, now: String) -> Self {
-        Collector { enc: NdjsonEncoder::new(), letters: Vec::new(), raw_limit, now }
+        Collector { enc: NdjsonEncoder::new(), letters: Vec::new(), bad_tuples: BadTuples::default(), raw_limit, now }
+    }
+
+    pub fn has_letters(&self) -> bool {
+        !self.letters.is_empty() || !self.bad_tuples.is_empty()
+    }
+
+    /// The dead letters collected since the last take: bad records one each, bad tuples as one.
+    pub fn take_letters(&mut self) -> Vec<DeadLetter> {
+        let mut letters = std::mem::take(&mut self.letters);
+        letters.extend(self.bad_tuples.take(self.raw_limit, &self.now));
+        letters
     }
 
     /// Rows encoded since the last take.
@@ -35,17 +48,7 @@ impl RowVisitor for Collector {
     }
 
     fn tuple_error(&mut self, e: TupleError) {
-        tracing::warn!(blob = %e.blob, record_offset = e.record_offset, ordinal = e.ordinal, reason = %e.reason, "bad flow tuple dead-lettered");
-        self.letters.push(DeadLetter::new(
-            DeadLetterKind::Tuple,
-            Some(e.blob.clone()),
-            None,
-            format!("record at byte {} tuple #{}", e.record_offset, e.ordinal),
-            e.reason.to_string(),
-            e.tuple.as_bytes(),
-            self.raw_limit,
-            self.now.clone(),
-        ));
+        self.bad_tuples.add(e, self.raw_limit);
     }
 
     fn record_error(&mut self, e: RecordError) {

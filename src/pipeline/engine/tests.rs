@@ -243,3 +243,24 @@ async fn small_flush_threshold_sends_and_commits_as_it_goes() {
     assert_eq!(e.sink.lines().len(), 6);
     assert_eq!(e.sink.batches(), 2, "one batch per record");
 }
+
+#[tokio::test]
+async fn a_record_that_never_completes_is_reported_as_stalled_until_it_does() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    // The committed length covers half of the second record: it can never be parsed.
+    let second = NSG.find("\n,{").unwrap();
+    let cut = format!("{}]}}", &NSG[..second + 200]);
+    blobs.put(&b, cut.clone().into_bytes(), None);
+    let mut e = engine(blobs);
+    e.cfg.stall_after = std::time::Duration::ZERO;
+    run(&e, vec![changed(1, "b", cut.len())]).await;
+    assert_eq!(e.sink.lines().len(), 4, "the complete first record is delivered");
+    let stalled = e.report_stalls();
+    assert_eq!(stalled.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(e.metrics.stalled_blobs.get(), 1);
+    e.blobs.put(&b, NSG.as_bytes().to_vec(), None);
+    run(&e, vec![changed(2, "b", NSG.len())]).await;
+    assert!(e.report_stalls().is_empty(), "progress clears the stall");
+    assert_eq!(e.metrics.stalled_blobs.get(), 0);
+}
