@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use flowlog::pipeline::offset_store::OffsetStore;
 use futures::StreamExt;
 use hubs::{producer, send_to_partition};
-use stack::{VNET, check, exit_of, fresh_hour, metric, signal, stack, wait_for, wait_for_rows};
+use stack::{Stack, VNET, check, exit_of, fresh_hour, http_get, metric, signal, stack, wait_for, wait_for_rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
