@@ -322,3 +322,20 @@ fn checks_catch_unknown_series_labels_and_values() {
     assert!(problems.iter().any(|p| p.contains("severity")), "{problems:?}");
     assert!(problems.iter().any(|p| p.contains("summary")), "{problems:?}");
 }
+
+/// Every exported family has a panel: a metric added to the daemon shows up on the dashboard.
+#[test]
+fn dashboard_shows_every_exported_metric() {
+    let dashboard = read("deploy/grafana/flowlog.json");
+    let exported = daemon_metrics();
+    let missing: Vec<&String> = exported
+        .series
+        .keys()
+        .filter(|name| {
+            // A histogram is shown when any of its series is.
+            let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+            !dashboard.contains(family)
+        })
+        .collect();
+    assert!(missing.is_empty(), "not on the dashboard: {missing:?}");
+}
