@@ -1,0 +1,361 @@
+//! The Azure daemon's test stack: the in-process Event Hubs emulator, Azurite (optionally
+//! behind fault proxies), the `flowlog` binary as separate processes (`daemon`, `simulate`),
+//! and what a test checks afterwards: rows delivered to the output hub, the rows every blob
+//! must yield, stored offsets and metrics. Included by the Azure end-to-end and fault tests
+//! as `#[path = "common/azure_stack.rs"] mod stack;` next to `mod common;` and `mod hubs;`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use azure_messaging_eventhubs::{OpenReceiverOptions, StartLocation, StartPosition};
+use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE};
+use flowlog::azure::StorageAuth;
+use flowlog::azure::blob_store::AzureBlobStoreOptions;
+use flowlog::azure::table::TableOffsetStore;
+use flowlog::pipeline::blob_store::BlobStore;
+use futures::StreamExt;
+
+use crate::common;
+use crate::hubs::{consumer, start_emulator};
+
+pub const NSG: &str = "insights-logs-networksecuritygroupflowevent";
+pub const VNET: &str = "insights-logs-flowlogflowevent";
+pub const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// A child process that is killed if the test ends (or fails) before waiting for it, so a
+/// failing test leaves no daemon running. A failing test prints the tail of its log.
+pub struct Proc(pub Option<Child>, pub Option<PathBuf>);
+
+impl Proc {
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(log) = &self.1
+        {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("--- last lines of {}:", log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub struct Stack {
+    pub emulator: EmulatorHandle,
+    pub dir: tempfile::TempDir,
+    pub table: String,
+    pub dead_letters: String,
+    /// Account endpoints the daemon and `simulate` use for sources and dead letters (Blob) and
+    /// offsets (Table): Azurite's, or a fault proxy's in front of it. Checkpoints always go
+    /// straight to Azurite: faults there are the Event Hubs processor's business.
+    pub blob_url: String,
+    pub table_url: String,
+    /// Extra `[engine]` keys, one `key = value` per line.
+    pub engine_extra: String,
+}
+
+pub async fn stack() -> Stack {
+    let emulator = start_emulator(EmulatorConfig::new(vec![
+        HubConfig::new("input", 4).with_consumer_group("flowlog"),
+        HubConfig::new("rows", 4).with_consumer_group("adx"),
+    ]))
+    .await;
+    Stack {
+        emulator,
+        dir: tempfile::tempdir().unwrap(),
+        table: common::unique_name("offsets"),
+        dead_letters: common::unique_name("dead"),
+        blob_url: common::blob_endpoint().to_string(),
+        table_url: common::table_endpoint().to_string(),
+        engine_extra: String::new(),
+    }
+}
+
+impl Stack {
+    /// The daemon's configuration file (no secrets: those are in `env`).
+    pub fn config(&self, name: &str, listen: u16) -> PathBuf {
+        let checkpoints = common::blob_endpoint().to_string();
+        let (blob, table) = (&self.blob_url, &self.table_url);
+        let text = format!(
+            r#"[input]
+namespace = "{NAMESPACE}"
+hub = "input"
+consumer_group = "flowlog"
+endpoint = "{ep}"
+update_interval_ms = 300
+partition_expiration_ms = 2000
+strategy = "greedy"
+[checkpoints]
+account_url = "{checkpoints}"
+container = "{cp}"
+[offsets]
+account_url = "{table}"
+table = "{tbl}"
+[sources]
+allowed = ["{blob}/{NSG}", "{blob}/{VNET}"]
+[output]
+namespace = "{NAMESPACE}"
+hub = "rows"
+endpoint = "{ep}"
+[dead_letter]
+account_url = "{blob}"
+container = "{dl}"
+[engine]
+flush_bytes = 65536
+retry_min_delay_ms = 20
+retry_max_delay_ms = 500
+{extra}
+[server]
+listen = "127.0.0.1:{listen}"
+shutdown_deadline_secs = 10
+"#,
+            ep = self.emulator.endpoint(),
+            cp = self.table.replace("offsets", "checkpoints"),
+            tbl = self.table,
+            dl = self.dead_letters,
+            extra = self.engine_extra,
+        );
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `flowlog <subcommand> --config <config>` with the secrets in its environment.
+    pub fn command(&self, subcommand: &[&str], config: &PathBuf) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flowlog"));
+        c.args(subcommand).arg("--config").arg(config);
+        for section in ["CHECKPOINTS", "OFFSETS", "SOURCES", "DEAD_LETTER"] {
+            c.env(format!("FLOWLOG_{section}_ACCOUNT_KEY"), KEY);
+        }
+        c.env("FLOWLOG_INPUT_TOKEN", "t").env("FLOWLOG_OUTPUT_TOKEN", "t").env("RUST_LOG", "warn");
+        c
+    }
+
+    pub async fn daemon(&self, name: &str) -> (Proc, u16) {
+        let port = free_port();
+        let config = self.config(name, port);
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut child = Proc(
+            Some(self.command(&["run"], &config).stderr(file).stdout(Stdio::null()).spawn().unwrap()),
+            Some(log.clone()),
+        );
+        let start = Instant::now();
+        while http_get(port, "/readyz").0 != 200 {
+            // A daemon that exited at start will never be ready: say so at once, with its log.
+            let exited = child.0.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || start.elapsed() > Duration::from_secs(120) {
+                let why = exited.map_or("not ready after 120 s".to_string(), |s| format!("exited at start ({s})"));
+                panic!("{name} {why}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (child, port)
+    }
+
+    pub fn simulate(&self, args: &[&str]) -> Proc {
+        let config = self.config("simulate", free_port());
+        let log = self.dir.path().join("simulate.log");
+        let file = std::fs::File::create(&log).unwrap();
+        Proc(Some(self.command(&["simulate", "--azure"], &config).args(args).stderr(file).spawn().unwrap()), Some(log))
+    }
+
+    /// Events accepted by the output hub so far (the emulator's counters).
+    pub fn output_events(&self) -> u64 {
+        self.emulator
+            .control()
+            .counters()
+            .hubs
+            .get("rows")
+            .map_or(0, |h| h.partitions.values().map(|p| p.events_received).sum())
+    }
+
+    /// Every row in the output hub, in partition order. Reading is retried: the test's own
+    /// short-lived clients are not what is under test.
+    pub async fn delivered(&self) -> Vec<String> {
+        let mut last = String::new();
+        for attempt in 1..=12u64 {
+            match tokio::time::timeout(Duration::from_secs(30), self.try_delivered()).await {
+                Ok(Ok(lines)) => return lines,
+                Ok(Err(e)) => last = e,
+                Err(_) => last = "timed out".into(),
+            }
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+        }
+        panic!("reading the output hub failed: {last}");
+    }
+
+    async fn try_delivered(&self) -> Result<Vec<String>, String> {
+        let consumer = consumer(&self.emulator, "rows").await;
+        let mut lines = Vec::new();
+        for p in 0..4 {
+            let props = consumer.get_partition_properties(&p.to_string()).await.map_err(|e| e.to_string())?;
+            if props.is_empty {
+                continue;
+            }
+            let n = (props.last_enqueued_sequence_number + 1) as usize;
+            let options = OpenReceiverOptions {
+                start_position: Some(StartPosition { location: StartLocation::Earliest, inclusive: false }),
+                ..Default::default()
+            };
+            let receiver =
+                consumer.open_receiver_on_partition(p.to_string(), Some(options)).await.map_err(|e| e.to_string())?;
+            {
+                let stream = receiver.stream_events();
+                futures::pin_mut!(stream);
+                for _ in 0..n {
+                    let event = stream.next().await.ok_or("stream ended")?.map_err(|e| e.to_string())?;
+                    let body = event.event_data().body().unwrap_or_default();
+                    lines.extend(String::from_utf8_lossy(body).lines().map(str::to_string));
+                }
+            }
+            let _ = receiver.close().await;
+        }
+        let _ = consumer.close().await;
+        Ok(lines)
+    }
+
+    /// The rows every blob written under the given start hour must yield, by id.
+    pub async fn expected(
+        &self,
+        hour_prefix: &str,
+    ) -> (HashMap<String, String>, Vec<(flowlog::domain::blob_name::BlobName, u64)>) {
+        let store = common::blob_store(&[NSG, VNET], AzureBlobStoreOptions::default());
+        let mut rows = HashMap::new();
+        let mut ends = Vec::new();
+        for listing in store.list("").await.unwrap() {
+            if !listing.blob.as_str().contains(hour_prefix) {
+                continue;
+            }
+            let len = listing.properties.content_length;
+            let bytes = common::read_all(store.read_range(&listing.blob, 0..len).await.unwrap(), usize::MAX).await;
+            let mut enc = flowlog::domain::row::ndjson::NdjsonEncoder::new();
+            flowlog::domain::flatten::RangeFlattener::new(flowlog::domain::ids::RowIds::new(listing.blob.as_str()), 0)
+                .push(&bytes, true, &mut enc);
+            for line in String::from_utf8(enc.out).unwrap().lines() {
+                rows.insert(id_of(line), line.to_string());
+            }
+            ends.push((listing.blob, len - 2));
+        }
+        (rows, ends)
+    }
+
+    pub async fn offsets(&self) -> TableOffsetStore {
+        TableOffsetStore::new(&common::table_endpoint(), &self.table, &StorageAuth::emulator()).unwrap()
+    }
+}
+
+pub fn id_of(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// Nothing lost, nothing invented, duplicates identical; returns the number of duplicates.
+pub fn check(expected: &HashMap<String, String>, delivered: &[String]) -> usize {
+    let mut seen = HashMap::new();
+    for line in delivered {
+        let id = id_of(line);
+        assert_eq!(expected.get(&id), Some(line), "row {id} unexpected or different");
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), expected.len(), "rows lost");
+    delivered.len() - seen.len()
+}
+
+pub async fn wait_for_rows(stack: &Stack, expected: &HashMap<String, String>, limit: Duration) -> Vec<String> {
+    let start = Instant::now();
+    let mut seen_events = 0;
+    loop {
+        // Re-read only when the output hub received something new.
+        let events = stack.output_events();
+        if events == seen_events {
+            assert!(start.elapsed() < limit, "no new output after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        seen_events = events;
+        let rows = stack.delivered().await;
+        let ids: std::collections::HashSet<String> = rows.iter().map(|l| id_of(l)).collect();
+        if expected.keys().all(|k| ids.contains(k)) {
+            return rows;
+        }
+        assert!(start.elapsed() < limit, "only {} of {} rows after {limit:?}", ids.len(), expected.len());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// A start hour no earlier run against the same Azurite used (blobs are appended to, as Azure
+/// does): `(--start value, the blob-path fragment of that hour)`.
+pub fn fresh_hour(month: u32) -> (String, String) {
+    fresh_hour_in(2026, month)
+}
+
+/// [`fresh_hour`] in another year, so that suites do not share months.
+pub fn fresh_hour_in(year: u32, month: u32) -> (String, String) {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let (day, hour) = (1 + n % 28, (n / 28) % 24);
+    (format!("{year}-{month:02}-{day:02}T{hour:02}:00:00Z"), format!("y={year}/m={month:02}/d={day:02}/h={hour:02}"))
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return (0, String::new());
+    }
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+/// Polls `cond` without blocking the runtime: the emulator runs on it too.
+pub async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a child process off the runtime's threads.
+pub async fn exit_of(mut proc: Proc) -> std::process::ExitStatus {
+    let mut child = proc.0.take().expect("not waited for yet");
+    tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap()
+}
+
+pub fn signal(child: &Proc, sig: &str) {
+    assert!(Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap().success());
+}
+
+pub fn metric(port: u16, name: &str) -> u64 {
+    let (_, body) = http_get(port, "/metrics");
+    body.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum::<f64>()
+        as u64
+}
