@@ -35,10 +35,13 @@ struct Proxied {
     table: FaultProxy,
 }
 
-/// A stack whose daemons retry marked blobs within seconds, not the default half minute.
+/// A stack whose daemons retry marked blobs within seconds, not the default half minute, and
+/// give up on a silent storage call after 2 s instead of 30.
 async fn fault_stack() -> Stack {
     let mut stack = stack().await;
-    stack.engine_extra = "pending_interval_secs = 1\npending_min_delay_secs = 1\npending_max_delay_secs = 2".into();
+    stack.engine_extra =
+        "pending_interval_secs = 1\npending_min_delay_secs = 1\npending_max_delay_secs = 2\ncall_timeout_secs = 2"
+            .into();
     stack
 }
 
@@ -250,7 +253,6 @@ async fn blob_slow_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs engine change (issue 12 item 2): a 403 read is dead-lettered as permanently unreadable, never retried by the sweep"]
 async fn blob_403_then_healed() {
     let (_p, o) =
         proxy_scenario("blob 403", 5, Target::Blob, blob_reads(), status(403, None, "AuthenticationFailed"), HOLD)
@@ -259,7 +261,6 @@ async fn blob_403_then_healed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs an engine hook: storage calls have no timeout (a silent read held its blob for 57 s, counted nowhere)"]
 async fn blob_silence() {
     let (_p, o) = proxy_scenario("blob no answer", 6, Target::Blob, blob_reads(), Action::Hang, HOLD).await;
     assert!(o.metric("flowlog_retries_total{operation=\"blob\"}") > 0.0, "the timed-out reads are retried and counted");
@@ -293,7 +294,6 @@ async fn table_resets_on_offset_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs engine change (issue 12 item 1): a 403 on the commit is permanent, so the blob is re-read and re-sent instead of its commit retried alone"]
 async fn table_403_on_offset_writes() {
     let (_p, o) = proxy_scenario(
         "table writes 403",
@@ -309,7 +309,6 @@ async fn table_403_on_offset_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs an engine hook: storage calls have no timeout (a silent offset write stalls its partition for good)"]
 async fn table_silence_on_offset_writes() {
     let (_p, o) = proxy_scenario("table writes no answer", 11, Target::Table, table_writes(), Action::Hang, HOLD).await;
     assert!(o.failures_seen() > 0.0);

@@ -178,7 +178,6 @@ fn state_directory_on_a_full_disk() {
 }
 
 #[test]
-#[ignore = "needs engine change (issue 12 items 1-2): a bounded run whose sink write fails dead-letters the blob and exits 0 with its rows missing"]
 fn output_file_on_a_full_disk() {
     full_disk(false);
 }

@@ -1,7 +1,7 @@
 //! Classifies errors of both Azure SDK generations into `ServiceError` kinds, in one place.
 //!
-//! 404 → NotFound; 409/412 → Conflict; 408/429/5xx, connection and I/O failures → Transient;
-//! the rest → Permanent. Messages keep the status and the service's error code, and pass through
+//! 404 → NotFound; 409/412 → Conflict; 401/403/408/429/5xx, connection and I/O failures →
+//! Transient; the rest → Permanent. Messages keep the status and the service's error code, and pass through
 //! [`redact`] because transport errors quote the request URL, which can carry a SAS signature.
 //! The SDK error is not kept as `source`: its Display could print that URL unredacted.
 use crate::pipeline::error::{ErrorKind, ServiceError};
@@ -137,7 +137,8 @@ mod tests {
             (500, ErrorKind::Transient),
             (503, ErrorKind::Transient),
             (400, ErrorKind::Permanent),
-            (403, ErrorKind::Permanent),
+            (401, ErrorKind::Transient),
+            (403, ErrorKind::Transient),
         ] {
             assert_eq!(kind_for_status(status), kind, "{status}");
         }

@@ -62,6 +62,8 @@ impl ServiceError {
             K::Interrupted | K::TimedOut | K::WouldBlock | K::ConnectionReset | K::ConnectionAborted => {
                 ErrorKind::Transient
             }
+            // A full disk or quota heals when someone frees space: retry, never dead-letter.
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => ErrorKind::Transient,
             _ => ErrorKind::Permanent,
         };
         Self::with_source(kind, context, err)
@@ -73,6 +75,10 @@ impl ServiceError {
             404 => ErrorKind::NotFound,
             409 | 412 => ErrorKind::Conflict,
             408 | 429 | 500..=599 => ErrorKind::Transient,
+            // Authorization heals more often than not: a rotated key or SAS being redeployed, a
+            // role assignment still propagating. Retried with backoff (and marked for the
+            // pending sweep), never taken for "unreadable".
+            401 | 403 => ErrorKind::Transient,
             _ => ErrorKind::Permanent,
         };
         Self::new(kind, message)

@@ -165,6 +165,8 @@ section!(EngineSection "engine" {
     retry_max_attempts: Option<usize>,
     retry_min_delay_ms: Option<u64>,
     retry_max_delay_ms: Option<u64>,
+    /// Longest wait for one storage call before it counts as a transient failure (default 30 s).
+    call_timeout_secs: Option<u64>,
     /// How often blobs marked for retry after a failed read are retried (default 30 s).
     pending_interval_secs: Option<u64>,
     /// First and longest delay between retries of one marked blob (default 30 s and 1 h).

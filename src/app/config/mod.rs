@@ -215,6 +215,7 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
         retention: retention_days.map_or(d.retention, |days| Duration::from_secs(days * 86_400)),
         sweep_interval: d.sweep_interval,
         patient_commits: d.patient_commits,
+        call_timeout: secs(e.call_timeout_secs, d.call_timeout),
         pending_interval: secs(e.pending_interval_secs, d.pending_interval),
         pending_delays: (
             secs(e.pending_min_delay_secs, d.pending_delays.0),
@@ -232,6 +233,7 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     in_range("engine.retry_min_delay_ms", cfg.retry.min_delay.as_millis() as u64, 1, 3_600_000)?;
     in_range("engine.retry_max_delay_ms", cfg.retry.max_delay.as_millis() as u64, 1, 3_600_000)?;
     ordered("engine.retry_min_delay_ms", cfg.retry.min_delay, "engine.retry_max_delay_ms", cfg.retry.max_delay)?;
+    in_range("engine.call_timeout_secs", cfg.call_timeout.as_secs(), 1, 3600)?;
     in_range("engine.pending_interval_secs", cfg.pending_interval.as_secs(), 1, 86_400)?;
     in_range("engine.pending_min_delay_secs", cfg.pending_delays.0.as_secs(), 1, 86_400)?;
     in_range("engine.pending_max_delay_secs", cfg.pending_delays.1.as_secs(), 1, 7 * 86_400)?;

@@ -66,9 +66,10 @@ async fn engine(
         .with_metrics(metrics))
 }
 
-/// Retries a connection attempt that hangs: an SDK 0.15 client's first connection sometimes
-/// never answers (seen against the emulator under load), and a fresh attempt succeeds. Errors
-/// are not retried: a wrong name or credential must fail at start with its message.
+/// Retries a connection attempt that hangs or drops: an SDK 0.15 client's first connection
+/// sometimes never answers, or loses its session while it opens (both seen against the emulator
+/// under load), and a fresh attempt succeeds. Only transient errors are retried, within the
+/// retry policy: a wrong name fails at start with its message.
 async fn until_connected<T, F, Fut>(
     what: &str,
     policy: &RetryPolicy,
@@ -82,20 +83,20 @@ where
     const ATTEMPT: Duration = Duration::from_secs(15);
     let mut backoff = policy.backoff();
     loop {
-        match tokio::time::timeout(ATTEMPT, connect()).await {
+        let failure = match tokio::time::timeout(ATTEMPT, connect()).await {
+            Ok(Err(e)) if e.is_transient() => e.to_string(),
             Ok(result) => return result,
-            Err(_) => {
-                let Some(delay) = backoff.next() else {
-                    return Err(ServiceError::transient(format!(
-                        "connecting to the {what} timed out {} times",
-                        policy.max_attempts
-                    )));
-                };
-                metrics.retry(RetryOp::Connect);
-                tracing::warn!(what, "connecting timed out after {ATTEMPT:?}; trying a new connection");
-                tokio::time::sleep(delay).await;
-            }
-        }
+            Err(_) => format!("no answer within {ATTEMPT:?}"),
+        };
+        let Some(delay) = backoff.next() else {
+            return Err(ServiceError::transient(format!(
+                "connecting to the {what} failed {} times, last: {failure}",
+                policy.max_attempts
+            )));
+        };
+        metrics.retry(RetryOp::Connect);
+        tracing::warn!(what, failure, "connecting failed; trying a new connection");
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -55,7 +55,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// only move forward through compare-and-swap, so a repeat re-sends at most the rows whose
     /// offset commit did not happen, with the same ids.
     pub async fn process_blob(&self, blob: &BlobName) -> ServiceResult<BlobOutcome> {
-        let loaded = self.offsets.load(blob).await?;
+        let loaded = self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await?;
         let marked = loaded.as_ref().is_some_and(|(s, _)| s.pending.is_some());
         let attempt = self.attempt(blob, loaded).await?;
         self.state.note_progress(blob, attempt.incomplete, self.now_ms());
@@ -66,7 +66,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     }
 
     async fn attempt(&self, blob: &BlobName, loaded: Option<(OffsetState, Version)>) -> ServiceResult<Attempt> {
-        let props = match self.blobs.properties(blob).await {
+        let props = match self.bounded(|| format!("properties of {blob}"), self.blobs.properties(blob)).await {
             Ok(p) => p,
             Err(e) if e.kind == ErrorKind::NotFound => {
                 return Ok(Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), incomplete: false });
@@ -104,7 +104,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         stored.last_content_length = stored.last_content_length.max(props.content_length);
         let mut cursor = Cursor { state: stored, version };
 
-        let mut stream = self.blobs.read_range(blob, start..end).await?;
+        let mut stream = self.bounded(|| format!("reading {blob}"), self.blobs.read_range(blob, start..end)).await?;
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         let mut flattener = RangeFlattener::new(ids, start);
         let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
@@ -113,7 +113,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let mut rows = 0u64;
         // Where NUL bytes begin, in a blob that may be filled out of order: not yet written.
         let mut unwritten = None;
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = self
+            .bounded(|| format!("reading {blob} at byte {}", start + read), async { Ok(stream.next().await) })
+            .await?
+        {
             let mut chunk = chunk?;
             if checks && let Some(i) = memchr::memchr(0, &chunk) {
                 unwritten = Some(start + read + i as u64);
@@ -279,7 +282,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     async fn clear_mark(&self, blob: &BlobName, cursor: Cursor) -> ServiceResult<()> {
         let Some(version) = cursor.version else { return Ok(()) };
         let state = OffsetState { pending: None, updated_at_ms: self.now_ms(), ..cursor.state };
-        match self.offsets.save(blob, &state, Some(&version)).await {
+        match self
+            .bounded(|| format!("saving the offset of {blob}"), self.offsets.save(blob, &state, Some(&version)))
+            .await
+        {
             Ok(_) => {
                 tracing::info!(blob = %blob, "blob read again without error; its retry mark is cleared");
                 Ok(())
@@ -299,7 +305,13 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     ) -> ServiceResult<bool> {
         const MAX_ROUNDS: usize = 8;
         for _ in 0..MAX_ROUNDS {
-            match self.offsets.save(blob, &next, cursor.version.as_ref()).await {
+            match self
+                .bounded(
+                    || format!("saving the offset of {blob}"),
+                    self.offsets.save(blob, &next, cursor.version.as_ref()),
+                )
+                .await
+            {
                 Ok(v) => {
                     cursor.version = Some(v);
                     cursor.state = next;
@@ -308,7 +320,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 Err(e) if e.kind == ErrorKind::Conflict => {
                     self.metrics.offset_conflicts.inc();
                     tracing::debug!(blob = %blob, error = %e, "offset compare-and-swap conflict");
-                    match self.offsets.load(blob).await? {
+                    match self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await? {
                         // Deleted under us (retention sweep): insert again.
                         None => cursor.version = None,
                         Some((stored, v)) => match reconcile(&next, &stored) {

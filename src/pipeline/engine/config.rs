@@ -22,6 +22,9 @@ pub struct EngineConfig {
     /// policy and then, when `true` (daemons), without end until it succeeds or the process
     /// stops; when `false` (bounded runs), the run stops after the policy's attempts.
     pub patient_commits: bool,
+    /// Longest wait for one storage call (an offset load or save, blob properties, one chunk of
+    /// a read); a call without an answer by then fails as transient and is retried.
+    pub call_timeout: Duration,
     /// How often blobs with a retry mark are looked for and retried.
     pub pending_interval: Duration,
     /// Base and cap of the delay between retries of a marked blob.
@@ -42,6 +45,7 @@ impl Default for EngineConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(3600),
             patient_commits: false,
+            call_timeout: Duration::from_secs(30),
             pending_interval: Duration::from_secs(30),
             pending_delays: (Duration::from_secs(30), Duration::from_secs(3600)),
             stall_after: Duration::from_secs(15 * 60),

@@ -131,6 +131,23 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
     }
 
+    /// Awaits one storage call for at most `cfg.call_timeout`: a store that accepts the
+    /// connection and never answers must not hold a blob (or its partition) for good.
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        call: impl std::future::Future<Output = ServiceResult<T>>,
+    ) -> ServiceResult<T> {
+        match tokio::time::timeout(self.cfg.call_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::pipeline::error::ServiceError::transient(format!(
+                "{}: no answer within {:?}",
+                what(),
+                self.cfg.call_timeout
+            ))),
+        }
+    }
+
     pub(crate) fn now_ms(&self) -> i64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }

@@ -27,10 +27,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let delays = (self.cfg.pending_delays.0.as_millis() as u64, self.cfg.pending_delays.1.as_millis() as u64);
         let mut last = None;
         for _ in 0..MARK_ROUNDS {
-            let (state, version) = match self.offsets.load(blob).await? {
-                Some((s, v)) => (s, Some(v)),
-                None => (OffsetState::default(), None),
-            };
+            let (state, version) =
+                match self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await? {
+                    Some((s, v)) => (s, Some(v)),
+                    None => (OffsetState::default(), None),
+                };
             let mark = PendingRetry::after_failure(
                 state.pending.as_ref(),
                 target_length,
@@ -40,7 +41,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 delays,
             );
             let next = OffsetState { pending: Some(mark.clone()), updated_at_ms: self.now_ms(), ..state };
-            match self.offsets.save(blob, &next, version.as_ref()).await {
+            match self.bounded(|| format!("marking {blob}"), self.offsets.save(blob, &next, version.as_ref())).await {
                 Ok(_) => return Ok(mark),
                 Err(e) if e.kind == ErrorKind::Conflict => last = Some(e),
                 Err(e) => return Err(e),
@@ -67,7 +68,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// One pass: every due, marked blob of an owned partition gets one attempt. Returns how many
     /// were retried.
     pub async fn retry_pending(&self) -> ServiceResult<usize> {
-        let marked = self.offsets.pending().await?;
+        let marked = self.bounded(|| "listing marked blobs".to_string(), self.offsets.pending()).await?;
         self.metrics.pending_blobs.set(marked.len() as i64);
         let now = self.now_ms();
         let mut retried = 0;
@@ -104,12 +105,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Drops the mark of a blob given up on (its offset stays where it is).
     async fn clear_pending(&self, blob: &BlobName) -> ServiceResult<()> {
         for _ in 0..MARK_ROUNDS {
-            let Some((state, version)) = self.offsets.load(blob).await? else { return Ok(()) };
+            let Some((state, version)) =
+                self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await?
+            else {
+                return Ok(());
+            };
             if state.pending.is_none() {
                 return Ok(());
             }
             let next = OffsetState { pending: None, updated_at_ms: self.now_ms(), ..state };
-            match self.offsets.save(blob, &next, Some(&version)).await {
+            match self.bounded(|| format!("unmarking {blob}"), self.offsets.save(blob, &next, Some(&version))).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind == ErrorKind::Conflict => continue,
                 Err(e) => return Err(e),
