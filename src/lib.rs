@@ -32,7 +32,8 @@
 //!   bytes yields identical rows, so at-least-once delivery is deduplicated downstream.
 //! - **Nothing is dropped silently**: bad tuples, records, events and unreadable blobs are
 //!   logged with their location, counted in [`metrics`] and written to the dead-letter store.
-//! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob size.
+//! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob or
+//!   record size: records are parsed as a stream and their rows flushed mid-record if need be.
 //! - **Events are untrusted**: only blobs in configured accounts and containers are read.
 //!
 //! Vocabulary: a *checkpoint* is only the Event Hubs consumer position; an *offset* is only a

@@ -31,6 +31,8 @@ pub enum BlobOutcome {
 struct Cursor {
     state: OffsetState,
     version: Option<Version>,
+    /// Rows sent since the last commit (of a record not complete yet).
+    uncommitted_rows: u64,
 }
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
@@ -71,11 +73,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         stored.blob_created_ms = props.created_ms;
         stored.last_content_length = stored.last_content_length.max(props.content_length);
-        let mut cursor = Cursor { state: stored, version };
+        let mut cursor = Cursor { state: stored, version, uncommitted_rows: 0 };
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
         let mut flattener = RangeFlattener::new(BlobIdent::new(blob.as_str()), start);
-        let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
+        let mut collector = Collector::new(
+            self.cfg.dead_letter_raw_limit,
+            self.now_rfc3339(),
+            self.sink.segment_bytes(),
+            self.cfg.flush_bytes,
+        );
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
         let mut rows = 0u64;
@@ -87,16 +94,17 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
             self.metrics.bytes_read.inc_by(chunk.len() as u64);
             // Rows are about eight times the bytes they come from: feeding the chunk in slices
-            // lets the buffer be flushed (and the offset committed) near `flush_bytes`, whatever
-            // the store's chunk size, without re-parsing long partial records too often.
+            // lets the buffer be flushed near `flush_bytes` whatever the store's chunk size.
             let slice = (self.cfg.flush_bytes / 8).clamp(16 * 1024, 256 * 1024);
             let pieces = chunk.len().div_ceil(slice).max(1);
             for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
                 let last = i + 1 == pieces;
                 let p = flattener.push(piece, atomic && read == total && last, &mut collector);
                 self.metrics.records.inc_by(p.records);
-                if collector.enc.out.len() >= self.cfg.flush_bytes {
-                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
+                if collector.buffered_bytes() >= self.cfg.flush_bytes {
+                    // Possibly in the middle of a record: its rows go now, its offset later.
+                    let commit = flattener.offset() > cursor.state.offset;
+                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), commit).await? {
                         Some(n) => rows += n,
                         None => return Ok(BlobOutcome::Superseded { rows }),
                     }
@@ -106,12 +114,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if read < total {
             return Err(ServiceError::transient(format!("blob {blob}: read ended after {read} of {total} bytes")));
         }
+        if flattener.has_partial_record() {
+            collector.drop_incomplete();
+        }
         if flattener.offset() == start && collector.letters.is_empty() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
             return Ok(BlobOutcome::UpToDate);
         }
         if flattener.offset() > cursor.state.offset || !collector.letters.is_empty() || recreated {
-            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset()).await? {
+            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), true).await? {
                 Some(n) => rows += n,
                 None => return Ok(BlobOutcome::Superseded { rows }),
             }
@@ -122,34 +133,43 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         Ok(BlobOutcome::Processed { from: start, to: cursor.state.offset, rows })
     }
 
-    /// Steps 3–4 for what is buffered: dead letters, then rows, then the offset. Returns the
-    /// rows delivered, or `None` when another worker had already committed further.
+    /// Steps 3–4 for what is buffered: dead letters, then rows, then (when `commit`) the offset.
+    /// Returns the rows delivered, or `None` when another worker had already committed further.
+    ///
+    /// Without `commit` the rows belong to a record whose end is not read yet (a record larger
+    /// than a flush): they are sent, but the offset stays at the record's start until it ends,
+    /// so a crash re-sends them, with the same ids.
     async fn deliver(
         &self,
         blob: &BlobName,
         cursor: &mut Cursor,
         collector: &mut Collector,
         new_offset: u64,
+        commit: bool,
     ) -> ServiceResult<Option<u64>> {
         for letter in &collector.letters {
             self.put_dead_letter(letter).await?;
         }
-        collector.letters.clear();
         let rows = collector.buffered_rows();
         if rows > 0 {
-            self.sink.send(RowBatch { blob, ndjson: &collector.enc.out, rows: rows as usize }).await?;
+            let segments = collector.take_segments();
+            self.sink.send(RowBatch { blob, segments, rows: rows as usize }).await?;
             self.metrics.rows_sent.inc_by(rows);
             self.metrics.sink_batches.inc();
         }
-        collector.enc.out.clear();
-        collector.enc.rows = 0;
+        collector.delivered();
+        cursor.uncommitted_rows += rows;
+        if !commit {
+            return Ok(Some(rows));
+        }
         let next = OffsetState {
             offset: new_offset,
-            rows_emitted: cursor.state.rows_emitted + rows,
+            rows_emitted: cursor.state.rows_emitted + cursor.uncommitted_rows,
             updated_at_ms: self.now_ms(),
             ..cursor.state.clone()
         };
         if self.compare_and_swap(blob, cursor, next).await? {
+            cursor.uncommitted_rows = 0;
             Ok(Some(rows))
         } else {
             self.metrics.duplicate_rows.inc_by(rows);
