@@ -8,9 +8,15 @@
 //! tuples until its end: see [`super::emit`].
 use memchr::memchr2;
 
+mod scalars;
+mod shape;
+
+use scalars::unescape;
+use shape::{Frame, Slot, key_slot};
+
 use super::emit::Emitter;
 use super::error::RecordErrorReason;
-use super::record::{Group, HeadField, Header, RowVisitor, duplicate};
+use super::record::{Group, Header, RowVisitor, duplicate};
 use crate::domain::row::id::BlobIdent;
 
 /// Nesting limit, as serde_json's: deeper input is an error, not unbounded state.
@@ -29,97 +35,6 @@ pub enum Step {
     /// The record is malformed from byte `at` on. `depth` containers were open and `in_string`
     /// tells whether `at` lies inside a string, so the caller can find where the record ends.
     Failed { at: usize, reason: RecordErrorReason, depth: usize, in_string: bool },
-}
-
-/// An open container and what its members mean. Group frames remember the first buffered group
-/// created inside them, to fill in values that arrive after the tuples.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Frame {
-    Record,
-    Props,
-    NsgRules,
-    NsgRule(usize),
-    NsgMacs,
-    NsgMac(usize),
-    VnetRecords,
-    VnetAcls,
-    VnetAcl(usize),
-    VnetGroups,
-    VnetGroup(usize),
-    Tuples,
-    SkipObject,
-    SkipArray,
-}
-
-impl Frame {
-    fn is_object(self) -> bool {
-        !matches!(
-            self,
-            Frame::NsgRules | Frame::NsgMacs | Frame::VnetAcls | Frame::VnetGroups | Frame::Tuples | Frame::SkipArray
-        )
-    }
-
-    /// What an element of this array is.
-    fn element(self) -> Slot {
-        match self {
-            Frame::NsgRules => Slot::NsgRule,
-            Frame::NsgMacs => Slot::NsgMac,
-            Frame::VnetAcls => Slot::VnetAcl,
-            Frame::VnetGroups => Slot::VnetGroup,
-            Frame::Tuples => Slot::Tuple,
-            _ => Slot::Skip,
-        }
-    }
-}
-
-/// What the value being read is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Skip,
-    Key,
-    Head(HeadField),
-    Version { vnet: bool },
-    Rule,
-    Mac,
-    Acl,
-    Tuple,
-    Props,
-    NsgRules,
-    NsgRule,
-    NsgMacs,
-    NsgMac,
-    VnetRecords,
-    VnetAcls,
-    VnetAcl,
-    VnetGroups,
-    VnetGroup,
-    Tuples,
-}
-
-impl Slot {
-    fn name(self) -> &'static str {
-        match self {
-            Slot::Head(f) => f.name(),
-            Slot::Version { vnet: true } => "flowLogVersion",
-            Slot::Version { vnet: false } => "Version",
-            Slot::Rule => "rule",
-            Slot::Mac => "mac",
-            Slot::Acl => "aclID",
-            Slot::Tuple => "flow tuple",
-            Slot::Props => "properties",
-            Slot::NsgRules | Slot::NsgMacs | Slot::VnetAcls => "flows",
-            Slot::NsgRule | Slot::NsgMac | Slot::VnetAcl | Slot::VnetGroup => "flow entry",
-            Slot::VnetRecords => "flowRecords",
-            Slot::VnetGroups => "flowGroups",
-            Slot::Tuples => "flowTuples",
-            Slot::Skip | Slot::Key => "value",
-        }
-    }
-
-    /// Whether the string's bytes are needed (skipped strings are scanned, not kept).
-    fn keeps_text(self) -> bool {
-        !matches!(self, Slot::Skip)
-    }
 }
 
 /// What the next bytes may be.
@@ -460,81 +375,6 @@ impl RecordParser {
         Ok(None)
     }
 
-    /// At an opening quote: takes the whole string from the chunk when it is there unescaped.
-    fn string_start<V: RowVisitor + ?Sized>(
-        &mut self,
-        blob: &BlobIdent,
-        data: &[u8],
-        i: usize,
-        v: &mut V,
-    ) -> Result<usize, Fail> {
-        let rest = &data[i + 1..];
-        if let Some(q) = memchr2(b'"', b'\\', rest)
-            && rest[q] == b'"'
-        {
-            self.lex = Some(Lex::Next);
-            self.string_done(blob, &rest[..q], q, false, v).map_err(|r| (i + q + 2, r))?;
-            return Ok(i + q + 2);
-        }
-        self.text.clear();
-        self.text_len = 0;
-        self.lex = Some(Lex::Str { esc: false });
-        self.string_rest(blob, data, i + 1, false, v)
-    }
-
-    /// Inside a string cut by a chunk edge or holding escapes: keeps its raw bytes (up to the cap)
-    /// until the closing quote.
-    fn string_rest<V: RowVisitor + ?Sized>(
-        &mut self,
-        blob: &BlobIdent,
-        data: &[u8],
-        mut i: usize,
-        mut esc: bool,
-        v: &mut V,
-    ) -> Result<usize, Fail> {
-        let keep = self.slot().keeps_text();
-        loop {
-            if esc {
-                let Some(&b) = data.get(i) else { break };
-                self.keep(keep, &[b]);
-                esc = false;
-                i += 1;
-            }
-            match memchr2(b'"', b'\\', &data[i..]) {
-                Some(q) if data[i + q] == b'"' => {
-                    self.keep(keep, &data[i..i + q]);
-                    let end = i + q + 1;
-                    let text = std::mem::take(&mut self.text);
-                    self.lex = Some(Lex::Next);
-                    let result = self.string_done(blob, &text, self.text_len, true, v);
-                    self.text = text;
-                    result.map_err(|r| (end, r))?;
-                    return Ok(end);
-                }
-                Some(q) => {
-                    self.keep(keep, &data[i..=i + q]);
-                    esc = true;
-                    i += q + 1;
-                }
-                None => {
-                    self.keep(keep, &data[i..]);
-                    i = data.len();
-                    break;
-                }
-            }
-        }
-        self.lex = Some(Lex::Str { esc });
-        Ok(i)
-    }
-
-    fn keep(&mut self, keep: bool, bytes: &[u8]) {
-        self.text_len += bytes.len();
-        if keep {
-            let room = MAX_STRING.saturating_sub(self.text.len());
-            self.text.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        }
-    }
-
     /// A complete string: `raw` is its text as written (escapes included when `maybe_escaped`),
     /// `len` its full length (`raw` may be cut at the cap).
     fn string_done<V: RowVisitor + ?Sized>(
@@ -566,7 +406,7 @@ impl RecordParser {
             return Ok(());
         }
         if slot == Slot::Key {
-            self.slot = Some(self.key_slot(text));
+            self.slot = Some(key_slot(self.frames.last(), text));
             self.lex = Some(Lex::Colon);
             return Ok(());
         }
@@ -590,141 +430,5 @@ impl RecordParser {
         }
         *target = Some(value);
         Ok(())
-    }
-
-    /// What the value under `key` is, given the innermost open object.
-    fn key_slot(&self, key: &[u8]) -> Slot {
-        let Some(&top) = self.frames.last() else { return Slot::Skip };
-        match (top, key) {
-            (Frame::Record, b"time") => Slot::Head(HeadField::Time),
-            (Frame::Record, b"resourceId") => Slot::Head(HeadField::ResourceId),
-            (Frame::Record, b"macAddress") => Slot::Head(HeadField::MacAddress),
-            (Frame::Record, b"flowLogResourceID") => Slot::Head(HeadField::FlowLogResourceId),
-            (Frame::Record, b"targetResourceID") => Slot::Head(HeadField::TargetResourceId),
-            (Frame::Record, b"properties") => Slot::Props,
-            (Frame::Record, b"flowLogVersion") => Slot::Version { vnet: true },
-            (Frame::Record, b"flowRecords") => Slot::VnetRecords,
-            (Frame::Props, b"Version") => Slot::Version { vnet: false },
-            (Frame::Props, b"flows") => Slot::NsgRules,
-            (Frame::NsgRule(_), b"rule") => Slot::Rule,
-            (Frame::NsgRule(_), b"flows") => Slot::NsgMacs,
-            (Frame::NsgMac(_), b"mac") => Slot::Mac,
-            (Frame::NsgMac(_), b"flowTuples") => Slot::Tuples,
-            (Frame::VnetRecords, b"flows") => Slot::VnetAcls,
-            (Frame::VnetAcl(_), b"aclID") => Slot::Acl,
-            (Frame::VnetAcl(_), b"flowGroups") => Slot::VnetGroups,
-            (Frame::VnetGroup(_), b"rule") => Slot::Rule,
-            (Frame::VnetGroup(_), b"flowTuples") => Slot::Tuples,
-            _ => Slot::Skip,
-        }
-    }
-
-    fn number_rest(&mut self, data: &[u8], mut i: usize) -> Result<usize, Fail> {
-        let start = i;
-        while i < data.len() && matches!(data[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-            i += 1;
-        }
-        let slot = self.slot();
-        if slot != Slot::Skip {
-            let room = 32usize.saturating_sub(self.text.len());
-            self.text.extend_from_slice(&data[start..i.min(start + room)]);
-        }
-        if i == data.len() {
-            return Ok(i);
-        }
-        self.lex = Some(Lex::Next);
-        if let Slot::Version { vnet } = slot {
-            let text = std::str::from_utf8(&self.text).unwrap_or("");
-            let value =
-                text.parse::<i64>().map_err(|_| (i, json_err(format!("`{}` is not an integer", slot.name()))))?;
-            self.header.set_version(vnet, Some(value)).map_err(|r| (i, r))?;
-        }
-        Ok(i)
-    }
-
-    fn literal_rest(&mut self, data: &[u8], mut i: usize, word: &'static [u8], mut at: usize) -> Result<usize, Fail> {
-        while at < word.len() {
-            let Some(&b) = data.get(i) else {
-                self.lex = Some(Lex::Lit { word, at: at as u8 });
-                return Ok(i);
-            };
-            if b != word[at] {
-                return Err((i, json_err("invalid literal")));
-            }
-            at += 1;
-            i += 1;
-        }
-        self.lex = Some(Lex::Next);
-        if word == b"null" {
-            match self.slot() {
-                Slot::Version { vnet } => self.header.set_version(vnet, None).map_err(|r| (i, r))?,
-                slot => self.set_string(slot, None).map_err(|r| (i, r))?,
-            }
-        }
-        Ok(i)
-    }
-}
-
-/// Decodes the escapes of a JSON string's raw text.
-fn unescape(raw: &[u8]) -> Result<Vec<u8>, RecordErrorReason> {
-    let bad = || json_err("invalid escape in string");
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        i += 1;
-        if b != b'\\' {
-            out.push(b);
-            continue;
-        }
-        let e = *raw.get(i).ok_or_else(bad)?;
-        i += 1;
-        let simple = match e {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 8,
-            b'f' => 12,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let hex = |at: usize| -> Option<u32> {
-                    let h = raw.get(at..at + 4)?;
-                    u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-                };
-                let mut c = hex(i).ok_or_else(bad)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&c) && raw.get(i..i + 2) == Some(b"\\u") {
-                    let low = hex(i + 2).ok_or_else(bad)?;
-                    if (0xDC00..0xE000).contains(&low) {
-                        c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
-                        i += 6;
-                    }
-                }
-                let ch = char::from_u32(c).ok_or_else(bad)?;
-                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
-                continue;
-            }
-            _ => return Err(bad()),
-        };
-        out.push(simple);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_decode_like_serde() {
-        for s in [r#"plain"#, r#"q\"b\\s\/"#, r#"\u00e9\ud83d\ude00\n\t"#] {
-            let ours = unescape(s.as_bytes()).unwrap();
-            let theirs: String = serde_json::from_str(&format!("\"{s}\"")).unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), theirs);
-        }
-        assert!(unescape(br"\x").is_err());
-        assert!(unescape(br"\u12").is_err());
     }
 }
