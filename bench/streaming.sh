@@ -9,13 +9,14 @@
 #   sizes  `flowlog flatten` of records of 4 k, 40 k and 400 k tuples: CPU per tuple, peak RSS
 #   big    `flowlog flatten` of one 50 MB record; `flowlog run --once` of a 1 GB blob of 60
 #          records of about 17 MB (rows to stdout, discarded): CPU, wall time, peak RSS
+#   ws     `flowlog flatten` of two small records separated by 50 MB and by 100 MB of spaces
 #   ratio  bench/reference_flatten.py (pandas, installed with pip into $BENCH_DIR/venv) against
 #          `flowlog flatten FILE > /dev/null`, CPU seconds, on the 4 k and 40 k files, side by side
 # BENCH_BIN picks the binary (default: target/release/flowlog, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-/tmp/flowlog-bench}
-cases=${CASES:-sizes big ratio}
+cases=${CASES:-sizes big ws ratio}
 mkdir -p "$dir"
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 if [ -z "${BENCH_BIN:-}" ]; then
@@ -69,6 +70,21 @@ if [[ $cases == *big* ]]; then
   mapfile -t f < <(files g1)
   printf 'run --once, %.0f MB blob of 60 records: %.1f s CPU, %.1f s wall, peak RSS %.1f MiB\n' \
     "$(echo "$(stat -c %s "${f[0]}") / 1000000" | bc -l)" "$cpu" "$wall" "$rss"
+fi
+
+if [[ $cases == *ws* ]]; then
+  for mb in 50 100; do
+    f="$dir/ws$mb.json"
+    [ -f "$f" ] || python3 - "$f" "$mb" <<'PY'
+import sys
+text = open("samples/nsg_v2.json").read()
+record = text[text.index("[") + 1 : text.rindex("]")].strip().split("\n,")[0]
+with open(sys.argv[1], "w") as f:
+    f.write('{"records":[' + record + " " * (int(sys.argv[2]) * 1000 * 1000) + "," + record + "]}")
+PY
+    flatten "$f"
+    printf 'flatten, two records around %d MB of whitespace: %.2f s CPU, peak RSS %.1f MiB\n' "$mb" "$cpu" "$rss"
+  done
 fi
 
 if [[ $cases == *ratio* ]]; then
