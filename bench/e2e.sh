@@ -2,8 +2,10 @@
 # End to end on the local Azure-compatible stack (Azurite + the Event Hubs emulator): one
 # `flowlog run` replica, `flowlog simulate --azure` as fast as it goes, until every row is
 # acknowledged by the output hub. Prints rows/s, output events and bytes per 1,000 rows, and
-# p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram).
-# Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events.
+# p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram), and
+# the daemon's peak RSS.
+# Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events;
+# TIMEOUT=seconds to wait for every row (default 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 blobs=${1:-8} minutes=${2:-10} tuples=${3:-500}
@@ -26,7 +28,7 @@ start=$(date +%s.%N)
 $bin simulate --azure --config "$STACK_DIR/flowlog.toml" --format nsg2 --blobs "$blobs" --minutes "$minutes" \
   --tuples-per-minute "$tuples" --start 2026-04-01T00:00:00Z 2>/dev/null
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-deadline=$((SECONDS + 300))
+deadline=$((SECONDS + ${TIMEOUT:-300}))
 until [ "$(metric flowlog_rows_sent_total)" = "$rows" ]; do
   [ "$SECONDS" -lt "$deadline" ] || { echo "timed out: $(metric flowlog_rows_sent_total) of $rows rows sent; see $STACK_DIR/daemon.log" >&2; exit 1; }
   sleep 0.05
@@ -34,7 +36,8 @@ done
 end=$(date +%s.%N)
 curl -s "http://127.0.0.1:$port/metrics" > "$STACK_DIR/metrics.txt"
 curl -s "$EMULATOR_CONTROL/counters" > "$STACK_DIR/counters.json"
-python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" <<'PY'
+peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon/status")
+python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" "$peak_kib" <<'PY'
 import json, sys
 rows, start, end, d, mode = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5] or "plain"
 out = json.load(open(f"{d}/counters.json"))["hubs"]["flowlog-rows"]["partitions"].values()
@@ -55,4 +58,5 @@ secs = end - start
 print(f"e2e ({mode}): {rows} rows in {secs:.2f} s = {rows/secs:.0f} rows/s (simulate + daemon on 2 shared cores)")
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
 print(f"latency enqueue -> rows acknowledged: p50 {q(0.5)*1000:.0f} ms, p99 {q(0.99)*1000:.0f} ms over {int(total)} blob reads")
+print(f"daemon peak RSS: {int(sys.argv[6]) / 1024:.1f} MiB")
 PY

@@ -42,7 +42,8 @@
 //! - **Nothing is dropped silently**: bad tuples, records, events and unreadable blobs are
 //!   logged with their location, counted in [`metrics`](pipeline::metrics) and written to the
 //!   dead-letter store.
-//! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob size.
+//! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob or
+//!   record size: records are parsed as a stream and their rows flushed mid-record if need be.
 //! - **Events are untrusted**: only blobs in configured accounts and containers are read.
 //!
 //! # Vocabulary

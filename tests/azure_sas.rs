@@ -55,14 +55,14 @@ async fn azurite_accepts_our_signature_and_refuses_a_tampered_one() {
     let tampered_query = query.replacen("sig=", "sig=A", 1);
     let tampered = SasToken::parse(&tampered_query).expect("parse");
     let err = store_with(&container, tampered).properties(&blob).await.expect_err("tampered");
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
     assert!(err.message.contains("403"), "{err}");
     let signature = query.split("sig=").nth(1).unwrap_or_default();
     assert!(!err.message.contains(signature), "the signature leaked into {err}");
 
     let expired = sas("b", "rl", OffsetDateTime::now_utc() - Duration::minutes(1));
     let err = store_with(&container, expired).properties(&blob).await.expect_err("expired");
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
 }
 
 #[tokio::test]
@@ -72,7 +72,7 @@ async fn permissions_in_the_token_are_enforced() {
     let client = container_client(&blob_endpoint(), &container, &read_only, "").expect("client");
     let err = client.blob_client("x/PT1H.json").upload(RequestContent::from(b"{}".to_vec()), None).await;
     let err = flowlog::azure::errors::from_azure("upload", &err.expect_err("read-only SAS cannot write"));
-    assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
+    assert_eq!(err.kind, ErrorKind::Transient, "{err}");
     assert!(err.message.contains("403"), "{err}");
 }
 

@@ -33,7 +33,7 @@ async fn sink(emulator: &EmulatorHandle, batch: BatchConfig) -> EventHubsSink {
 }
 
 async fn send(sink: &EventHubsSink, blob: &BlobName, rows: &[u8]) -> flowlog::pipeline::error::ServiceResult<()> {
-    within("sink send", sink.send(RowBatch { blob, ndjson: rows, rows: 0 })).await
+    within("sink send", sink.send(RowBatch::new(blob, rows.to_vec(), 0))).await
 }
 
 fn property(event: &ReceivedEventData, key: &str) -> Option<String> {

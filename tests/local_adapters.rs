@@ -39,7 +39,7 @@ async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {
             let chunks: Vec<_> = blobs.read_range(&changed.blob, 12..end).await.unwrap().try_collect().await.unwrap();
             let bytes = chunks.concat();
             let line = format!("{{\"blob\":{:?},\"bytes\":{}}}\n", changed.blob.as_str(), bytes.len());
-            sink.send(RowBatch { blob: &changed.blob, ndjson: line.as_bytes(), rows: 1 }).await.unwrap();
+            sink.send(RowBatch::new(&changed.blob, line.clone().into_bytes(), 1)).await.unwrap();
             let state = OffsetState {
                 generation: 0,
                 offset: end,

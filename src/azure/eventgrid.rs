@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::azure::sources::AllowedSources;
+use crate::domain::format::error::bounded_quote as quote;
 use crate::pipeline::change_feed::{BlobChanged, EventBody};
 
 pub const BLOB_CREATED: &str = "Microsoft.Storage.BlobCreated";
@@ -57,7 +58,7 @@ fn decode_one(ev: &Value, allowed: &AllowedSources) -> Decoded {
         Ok(Some(changed)) => Decoded::Body(EventBody::Changed(changed)),
         Ok(None) => {
             let ty = event_type(ev).unwrap_or_default();
-            Decoded::Body(EventBody::Ignored { reason: format!("event type {ty:?} is not {BLOB_CREATED}") })
+            Decoded::Body(EventBody::Ignored { reason: format!("event type {} is not {BLOB_CREATED}", quote(ty)) })
         }
         Err(reason) => Decoded::Invalid(reason),
     }
@@ -105,12 +106,13 @@ fn blob_from_subject(ev: &Value, allowed: &AllowedSources) -> Result<crate::doma
         ev.get("subject").and_then(Value::as_str).ok_or("BlobCreated event has neither data.url nor subject")?;
     let rest = subject
         .strip_prefix("/blobServices/default/containers/")
-        .ok_or_else(|| format!("subject {subject:?} does not name a blob"))?;
+        .ok_or_else(|| format!("subject {} does not name a blob", quote(subject)))?;
     let (container, path) =
-        rest.split_once("/blobs/").ok_or_else(|| format!("subject {subject:?} does not name a blob"))?;
+        rest.split_once("/blobs/").ok_or_else(|| format!("subject {} does not name a blob", quote(subject)))?;
     let resource = ev.get("topic").or_else(|| ev.get("source")).and_then(Value::as_str).unwrap_or_default();
-    let account = storage_account(resource)
-        .ok_or_else(|| format!("no storage account in topic/source {resource:?} for subject {subject:?}"))?;
+    let account = storage_account(resource).ok_or_else(|| {
+        format!("no storage account in topic/source {} for subject {}", quote(resource), quote(subject))
+    })?;
     allowed.blob_from_parts(account, container, path)
 }
 

@@ -166,3 +166,14 @@ fn malformed_bodies_and_fields_are_invalid_never_panics() {
         assert_eq!(raw, &body);
     }
 }
+
+#[test]
+fn reasons_quote_at_most_about_a_kilobyte_of_the_event() {
+    let mut ev: Value = serde_json::from_str::<Vec<Value>>(EVENT_GRID_SAMPLE).unwrap().remove(0);
+    let long = format!("https://my-storage-account.blob.core.windows.net/other/{}", "x".repeat(500_000));
+    ev["data"]["url"] = long.into();
+    let items = decode(&serde_json::to_vec(&ev).unwrap(), &allowed());
+    let [EventBody::Invalid { reason, raw }] = items.as_slice() else { panic!("{items:?}") };
+    assert!(reason.contains("outside the allowed sources") && reason.len() < 2048, "{} bytes", reason.len());
+    assert!(raw.len() > 500_000, "the dead letter keeps the event");
+}

@@ -1,8 +1,11 @@
 //! Row sink on an output Event Hub read by Azure Data Explorer: rows packed into size-bounded
 //! (optionally gzip) MULTIJSON events carrying ADX's routing properties.
 //!
-//! Each payload from `row::batch::pack` is sent as a one-event `EventDataBatch` and `send`
-//! returns only after the service accepted every payload, in order. All payloads of a blob use
+//! Each payload is sent as a one-event `EventDataBatch` and `send` returns only after the service
+//! accepted every payload, in order. Plain rows arrive from the engine already cut into
+//! event-sized segments (see `segment_bytes`), and each segment's buffer becomes the event body
+//! as it is: rows are not copied on their way to the SDK. Gzip payloads are compressed straight
+//! from the engine's buffer. All payloads of a blob use
 //! one partition key, so its rows stay ordered in one partition. The key is a hash of the blob
 //! name, not the name itself: Event Hubs refuses partition keys over 128 characters and flow-log
 //! blob names are longer. Throttling (`com.microsoft:server-busy`), timeouts and broken
@@ -13,8 +16,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use azure_messaging_eventhubs::models::EventData;
+use azure_messaging_eventhubs::models::AmqpMessage;
 use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs, open_producer};
@@ -41,6 +45,8 @@ pub struct EventHubsSink {
     /// SDK 0.15 counts the first event of a batch twice (as the envelope and as an event), so
     /// a lone event may only be about half the link's max message size.
     limit: AtomicUsize,
+    /// Largest body accepted so far: a body no larger is handed over without keeping a copy.
+    accepted: AtomicUsize,
 }
 
 /// How a payload send ended when it did not fail.
@@ -61,7 +67,8 @@ impl EventHubsSink {
         }
         let producer = Reconnecting::new(format!("output hub {}", target.describe()), open_producer(&target).await?);
         let limit = AtomicUsize::new(batch.max_bytes);
-        Ok(EventHubsSink { producer, target, batch, routing, limit })
+        let accepted = AtomicUsize::new(0);
+        Ok(EventHubsSink { producer, target, batch, routing, limit, accepted })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
@@ -73,14 +80,14 @@ impl EventHubsSink {
         }
     }
 
-    fn event(&self, payload: Payload) -> EventData {
-        let mut event = EventData::builder()
-            .with_body(payload.body)
-            .add_property("Table".to_string(), self.routing.table.as_str())
-            .add_property("Format".to_string(), "multijson")
-            .add_property("IngestionMappingReference".to_string(), self.routing.mapping.as_str());
+    fn event(&self, body: Vec<u8>) -> AmqpMessage {
+        let mut event = AmqpMessage::builder()
+            .add_message_body_binary(body)
+            .add_application_property("Table".to_string(), self.routing.table.as_str())
+            .add_application_property("Format".to_string(), "multijson")
+            .add_application_property("IngestionMappingReference".to_string(), self.routing.mapping.as_str());
         if self.batch.gzip {
-            event = event.add_property("Compression".to_string(), "GZip");
+            event = event.add_application_property("Compression".to_string(), "GZip");
         }
         event.build()
     }
@@ -111,7 +118,7 @@ impl EventHubsSink {
         let options = EventDataBatchOptions { partition_key: Some(key.to_string()), ..Default::default() };
         // `create_batch` sizes the batch by the link's max message size (1 MiB on Standard).
         let batch = bounded_call(&context, limit, producer.create_batch(Some(options))).await?;
-        match batch.try_add_event_data(self.event(payload), None) {
+        match batch.try_add_amqp_message(self.event(payload.body), None) {
             Ok(true) => {}
             Ok(false) => return Ok(Sent::TooLarge),
             Err(e) => return Err(CallFailure { error: from_eventhubs(&context, &e), reconnect: false }),
@@ -131,35 +138,76 @@ pub fn partition_key(blob: &BlobName) -> String {
 }
 
 impl RowSink for EventHubsSink {
+    fn segment_bytes(&self) -> Option<usize> {
+        // Gzip payloads are packed by compressed size, from one contiguous buffer.
+        (!self.batch.gzip).then(|| self.limit.load(Ordering::Relaxed))
+    }
+
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
-        if batch.ndjson.is_empty() {
-            return Ok(());
-        }
         let key = partition_key(batch.blob);
-        let mut rest = batch.ndjson;
+        for segment in batch.segments {
+            self.send_segment(batch.blob, &key, segment).await?;
+        }
+        Ok(())
+    }
+}
+
+impl EventHubsSink {
+    /// Sends one segment of whole lines: as one event when it fits, else packed into several.
+    async fn send_segment(&self, blob: &BlobName, key: &str, segment: Bytes) -> ServiceResult<()> {
+        let mut rest = segment;
         'repack: while !rest.is_empty() {
             let max = self.limit.load(Ordering::Relaxed);
-            let payloads = pack(rest, BatchConfig { max_bytes: max, ..self.batch })
-                .map_err(|e| ServiceError::permanent(format!("packing rows of {}: {e}", batch.blob)))?;
+            if !self.batch.gzip && rest.len() <= max && rest.ends_with(b"\n") {
+                let len = rest.len();
+                let rows = memchr::memchr_iter(b'\n', &rest).count();
+                // A body no larger than one already accepted fits: hand the buffer over. A larger
+                // one is copied, so that the rows are still here to re-pack if it is refused.
+                let (body, kept) = if len <= self.accepted.load(Ordering::Relaxed) {
+                    (Vec::from(std::mem::take(&mut rest)), false)
+                } else {
+                    (rest.to_vec(), true)
+                };
+                match self.send_payload(blob, key, Payload { body, rows, uncompressed_len: len }).await? {
+                    Sent::Accepted => {
+                        self.accepted.fetch_max(len, Ordering::Relaxed);
+                        rest = Bytes::new();
+                    }
+                    Sent::TooLarge if kept => self.lower_limit(blob, max)?,
+                    Sent::TooLarge => {
+                        return Err(ServiceError::transient(format!(
+                            "{blob}: the output hub refused a {len}-byte event it accepted before; rows will be sent again"
+                        )));
+                    }
+                }
+                continue 'repack;
+            }
+            let payloads = pack(&rest, BatchConfig { max_bytes: max, ..self.batch })
+                .map_err(|e| ServiceError::permanent(format!("packing rows of {blob}: {e}")))?;
             for payload in payloads {
                 let raw = payload.uncompressed_len;
-                match self.send_payload(batch.blob, &key, payload).await? {
-                    Sent::Accepted => rest = &rest[raw..],
-                    Sent::TooLarge if max > MIN_PAYLOAD => {
-                        let smaller = (max * 9 / 20).max(MIN_PAYLOAD);
-                        self.limit.fetch_min(smaller, Ordering::Relaxed);
-                        tracing::info!(hub = %self.target.describe(), from = max, to = smaller, "output event size lowered to what the SDK's batch accepts");
-                        continue 'repack;
-                    }
+                match self.send_payload(blob, key, payload).await? {
+                    Sent::Accepted => rest = rest.slice(raw..),
                     Sent::TooLarge => {
-                        return Err(ServiceError::permanent(format!(
-                            "{}: a {MIN_PAYLOAD}-byte event exceeds the output hub's max message size",
-                            batch.blob
-                        )));
+                        self.lower_limit(blob, max)?;
+                        continue 'repack;
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// After the SDK refused a payload of at most `max` bytes: lower the limit, or give up.
+    fn lower_limit(&self, blob: &BlobName, max: usize) -> ServiceResult<()> {
+        if max <= MIN_PAYLOAD {
+            return Err(ServiceError::permanent(format!(
+                "{blob}: a {MIN_PAYLOAD}-byte event exceeds the output hub's max message size"
+            )));
+        }
+        let smaller = (max * 9 / 20).max(MIN_PAYLOAD);
+        self.limit.fetch_min(smaller, Ordering::Relaxed);
+        tracing::info!(hub = %self.target.describe(), from = max, to = smaller, "output event size lowered to what the SDK's batch accepts");
         Ok(())
     }
 }

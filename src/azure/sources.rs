@@ -10,6 +10,7 @@ use azure_core::http::Url;
 
 use super::AccountEndpoint;
 use crate::domain::blob_name::BlobName;
+use crate::domain::format::error::bounded_quote as quote;
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +75,7 @@ impl AllowedSources {
 
     /// The logical name of the blob at `url`, or why it is refused.
     pub fn blob_from_url(&self, url: &str) -> Result<BlobName, String> {
-        let parsed = Url::parse(url).map_err(|e| format!("blob url {url:?} is not a URL: {e}"))?;
+        let parsed = Url::parse(url).map_err(|e| format!("blob url {} is not a URL: {e}", quote(url)))?;
         let origin = origin(&parsed);
         let raw: Vec<&str> = parsed.path_segments().map(|s| s.collect()).unwrap_or_default();
         for entry in self.entries.iter().filter(|e| e.origin == origin) {
@@ -91,7 +92,7 @@ impl AllowedSources {
             let path = rest.iter().map(|s| percent_decode(s)).collect::<Result<Vec<_>, _>>()?.join("/");
             return blob_name(&entry.account, &entry.container, &path);
         }
-        Err(format!("blob url {url:?} is outside the allowed sources (sources.allowed)"))
+        Err(format!("blob url {} is outside the allowed sources (sources.allowed)", quote(url)))
     }
 
     /// The logical name of `path` in `container` of `account`, when that pair is allowed (for
@@ -100,17 +101,21 @@ impl AllowedSources {
         if self.entries.iter().any(|e| e.account == account && e.container == container) {
             blob_name(account, container, path)
         } else {
-            Err(format!("account {account:?} container {container:?} is outside the allowed sources (sources.allowed)"))
+            Err(format!(
+                "account {} container {} is outside the allowed sources (sources.allowed)",
+                quote(account),
+                quote(container)
+            ))
         }
     }
 }
 
 fn blob_name(account: &str, container: &str, path: &str) -> Result<BlobName, String> {
     if path.is_empty() || path.ends_with('/') {
-        return Err(format!("blob path {path:?} in {account}/{container} is empty or a directory"));
+        return Err(format!("blob path {} in {account}/{container} is empty or a directory", quote(path)));
     }
     if path.chars().any(char::is_control) {
-        return Err(format!("blob path {path:?} contains control characters"));
+        return Err(format!("blob path {} contains control characters", quote(path)));
     }
     Ok(BlobName::new(format!("{account}/{container}/{path}")))
 }
@@ -136,7 +141,7 @@ pub fn percent_decode(s: &str) -> Result<String, String> {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
             let value = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-            let Some(value) = value else { return Err(format!("bad percent escape in {s:?}")) };
+            let Some(value) = value else { return Err(format!("bad percent escape in {}", quote(s))) };
             out.push(value);
             i += 3;
         } else {
@@ -144,7 +149,7 @@ pub fn percent_decode(s: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("percent-decoded {s:?} is not UTF-8"))
+    String::from_utf8(out).map_err(|_| format!("percent-decoded {} is not UTF-8", quote(s)))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
@@ -164,20 +165,20 @@ fn complete_prefix_len(mut file: &File, len: u64) -> std::io::Result<u64> {
 }
 
 impl Output {
-    fn append(&mut self, bytes: &[u8]) -> ServiceResult<()> {
+    fn append(&mut self, segments: &[Bytes]) -> ServiceResult<()> {
         if self.needs_cut {
             self.cut_back()?;
         }
         let regular = self.regular;
-        let written = self
-            .file
-            .write_all(bytes)
+        let written = segments
+            .iter()
+            .try_for_each(|s| self.file.write_all(s))
             .and_then(|()| self.file.flush())
             .and_then(|()| if regular { self.file.sync_data() } else { Ok(()) });
         match written {
             Err(e) if !self.regular => Err(ServiceError::from_io(format!("write to {}", self.path.display()), e)),
             Ok(()) => {
-                self.good_len += bytes.len() as u64;
+                self.good_len += segments.iter().map(|s| s.len() as u64).sum::<u64>();
                 Ok(())
             }
             Err(e) => {
@@ -201,14 +202,14 @@ impl Output {
     }
 }
 
-fn write_stdout(bytes: &[u8]) -> ServiceResult<()> {
+fn write_stdout(segments: &[Bytes]) -> ServiceResult<()> {
     // The lock keeps a batch's lines together even if something else prints to stdout.
-    write_stream(&mut std::io::stdout().lock(), bytes)
+    write_stream(&mut std::io::stdout().lock(), segments)
 }
 
 /// A closed reader (broken pipe) will not come back: permanent. Anything else may pass.
-fn write_stream(out: &mut impl Write, bytes: &[u8]) -> ServiceResult<()> {
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(|e| {
+fn write_stream(out: &mut impl Write, segments: &[Bytes]) -> ServiceResult<()> {
+    segments.iter().try_for_each(|s| out.write_all(s)).and_then(|()| out.flush()).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::BrokenPipe { ErrorKind::Permanent } else { ErrorKind::Transient };
         ServiceError::with_source(kind, "write rows to stdout", e)
     })
@@ -216,15 +217,16 @@ fn write_stream(out: &mut impl Write, bytes: &[u8]) -> ServiceResult<()> {
 
 impl RowSink for NdjsonFileSink {
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
-        if batch.ndjson.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        if !batch.ndjson.ends_with(b"\n") {
+        if !batch.whole_lines() {
             // Appending it would glue the next batch's first row onto its last one.
             return Err(ServiceError::permanent(format!("rows of {} do not end with a newline", batch.blob)));
         }
-        // Copied so the write runs on the blocking pool, where it completes even if this future is dropped.
-        let bytes = batch.ndjson.to_vec();
+        // Owned, so the write runs on the blocking pool (where it completes even if this future
+        // is dropped) without a copy.
+        let bytes = batch.segments;
         let result = match &self.target {
             Target::Stdout => tokio::task::spawn_blocking(move || write_stdout(&bytes)).await.map_err(join_error)?,
             Target::File(output) => {

@@ -65,18 +65,39 @@ pub fn record(kind: u8, groups: &[u32], bad: Option<u32>) -> String {
     }
 }
 
+/// The same record with its `time` moved after the flows (JSON does not fix key order): same
+/// length and same rows, but rows can only be produced once the record has ended.
+pub fn record_time_last(kind: u8, groups: &[u32], bad: Option<u32>) -> String {
+    let rec = record(kind, groups, bad);
+    let end = rec.find(",").unwrap();
+    let time = &rec[1..end];
+    format!("{{{},{time}}}", &rec[end + 1..rec.len() - 1])
+}
+
 /// The content of a blob before its `]}` tail: head, then records separated by `,` and whitespace.
 pub fn blob_strategy() -> impl Strategy<Value = String> {
-    let rec = (0u8..3, prop::collection::vec(0u32..4, 0..3), prop::option::weighted(0.2, 0u32..3));
+    blob_strategy_sized(4, false)
+}
+
+/// Like [`blob_strategy`] with up to `max_tuples` tuples per group and, when `reorder`, some
+/// records with their header after their tuples.
+pub fn blob_strategy_sized(max_tuples: u32, reorder: bool) -> impl Strategy<Value = String> {
+    let rec = (
+        0u8..3,
+        prop::collection::vec(0u32..max_tuples, 0..3),
+        prop::option::weighted(0.2, 0u32..3),
+        prop::bool::weighted(if reorder { 0.3 } else { 0.0 }),
+    );
     let ws = prop::sample::select(vec!["", "\n", "\r\n", " ", "\t "]);
     (ws.clone(), prop::collection::vec((rec, ws), 0..6)).prop_map(|(head_ws, recs)| {
         let mut s = format!("{{\"records\":[{head_ws}");
-        for (i, ((kind, groups, bad), ws)) in recs.into_iter().enumerate() {
+        for (i, ((kind, groups, bad, time_last), ws)) in recs.into_iter().enumerate() {
             if i > 0 {
                 s.push_str(ws);
                 s.push(',');
             }
-            s.push_str(&record(kind, &groups, bad));
+            let text = if time_last { record_time_last(kind, &groups, bad) } else { record(kind, &groups, bad) };
+            s.push_str(&text);
         }
         s
     })

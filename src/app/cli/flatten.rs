@@ -138,8 +138,9 @@ fn flatten_stream(
         }
     }
     if flattener.has_partial_record() {
+        // Its rows so far were written as they were parsed; the error says they are partial.
         eprintln!(
-            "flowlog flatten: blob {name} bytes {}..{}: incomplete record at end of input",
+            "flowlog flatten: blob {name} bytes {}..{}: incomplete record at end of input (rows of it before the cut were written)",
             flattener.offset(),
             flattener.offset() + flattener.pending() as u64
         );

@@ -4,7 +4,10 @@ use std::fmt;
 /// Why one flow tuple was rejected; the rest of its record still flattens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TupleErrorReason {
-    FieldCount { expected: usize, found: usize },
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
     Timestamp,
     Ip(&'static str),
     Port(&'static str),
@@ -14,6 +17,10 @@ pub enum TupleErrorReason {
     State,
     Encryption,
     Counter(&'static str),
+    /// The tuple string is longer than any flow tuple can be; only its start is kept.
+    TooLong {
+        len: usize,
+    },
 }
 
 impl fmt::Display for TupleErrorReason {
@@ -31,6 +38,7 @@ impl fmt::Display for TupleErrorReason {
             TupleErrorReason::State => f.write_str("unknown flow state"),
             TupleErrorReason::Encryption => f.write_str("unknown encryption status"),
             TupleErrorReason::Counter(field) => write!(f, "{field} is not a non-negative integer"),
+            TupleErrorReason::TooLong { len } => write!(f, "tuple of {len} bytes is longer than any flow tuple"),
         }
     }
 }
@@ -49,8 +57,12 @@ impl fmt::Display for TupleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "blob {} record at byte {} tuple #{}: {} (tuple {:?})",
-            self.blob, self.record_offset, self.ordinal, self.reason, self.tuple
+            "blob {} record at byte {} tuple #{}: {} (tuple {})",
+            self.blob,
+            self.record_offset,
+            self.ordinal,
+            self.reason,
+            bounded_quote(&self.tuple)
         )
     }
 }
@@ -103,6 +115,28 @@ pub struct RecordError {
 
 /// How many bytes of a bad record travel with its error.
 pub const RAW_EXCERPT: usize = 64 * 1024;
+
+/// Most bytes of input an error message or log line quotes.
+pub const QUOTE_LIMIT: usize = 1024;
+
+/// `text` as a quoted, escaped string of at most about [`QUOTE_LIMIT`] bytes of input, saying how
+/// long it really was when cut: a malformed 50 MB value must not become a 50 MB log line.
+pub fn bounded_quote(text: &str) -> String {
+    let shown = cut(text, QUOTE_LIMIT);
+    if shown.len() == text.len() { format!("{text:?}") } else { format!("{shown:?}... ({} bytes)", text.len()) }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

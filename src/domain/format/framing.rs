@@ -1,22 +1,25 @@
-//! Incremental framing: finds the complete records in any byte range of a `{"records":[...]}` blob
-//! and flattens each one, reporting how far the caller may advance its offset.
+//! Incremental framing: finds the records of a `{"records":[...]}` blob in its bytes as they
+//! arrive, in any chunks and from any record boundary, streams each record through the record
+//! parser, and reports how far the caller may advance its offset.
 //!
-//! Works by content, not fixed byte counts: the head, separating commas, whitespace and the
-//! `]}` tail are recognised wherever the range starts and ends. A record is located and parsed
-//! in a single pass (serde_json's stream deserializer reports where the value ends, and an
-//! end-of-input error means "incomplete, wait for more bytes").
-use serde_json::Deserializer;
+//! Works by content, not fixed byte counts: the head, separating commas, whitespace and the `]}`
+//! tail are recognised wherever a range starts and ends. Every byte is looked at once; between
+//! chunks only the framing state, the record parser's state and the first [`RAW_EXCERPT`] bytes
+//! of the current record (for its dead letter, should it turn out bad) are kept.
+mod resync;
+
+use resync::Resync;
 
 use super::error::{RAW_EXCERPT, RecordError, RecordErrorReason};
-use super::raw::RawRecord;
-use super::record::{RowVisitor, detect_layout, flatten_record};
+use super::record::RowVisitor;
+use super::stream::{RecordParser, Step, is_ws};
 use crate::domain::ids::RowIds;
 
 /// What one call achieved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// Bytes of the input that are fully handled; the new offset is `base + consumed`.
-    /// It ends just after the last complete record (or the head, or a dead-lettered stretch).
+    /// Bytes by which the offset moved: it only ever stops just after the head, a complete
+    /// record or a dead-lettered stretch.
     pub consumed: usize,
     pub records: u64,
     pub rows: u64,
@@ -24,242 +27,358 @@ pub struct Progress {
     pub record_errors: u64,
 }
 
-const HEAD_KEY: &[u8] = b"\"records\"";
+impl Progress {
+    pub fn add(&mut self, other: Progress) {
+        self.consumed += other.consumed;
+        self.records += other.records;
+        self.rows += other.rows;
+        self.record_errors += other.record_errors;
+    }
+}
 
-/// Frames and flattens `data`, the blob's bytes starting at offset `base`. `is_final` says no
-/// more bytes of this range will follow, so undecodable bytes at the end are garbage rather
-/// than a record still being written. An incomplete record at the end is left unconsumed.
-pub fn frame_and_flatten<V: RowVisitor + ?Sized>(
-    blob: &RowIds,
-    data: &[u8],
-    base: u64,
-    is_final: bool,
-    visitor: &mut V,
-) -> Progress {
-    let mut p = Progress::default();
-    let mut pos = 0;
-    if base == 0 {
-        match head_len(data) {
-            Head::Complete(n) => {
-                pos = n;
-                p.consumed = n;
-            }
-            Head::Incomplete => return p,
-            Head::Mismatch => {
-                if !garbage(blob, data, base, 0, is_final, visitor, &mut p) {
-                    return p;
-                }
-                pos = p.consumed;
-            }
+/// `{"records":[`, token by token; whitespace may separate them.
+const HEAD: [&[u8]; 4] = [b"{", b"\"records\"", b":", b"["];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Matching `HEAD[token][..at]` (only at blob offset 0).
+    Head {
+        token: usize,
+        at: usize,
+    },
+    /// After the head or a record: whitespace, at most one comma, then a record or `]`.
+    Between {
+        comma: bool,
+    },
+    Record,
+    /// After the closing `]`: only `}` and whitespace may follow.
+    Tail,
+    /// Measuring a bad stretch (see [`Scan`]).
+    Scan,
+}
+
+/// A bad stretch being measured. It ends at the record's balanced closing brace (brace counting
+/// outside strings, from the depth where parsing failed), at the next plausible record start (a
+/// `,` or `[`, then an object whose first key is a record-level key: nested objects never start
+/// that way), or at the end of a final range.
+#[derive(Debug, Default)]
+struct Scan {
+    start: u64,
+    /// `None` for bytes between records that are not framing (reported as a framing error).
+    reason: Option<RecordErrorReason>,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    resync: Resync,
+}
+
+/// Frames and flattens one byte range of a blob, fed chunk by chunk.
+pub struct Framer {
+    state: State,
+    /// Blob offset of the next byte fed.
+    pos: u64,
+    /// Everything before this is handled: the next stored offset.
+    offset: u64,
+    record_start: u64,
+    parser: RecordParser,
+    scan: Scan,
+    /// The first bytes since `raw_base` (the offset, or the current record's start).
+    raw: Vec<u8>,
+    raw_base: u64,
+}
+
+impl Framer {
+    /// Starts at blob offset `start`: 0 (the head comes first) or a record boundary.
+    pub fn new(start: u64) -> Self {
+        Framer {
+            state: if start == 0 { State::Head { token: 0, at: 0 } } else { State::Between { comma: false } },
+            pos: start,
+            offset: start,
+            record_start: start,
+            parser: RecordParser::default(),
+            scan: Scan::default(),
+            raw: Vec::new(),
+            raw_base: start,
         }
     }
-    loop {
-        let start = skip_ws(data, pos);
-        let at = if data.get(start) == Some(&b',') { skip_ws(data, start + 1) } else { start };
-        match data.get(at) {
-            None => return p,
-            Some(b'{') => {}
-            Some(b']') if is_tail(&data[at..]) => return p,
-            Some(_) => {
-                if !garbage(blob, data, base, pos, is_final, visitor, &mut p) {
-                    return p;
+
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes seen past the offset: a record (or separator) not complete yet.
+    pub fn pending(&self) -> u64 {
+        self.pos - self.offset
+    }
+
+    /// True when the bytes past the offset are more than whitespace and the `]}` tail.
+    pub fn has_partial_record(&self) -> bool {
+        match self.state {
+            State::Head { token, at } => token > 0 || at > 0,
+            State::Between { comma } => comma,
+            State::Tail => false,
+            State::Record | State::Scan => true,
+        }
+    }
+
+    /// Feeds the next bytes; `is_final` says no more bytes of this range follow, so a bad
+    /// stretch still open at the end ends there (a record still open is just incomplete).
+    pub fn push<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, data: &[u8], is_final: bool, v: &mut V) -> Progress {
+        let before = self.offset;
+        let mut p = Progress::default();
+        let mut i = 0;
+        while i < data.len() {
+            i = match self.state {
+                State::Head { .. } => self.head(data, i, v),
+                State::Between { comma } => self.between(data, i, comma),
+                State::Record => self.record(blob, data, i, v, &mut p),
+                State::Tail => {
+                    let start = i;
+                    while i < data.len() && (data[i] == b'}' || is_ws(data[i])) {
+                        i += 1;
+                    }
+                    self.keep(&data[start..i]);
+                    if i < data.len() {
+                        self.start_garbage();
+                    }
+                    i
                 }
-                pos = p.consumed;
+                State::Scan => self.scan(blob, data, i, v, &mut p),
+            };
+        }
+        self.pos += data.len() as u64;
+        if is_final && self.state == State::Scan {
+            let reason = self.scan.reason.take();
+            self.report(blob, self.scan.start, self.pos, reason, v, &mut p);
+            self.state = State::Between { comma: false };
+        }
+        p.consumed = (self.offset - before) as usize;
+        p
+    }
+
+    fn at(&self, i: usize) -> u64 {
+        self.pos + i as u64
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = RAW_EXCERPT.saturating_sub(self.raw.len());
+        if room > 0 {
+            self.raw.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+
+    fn boundary(&mut self, at: u64) {
+        self.offset = at;
+        self.raw.clear();
+        self.raw_base = at;
+    }
+
+    fn head<V: RowVisitor + ?Sized>(&mut self, data: &[u8], mut i: usize, v: &mut V) -> usize {
+        // Editors and some tools write a UTF-8 byte order mark; Azure does not, but it is not garbage.
+        const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+        while let (State::Head { mut token, mut at }, Some(&b)) = (self.state, data.get(i)) {
+            let pos = self.at(i);
+            if token == 0 && at == 0 && pos < 3 && b == BOM[pos as usize] {
+                self.keep(&[b]);
+                i += 1;
                 continue;
             }
+            if at == 0 && is_ws(b) {
+                self.keep(&[b]);
+                i += 1;
+                continue;
+            }
+            if HEAD[token][at] != b {
+                self.start_garbage();
+                return i;
+            }
+            self.keep(&[b]);
+            i += 1;
+            at += 1;
+            if at == HEAD[token].len() {
+                (token, at) = (token + 1, 0);
+            }
+            if token == HEAD.len() {
+                self.boundary(self.at(i));
+                v.record_end();
+                self.state = State::Between { comma: false };
+            } else {
+                self.state = State::Head { token, at };
+            }
         }
-        let mut stream = Deserializer::from_slice(&data[at..]).into_iter::<RawRecord<'_>>();
-        match stream.next() {
-            Some(Ok(raw)) => {
-                let end = at + stream.byte_offset();
-                let offset = base + at as u64;
-                match flatten_record(blob, offset, (end - at) as u64, &raw, visitor) {
-                    Ok(rows) => {
-                        p.rows += rows;
+        i
+    }
+
+    fn between(&mut self, data: &[u8], mut i: usize, comma: bool) -> usize {
+        let start = i;
+        while i < data.len() && is_ws(data[i]) {
+            i += 1;
+        }
+        self.keep(&data[start..i]);
+        match data.get(i) {
+            None => {}
+            Some(b',') if !comma => {
+                self.keep(b",");
+                self.state = State::Between { comma: true };
+                i += 1;
+            }
+            Some(b'{') => self.start_record(self.at(i)),
+            Some(b']') => {
+                self.keep(b"]");
+                self.state = State::Tail;
+                i += 1;
+            }
+            Some(_) => self.start_garbage(),
+        }
+        i
+    }
+
+    fn start_record(&mut self, at: u64) {
+        self.record_start = at;
+        self.raw.clear();
+        self.raw_base = at;
+        self.parser.start(at);
+        self.state = State::Record;
+    }
+
+    fn start_garbage(&mut self) {
+        self.scan = Scan { start: self.offset, ..Scan::default() };
+        self.state = State::Scan;
+    }
+
+    fn record<V: RowVisitor + ?Sized>(
+        &mut self,
+        blob: &RowIds,
+        data: &[u8],
+        i: usize,
+        v: &mut V,
+        p: &mut Progress,
+    ) -> usize {
+        match self.parser.feed(blob, &data[i..], v) {
+            Step::More => {
+                self.keep(&data[i..]);
+                data.len()
+            }
+            Step::Done(n, result) => {
+                self.keep(&data[i..i + n]);
+                let end = self.at(i + n);
+                match result {
+                    Ok(()) => {
                         p.records += 1;
+                        p.rows += self.parser.rows();
+                        self.boundary(end);
+                        v.record_end();
                     }
-                    Err(mut e) => {
-                        e.raw = excerpt(data, at, end);
-                        visitor.record_error(e);
-                        p.record_errors += 1;
-                    }
+                    Err(reason) => self.report(blob, self.record_start, end, Some(reason), v, p),
                 }
-                pos = end;
-                p.consumed = end;
+                self.state = State::Between { comma: false };
+                i + n
             }
-            Some(Err(e)) if e.is_eof() => return p,
-            None => return p,
-            Some(Err(e)) => match balanced_end(data, at) {
-                Some(end) => {
-                    visitor.record_error(RecordError {
-                        blob: blob.name.clone(),
-                        offset: base + at as u64,
-                        len: (end - at) as u64,
-                        reason: RecordErrorReason::Json(json_error_at(&e, &data[at..], base + at as u64)),
-                        raw: excerpt(data, at, end),
-                    });
-                    p.record_errors += 1;
-                    pos = end;
-                    p.consumed = end;
-                }
-                None if !is_final => return p,
-                None => {
-                    if !garbage(blob, data, base, pos, is_final, visitor, &mut p) {
-                        return p;
-                    }
-                    pos = p.consumed;
-                }
-            },
-        }
-    }
-}
-
-/// Reports the bytes from `from` up to the next plausible record start (or the end of a final
-/// range) as one framing error. Returns false when the extent is not known yet.
-fn garbage<V: RowVisitor + ?Sized>(
-    blob: &RowIds,
-    data: &[u8],
-    base: u64,
-    from: usize,
-    is_final: bool,
-    visitor: &mut V,
-    p: &mut Progress,
-) -> bool {
-    let to = match resync(data, from + 1) {
-        Some(next) => next,
-        None if is_final => data.len(),
-        None => return false,
-    };
-    let shown = &data[from..to.min(from + 40)];
-    visitor.record_error(RecordError {
-        blob: blob.name.clone(),
-        offset: base + from as u64,
-        len: (to - from) as u64,
-        reason: RecordErrorReason::Framing(format!("unexpected bytes starting {:?}", String::from_utf8_lossy(shown))),
-        raw: excerpt(data, from, to),
-    });
-    p.record_errors += 1;
-    p.consumed = to;
-    true
-}
-
-/// The next position after `from` where a record separator `,` (or the head's `[`) is followed
-/// by an object that parses as a flow-log record. Nested objects of a record never qualify:
-/// they lack a flow-log version.
-fn resync(data: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < data.len() {
-        let sep = data[i..].iter().position(|&b| b == b',' || b == b'[')? + i;
-        let at = skip_ws(data, sep + 1);
-        if data.get(at) == Some(&b'{') {
-            let mut stream = Deserializer::from_slice(&data[at..]).into_iter::<RawRecord<'_>>();
-            if let Some(Ok(raw)) = stream.next()
-                && detect_layout(&raw).is_ok()
-            {
-                return Some(at);
+            Step::Failed { at, reason, depth, in_string } => {
+                // Positions in the blob, as `dd`, editors and dead letters count them.
+                let reason = match reason {
+                    RecordErrorReason::Json(m) => RecordErrorReason::Json(format!("{m} at byte {}", self.at(i + at))),
+                    other => other,
+                };
+                self.keep(&data[i..i + at]);
+                self.scan =
+                    Scan { start: self.record_start, reason: Some(reason), depth, in_string, ..Scan::default() };
+                self.state = State::Scan;
+                i + at
             }
         }
-        i = sep + 1;
     }
-    None
-}
 
-enum Head {
-    Complete(usize),
-    Incomplete,
-    Mismatch,
-}
-
-/// Recognises `{"records":[` with any whitespace between tokens.
-fn head_len(data: &[u8]) -> Head {
-    // Editors and some tools write a UTF-8 byte order mark; Azure does not, but it is not garbage.
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    if data.len() < BOM.len() && !data.is_empty() && BOM.starts_with(data) {
-        return Head::Incomplete;
-    }
-    let mut i = skip_ws(data, if data.starts_with(BOM) { BOM.len() } else { 0 });
-    for token in [&b"{"[..], HEAD_KEY, b":", b"["] {
-        let avail = &data[i.min(data.len())..];
-        if avail.len() < token.len() {
-            return if token.starts_with(avail) { Head::Incomplete } else { Head::Mismatch };
-        }
-        if !avail.starts_with(token) {
-            return Head::Mismatch;
-        }
-        i = skip_ws(data, i + token.len());
-    }
-    Head::Complete(i)
-}
-
-/// True when `rest` holds nothing but whitespace and the `]}` that closes a blob: what is left
-/// after the last record of a complete file.
-pub fn is_blank_or_tail(rest: &[u8]) -> bool {
-    let i = skip_ws(rest, 0);
-    i == rest.len() || is_tail(&rest[i..])
-}
-
-/// The end of the `records` array: `]`, then only `}` and whitespace.
-fn is_tail(rest: &[u8]) -> bool {
-    rest.first() == Some(&b']') && rest[1..].iter().all(|b| *b == b'}' || b.is_ascii_whitespace())
-}
-
-/// serde_json's message with its position, which counts lines and columns from the record's
-/// start, replaced by the byte offset in the blob (what `dd`, editors and dead letters use).
-fn json_error_at(e: &serde_json::Error, record: &[u8], record_offset: u64) -> String {
-    let text = e.to_string();
-    let msg = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
-    if e.line() == 0 {
-        return msg.to_string();
-    }
-    let mut line_start = 0;
-    for _ in 1..e.line() {
-        match memchr::memchr(b'\n', &record[line_start.min(record.len())..]) {
-            Some(i) => line_start += i + 1,
-            None => break,
-        }
-    }
-    // serde_json counts columns in bytes, the first being 1 (0 when the error is at a newline).
-    let at = line_start + e.column().saturating_sub(1);
-    format!("{msg} at byte {}", record_offset + at as u64)
-}
-
-fn excerpt(data: &[u8], from: usize, to: usize) -> Vec<u8> {
-    data[from..to.min(from + RAW_EXCERPT)].to_vec()
-}
-
-fn skip_ws(data: &[u8], mut i: usize) -> usize {
-    while i < data.len() && data[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    i
-}
-
-/// End (exclusive) of the JSON object starting at `start`, by brace counting outside strings.
-fn balanced_end(data: &[u8], start: usize) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for (i, &b) in data.iter().enumerate().skip(start) {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
+    fn scan<V: RowVisitor + ?Sized>(
+        &mut self,
+        blob: &RowIds,
+        data: &[u8],
+        mut i: usize,
+        v: &mut V,
+        p: &mut Progress,
+    ) -> usize {
+        while let Some(&b) = data.get(i) {
+            let at = self.at(i);
+            if let Some(key) = self.scan.resync.step(b, at) {
+                self.keep(&[b]);
+                self.resync(blob, key, v, p);
+                return i + 1;
+            }
+            self.keep(&[b]);
+            i += 1;
+            let s = &mut self.scan;
+            if s.depth == 0 {
+                continue;
+            }
+            if s.in_string {
+                match (s.escaped, b) {
+                    (true, _) => s.escaped = false,
+                    (false, b'\\') => s.escaped = true,
+                    (false, b'"') => s.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => s.in_string = true,
+                b'{' | b'[' => s.depth += 1,
+                b'}' | b']' => {
+                    s.depth -= 1;
+                    if s.depth == 0 {
+                        let (start, reason) = (s.start, s.reason.take());
+                        self.report(blob, start, at + 1, reason, v, p);
+                        self.state = State::Between { comma: false };
+                        return i;
+                    }
+                }
                 _ => {}
             }
-            continue;
         }
-        match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
+        i
+    }
+
+    /// A record start found inside a bad stretch: the stretch ends at its `{`, and the record is
+    /// parsed from there (its `{` and first key were consumed by the scan and are replayed).
+    fn resync<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, key: &[u8], v: &mut V, p: &mut Progress) {
+        let brace = self.scan.resync.brace;
+        let reason = self.scan.reason.take();
+        let kept = brace.checked_sub(self.raw_base).and_then(|from| self.raw.get(from as usize..)).map(<[u8]>::to_vec);
+        self.report(blob, self.scan.start, brace, reason, v, p);
+        self.start_record(brace);
+        let quoted = [&b"\""[..], key, b"\""].concat();
+        self.raw = kept.unwrap_or_else(|| [&b"{"[..], &quoted].concat());
+        for bytes in [&b"{"[..], &quoted] {
+            let step = self.parser.feed(blob, bytes, v);
+            debug_assert_eq!(step, Step::More);
         }
     }
-    None
+
+    /// Reports `[start, end)` as one bad record or stretch and moves the offset past it.
+    fn report<V: RowVisitor + ?Sized>(
+        &mut self,
+        blob: &RowIds,
+        start: u64,
+        end: u64,
+        reason: Option<RecordErrorReason>,
+        v: &mut V,
+        p: &mut Progress,
+    ) {
+        let raw = start.checked_sub(self.raw_base).and_then(|from| self.raw.get(from as usize..)).unwrap_or_default();
+        let reason = reason.unwrap_or_else(|| {
+            let shown = &raw[..raw.len().min(40)];
+            RecordErrorReason::Framing(format!("unexpected bytes starting {:?}", String::from_utf8_lossy(shown)))
+        });
+        v.record_error(RecordError {
+            blob: blob.name.clone(),
+            offset: start,
+            len: end - start,
+            reason,
+            raw: raw.to_vec(),
+        });
+        p.record_errors += 1;
+        self.boundary(end);
+        v.record_end();
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ const REC2: &str = r#"{"time":"2018-11-13T12:01:35Z","properties":{"Version":1,"
 
 fn run(data: &str, base: u64, is_final: bool) -> (Progress, Collect) {
     let mut c = Collect::default();
-    let p = frame_and_flatten(&RowIds::new("b"), data.as_bytes(), base, is_final, &mut c);
+    let p = Framer::new(base).push(&RowIds::new("b"), data.as_bytes(), is_final, &mut c);
     (p, c)
 }
 
@@ -137,4 +137,109 @@ fn bad_tuple_is_reported_and_the_rest_of_the_record_flattens() {
     assert_eq!(c.tuple_errors.len(), 1);
     let e = &c.tuple_errors[0];
     assert_eq!((e.record_offset, e.ordinal, e.blob.as_str()), (12, 1, "b"));
+}
+
+/// Counts what arrives before the record ends.
+#[derive(Default)]
+struct Stages {
+    rows: usize,
+    ends: usize,
+    rows_at_end: Vec<usize>,
+}
+
+impl RowVisitor for Stages {
+    fn row(&mut self, _r: &RecordCtx<'_>, _g: &GroupCtx<'_>, _t: &Tuple<'_>) {
+        self.rows += 1;
+    }
+    fn record_end(&mut self) {
+        self.ends += 1;
+        self.rows_at_end.push(self.rows);
+    }
+}
+
+#[test]
+fn rows_stream_before_their_record_ends_and_record_end_marks_it() {
+    let blob = format!("{{\"records\":[{REC1}");
+    let cut = blob.find("1542110403").unwrap();
+    let mut f = Framer::new(0);
+    let mut s = Stages::default();
+    let p = f.push(&RowIds::new("b"), &blob.as_bytes()[..cut], false, &mut s);
+    assert_eq!((s.rows, p.records, f.offset()), (1, 0, 12), "the first tuple's row is out, the offset is not");
+    assert_eq!(s.ends, 1, "only the head ended so far");
+    assert!(f.has_partial_record());
+    let p = f.push(&RowIds::new("b"), &blob.as_bytes()[cut..], false, &mut s);
+    assert_eq!((s.rows, p.records, p.rows), (2, 1, 2));
+    assert_eq!(s.rows_at_end, vec![0, 2]);
+    assert_eq!(f.offset() as usize, blob.len());
+}
+
+#[test]
+fn header_after_the_tuples_gives_the_same_rows() {
+    let vnet = r#"{"time":"2022-09-14T09:00:52.5625085Z","macAddress":"112233445566","flowLogResourceID":"/SUBSCRIPTIONS/S2/RESOURCEGROUPS/NW/X","targetResourceID":"/subscriptions/S2/resourceGroups/rg2/v","flowLogVersion":4,"flowRecords":{"flows":[{"aclID":"acl","flowGroups":[{"rule":"r0","flowTuples":["1663146003000,10.0.0.6,2001:db8::1,1,443,6,O,E,NX,1,2,3,4"]}]}]}}"#;
+    for rec in [REC1, vnet] {
+        // Same length, same offsets: only the key order differs.
+        let end = rec.find(',').unwrap();
+        let moved = format!("{{{},{}}}", &rec[end + 1..rec.len() - 1], &rec[1..end]);
+        // And the group values after the tuples too.
+        let late_rule =
+            moved.replace(r#"{"rule":"r1","flows":[{"mac":"M","flowTuples":["#, r#"{"flows":[{"flowTuples":["#);
+        let late_rule = late_rule.replacen(r#"]}]}]"#, r#"],"mac":"M"}],"rule":"r1"}]"#, 1);
+        let mut lines = Vec::new();
+        for text in [rec.to_string(), moved, late_rule] {
+            let mut enc = crate::domain::row::ndjson::NdjsonEncoder::new();
+            let blob = format!("{{\"records\":[{text}]}}");
+            for chunk in [1, 7, blob.len()] {
+                let mut f = Framer::new(0);
+                for piece in blob.as_bytes().chunks(chunk) {
+                    f.push(&RowIds::new("b"), piece, false, &mut enc);
+                }
+            }
+            lines.push(String::from_utf8(enc.out).unwrap());
+        }
+        assert_eq!(lines[0].lines().count(), 3 * if rec == REC1 { 2 } else { 1 });
+        assert_eq!(lines[1], lines[0]);
+        assert_eq!(lines[2], lines[0]);
+    }
+}
+
+#[test]
+fn an_oversized_tuple_is_an_error_with_a_bounded_message() {
+    let huge = "9".repeat(3 * 64 * 1024);
+    let rec = REC1.replace("1542110402,192", &format!("{huge},192"));
+    let (p, c) = run(&format!("{{\"records\":[{rec}"), 0, true);
+    assert_eq!((p.records, p.rows), (1, 1));
+    let e = &c.tuple_errors[0];
+    let len = "1542110402,192.0.2.1,10.0.0.4,1,443,U,I,D,B,,,,".len() - 10 + huge.len();
+    assert_eq!(e.reason, crate::domain::format::TupleErrorReason::TooLong { len });
+    assert!(e.to_string().len() < 2 * 1024, "message quotes at most about 1 KB");
+}
+
+#[test]
+fn a_record_that_breaks_after_rows_keeps_them_and_is_reported_whole() {
+    let broken = REC1.replace(
+        r#""flowTuples":["1542110402"#,
+        r#""flowTuples":[ "1542110401,192.0.2.1,10.0.0.4,1,443,U,I,D,B,,,,", x "1542110402"#,
+    );
+    let blob = format!("{{\"records\":[{broken},{REC2}");
+    let (p, c) = run(&blob, 0, true);
+    assert_eq!(c.rows.len(), 2, "the row before the break, then REC2's");
+    assert_eq!(c.record_errors.len(), 1);
+    let e = &c.record_errors[0];
+    assert_eq!((e.offset, e.len), (12, broken.len() as u64));
+    assert!(e.raw.starts_with(b"{\"time\""));
+    assert_eq!((p.records, p.consumed), (1, blob.len()));
+}
+
+#[test]
+fn long_whitespace_is_consumed_once() {
+    let ws = " ".repeat(1 << 20);
+    let blob = format!("{{\"records\":[{REC1}{ws},{ws}{REC2}{ws}");
+    let mut f = Framer::new(0);
+    let mut c = Collect::default();
+    for piece in blob.as_bytes().chunks(4096) {
+        f.push(&RowIds::new("b"), piece, false, &mut c);
+    }
+    assert_eq!(c.rows.len(), 3);
+    assert_eq!(f.pending() as usize, ws.len());
+    assert!(!f.has_partial_record());
 }

@@ -1,15 +1,16 @@
-//! Pure flow-log format code: framing of blob bytes into records, and flattening of records
-//! into rows. No I/O, no clocks, no async.
+//! Pure flow-log format code: framing of blob bytes into records, and streaming of records into
+//! rows as their bytes arrive. No I/O, no clocks, no async.
+pub mod emit;
 pub mod error;
 pub mod framing;
 pub mod protocol;
-pub mod raw;
 pub mod record;
+pub mod stream;
 pub mod timefmt;
 pub mod tuple;
 
 pub use error::{RecordError, RecordErrorReason, TupleError, TupleErrorReason};
-pub use record::{GroupCtx, RecordCtx, RowVisitor, flatten_record};
+pub use record::{GroupCtx, RecordCtx, RowVisitor};
 pub use tuple::Tuple;
 
 /// Which family of flow log a record belongs to.

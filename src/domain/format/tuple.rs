@@ -95,15 +95,30 @@ const COUNTER_NAMES: [&str; 4] = ["packets_src_to_dst", "bytes_src_to_dst", "pac
 
 /// Parses one tuple of the given layout.
 pub fn parse_tuple<'a>(layout: Layout, text: &'a str, ordinal: u32) -> Result<Tuple<'a>, R> {
-    let mut fields = [""; 13];
+    parse_tuple_bytes(layout, text.as_bytes(), ordinal)
+}
+
+/// Parses one tuple from the bytes of its JSON string. Runs once per row: fields are cut at
+/// commas in one pass and checked byte by byte, without allocating; every accepted field is
+/// ASCII, so the text needs no UTF-8 check of its own.
+pub fn parse_tuple_bytes<'a>(layout: Layout, text: &'a [u8], ordinal: u32) -> Result<Tuple<'a>, R> {
+    let mut fields: [&[u8]; 13] = [&[]; 13];
     let mut n = 0;
-    for field in text.split(',') {
-        if n == fields.len() {
-            return Err(R::FieldCount { expected: layout.tuple_fields(), found: text.split(',').count() });
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        if b != b',' {
+            continue;
         }
-        fields[n] = field;
+        if n == fields.len() - 1 {
+            let found = text.iter().filter(|b| **b == b',').count() + 1;
+            return Err(R::FieldCount { expected: layout.tuple_fields(), found });
+        }
+        fields[n] = &text[start..i];
         n += 1;
+        start = i + 1;
     }
+    fields[n] = &text[start..];
+    n += 1;
     if n != layout.tuple_fields() {
         return Err(R::FieldCount { expected: layout.tuple_fields(), found: n });
     }
@@ -113,8 +128,8 @@ pub fn parse_tuple<'a>(layout: Layout, text: &'a str, ordinal: u32) -> Result<Tu
     let src_port = port(fields[3], "src_port")?;
     let dst_port = port(fields[4], "dst_port")?;
     let direction = match fields[6] {
-        "I" => Direction::Inbound,
-        "O" => Direction::Outbound,
+        b"I" => Direction::Inbound,
+        b"O" => Direction::Outbound,
         _ => return Err(R::Direction),
     };
     let mut tuple = Tuple {
@@ -134,40 +149,37 @@ pub fn parse_tuple<'a>(layout: Layout, text: &'a str, ordinal: u32) -> Result<Tu
     match layout {
         Layout::NsgV1 | Layout::NsgV2 => {
             tuple.protocol = match fields[5] {
-                "T" => Protocol::TCP,
-                "U" => Protocol::UDP,
+                b"T" => Protocol::TCP,
+                b"U" => Protocol::UDP,
                 _ => return Err(R::Protocol),
             };
             tuple.decision = match fields[7] {
-                "A" => Decision::Allow,
-                "D" => Decision::Deny,
+                b"A" => Decision::Allow,
+                b"D" => Decision::Deny,
                 _ => return Err(R::Decision),
             };
             if layout == Layout::NsgV2 {
                 tuple.state = Some(match fields[8] {
-                    "B" => FlowState::Begin,
-                    "C" => FlowState::Continuing,
-                    "E" => FlowState::End,
+                    b"B" => FlowState::Begin,
+                    b"C" => FlowState::Continuing,
+                    b"E" => FlowState::End,
                     _ => return Err(R::State),
                 });
                 tuple.counters = counters(&fields[9..13])?;
             }
         }
         Layout::VnetV4 => {
-            tuple.protocol = Protocol { number: fields[5].parse().map_err(|_| R::Protocol)? };
+            tuple.protocol = Protocol { number: protocol_number(fields[5]).ok_or(R::Protocol)? };
             let state = match fields[7] {
-                "B" => FlowState::Begin,
-                "C" => FlowState::Continuing,
-                "E" => FlowState::End,
-                "D" => FlowState::Denied,
+                b"B" => FlowState::Begin,
+                b"C" => FlowState::Continuing,
+                b"E" => FlowState::End,
+                b"D" => FlowState::Denied,
                 _ => return Err(R::State),
             };
             tuple.state = Some(state);
             tuple.decision = if state == FlowState::Denied { Decision::Deny } else { Decision::Allow };
-            let enc = fields[8];
-            if !ENCRYPTION_VALUES.contains(&enc) {
-                return Err(R::Encryption);
-            }
+            let enc = ENCRYPTION_VALUES.iter().find(|v| v.as_bytes() == fields[8]).ok_or(R::Encryption)?;
             tuple.encryption = Some(enc);
             tuple.counters = counters(&fields[9..13])?;
         }
@@ -175,7 +187,15 @@ pub fn parse_tuple<'a>(layout: Layout, text: &'a str, ordinal: u32) -> Result<Tu
     Ok(tuple)
 }
 
-fn parse_time(field: &str) -> Result<i64, R> {
+/// An IANA protocol number as `u8::from_str` reads it (digits, or a `+` and digits).
+fn protocol_number(field: &[u8]) -> Option<u8> {
+    match digits(field) {
+        Some(v) => u8::try_from(v).ok(),
+        None => std::str::from_utf8(field).ok()?.parse().ok(),
+    }
+}
+
+fn parse_time(field: &[u8]) -> Result<i64, R> {
     let v = digits(field).ok_or(R::Timestamp)?;
     let ms = if v < MS_THRESHOLD { v * 1000 } else { v };
     if ms == 0 || ms > MAX_MS as u64 {
@@ -184,15 +204,47 @@ fn parse_time(field: &str) -> Result<i64, R> {
     Ok(ms as i64)
 }
 
-fn ip<'a>(field: &'a str, name: &'static str) -> Result<&'a str, R> {
-    field.parse::<IpAddr>().map(|_| field).map_err(|_| R::Ip(name))
+fn ip<'a>(field: &'a [u8], name: &'static str) -> Result<&'a str, R> {
+    // Dotted quads are nearly all addresses: checked here; anything else goes to the standard parser.
+    let text = std::str::from_utf8(field).map_err(|_| R::Ip(name))?;
+    if is_ipv4(field) || (field.contains(&b':') && text.parse::<IpAddr>().is_ok()) {
+        Ok(text)
+    } else {
+        Err(R::Ip(name))
+    }
 }
 
-fn port(field: &str, name: &'static str) -> Result<u16, R> {
+/// Four decimal octets of at most 255, without leading zeros: what `Ipv4Addr::from_str` accepts.
+fn is_ipv4(s: &[u8]) -> bool {
+    let mut octets = 0;
+    let mut i = 0;
+    loop {
+        let start = i;
+        let mut value = 0u32;
+        while i < s.len() && s[i].is_ascii_digit() && i - start < 3 {
+            value = value * 10 + u32::from(s[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || value > 255 || (len > 1 && s[start] == b'0') {
+            return false;
+        }
+        octets += 1;
+        if i == s.len() {
+            return octets == 4;
+        }
+        if s[i] != b'.' || octets == 4 {
+            return false;
+        }
+        i += 1;
+    }
+}
+
+fn port(field: &[u8], name: &'static str) -> Result<u16, R> {
     digits(field).and_then(|v| u16::try_from(v).ok()).ok_or(R::Port(name))
 }
 
-fn counters(fields: &[&str]) -> Result<[Option<u64>; 4], R> {
+fn counters(fields: &[&[u8]]) -> Result<[Option<u64>; 4], R> {
     let mut out = [None; 4];
     for (i, f) in fields.iter().enumerate() {
         if !f.is_empty() {
@@ -203,11 +255,19 @@ fn counters(fields: &[&str]) -> Result<[Option<u64>; 4], R> {
 }
 
 /// Unsigned decimal without sign, spaces or overflow (`str::parse` would accept a leading `+`).
-fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+fn digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
         return None;
     }
-    s.parse().ok()
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(v)
 }
 
 #[cfg(test)]

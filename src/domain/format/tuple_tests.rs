@@ -99,3 +99,39 @@ fn malformed_tuples_are_typed_errors() {
         assert_eq!(parse_tuple(*layout, text, 0).as_ref().err(), Some(expected), "{text}");
     }
 }
+
+#[test]
+fn ipv4_fast_path_agrees_with_the_standard_parser() {
+    for s in [
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.0.4",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1.2.3.04",
+        "1..2.3",
+        "1.2.3.",
+        ".1.2.3",
+        "1.2.3.4 ",
+        "1234.1.1.1",
+        "",
+        "a.b.c.d",
+        "1.2.3.-4",
+        "0.00.0.0",
+    ] {
+        assert_eq!(is_ipv4(s.as_bytes()), s.parse::<std::net::Ipv4Addr>().is_ok(), "{s:?}");
+    }
+}
+
+#[test]
+fn digits_reject_signs_and_overflow() {
+    assert_eq!(digits(b"18446744073709551615"), Some(u64::MAX));
+    assert_eq!(digits(b"18446744073709551616"), None);
+    assert_eq!(digits(b"00000000000000000042"), Some(42));
+    for bad in ["", "+1", "-1", " 1", "1 ", "1a", "000000000000000000042"] {
+        assert_eq!(digits(bad.as_bytes()), None, "{bad:?}");
+    }
+    assert_eq!((protocol_number(b"+6"), protocol_number(b"256")), (Some(6), None), "as u8::from_str");
+}

@@ -58,8 +58,8 @@ impl RowVisitor for CsvEncoder {
         self.num(Some(rec.layout.version().into()));
         self.opt(rec.resource_id);
         self.opt(rec.target_resource_id);
-        self.opt(rec.subscription_id.as_deref());
-        self.opt(rec.resource_group.as_deref());
+        self.opt(rec.subscription_id);
+        self.opt(rec.resource_group);
         self.opt(group.rule);
         self.opt(group.acl_id);
         self.opt(group.mac);

@@ -48,9 +48,9 @@ impl NdjsonEncoder {
         r.extend_from_slice(b",\"target_resource_id\":");
         write_opt_str(r, rec.target_resource_id);
         r.extend_from_slice(b",\"subscription_id\":");
-        write_opt_str(r, rec.subscription_id.as_deref());
+        write_opt_str(r, rec.subscription_id);
         r.extend_from_slice(b",\"resource_group\":");
-        write_opt_str(r, rec.resource_group.as_deref());
+        write_opt_str(r, rec.resource_group);
 
         let s = &mut self.suffix;
         s.clear();

@@ -3,7 +3,7 @@ use super::*;
 use crate::domain::blob_name::BlobName;
 
 fn batch<'a>(blob: &'a BlobName, ndjson: &'a [u8]) -> RowBatch<'a> {
-    RowBatch { blob, ndjson, rows: ndjson.iter().filter(|&&b| b == b'\n').count() }
+    RowBatch::new(blob, ndjson.to_vec(), ndjson.iter().filter(|&&b| b == b'\n').count())
 }
 
 fn parse_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -124,9 +124,9 @@ impl Write for ClosedPipe {
 #[test]
 fn a_broken_stdout_pipe_is_permanent() {
     let mut pipe = ClosedPipe { accept: 100, written: Vec::new() };
-    write_stream(&mut pipe, b"{\"id\":1}\n").unwrap();
+    write_stream(&mut pipe, &[Bytes::from_static(b"{\"id\":1}\n")]).unwrap();
     assert_eq!(pipe.written, b"{\"id\":1}\n");
-    let err = write_stream(&mut pipe, &[b'x'; 200]).unwrap_err();
+    let err = write_stream(&mut pipe, &[Bytes::from(vec![b'x'; 200])]).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
 }
 
@@ -135,11 +135,11 @@ fn after_a_failed_write_the_partial_batch_is_cut_before_the_next_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rows.ndjson");
     let mut output = open_and_repair(path.clone()).unwrap();
-    output.append(b"{\"id\":1}\n").unwrap();
+    output.append(&[Bytes::from_static(b"{\"id\":1}\n")]).unwrap();
     // What a write that failed half-way (disk full) and could not be cut back leaves behind.
     std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"id\":2,\"fl").unwrap();
     output.needs_cut = true;
-    output.append(b"{\"id\":2}\n").unwrap();
+    output.append(&[Bytes::from_static(b"{\"id\":2}\n")]).unwrap();
     let ids: Vec<_> = parse_lines(&path).iter().map(|v| v["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, [1, 2]);
 }

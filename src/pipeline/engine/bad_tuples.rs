@@ -35,6 +35,23 @@ impl BadTuples {
         self.raw_len += line as u64;
     }
 
+    /// Adds everything `other` holds (the bad tuples of one more complete record).
+    pub fn absorb(&mut self, other: BadTuples, raw_limit: usize) {
+        let Some((first, last)) = other.span else { return };
+        self.blob = self.blob.take().or(other.blob);
+        let span = self.span.get_or_insert((first, last));
+        *span = (span.0.min(first), span.1.max(last));
+        self.count += other.count;
+        for (reason, n) in other.reasons {
+            *self.reasons.entry(reason).or_default() += n;
+        }
+        let room = raw_limit.saturating_sub(self.raw.len());
+        // Whole lines only, as `add` keeps them.
+        let cut = other.raw[..other.raw.len().min(room)].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        self.raw.extend_from_slice(&other.raw[..cut]);
+        self.raw_len += other.raw_len;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -31,6 +31,8 @@ pub enum BlobOutcome {
 struct Cursor {
     state: OffsetState,
     version: Option<Version>,
+    /// Rows sent since the last commit (of a record not complete yet).
+    uncommitted_rows: u64,
 }
 
 /// One attempt's outcome, the offset it left, and whether bytes of an incomplete record were
@@ -44,8 +46,8 @@ struct Attempt {
 impl From<Option<(OffsetState, Version)>> for Cursor {
     fn from(loaded: Option<(OffsetState, Version)>) -> Self {
         match loaded {
-            Some((state, version)) => Cursor { state, version: Some(version) },
-            None => Cursor { state: OffsetState::default(), version: None },
+            Some((state, version)) => Cursor { state, version: Some(version), uncommitted_rows: 0 },
+            None => Cursor { state: OffsetState::default(), version: None, uncommitted_rows: 0 },
         }
     }
 }
@@ -92,7 +94,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if recreated {
             tracing::info!(blob = %blob, "blob was recreated; reading it again from the start");
         }
-        let Cursor { state: mut stored, version } = Cursor::from(loaded);
+        let Cursor { state: mut stored, version, .. } = Cursor::from(loaded);
         if recreated {
             // A new generation of the blob: its rows get ids of their own (the old rows keep
             // theirs in Data Explorer), for a new creation time or, where content is checked, new content.
@@ -102,12 +104,17 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         stored.blob_created_ms = props.created_ms;
         stored.last_content_length = stored.last_content_length.max(props.content_length);
-        let mut cursor = Cursor { state: stored, version };
+        let mut cursor = Cursor { state: stored, version, uncommitted_rows: 0 };
 
         let mut stream = self.bounded(|| format!("reading {blob}"), self.blobs.read_range(blob, start..end)).await?;
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         let mut flattener = RangeFlattener::new(ids, start);
-        let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
+        let mut collector = Collector::new(
+            self.cfg.dead_letter_raw_limit,
+            self.now_rfc3339(),
+            self.sink.segment_bytes(),
+            self.cfg.flush_bytes,
+        );
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
         let mut rows = 0u64;
@@ -128,8 +135,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
             self.metrics.bytes_read.inc_by(chunk.len() as u64);
             // Rows are about eight times the bytes they come from: feeding the chunk in slices
-            // lets the buffer be flushed (and the offset committed) near `flush_bytes`, whatever
-            // the store's chunk size, without re-parsing long partial records too often.
+            // lets the buffer be flushed near `flush_bytes` whatever the store's chunk size.
             let slice = (self.cfg.flush_bytes / 8).clamp(16 * 1024, 256 * 1024);
             let pieces = chunk.len().div_ceil(slice).max(1);
             for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
@@ -142,9 +148,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 if let Some(m) = &mut marker {
                     m.advance(flattener.offset());
                 }
-                if collector.enc.out.len() >= self.cfg.flush_bytes {
+                if collector.buffered_bytes() >= self.cfg.flush_bytes {
+                    // Possibly in the middle of a record: its rows go now, its offset later.
+                    let commit = flattener.offset() > cursor.state.offset;
                     let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks).await? {
+                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit).await? {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };
@@ -163,6 +171,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         } else if read < total {
             return Err(ServiceError::transient(format!("blob {blob}: read ended after {read} of {total} bytes")));
         }
+        if flattener.has_partial_record() {
+            collector.drop_incomplete();
+        }
         if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
             // NUL bytes not yet written hold the blob back like a partial record: the stall alarm watches both.
@@ -171,7 +182,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
             let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks).await? {
+            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, true).await? {
                 Some(n) => rows += n,
                 None => {
                     return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, incomplete: false });
@@ -185,8 +196,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         Ok(Attempt { outcome, cursor, incomplete: flattener.has_partial_record() || unwritten.is_some() })
     }
 
-    /// Steps 3–4 for what is buffered: dead letters, then rows, then the offset. Returns the
-    /// rows delivered, or `None` when another worker had already committed further.
+    /// Steps 3–4 for what is buffered: dead letters, then rows, then (when `commit`) the offset.
+    /// Returns the rows delivered, or `None` when another worker had already committed further.
+    ///
+    /// Without `commit` the rows belong to a record whose end is not read yet (a record larger
+    /// than a flush): they are sent, but the offset stays at the record's start until it ends,
+    /// so a crash re-sends them, with the same ids.
     async fn deliver(
         &self,
         blob: &BlobName,
@@ -194,21 +209,26 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         collector: &mut Collector,
         new_offset: u64,
         content: Option<ContentMarks>,
+        commit: bool,
     ) -> ServiceResult<Option<u64>> {
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
         }
         let rows = collector.buffered_rows();
         if rows > 0 {
-            self.sink.send(RowBatch { blob, ndjson: &collector.enc.out, rows: rows as usize }).await?;
+            let segments = collector.take_segments();
+            self.sink.send(RowBatch { blob, segments, rows: rows as usize }).await?;
             self.metrics.rows_sent.inc_by(rows);
             self.metrics.sink_batches.inc();
         }
-        collector.enc.out.clear();
-        collector.enc.rows = 0;
+        collector.delivered();
+        cursor.uncommitted_rows += rows;
+        if !commit {
+            return Ok(Some(rows));
+        }
         let next = OffsetState {
             offset: new_offset,
-            rows_emitted: cursor.state.rows_emitted + rows,
+            rows_emitted: cursor.state.rows_emitted + cursor.uncommitted_rows,
             updated_at_ms: self.now_ms(),
             content,
             // Progress heals a failed read: its retry mark goes with this commit.
@@ -216,6 +236,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             ..cursor.state.clone()
         };
         if self.commit_delivered(blob, cursor, next).await? {
+            cursor.uncommitted_rows = 0;
             Ok(Some(rows))
         } else {
             self.metrics.duplicate_rows.inc_by(rows);

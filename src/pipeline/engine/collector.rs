@@ -1,20 +1,61 @@
-//! The engine's row visitor: encodes rows as NDJSON and turns bad records and tuples into dead letters.
+//! The engine's row visitor: encodes rows as NDJSON, in segments the sink sends as they are,
+//! and turns bad records and tuples into dead letters.
+use bytes::Bytes;
+
 use super::bad_tuples::BadTuples;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
 
+/// Where the part of the buffer that belongs to complete records ends.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mark {
+    segments: usize,
+    bytes: usize,
+    rows: u64,
+    letters: usize,
+}
+
 pub struct Collector {
     pub enc: NdjsonEncoder,
     letters: Vec<DeadLetter>,
+    /// Bad tuples of complete records, and of the record still being parsed (dropped with its
+    /// rows if the record is incomplete, since a later read produces them again).
     bad_tuples: BadTuples,
+    bad_tuples_open: BadTuples,
+    /// Full segments cut from `enc.out`, each whole lines of at most `segment_limit` bytes (or
+    /// one row, if a row is larger).
+    segments: Vec<Bytes>,
+    segmented: usize,
+    segment_limit: Option<usize>,
+    /// Capacity of a fresh encoding buffer: a segment, or a flush.
+    capacity: usize,
+    /// What follows the mark comes from a record still being parsed.
+    complete: Mark,
     raw_limit: usize,
     now: String,
 }
 
 impl Collector {
-    pub fn new(raw_limit: usize, now: String) -> Self {
-        Collector { enc: NdjsonEncoder::new(), letters: Vec::new(), bad_tuples: BadTuples::default(), raw_limit, now }
+    /// `segment_limit`: the sink's event size (`RowSink::segment_bytes`); `flush_bytes`: how much
+    /// the engine buffers before sending.
+    pub fn new(raw_limit: usize, now: String, segment_limit: Option<usize>, flush_bytes: usize) -> Self {
+        let capacity = segment_limit.unwrap_or(flush_bytes).min(flush_bytes) + 64 * 1024;
+        let mut enc = NdjsonEncoder::new();
+        enc.out = Vec::with_capacity(capacity);
+        Collector {
+            enc,
+            letters: Vec::new(),
+            bad_tuples: BadTuples::default(),
+            bad_tuples_open: BadTuples::default(),
+            segments: Vec::new(),
+            segmented: 0,
+            segment_limit,
+            capacity,
+            complete: Mark::default(),
+            raw_limit,
+            now,
+        }
     }
 
     pub fn has_letters(&self) -> bool {
@@ -32,6 +73,68 @@ impl Collector {
     pub fn buffered_rows(&self) -> u64 {
         self.enc.rows
     }
+
+    /// Encoded bytes waiting to be sent.
+    pub fn buffered_bytes(&self) -> usize {
+        self.segmented + self.enc.out.len()
+    }
+
+    /// The encoded rows, handed over to the sink without a copy; the buffer starts afresh.
+    pub fn take_segments(&mut self) -> Vec<Bytes> {
+        let mut segments = std::mem::take(&mut self.segments);
+        if !self.enc.out.is_empty() {
+            let out = std::mem::replace(&mut self.enc.out, Vec::with_capacity(self.capacity));
+            segments.push(Bytes::from(out));
+        }
+        self.segmented = 0;
+        self.complete.segments = 0;
+        self.complete.bytes = 0;
+        segments
+    }
+
+    /// Empties the buffer once its rows and letters are delivered.
+    pub fn delivered(&mut self) {
+        self.take_segments();
+        self.enc.out.clear();
+        self.enc.rows = 0;
+        self.letters.clear();
+        self.complete = Mark::default();
+    }
+
+    /// Forgets what an incomplete record produced since the last delivery: it is produced again
+    /// when the record is read from its start, so sending it now would only add duplicates.
+    pub fn drop_incomplete(&mut self) {
+        let m = self.complete;
+        if self.segments.len() > m.segments {
+            // The mark lies in a segment cut since: that segment's complete part becomes the buffer.
+            let segment = self.segments[m.segments].clone();
+            self.segments.truncate(m.segments);
+            self.segmented = self.segments.iter().map(Bytes::len).sum();
+            self.enc.out.clear();
+            self.enc.out.extend_from_slice(&segment[..m.bytes]);
+        } else {
+            self.enc.out.truncate(m.bytes);
+        }
+        self.enc.rows = m.rows;
+        self.letters.truncate(m.letters);
+        self.bad_tuples_open = BadTuples::default();
+    }
+
+    /// After a row: once the buffer passes the segment size, it becomes a segment (the row that
+    /// passed it starts the next one, unless it is alone).
+    fn cut_segment(&mut self, row_start: usize) {
+        let Some(limit) = self.segment_limit else { return };
+        if self.enc.out.len() <= limit {
+            return;
+        }
+        let at = if row_start == 0 { self.enc.out.len() } else { row_start };
+        let mut next = Vec::with_capacity(self.capacity);
+        next.extend_from_slice(&self.enc.out[at..]);
+        let mut full = std::mem::replace(&mut self.enc.out, next);
+        full.truncate(at);
+        self.segmented += full.len();
+        self.segments.push(Bytes::from(full));
+    }
 }
 
 impl RowVisitor for Collector {
@@ -44,11 +147,24 @@ impl RowVisitor for Collector {
     }
 
     fn row(&mut self, r: &RecordCtx<'_>, g: &GroupCtx<'_>, t: &Tuple<'_>) {
+        let start = self.enc.out.len();
         self.enc.row(r, g, t);
+        self.cut_segment(start);
+    }
+
+    fn record_end(&mut self) {
+        self.complete = Mark {
+            segments: self.segments.len(),
+            bytes: self.enc.out.len(),
+            rows: self.enc.rows,
+            letters: self.letters.len(),
+        };
+        let open = std::mem::take(&mut self.bad_tuples_open);
+        self.bad_tuples.absorb(open, self.raw_limit);
     }
 
     fn tuple_error(&mut self, e: TupleError) {
-        self.bad_tuples.add(e, self.raw_limit);
+        self.bad_tuples_open.add(e, self.raw_limit);
     }
 
     fn record_error(&mut self, e: RecordError) {
@@ -66,5 +182,44 @@ impl RowVisitor for Collector {
                 self.now.clone(),
             )
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::flatten::RangeFlattener;
+    use crate::domain::ids::RowIds;
+
+    const NSG: &str = include_str!("../../../samples/nsg_v2.json");
+
+    fn collect(limit: Option<usize>, data: &[u8]) -> Collector {
+        let mut c = Collector::new(1024, "now".into(), limit, 1 << 20);
+        RangeFlattener::new(RowIds::new("b"), 0).push(data, false, &mut c);
+        c
+    }
+
+    #[test]
+    fn segments_are_whole_lines_within_the_limit_and_add_up_to_one_buffer() {
+        let whole = collect(None, NSG.as_bytes()).take_segments();
+        let cut = collect(Some(2000), NSG.as_bytes()).take_segments();
+        assert_eq!(whole.len(), 1);
+        assert!(cut.len() >= 3, "{} segments", cut.len());
+        assert!(cut.iter().all(|s| s.len() <= 2000 && s.ends_with(b"\n")));
+        assert_eq!(whole.concat(), cut.concat());
+    }
+
+    #[test]
+    fn an_incomplete_record_is_dropped_even_across_segments() {
+        // The first record whole, the second cut after its first tuple.
+        let end = NSG.find("1542110460").unwrap();
+        let complete = collect(None, &NSG.as_bytes()[..NSG.find("\n,{").unwrap()]).take_segments().concat();
+        for limit in [None, Some(700), Some(2000)] {
+            let mut c = collect(limit, &NSG.as_bytes()[..end]);
+            assert_eq!(c.buffered_rows(), 5);
+            c.drop_incomplete();
+            assert_eq!(c.buffered_rows(), 4);
+            assert_eq!(c.take_segments().concat(), complete, "limit {limit:?}");
+        }
     }
 }

@@ -5,8 +5,9 @@ use super::retry::RetryPolicy;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// Rows are sent (and the offset committed) whenever this many NDJSON bytes are buffered,
-    /// so memory and the re-send window after a crash stay bounded whatever the blob size.
+    /// Rows are sent whenever this many NDJSON bytes are buffered, even in the middle of a
+    /// record, and the offset committed to the end of the last complete record, so memory and the
+    /// re-send window after a crash stay bounded whatever the blob or record size.
     pub flush_bytes: usize,
     /// Most events taken from a partition at once; their blobs are coalesced.
     pub max_batch_events: usize,

@@ -36,11 +36,13 @@ impl RowSink for MemoryRowSink {
         if self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(ServiceError::transient("injected sink failure"));
         }
-        let text = std::str::from_utf8(batch.ndjson).map_err(|e| {
-            ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "rows are not UTF-8", e)
-        })?;
         let mut lines = self.lines.lock().unwrap();
-        lines.extend(text.lines().map(str::to_string));
+        for segment in &batch.segments {
+            let text = std::str::from_utf8(segment).map_err(|e| {
+                ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "rows are not UTF-8", e)
+            })?;
+            lines.extend(text.lines().map(str::to_string));
+        }
         self.batches.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
