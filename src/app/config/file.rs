@@ -24,6 +24,45 @@ pub struct RawConfig {
     pub log: LogSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub enrich: EnrichSection,
+}
+
+/// Row enrichment (address class and flow type are always on and have no setting).
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichSection {
+    /// ASN databases: `.mmdb` files with ASNs or `start,end,asn,org` CSV range files; one path,
+    /// a comma-separated list, or a TOML list (IPv4 and IPv6 files of one source).
+    pub asn_db: Option<Paths>,
+    /// Geography databases: `.mmdb` files with countries (and cities) or `start,end,country` CSV files.
+    pub geo_db: Option<Paths>,
+    /// Microsoft's `ServiceTags_Public_*.json`.
+    pub service_tags: Option<String>,
+    /// Write the Community ID v1 of each flow.
+    pub community_id: Option<bool>,
+    /// Write the IANA service name of the destination port.
+    pub service_names: Option<bool>,
+    /// How often the files are checked for changes (default 60 s); changed files are reloaded.
+    pub reload_interval_secs: Option<u64>,
+}
+
+/// One path, a comma-separated list in one string, or a list.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Paths {
+    pub fn to_vec(&self) -> Vec<String> {
+        let all = match self {
+            Paths::One(s) => vec![s.clone()],
+            Paths::Many(v) => v.clone(),
+        };
+        all.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    }
 }
 
 #[derive(Deserialize, Debug, Default, Clone)]
@@ -156,6 +195,7 @@ pub const SECTIONS: &[&str] = &[
     "server",
     "local",
     "input",
+    "enrich",
     "auth",
     "log",
 ];

@@ -45,6 +45,8 @@ async fn engine(
     creds: &Credentials,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<AzureEngine> {
+    // Data files first: a missing database should fail before any connection is attempted.
+    let enrichment = crate::app::enrich::start(&cfg.enrich)?;
     let blobs = AzureBlobStore::new(source_accounts(az, creds)?, AzureBlobStoreOptions::default())
         .map_err(|e| anyhow::anyhow!("sources: {e}"))?;
     let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
@@ -64,7 +66,8 @@ async fn engine(
         .await
         .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
     Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
-        .with_metrics(metrics))
+        .with_metrics(metrics)
+        .with_enrichment(enrichment))
 }
 
 /// Retries a connection attempt that hangs: an SDK 0.15 client's first connection sometimes
@@ -160,6 +163,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let sweeper = engine.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+    tokio::spawn(crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), shutdown.clone()));
     tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
     ready.set(true);
     let result = with_deadline(engine.run(feed, shutdown.clone()), &shutdown, cfg.server.shutdown_deadline).await;

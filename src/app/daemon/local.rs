@@ -38,7 +38,8 @@ async fn engine(cfg: &Config, local: &LocalConfig, metrics: Arc<Metrics>) -> any
         Arc::new(dead),
         cfg.engine.clone(),
     )
-    .with_metrics(metrics))
+    .with_metrics(metrics)
+    .with_enrichment(crate::app::enrich::start(&cfg.enrich)?))
 }
 
 /// `flowlog run` in local mode: everything under `watch`, then (unless `once`) every growth.
@@ -59,6 +60,8 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
         let sweeper = engine.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move { sweeper.sweep_loop(stop).await });
+        let reload = crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), shutdown.clone());
+        tokio::spawn(reload);
     }
     tracing::info!(watch = %local.watch.display(), state = %local.state.display(), once, "flowlog running in local mode");
     ready.set(true);

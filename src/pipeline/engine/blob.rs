@@ -75,7 +75,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 
         let mut stream = self.blobs.read_range(blob, start..end).await?;
         let mut flattener = RangeFlattener::new(BlobIdent::new(blob.as_str()), start);
-        let mut collector = Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339());
+        let mut collector =
+            Collector::new(self.cfg.dead_letter_raw_limit, self.now_rfc3339(), self.enrichment.current());
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
         let mut rows = 0u64;

@@ -1,4 +1,7 @@
 //! The engine's row visitor: encodes rows as NDJSON and turns bad records and tuples into dead letters.
+use std::sync::Arc;
+
+use crate::domain::enrich::Enricher;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
@@ -11,8 +14,9 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new(raw_limit: usize, now: String) -> Self {
-        Collector { enc: NdjsonEncoder::new(), letters: Vec::new(), raw_limit, now }
+    /// Rows carry the enrichments of `enricher`, one version for the whole blob read.
+    pub fn new(raw_limit: usize, now: String, enricher: Arc<Enricher>) -> Self {
+        Collector { enc: NdjsonEncoder::with_enricher(enricher), letters: Vec::new(), raw_limit, now }
     }
 
     /// Rows encoded since the last take.

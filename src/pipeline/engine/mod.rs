@@ -19,6 +19,7 @@ use crate::domain::format::timefmt::TimeFormatter;
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::change_feed::ChangeFeed;
 use crate::pipeline::dead_letter::DeadLetterStore;
+use crate::pipeline::enrichment::EnrichmentHandle;
 use crate::pipeline::error::ServiceResult;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::offset_store::OffsetStore;
@@ -32,6 +33,8 @@ pub struct Engine<B, O, S, D> {
     pub dead_letters: Arc<D>,
     pub cfg: EngineConfig,
     pub metrics: Arc<Metrics>,
+    /// Enrichment data, replaceable while running; each blob read uses the version current at its start.
+    pub enrichment: EnrichmentHandle,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -43,13 +46,27 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             dead_letters: self.dead_letters.clone(),
             cfg: self.cfg.clone(),
             metrics: self.metrics.clone(),
+            enrichment: self.enrichment.clone(),
         }
     }
 }
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
     pub fn new(blobs: Arc<B>, offsets: Arc<O>, sink: Arc<S>, dead_letters: Arc<D>, cfg: EngineConfig) -> Self {
-        Engine { blobs, offsets, sink, dead_letters, cfg, metrics: Arc::new(Metrics::new()) }
+        Engine {
+            blobs,
+            offsets,
+            sink,
+            dead_letters,
+            cfg,
+            metrics: Arc::new(Metrics::new()),
+            enrichment: EnrichmentHandle::default(),
+        }
+    }
+
+    pub fn with_enrichment(mut self, enrichment: EnrichmentHandle) -> Self {
+        self.enrichment = enrichment;
+        self
     }
 
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
