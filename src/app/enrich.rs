@@ -115,3 +115,54 @@ pub async fn reload_loop(cfg: EnrichConfig, handle: EnrichmentHandle, shutdown: 
         reload_if_changed(&cfg, &handle, &mut seen).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(service: &str) -> String {
+        format!(
+            r#"{{"values": [{{"name": "{service}", "properties": {{"region": "", "addressPrefixes": ["20.0.0.0/8"]}}}}]}}"#
+        )
+    }
+
+    fn service(handle: &EnrichmentHandle) -> Option<String> {
+        let e = handle.current();
+        e.ip_info("20.1.2.3".parse().unwrap()).azure.map(|t| t.service.to_string())
+    }
+
+    #[tokio::test]
+    async fn changed_files_are_reloaded_and_broken_ones_keep_the_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ServiceTags_Public.json");
+        std::fs::write(&path, tags("Storage")).unwrap();
+        let cfg = EnrichConfig { service_tags: Some(path.clone()), ..EnrichConfig::default() };
+        let handle = start(&cfg).unwrap();
+        let mut seen = fingerprint(&cfg);
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await, "nothing changed");
+        let in_use = handle.current();
+
+        // A different length changes the fingerprint even where mtimes are coarse.
+        std::fs::write(&path, tags("AzureCosmosDB")).unwrap();
+        assert!(reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert_eq!(service(&handle).as_deref(), Some("AzureCosmosDB"));
+        let old = in_use.ip_info("20.1.2.3".parse().unwrap()).azure.map(|t| t.service.to_string());
+        assert_eq!(old.as_deref(), Some("Storage"), "a version in use is never changed under a reader");
+
+        std::fs::write(&path, "{ half written").unwrap();
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert_eq!(service(&handle).as_deref(), Some("AzureCosmosDB"), "a broken file keeps the previous version");
+        std::fs::remove_file(&path).unwrap();
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await);
+        std::fs::write(&path, tags("Sql")).unwrap();
+        assert!(reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert_eq!(service(&handle).as_deref(), Some("Sql"));
+    }
+
+    #[test]
+    fn start_fails_naming_the_setting_and_file() {
+        let cfg = EnrichConfig { geo_db: vec![PathBuf::from("/nonexistent/geo.mmdb")], ..EnrichConfig::default() };
+        let e = format!("{:#}", start(&cfg).unwrap_err());
+        assert!(e.contains("enrich.geo_db") && e.contains("/nonexistent/geo.mmdb"), "{e}");
+    }
+}

@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 
 use crate::domain::enrich::Enricher;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct EnrichmentHandle(Arc<ArcSwap<Enricher>>);
 
 impl Default for EnrichmentHandle {

@@ -46,7 +46,8 @@ account_url container; [offsets] account_url table retention_days; [sources] all
 [output] namespace hub endpoint max_batch_bytes gzip adx_table adx_mapping; [dead_letter]
 account_url container; [auth] credential client_id; [engine] flush_bytes max_batch_events
 blob_concurrency dead_letter_raw_limit retry_max_attempts retry_min_delay_ms retry_max_delay_ms;
-[server] listen shutdown_deadline_secs; [log] format.
+[server] listen shutdown_deadline_secs; [log] format; [enrich] asn_db geo_db service_tags
+community_id service_names reload_interval_secs.
 Secrets (account_key, sas, token) only from FLOWLOG_* variables or *_file settings.
 Documented examples: deploy/config/local.example.toml, deploy/config/azure.example.toml.";
 
