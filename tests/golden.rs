@@ -246,3 +246,22 @@ fn stdin_is_read_with_dash() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), std::fs::read_to_string("samples/golden/vnet.ndjson").unwrap());
 }
+
+#[test]
+fn schema_command_lists_every_field_with_type_and_producer() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowlog")).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let fields: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = flowlog::domain::row::schema::field_names().collect();
+    assert_eq!(names, expected);
+    let producer = |name: &str| fields.iter().find(|f| f["name"] == name).unwrap()["produced_by"].clone();
+    assert_eq!(producer("src_ip"), "flow log");
+    assert_eq!(producer("flow_type"), "always");
+    assert_eq!(producer("dst_as_org"), "asn_db");
+    assert_eq!(producer("src_lat"), "geo_db");
+    assert_eq!(fields.iter().find(|f| f["name"] == "src_lat").unwrap()["type"], "real");
+    assert_eq!(producer("dst_azure_region"), "service_tags");
+    assert_eq!(producer("community_id"), "community_id");
+    assert_eq!(producer("service"), "service_names");
+}

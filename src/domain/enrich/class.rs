@@ -1,6 +1,6 @@
 //! Address classes: what kind of network an address belongs to, from the IANA special-purpose
 //! registries alone (no data files), so `src_class`/`dst_class` are always written.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AddrClass {

@@ -1,6 +1,6 @@
 //! Community ID flow hashing, version 1 (corelight/community-id-spec), so rows join with Zeek,
 //! Suricata, Elastic and Sentinel data on the same flow. Seed 0, base64 output: `1:` + 28 chars.
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};

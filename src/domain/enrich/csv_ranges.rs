@@ -1,7 +1,7 @@
 //! ip-location-db's CSV range files, from bytes: `start,end,asn,org` (ASN) and
 //! `start,end,country` (country). Openly licensed ASN data is published in this form only.
+use core::net::IpAddr;
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use super::DataError;
 use super::ranges::{IpRanges, RangeTable};
@@ -138,10 +138,10 @@ fn parse<V: Copy>(
         reason: format!("{what} range {s}-{e} ends before it starts"),
     };
     let t4 = RangeTable::from_ranges(v4).map_err(|(s, e)| {
-        overlap("IPv4", std::net::Ipv4Addr::from(s).to_string(), std::net::Ipv4Addr::from(e).to_string())
+        overlap("IPv4", core::net::Ipv4Addr::from(s).to_string(), core::net::Ipv4Addr::from(e).to_string())
     })?;
     let t6 = RangeTable::from_ranges(v6).map_err(|(s, e)| {
-        overlap("IPv6", std::net::Ipv6Addr::from(s).to_string(), std::net::Ipv6Addr::from(e).to_string())
+        overlap("IPv6", core::net::Ipv6Addr::from(s).to_string(), core::net::Ipv6Addr::from(e).to_string())
     })?;
     Ok((t4, t6))
 }

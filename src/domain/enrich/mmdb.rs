@@ -3,8 +3,8 @@
 //! Two record shapes are read: MaxMind's and DB-IP's own (`country.iso_code`,
 //! `city.names.en`, `location.latitude`, `autonomous_system_number`) and ip-location-db's
 //! flat one (`country_code`, `city`, `latitude`, `longitude`). Strings borrow from the file.
+use core::net::IpAddr;
 use std::fmt;
-use std::net::IpAddr;
 
 use maxminddb::Reader;
 use serde::Deserialize;

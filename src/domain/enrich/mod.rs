@@ -15,7 +15,7 @@ pub mod service_tags;
 pub mod services;
 pub mod writer;
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
 use class::{AddrClass, classify};
@@ -104,7 +104,7 @@ pub struct IpInfo<'a> {
 }
 
 impl IpInfo<'_> {
-    fn bare(class: AddrClass) -> Self {
+    pub(crate) fn bare(class: AddrClass) -> Self {
         IpInfo { class, asn: None, as_org: None, country: None, city: None, lat: None, lon: None, azure: None }
     }
 }

@@ -1,7 +1,7 @@
 //! Sorted, non-overlapping address ranges with a value each: binary search per lookup, no
 //! allocation. Built from ip-location-db's CSV range files or by painting prefixes.
+use core::net::IpAddr;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 /// An address as a number of its family's width.
 pub trait Key: Copy + Ord + std::fmt::Debug {

@@ -1,6 +1,6 @@
 //! Azure service tags (`ServiceTags_Public_*.json`, published weekly by Microsoft): the service
 //! and region of an address in Azure's ranges, most specific prefix first.
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use serde::Deserialize;
 

@@ -5,8 +5,8 @@
 //! a small direct-mapped cache from the address text to its class, parsed address and rendered
 //! JSON fragment. A hit costs a hash and a memcpy; a miss reuses the slot's buffer, so after
 //! warm-up the hot path allocates nothing.
-use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use core::fmt::Write as _;
+use core::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::class::AddrClass;
@@ -17,13 +17,50 @@ use super::{Enricher, IpInfo, Settings};
 use crate::domain::format::Tuple;
 use crate::domain::row::json::{write_int, write_opt_str};
 
-const SLOTS: usize = 1024;
-/// Longer than any textual IP address (45 characters at most).
-const MAX_KEY: usize = 48;
+/// Slots per side, in pairs (two-way set associative): a few thousand distinct addresses per
+/// blob stay cached without the thrashing of a direct-mapped table. About 0.8 MiB per side,
+/// allocated on first use.
+const SLOTS: usize = 8192;
+/// Longer than any textual IP address without an embedded IPv4 part (39 characters).
+const MAX_KEY: usize = 40;
+const WORDS: usize = MAX_KEY / 8;
+
+/// Address text as zero-padded little-endian words: hashed and compared a word at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    len: u8,
+    words: [u64; WORDS],
+}
+
+impl Key {
+    fn new(b: &[u8]) -> Option<Key> {
+        if b.is_empty() || b.len() > MAX_KEY {
+            return None;
+        }
+        let mut buf = [0u8; MAX_KEY];
+        buf[..b.len()].copy_from_slice(b);
+        let mut words = [0u64; WORDS];
+        for (w, c) in words.iter_mut().zip(buf.chunks_exact(8)) {
+            *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        }
+        Some(Key { len: b.len() as u8, words })
+    }
+
+    fn hash(&self) -> usize {
+        let mut h = u64::from(self.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for &w in &self.words[..(self.len as usize).div_ceil(8)] {
+            h = (h ^ w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h ^= h >> 31;
+        }
+        h as usize
+    }
+}
 
 struct Slot {
-    len: u8,
-    key: [u8; MAX_KEY],
+    /// `None` while empty.
+    key: Option<Key>,
+    /// In the first slot of a pair: which of the two was used last (the other is replaced).
+    recent: u8,
     ip: IpAddr,
     class: AddrClass,
     azure: bool,
@@ -33,8 +70,8 @@ struct Slot {
 impl Slot {
     fn empty() -> Self {
         Slot {
-            len: 0,
-            key: [0; MAX_KEY],
+            key: None,
+            recent: 0,
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             class: AddrClass::Reserved,
             azure: false,
@@ -46,47 +83,60 @@ impl Slot {
 struct SideCache {
     prefix: &'static str,
     slots: Vec<Slot>,
+    /// The fragment of every non-public address (no lookups, all null): one copy, kept hot,
+    /// instead of one per slot.
+    nulls: Vec<u8>,
 }
 
 impl SideCache {
-    fn new(prefix: &'static str) -> Self {
-        SideCache { prefix, slots: Vec::new() }
+    fn new(prefix: &'static str, settings: Settings) -> Self {
+        let mut nulls = Vec::new();
+        write_side(&mut nulls, prefix, &IpInfo::bare(AddrClass::Private), settings);
+        SideCache { prefix, slots: Vec::new(), nulls }
     }
 
-    fn get(&mut self, enricher: &Enricher, settings: Settings, text: &str) -> &Slot {
+    /// The slot's database fields, rendered.
+    fn fragment<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
+        if slot.class.is_public() { &slot.frag } else { &self.nulls }
+    }
+
+    fn index(&mut self, enricher: &Enricher, settings: Settings, text: &str) -> usize {
         if self.slots.is_empty() {
             self.slots = (0..SLOTS).map(|_| Slot::empty()).collect();
         }
-        let b = text.as_bytes();
-        let i = hash(b) & (SLOTS - 1);
-        let slot = &mut self.slots[i];
-        if b.is_empty() || slot.len as usize != b.len() || slot.key[..b.len()] != *b {
-            // Tuples are validated, so the text parses; an unparsable one gets a harmless default.
-            let ip = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-            let info = enricher.ip_info(ip);
-            slot.ip = ip;
-            slot.class = info.class;
-            slot.azure = info.azure.is_some();
-            slot.frag.clear();
-            write_side(&mut slot.frag, self.prefix, &info, settings);
-            if b.len() <= MAX_KEY {
-                slot.key[..b.len()].copy_from_slice(b);
-                slot.len = b.len() as u8;
-            } else {
-                slot.len = 0;
-            }
-        }
-        &self.slots[i]
+        let Some(key) = Key::new(text.as_bytes()) else {
+            // Not an address a tuple can hold; computed each time in a scratch slot.
+            self.fill(0, enricher, settings, text, None);
+            return 0;
+        };
+        let pair = key.hash() & (SLOTS - 2);
+        let way = if self.slots[pair].key == Some(key) {
+            0
+        } else if self.slots[pair + 1].key == Some(key) {
+            1
+        } else {
+            let w = 1 - self.slots[pair].recent as usize;
+            self.fill(pair + w, enricher, settings, text, Some(key));
+            w
+        };
+        self.slots[pair].recent = way as u8;
+        pair + way
     }
-}
 
-/// FNV-1a: a few cycles per byte, and good enough spread for address text.
-fn hash(b: &[u8]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in b {
-        h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+    fn fill(&mut self, i: usize, enricher: &Enricher, settings: Settings, text: &str, key: Option<Key>) {
+        let slot = &mut self.slots[i];
+        // Tuples are validated, so the text parses; an unparsable one gets a harmless default.
+        let ip = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let info = enricher.ip_info(ip);
+        slot.ip = ip;
+        slot.class = info.class;
+        slot.azure = info.azure.is_some();
+        slot.frag.clear();
+        if info.class.is_public() {
+            write_side(&mut slot.frag, self.prefix, &info, settings);
+        }
+        slot.key = key;
     }
-    (h ^ (h >> 29)) as usize
 }
 
 fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
@@ -97,10 +147,20 @@ fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
     out.extend_from_slice(b"\":");
 }
 
+/// `fmt::Write` into the output bytes, so numbers format without a temporary string.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl core::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
 fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
     match v {
         Some(v) if v.is_finite() => {
-            let _ = write!(out, "{v}");
+            let _ = write!(Bytes(out), "{v}");
         }
         _ => out.extend_from_slice(b"null"),
     }
@@ -152,7 +212,7 @@ impl Default for EnrichWriter {
 impl EnrichWriter {
     pub fn new(enricher: Arc<Enricher>) -> Self {
         let settings = enricher.settings();
-        EnrichWriter { enricher, settings, src: SideCache::new("src"), dst: SideCache::new("dst") }
+        EnrichWriter { enricher, settings, src: SideCache::new("src", settings), dst: SideCache::new("dst", settings) }
     }
 
     pub fn settings(&self) -> Settings {
@@ -161,8 +221,9 @@ impl EnrichWriter {
 
     /// Appends `,"src_class":…` through the last enabled field (no closing brace).
     pub fn write_ndjson(&mut self, t: &Tuple<'_>, out: &mut Vec<u8>) {
-        let s = self.src.get(&self.enricher, self.settings, t.src_ip);
-        let d = self.dst.get(&self.enricher, self.settings, t.dst_ip);
+        let si = self.src.index(&self.enricher, self.settings, t.src_ip);
+        let di = self.dst.index(&self.enricher, self.settings, t.dst_ip);
+        let (s, d) = (&self.src.slots[si], &self.dst.slots[di]);
         let ft = flow_type(
             End { class: s.class, azure: s.azure },
             End { class: d.class, azure: d.azure },
@@ -176,8 +237,8 @@ impl EnrichWriter {
         out.extend_from_slice(b"\",\"flow_type\":\"");
         out.extend_from_slice(ft.as_str().as_bytes());
         out.push(b'"');
-        out.extend_from_slice(&s.frag);
-        out.extend_from_slice(&d.frag);
+        out.extend_from_slice(self.src.fragment(s));
+        out.extend_from_slice(self.dst.fragment(d));
         if self.settings.community_id {
             out.extend_from_slice(b",\"community_id\":\"");
             out.extend_from_slice(&community_id(s.ip, d.ip, t.protocol.number, t.src_port, t.dst_port));
