@@ -3,7 +3,7 @@
 use core::net::IpAddr;
 
 use base64::Engine as _;
-use sha1::{Digest, Sha1};
+use sha1::digest::generic_array::GenericArray;
 
 /// `1:` followed by the base64 of a SHA-1 digest.
 pub const LEN: usize = 30;
@@ -31,20 +31,33 @@ pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16)
     let (p1, p2) = ports.unwrap_or((0, 0));
     let ordered = one_way || (src, p1) < (dst, p2) || !same_family(src, dst);
     let (a, b, pa, pb) = if ordered || (src, p1) == (dst, p2) { (src, dst, p1, p2) } else { (dst, src, p2, p1) };
-    let mut h = Sha1::new();
-    h.update(0u16.to_be_bytes());
+    // The input is at most 40 bytes, so it is hashed as one padded block straight through the
+    // compression function (the streaming API's buffering costs more than the block itself).
+    let mut block = [0u8; 64];
+    let mut n = 2; // the seed, 0
+    let mut put = |bytes: &[u8]| {
+        block[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
     for ip in [a, b] {
         match ip {
-            IpAddr::V4(v4) => h.update(v4.octets()),
-            IpAddr::V6(v6) => h.update(v6.octets()),
+            IpAddr::V4(v4) => put(&v4.octets()),
+            IpAddr::V6(v6) => put(&v6.octets()),
         }
     }
-    h.update([proto, 0]);
+    put(&[proto, 0]);
     if ports.is_some() {
-        h.update(pa.to_be_bytes());
-        h.update(pb.to_be_bytes());
+        put(&pa.to_be_bytes());
+        put(&pb.to_be_bytes());
     }
-    let digest = h.finalize();
+    block[n] = 0x80;
+    block[56..].copy_from_slice(&(n as u64 * 8).to_be_bytes());
+    let mut state = [0x6745_2301u32, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    sha1::compress(&mut state, &[GenericArray::from(block)]);
+    let mut digest = [0u8; 20];
+    for (d, w) in digest.chunks_exact_mut(4).zip(state) {
+        d.copy_from_slice(&w.to_be_bytes());
+    }
     let mut out = [0u8; LEN];
     out[..2].copy_from_slice(b"1:");
     let n = base64::engine::general_purpose::STANDARD

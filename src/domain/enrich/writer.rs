@@ -26,7 +26,7 @@ const MAX_KEY: usize = 40;
 const WORDS: usize = MAX_KEY / 8;
 
 /// Address text as zero-padded little-endian words: hashed and compared a word at a time.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 struct Key {
     len: u8,
     words: [u64; WORDS],
@@ -46,6 +46,12 @@ impl Key {
         Some(Key { len: b.len() as u8, words })
     }
 
+    /// Equality without a `memcmp` call: the hot path compares twice per address.
+    fn same(&self, other: &Key) -> bool {
+        let diff = self.words.iter().zip(&other.words).fold(0, |acc, (a, b)| acc | (a ^ b));
+        self.len == other.len && diff == 0
+    }
+
     fn hash(&self) -> usize {
         let mut h = u64::from(self.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for &w in &self.words[..(self.len as usize).div_ceil(8)] {
@@ -57,8 +63,8 @@ impl Key {
 }
 
 struct Slot {
-    /// `None` while empty.
-    key: Option<Key>,
+    /// Length 0 while empty (no address text is empty).
+    key: Key,
     /// In the first slot of a pair: which of the two was used last (the other is replaced).
     recent: u8,
     ip: IpAddr,
@@ -70,7 +76,7 @@ struct Slot {
 impl Slot {
     fn empty() -> Self {
         Slot {
-            key: None,
+            key: Key { len: 0, words: [0; WORDS] },
             recent: 0,
             ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             class: AddrClass::Reserved,
@@ -110,9 +116,9 @@ impl SideCache {
             return 0;
         };
         let pair = key.hash() & (SLOTS - 2);
-        let way = if self.slots[pair].key == Some(key) {
+        let way = if self.slots[pair].key.same(&key) {
             0
-        } else if self.slots[pair + 1].key == Some(key) {
+        } else if self.slots[pair + 1].key.same(&key) {
             1
         } else {
             let w = 1 - self.slots[pair].recent as usize;
@@ -135,7 +141,7 @@ impl SideCache {
         if info.class.is_public() {
             write_side(&mut slot.frag, self.prefix, &info, settings);
         }
-        slot.key = key;
+        slot.key = key.unwrap_or(Key { len: 0, words: [0; WORDS] });
     }
 }
 
