@@ -1,4 +1,5 @@
-//! CSV row encoder (RFC 4180): a header of `schema::FIELDS`, one line per row, empty for null.
+//! CSV row encoder (RFC 4180): a header of the fields the enrichment settings produce (see
+//! `schema::fields_for`), one line per row, empty for null.
 use std::sync::Arc;
 
 use super::schema::fields_for;
