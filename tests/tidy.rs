@@ -19,7 +19,7 @@ fn allowed(layer: &str) -> &'static [&'static str] {
 
 /// Names the pure core must not use: async runtimes, the file system, sockets, clocks,
 /// process environment, threads and the Azure SDK (`std::net`'s address types are plain data).
-const IMPURE: [&str; 15] = [
+const IMPURE: [&str; 19] = [
     "tokio",
     "std::fs",
     "TcpStream",
@@ -31,7 +31,11 @@ const IMPURE: [&str; 15] = [
     "std::process",
     "SystemTime",
     "Instant",
-    "azure_",
+    "azure_core",
+    "azure_identity",
+    "azure_storage",
+    "azure_messaging",
+    "azure_data_tables",
     "reqwest",
     "futures",
     "async ",

@@ -2,5 +2,6 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod enrich;
 pub mod ops;
 pub mod simulate;

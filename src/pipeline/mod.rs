@@ -4,6 +4,7 @@ pub mod blob_store;
 pub mod change_feed;
 pub mod dead_letter;
 pub mod engine;
+pub mod enrichment;
 pub mod error;
 pub mod metrics;
 pub mod offset_store;

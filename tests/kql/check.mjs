@@ -9,7 +9,9 @@
 // materialized view's columns are whatever Kusto.Language infers for the view query in
 // --view (default deploy/adx/03-dedup-view.kql). Every file is split into blocks the way
 // Kusto Explorer and the ADX web UI do (blank lines separate blocks); each block is parsed
-// and analyzed as a query or a control command. Errors are printed as
+// and analyzed as a query or a control command (function bodies included). A `.json` file is an ADX dashboard: every query in it is analyzed with the
+// dashboard's parameters declared, and its tiles, pages, queries and data sources must refer
+// to each other consistently. Errors are printed as
 // `file:line:col: error CODE: message` and the exit status is 1 if any were found
 // (2 if the checker itself cannot run).
 import { readFileSync } from 'node:fs';
@@ -121,7 +123,8 @@ function main() {
       problems.push(`${file}: error IO: ${e.message}`);
       continue;
     }
-    checkFile(K, globals, file, text, columnTypes, table.name, report);
+    if (file.endsWith('.json')) checkDashboard(K, globals, file, text, report);
+    else checkFile(K, globals, file, text, columnTypes, table.name, report);
   }
 
   if (problems.length > 0) {
@@ -159,6 +162,65 @@ function checkFile(K, globals, file, text, columnTypes, tableName, report) {
     checkMapping(block, text, file, columnTypes, tableName, report);
   }
   if (statements === 0) report(file, text, 0, 'EMPTY', 'no query or command in file');
+}
+
+/** Analyzes `text` and reports its errors at `base` + position (shifted back by `skip`). */
+function analyze(K, globals, text, skip, reportAt) {
+  const code = K.KustoCode.ParseAndAnalyze(text, globals);
+  const diags = code.GetDiagnostics();
+  for (let j = 0; j < diags.Count; j++) {
+    const d = diags.getItem(j);
+    if (d.Severity !== 'Error') continue;
+    reportAt(Math.max(0, d.Start - skip), d.Code, d.Message);
+  }
+}
+
+const PARAM_TYPES = { string: 'string', int: 'int', long: 'long', decimal: 'decimal', real: 'real', bool: 'bool', datetime: 'datetime' };
+
+/** An ADX dashboard: each query analyzed with the parameters declared; references consistent. */
+function checkDashboard(K, globals, file, text, report) {
+  let d;
+  try {
+    d = JSON.parse(text);
+  } catch (e) {
+    report(file, text, 0, 'DASHBOARD-JSON', `not valid JSON: ${e.message}`);
+    return;
+  }
+  const at = (needle) => Math.max(0, text.indexOf(needle));
+  const declared = new Map();
+  for (const p of d.parameters ?? []) {
+    if (p.kind === 'duration') {
+      declared.set(p.beginVariableName, 'datetime');
+      declared.set(p.endVariableName, 'datetime');
+    } else if (PARAM_TYPES[p.kind]) {
+      declared.set(p.variableName, p.selectionType === 'array' ? 'dynamic' : PARAM_TYPES[p.kind]);
+    } else {
+      report(file, text, at(p.id), 'DASHBOARD-PARAM', `parameter ${p.displayName}: unknown kind ${p.kind}`);
+    }
+  }
+  const ids = (list) => new Set((list ?? []).map((x) => x.id));
+  const pages = ids(d.pages);
+  const sources = ids(d.dataSources);
+  const queries = ids(d.queries);
+  for (const t of d.tiles ?? []) {
+    if (!pages.has(t.pageId)) report(file, text, at(t.id), 'DASHBOARD-REF', `tile "${t.title}" is on unknown page ${t.pageId}`);
+    if (t.queryRef && !queries.has(t.queryRef.queryId))
+      report(file, text, at(t.id), 'DASHBOARD-REF', `tile "${t.title}" uses unknown query ${t.queryRef.queryId}`);
+  }
+  if ((d.queries ?? []).length === 0) report(file, text, 0, 'EMPTY', 'dashboard has no queries');
+  for (const q of d.queries ?? []) {
+    const where = at(q.id);
+    if (!sources.has(q.dataSource?.dataSourceId))
+      report(file, text, where, 'DASHBOARD-REF', `query ${q.id} uses unknown data source ${q.dataSource?.dataSourceId}`);
+    for (const v of q.usedVariables ?? []) {
+      if (!declared.has(v)) report(file, text, where, 'DASHBOARD-PARAM', `query ${q.id} uses undeclared variable ${v}`);
+    }
+    const decl = [...declared].map(([n, t]) => `${n}:${t}`).join(', ');
+    const prefix = decl ? `declare query_parameters(${decl});\n` : '';
+    analyze(K, globals, prefix + q.text, prefix.length, (pos, code, msg) =>
+      report(file, text, where, code, `query ${q.id} at character ${pos}: ${msg}`),
+    );
+  }
 }
 
 /** The mapping JSON is a string literal Kusto.Language cannot see into: check it here. */

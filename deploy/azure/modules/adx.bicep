@@ -49,6 +49,7 @@ var scripts = [
   { name: '02-mapping', content: loadTextContent('../../adx/02-mapping.kql') }
   { name: '03-dedup-view', content: loadTextContent('../../adx/03-dedup-view.kql') }
   { name: '04-policies', content: loadTextContent('../../adx/04-policies.kql') }
+  { name: '05-asim-network-session', content: loadTextContent('../../adx/05-asim-network-session.kql') }
 ]
 
 @batchSize(1)

@@ -1,9 +1,11 @@
 //! `flowlog flatten`: flow-log files (or stdin) to rows on stdout, errors on stderr.
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::app::config::EnrichConfig;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::ids::RowIds;
@@ -18,9 +20,46 @@ pub struct FlattenArgs {
     /// files it is used for all of them.
     #[arg(long)]
     pub blob: Option<String>,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
     /// Flow-log files (`PT1H.json`); `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// The `[enrich]` settings as flags (address class and flow type are always on).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// ASN database: a MaxMind-format .mmdb with ASNs or an ip-location-db `start,end,asn,org`
+    /// CSV file; repeat (or comma-separate) for IPv4 and IPv6 files.
+    #[arg(long = "asn-db", value_name = "FILE", env = "FLOWLOG_ENRICH_ASN_DB", value_delimiter = ',')]
+    pub asn_db: Vec<PathBuf>,
+    /// Geography database: a .mmdb with countries (cities, coordinates) or a `start,end,country`
+    /// CSV file; repeat (or comma-separate) for IPv4 and IPv6 files.
+    #[arg(long = "geo-db", value_name = "FILE", env = "FLOWLOG_ENRICH_GEO_DB", value_delimiter = ',')]
+    pub geo_db: Vec<PathBuf>,
+    /// Azure service tags: Microsoft's ServiceTags_Public_*.json.
+    #[arg(long = "service-tags", value_name = "FILE", env = "FLOWLOG_ENRICH_SERVICE_TAGS")]
+    pub service_tags: Option<PathBuf>,
+    /// Write the Community ID (v1, seed 0) of each flow.
+    #[arg(long = "community-id", env = "FLOWLOG_ENRICH_COMMUNITY_ID")]
+    pub community_id: bool,
+    /// Write the IANA service name of the destination port.
+    #[arg(long = "service-names", env = "FLOWLOG_ENRICH_SERVICE_NAMES")]
+    pub service_names: bool,
+}
+
+impl EnrichArgs {
+    pub fn config(&self) -> EnrichConfig {
+        EnrichConfig {
+            asn_db: self.asn_db.clone(),
+            geo_db: self.geo_db.clone(),
+            service_tags: self.service_tags.clone(),
+            community_id: self.community_id,
+            service_names: self.service_names,
+            ..EnrichConfig::default()
+        }
+    }
 }
 
 const CHUNK: usize = 256 * 1024;
@@ -81,7 +120,8 @@ impl std::fmt::Display for Summary {
 pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut enc = Encoder::new(args.format);
+    let enricher = crate::app::enrich::load(&args.enrich.config())?;
+    let mut enc = Encoder::with_enricher(args.format, Arc::new(enricher));
     let mut summary = Summary::default();
     for path in &args.files {
         summary.files += 1;

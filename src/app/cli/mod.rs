@@ -21,6 +21,7 @@ pub enum Command {
     Simulate(crate::app::simulate::SimulateArgs),
     /// Flatten flow-log files into rows (NDJSON or CSV) on stdout.
     Flatten(flatten::FlattenArgs),
-    /// Print the row schema (field names and Data Explorer types) as JSON.
+    /// Print the row schema as JSON: each field's name, Data Explorer type, whether it may be
+    /// null, and what produces it (`flow log`, `always`, or the `[enrich]` setting).
     Schema,
 }

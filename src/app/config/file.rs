@@ -73,6 +73,8 @@ pub struct RawConfig {
     pub log: LogSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub enrich: EnrichSection,
 }
 
 /// Every section with its keys, in the order of the documentation. `checkpoints` and
@@ -89,10 +91,47 @@ pub const SECTIONS: &[SectionKeys] = &[
     EngineSection::SECTION,
     ServerSection::SECTION,
     LogSection::SECTION,
+    EnrichSection::SECTION,
 ];
 
 /// Keys that hold secrets: refused in the file, accepted from the environment.
 pub const SECRET_KEYS: &[&str] = &["account_key", "sas", "token"];
+
+section!(
+    /// Row enrichment (address class and flow type are always on and have no setting).
+    EnrichSection "enrich" {
+    /// ASN databases: `.mmdb` files with ASNs or `start,end,asn,org` CSV range files; one path,
+    /// a comma-separated list, or a TOML list (IPv4 and IPv6 files of one source).
+    asn_db: Option<Paths>,
+    /// Geography databases: `.mmdb` files with countries (and cities) or `start,end,country` CSV files.
+    geo_db: Option<Paths>,
+    /// Microsoft's `ServiceTags_Public_*.json`.
+    service_tags: Option<String>,
+    /// Write the Community ID v1 of each flow.
+    community_id: Option<bool>,
+    /// Write the IANA service name of the destination port.
+    service_names: Option<bool>,
+    /// How often the files are checked for changes (default 60 s); changed files are reloaded.
+    reload_interval_secs: Option<u64>,
+});
+
+/// One path, a comma-separated list in one string, or a list.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Paths {
+    pub fn to_vec(&self) -> Vec<String> {
+        let all = match self {
+            Paths::One(s) => vec![s.clone()],
+            Paths::Many(v) => v.clone(),
+        };
+        all.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    }
+}
 
 section!(AuthSection "auth" {
     /// Entra ID credential: `auto` (workload identity when AKS injected it, else managed

@@ -25,6 +25,25 @@ pub struct Config {
     pub engine: EngineConfig,
     pub server: ServerConfig,
     pub log: LogStyle,
+    pub enrich: EnrichConfig,
+}
+
+/// Which enrichment files and options rows get; see `[enrich]` in deploy/config/*.example.toml.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrichConfig {
+    pub asn_db: Vec<PathBuf>,
+    pub geo_db: Vec<PathBuf>,
+    pub service_tags: Option<PathBuf>,
+    pub community_id: bool,
+    pub service_names: bool,
+    pub reload_interval: Duration,
+}
+
+impl EnrichConfig {
+    /// Every data file named, for change detection.
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.asn_db.iter().chain(&self.geo_db).chain(&self.service_tags)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,8 +196,27 @@ impl Config {
             in_range("local.poll_interval_ms", local.poll_interval.as_millis() as u64, 10, 3_600_000)?;
             Mode::Local(local)
         };
-        Ok(Config { mode, engine, server, log })
+        let enrich = enrich_config(&raw.enrich)?;
+        Ok(Config { mode, engine, server, log, enrich })
     }
+}
+
+pub fn enrich_config(e: &file::EnrichSection) -> anyhow::Result<EnrichConfig> {
+    let paths = |p: &Option<file::Paths>| {
+        p.as_ref().map_or(Vec::new(), |p| p.to_vec().into_iter().map(PathBuf::from).collect())
+    };
+    let cfg = EnrichConfig {
+        asn_db: paths(&e.asn_db),
+        geo_db: paths(&e.geo_db),
+        service_tags: e.service_tags.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(PathBuf::from),
+        community_id: e.community_id.unwrap_or(false),
+        service_names: e.service_names.unwrap_or(false),
+        reload_interval: Duration::from_secs(e.reload_interval_secs.unwrap_or(60)),
+    };
+    if cfg.reload_interval.is_zero() {
+        bail!("enrich.reload_interval_secs must be at least 1");
+    }
+    Ok(cfg)
 }
 
 fn local_config(raw: &RawConfig) -> LocalConfig {

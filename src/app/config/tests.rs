@@ -144,3 +144,35 @@ fn every_numeric_setting_is_range_checked_at_start() {
         assert!(err.contains(needle), "{var}={value}: {err}");
     }
 }
+
+#[test]
+fn enrich_settings_from_file_and_env() {
+    let f = write("[enrich]\nasn_db = [\"asn-ipv4.csv\", \"asn-ipv6.csv\"]\ncommunity_id = true\n");
+    let raw = load(
+        Some(f.path()),
+        env(&[
+            ("FLOWLOG_ENRICH_GEO_DB", "geo4.mmdb,geo6.mmdb"),
+            ("FLOWLOG_ENRICH_SERVICE_TAGS", "/data/ServiceTags_Public_20261123.json"),
+            ("FLOWLOG_ENRICH_SERVICE_NAMES", "true"),
+        ]),
+    )
+    .unwrap();
+    let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
+    assert_eq!(
+        cfg.enrich,
+        EnrichConfig {
+            asn_db: vec![PathBuf::from("asn-ipv4.csv"), PathBuf::from("asn-ipv6.csv")],
+            geo_db: vec![PathBuf::from("geo4.mmdb"), PathBuf::from("geo6.mmdb")],
+            service_tags: Some(PathBuf::from("/data/ServiceTags_Public_20261123.json")),
+            community_id: true,
+            service_names: true,
+            reload_interval: Duration::from_secs(60),
+        }
+    );
+    assert_eq!(Config::from_raw(RawConfig::default(), &Overrides::default()).unwrap().enrich.files().count(), 0);
+    let e = load(None, env(&[("FLOWLOG_ENRICH_ASN", "x")])).unwrap_err().to_string();
+    assert!(e.contains("asn"), "{e}");
+    let raw = load(None, env(&[("FLOWLOG_ENRICH_RELOAD_INTERVAL_SECS", "0")])).unwrap();
+    let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
+    assert!(e.contains("enrich.reload_interval_secs"), "{e}");
+}

@@ -42,6 +42,8 @@ async fn engine(
     creds: &Credentials,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<AzureEngine> {
+    // Data files first: a missing database should fail before any connection is attempted.
+    let enrichment = crate::app::enrich::start(&cfg.enrich)?;
     let blobs = AzureBlobStore::new(source_accounts(az, creds)?, AzureBlobStoreOptions::default())
         .map_err(|e| anyhow::anyhow!("sources: {e}"))?;
     let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
@@ -63,7 +65,8 @@ async fn engine(
     .await
     .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
     Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
-        .with_metrics(metrics))
+        .with_metrics(metrics)
+        .with_enrichment(enrichment))
 }
 
 /// Retries a connection attempt that hangs or drops: an SDK 0.15 client's first connection
@@ -142,6 +145,10 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         return Ok(());
     };
     tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
+    // Weekly database updates are picked up without a restart.
+    let reload =
+        crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), session.shutdown.clone());
+    tokio::spawn(reload);
     let result = session.drive(&engine, feed, true).await;
     // Acknowledgements are written; now release ownership so other replicas take over at once.
     // Unanswered releases are abandoned at the deadline: ownership then expires by itself.

@@ -44,7 +44,8 @@ async fn engine(
         Arc::new(dead),
         cfg.engine.clone(),
     )
-    .with_metrics(metrics))
+    .with_metrics(metrics)
+    .with_enrichment(crate::app::enrich::start(&cfg.enrich)?))
 }
 
 /// `flowlog run` in local mode: everything under `watch`, then (unless `once`) every growth.
@@ -61,6 +62,11 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
         .with_paths(engine.blobs.paths())
         .with_metrics(session.metrics.clone());
     tracing::info!(watch = %local.watch.display(), state = %local.state.display(), once, "flowlog running in local mode");
+    if !once {
+        // Weekly database updates are picked up without a restart.
+        let shutdown = session.shutdown.clone();
+        tokio::spawn(crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), shutdown));
+    }
     let result = session.drive(&engine, feed, !once).await;
     session.finish();
     result?;

@@ -1,5 +1,10 @@
-//! CSV row encoder (RFC 4180): a header of `schema::FIELDS`, one line per row, empty for null.
-use super::schema::field_names;
+//! CSV row encoder (RFC 4180): a header of the fields the enrichment settings produce (see
+//! `schema::fields_for`), one line per row, empty for null.
+use std::sync::Arc;
+
+use super::schema::fields_for;
+use crate::domain::enrich::Enricher;
+use crate::domain::enrich::writer::EnrichWriter;
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
 
@@ -9,6 +14,7 @@ pub struct CsvEncoder {
     pub rows: u64,
     times: TimeFormatter,
     time_buf: Vec<u8>,
+    enrich: EnrichWriter,
 }
 
 impl CsvEncoder {
@@ -16,9 +22,15 @@ impl CsvEncoder {
         Self::default()
     }
 
-    /// Appends the header line.
+    /// An encoder whose rows (and header) carry the enrichments `enricher` has on.
+    pub fn with_enricher(enricher: Arc<Enricher>) -> Self {
+        CsvEncoder { enrich: EnrichWriter::new(enricher), ..Self::default() }
+    }
+
+    /// Appends the header line: the fields the enabled settings produce.
     pub fn write_header(&mut self) {
-        let header: Vec<&str> = field_names().collect();
+        let settings = self.enrich.settings();
+        let header: Vec<&str> = fields_for(|s| settings.enabled(s)).map(|f| f.name).collect();
         self.out.extend_from_slice(header.join(",").as_bytes());
         self.out.push(b'\n');
     }
@@ -78,6 +90,9 @@ impl RowVisitor for CsvEncoder {
         }
         self.field(&rec.blob.name);
         self.num(Some(rec.offset));
+        for v in self.enrich.values(t) {
+            self.opt(v.as_deref());
+        }
         // Replace the trailing separator with the line end.
         self.out.pop();
         self.out.push(b'\n');

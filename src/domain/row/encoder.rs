@@ -1,6 +1,9 @@
 //! A chosen output encoding behind one type, for commands that take `--format`.
+use std::sync::Arc;
+
 use super::csv::CsvEncoder;
 use super::ndjson::NdjsonEncoder;
+use crate::domain::enrich::Enricher;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -17,10 +20,15 @@ pub enum Encoder {
 impl Encoder {
     /// A new encoder; CSV starts with its header line.
     pub fn new(format: RowFormat) -> Self {
+        Self::with_enricher(format, Enricher::basic())
+    }
+
+    /// A new encoder whose rows carry the enrichments `enricher` has on.
+    pub fn with_enricher(format: RowFormat, enricher: Arc<Enricher>) -> Self {
         match format {
-            RowFormat::Ndjson => Encoder::Ndjson(NdjsonEncoder::new()),
+            RowFormat::Ndjson => Encoder::Ndjson(NdjsonEncoder::with_enricher(enricher)),
             RowFormat::Csv => {
-                let mut csv = CsvEncoder::new();
+                let mut csv = CsvEncoder::with_enricher(enricher);
                 csv.write_header();
                 Encoder::Csv(csv)
             }

@@ -2,6 +2,5 @@
 pub mod batch;
 pub mod csv;
 pub mod encoder;
-pub mod json;
 pub mod ndjson;
 pub mod schema;

@@ -4,10 +4,13 @@
 //! or by a flow group (rule, ACL, MAC) is rendered once into byte templates; each tuple then
 //! costs a few memcpys, integer and timestamp renderings and IP copies (already validated, so
 //! they need no escaping).
-use super::json::{write_int, write_opt_int, write_opt_str, write_str};
+use crate::domain::enrich::Enricher;
+use crate::domain::enrich::writer::EnrichWriter;
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
 use crate::domain::ids::RowIds;
+use crate::domain::json::{write_int, write_opt_int, write_opt_str, write_str};
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct NdjsonEncoder {
@@ -19,11 +22,18 @@ pub struct NdjsonEncoder {
     group_part: Vec<u8>,
     suffix: Vec<u8>,
     times: TimeFormatter,
+    /// Writes the enrichment fields that follow the flow-log fields.
+    enrich: EnrichWriter,
 }
 
 impl NdjsonEncoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An encoder whose rows carry the enrichments `enricher` has on.
+    pub fn with_enricher(enricher: Arc<Enricher>) -> Self {
+        NdjsonEncoder { enrich: EnrichWriter::new(enricher), ..Self::default() }
     }
 
     fn render_record(&mut self, rec: &RecordCtx<'_>) {
@@ -58,7 +68,6 @@ impl NdjsonEncoder {
         write_str(s, &blob.name);
         s.extend_from_slice(b",\"record_offset\":");
         write_int(s, rec.offset);
-        s.extend_from_slice(b"}\n");
     }
 
     fn render_group(&mut self, group: &GroupCtx<'_>) {
@@ -110,6 +119,8 @@ impl NdjsonEncoder {
         o.extend_from_slice(b",\"bytes_dst_to_src\":");
         write_opt_int(o, t.counters[3]);
         o.extend_from_slice(&self.suffix);
+        self.enrich.write_ndjson(t, o);
+        o.extend_from_slice(b"}\n");
         self.rows += 1;
     }
 }

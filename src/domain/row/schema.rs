@@ -14,6 +14,8 @@ pub enum FieldType {
     Int,
     /// JSON integer up to 64 bits, Kusto `long`.
     Long,
+    /// JSON number with a fraction, Kusto `real`.
+    Real,
 }
 
 impl FieldType {
@@ -24,23 +26,58 @@ impl FieldType {
             FieldType::DateTime => "datetime",
             FieldType::Int => "int",
             FieldType::Long => "long",
+            FieldType::Real => "real",
         }
     }
 }
 
-/// One row field: its JSON name, its type, and whether it may be `null`.
+/// One row field: its JSON name, its type, whether it may be `null`, and what produces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
     pub name: &'static str,
     pub ty: FieldType,
     pub nullable: bool,
+    pub source: Source,
+}
+
+/// What makes a field appear in rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The flow log itself.
+    Core,
+    /// Enrichment that needs no data files: always written.
+    Always,
+    /// Written only when this `[enrich]` setting is on.
+    Setting(Setting),
+}
+
+pub use crate::domain::enrich::Setting;
+
+impl Source {
+    /// How `flowlog schema` names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Core => "flow log",
+            Source::Always => "always",
+            Source::Setting(s) => s.name(),
+        }
+    }
 }
 
 const fn f(name: &'static str, ty: FieldType, nullable: bool) -> Field {
-    Field { name, ty, nullable }
+    Field { name, ty, nullable, source: Source::Core }
 }
 
-use FieldType::{DateTime, Int, Long, String as Str};
+const fn e(name: &'static str, ty: FieldType, nullable: bool, source: Source) -> Field {
+    Field { name, ty, nullable, source }
+}
+
+use FieldType::{DateTime, Int, Long, Real, String as Str};
+use Setting::{AsnDb, CommunityId, GeoDb, ServiceNames, ServiceTags};
+const ALWAYS: Source = Source::Always;
+const ASN: Source = Source::Setting(AsnDb);
+const GEO: Source = Source::Setting(GeoDb);
+const TAGS: Source = Source::Setting(ServiceTags);
 
 /// Every row field, in the order the encoders write them.
 pub const FIELDS: &[Field] = &[
@@ -72,9 +109,39 @@ pub const FIELDS: &[Field] = &[
     f("bytes_dst_to_src", Long, true),
     f("blob", Str, false),
     f("record_offset", Long, false),
+    // Enrichment, appended so the fields above keep their names and positions.
+    e("src_class", Str, false, ALWAYS),
+    e("dst_class", Str, false, ALWAYS),
+    e("flow_type", Str, false, ALWAYS),
+    e("src_asn", Long, true, ASN),
+    e("src_as_org", Str, true, ASN),
+    e("src_country", Str, true, GEO),
+    e("src_city", Str, true, GEO),
+    e("src_lat", Real, true, GEO),
+    e("src_lon", Real, true, GEO),
+    e("src_azure_service", Str, true, TAGS),
+    e("src_azure_region", Str, true, TAGS),
+    e("dst_asn", Long, true, ASN),
+    e("dst_as_org", Str, true, ASN),
+    e("dst_country", Str, true, GEO),
+    e("dst_city", Str, true, GEO),
+    e("dst_lat", Real, true, GEO),
+    e("dst_lon", Real, true, GEO),
+    e("dst_azure_service", Str, true, TAGS),
+    e("dst_azure_region", Str, true, TAGS),
+    e("community_id", Str, false, Source::Setting(CommunityId)),
+    e("service", Str, true, Source::Setting(ServiceNames)),
 ];
 
 /// The field names only, in encoder order.
 pub fn field_names() -> impl Iterator<Item = &'static str> {
     FIELDS.iter().map(|f| f.name)
+}
+
+/// The fields rows carry when the settings `enabled` says are on, in encoder order.
+pub fn fields_for(enabled: impl Fn(Setting) -> bool) -> impl Iterator<Item = &'static Field> {
+    FIELDS.iter().filter(move |f| match f.source {
+        Source::Core | Source::Always => true,
+        Source::Setting(s) => enabled(s),
+    })
 }

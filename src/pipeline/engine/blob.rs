@@ -114,6 +114,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             self.now_rfc3339(),
             self.sink.segment_bytes(),
             self.cfg.flush_bytes,
+            self.enrichment.current(),
         );
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;

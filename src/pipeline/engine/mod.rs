@@ -25,6 +25,7 @@ use crate::domain::format::timefmt::TimeFormatter;
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::change_feed::ChangeFeed;
 use crate::pipeline::dead_letter::DeadLetterStore;
+use crate::pipeline::enrichment::EnrichmentHandle;
 use crate::pipeline::error::ServiceResult;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::offset_store::OffsetStore;
@@ -39,6 +40,8 @@ pub struct Engine<B, O, S, D> {
     pub cfg: EngineConfig,
     pub metrics: Arc<Metrics>,
     pub state: Arc<EngineState>,
+    /// Enrichment data, replaceable while running; each blob read uses the version current at its start.
+    pub enrichment: EnrichmentHandle,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -51,6 +54,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             cfg: self.cfg.clone(),
             metrics: self.metrics.clone(),
             state: self.state.clone(),
+            enrichment: self.enrichment.clone(),
         }
     }
 }
@@ -58,7 +62,21 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
     pub fn new(blobs: Arc<B>, offsets: Arc<O>, sink: Arc<S>, dead_letters: Arc<D>, cfg: EngineConfig) -> Self {
         let state = Arc::new(EngineState::default());
-        Engine { blobs, offsets, sink, dead_letters, cfg, metrics: Arc::new(Metrics::new()), state }
+        Engine {
+            blobs,
+            offsets,
+            sink,
+            dead_letters,
+            cfg,
+            metrics: Arc::new(Metrics::new()),
+            state,
+            enrichment: EnrichmentHandle::default(),
+        }
+    }
+
+    pub fn with_enrichment(mut self, enrichment: EnrichmentHandle) -> Self {
+        self.enrichment = enrichment;
+        self
     }
 
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {

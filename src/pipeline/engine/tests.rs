@@ -320,3 +320,26 @@ async fn a_record_that_never_completes_is_reported_as_stalled_until_it_does() {
     assert!(e.report_stalls().is_empty(), "progress clears the stall");
     assert_eq!(e.metrics.stalled_blobs.get(), 0);
 }
+
+#[tokio::test]
+async fn a_replaced_enrichment_applies_from_the_next_blob_read_on() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("a/c/PT1H.json");
+    blobs.put(&b, first_minute().into_bytes(), Some(1));
+    let handle = crate::pipeline::enrichment::EnrichmentHandle::default();
+    let e = engine(blobs).with_enrichment(handle.clone());
+    run(&e, vec![changed(1, b.as_str(), first_minute().len())]).await;
+    let newer = crate::domain::enrich::Enricher::new(vec![], vec![], None, true, true).unwrap();
+    handle.replace(Arc::new(newer));
+    e.blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    run(&e, vec![changed(2, b.as_str(), NSG.len())]).await;
+    let lines = e.sink.lines();
+    assert_eq!(lines.len(), 6);
+    for (i, line) in lines.iter().enumerate() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(row["flow_type"], "private", "always on");
+        // The first read's rows were made with the first version, the append's with the second.
+        assert_eq!(row.get("community_id").is_some(), i >= 4, "{line}");
+        assert_eq!(row.get("service").is_some(), i >= 4, "{line}");
+    }
+}

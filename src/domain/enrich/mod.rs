@@ -1,0 +1,252 @@
+//! Enrichment of rows: address classes and flow type (always on), ASN and geography from
+//! MaxMind-format or CSV range databases, Azure service tags, Community ID and service names.
+//!
+//! Everything here is pure: databases are built from bytes the caller loaded, and an
+//! [`Enricher`] is immutable, so one `Arc<Enricher>` can be swapped for a newer one between
+//! batches while every row sees exactly one version. [`writer::EnrichWriter`] is the per-encoder
+//! part with the lookup cache that keeps the hot path free of allocation.
+pub mod class;
+pub mod community_id;
+pub mod csv_ranges;
+pub mod flow_type;
+pub mod mmdb;
+pub mod ranges;
+pub mod service_tags;
+pub mod services;
+pub mod writer;
+
+use core::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+
+use class::{AddrClass, classify};
+use csv_ranges::{AsnTable, CountryTable};
+use mmdb::Mmdb;
+use service_tags::{Entry, ServiceTags};
+
+/// Why a data file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("CSV line {line}: {reason}")]
+    Csv { line: usize, reason: String },
+    #[error("not a readable MaxMind DB: {0}")]
+    Mmdb(String),
+    #[error("not a service tags file: {0}")]
+    Json(String),
+    #[error("{0}")]
+    Content(String),
+}
+
+/// A loaded ASN or geography file, by what it turned out to be.
+#[derive(Debug)]
+pub enum DataFile {
+    Mmdb(Mmdb),
+    AsnCsv(AsnTable),
+    CountryCsv(CountryTable),
+}
+
+impl DataFile {
+    /// Recognises a MaxMind DB by its metadata marker, anything else as a CSV range file.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DataError> {
+        const MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+        let tail = &bytes[bytes.len().saturating_sub(128 * 1024)..];
+        if tail.windows(MARKER.len()).any(|w| w == MARKER) {
+            return Mmdb::from_bytes(bytes).map(DataFile::Mmdb);
+        }
+        match csv_ranges::columns(&bytes) {
+            Some(4) => AsnTable::from_csv(&bytes).map(DataFile::AsnCsv),
+            Some(3) => CountryTable::from_csv(&bytes).map(DataFile::CountryCsv),
+            Some(n) => Err(DataError::Content(format!(
+                "neither a MaxMind DB nor a CSV range file (start,end,asn,org or start,end,country): {n} columns"
+            ))),
+            None => Err(DataError::Content("neither a MaxMind DB nor a CSV range file".into())),
+        }
+    }
+
+    pub fn has_asn(&self) -> bool {
+        match self {
+            DataFile::Mmdb(m) => m.has_asn,
+            DataFile::AsnCsv(_) => true,
+            DataFile::CountryCsv(_) => false,
+        }
+    }
+
+    pub fn has_geo(&self) -> bool {
+        match self {
+            DataFile::Mmdb(m) => m.has_geo,
+            DataFile::AsnCsv(_) => false,
+            DataFile::CountryCsv(_) => true,
+        }
+    }
+
+    /// Bytes of memory the loaded data takes.
+    pub fn memory(&self) -> usize {
+        match self {
+            DataFile::Mmdb(m) => m.size(),
+            DataFile::AsnCsv(t) => t.heap_bytes(),
+            DataFile::CountryCsv(t) => t.heap_bytes(),
+        }
+    }
+}
+
+/// What is known about one address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IpInfo<'a> {
+    pub class: AddrClass,
+    pub asn: Option<u32>,
+    pub as_org: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub azure: Option<&'a Entry>,
+}
+
+impl IpInfo<'_> {
+    pub(crate) fn bare(class: AddrClass) -> Self {
+        IpInfo { class, asn: None, as_org: None, country: None, city: None, lat: None, lon: None, azure: None }
+    }
+}
+
+/// Which enrichments are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settings {
+    pub asn: bool,
+    pub geo: bool,
+    pub service_tags: bool,
+    pub community_id: bool,
+    pub service_names: bool,
+}
+
+impl Settings {
+    pub fn enabled(self, s: Setting) -> bool {
+        match s {
+            Setting::AsnDb => self.asn,
+            Setting::GeoDb => self.geo,
+            Setting::ServiceTags => self.service_tags,
+            Setting::CommunityId => self.community_id,
+            Setting::ServiceNames => self.service_names,
+        }
+    }
+}
+
+/// One immutable version of the enrichment data.
+#[derive(Debug, Default)]
+pub struct Enricher {
+    asn: Vec<DataFile>,
+    geo: Vec<DataFile>,
+    tags: Option<ServiceTags>,
+    community_id: bool,
+    service_names: bool,
+}
+
+static BASIC: LazyLock<Arc<Enricher>> = LazyLock::new(|| Arc::new(Enricher::default()));
+
+impl Enricher {
+    /// Address class and flow type only: what every row gets.
+    pub fn basic() -> Arc<Enricher> {
+        BASIC.clone()
+    }
+
+    /// `asn` files must carry ASNs and `geo` files countries; the error says which does not.
+    pub fn new(
+        asn: Vec<DataFile>,
+        geo: Vec<DataFile>,
+        tags: Option<ServiceTags>,
+        community_id: bool,
+        service_names: bool,
+    ) -> Result<Self, DataError> {
+        if let Some(i) = asn.iter().position(|f| !f.has_asn()) {
+            return Err(DataError::Content(format!("asn_db file #{} holds no ASNs (a geography database?)", i + 1)));
+        }
+        if let Some(i) = geo.iter().position(|f| !f.has_geo()) {
+            return Err(DataError::Content(format!("geo_db file #{} holds no countries (an ASN database?)", i + 1)));
+        }
+        Ok(Enricher { asn, geo, tags, community_id, service_names })
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            asn: !self.asn.is_empty(),
+            geo: !self.geo.is_empty(),
+            service_tags: self.tags.is_some(),
+            community_id: self.community_id,
+            service_names: self.service_names,
+        }
+    }
+
+    /// Memory held by the loaded databases, in bytes.
+    pub fn memory(&self) -> usize {
+        self.asn.iter().chain(&self.geo).map(DataFile::memory).sum::<usize>()
+            + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
+    }
+
+    /// Class and, for public addresses, what the databases know. Lookups borrow; a record a
+    /// database cannot decode counts as no data (files are checked when loaded).
+    pub fn ip_info(&self, ip: IpAddr) -> IpInfo<'_> {
+        let class = classify(ip);
+        let mut info = IpInfo::bare(class);
+        if !class.is_public() {
+            return info;
+        }
+        for f in &self.asn {
+            let hit = match f {
+                DataFile::Mmdb(m) => m.lookup(ip).ok().flatten().and_then(|r| {
+                    r.autonomous_system_number.map(|n| (n, r.autonomous_system_organization.filter(|o| !o.is_empty())))
+                }),
+                DataFile::AsnCsv(t) => t.get(ip),
+                DataFile::CountryCsv(_) => None,
+            };
+            if let Some((asn, org)) = hit {
+                (info.asn, info.as_org) = (Some(asn), org);
+                break;
+            }
+        }
+        for f in &self.geo {
+            match f {
+                DataFile::Mmdb(m) => {
+                    if let Some(r) = m.lookup(ip).ok().flatten().filter(|r| r.country().is_some()) {
+                        info.country = r.country();
+                        info.city = r.city();
+                        (info.lat, info.lon) = r.lat_lon();
+                        break;
+                    }
+                }
+                DataFile::CountryCsv(t) => {
+                    if let Some(c) = t.get(ip) {
+                        info.country = Some(c);
+                        break;
+                    }
+                }
+                DataFile::AsnCsv(_) => {}
+            }
+        }
+        info.azure = self.tags.as_ref().and_then(|t| t.get(ip));
+        info
+    }
+}
+
+/// The `[enrich]` settings (and `flowlog flatten` flags) that add fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    AsnDb,
+    GeoDb,
+    ServiceTags,
+    CommunityId,
+    ServiceNames,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 5] =
+        [Setting::AsnDb, Setting::GeoDb, Setting::ServiceTags, Setting::CommunityId, Setting::ServiceNames];
+
+    /// The key in `[enrich]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::AsnDb => "asn_db",
+            Setting::GeoDb => "geo_db",
+            Setting::ServiceTags => "service_tags",
+            Setting::CommunityId => "community_id",
+            Setting::ServiceNames => "service_names",
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The NDJSON fragment and the CSV values agree with each other and with the schema, and the
+//! cache never serves one address's fields for another.
+use super::*;
+use crate::domain::enrich::DataFile;
+use crate::domain::enrich::csv_ranges::AsnTable;
+use crate::domain::enrich::service_tags::ServiceTags;
+use crate::domain::format::protocol::Protocol;
+use crate::domain::format::tuple::{Decision, Direction};
+use crate::domain::row::schema::{Source, fields_for};
+
+const ASN: &str = "8.8.8.0,8.8.8.255,15169,Google LLC\n20.0.0.0,20.31.255.255,8075,\"Microsoft \"\"Azure\"\"\"\n";
+const TAGS: &str = r#"{"values": [{"name": "Storage.WestEurope", "properties": {"region": "westeurope", "addressPrefixes": ["20.1.0.0/16"]}}]}"#;
+
+fn full() -> Arc<Enricher> {
+    let asn = DataFile::AsnCsv(AsnTable::from_csv(ASN.as_bytes()).unwrap());
+    let tags = ServiceTags::from_json(TAGS.as_bytes()).unwrap();
+    Arc::new(Enricher::new(vec![asn], vec![], Some(tags), true, true).unwrap())
+}
+
+fn tuple<'a>(src: &'a str, dst: &'a str, direction: Direction) -> Tuple<'a> {
+    Tuple {
+        ordinal: 0,
+        time_ms: 1,
+        src_ip: src,
+        dst_ip: dst,
+        src_port: 50000,
+        dst_port: 443,
+        protocol: Protocol::TCP,
+        direction,
+        decision: Decision::Allow,
+        state: None,
+        encryption: None,
+        counters: [None; 4],
+    }
+}
+
+/// The fragment as a JSON object, keys in written order.
+fn fragment(w: &mut EnrichWriter, t: &Tuple<'_>) -> Vec<(String, serde_json::Value)> {
+    let mut out = b"{\"x\":0".to_vec();
+    w.write_ndjson(t, &mut out);
+    out.push(b'}');
+    let text = String::from_utf8(out).unwrap();
+    let v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let mut keys: Vec<(usize, String)> =
+        v.keys().map(|k| (text.find(&format!("\"{k}\":")).unwrap(), k.clone())).collect();
+    keys.sort();
+    keys.into_iter().filter(|(_, k)| k != "x").map(|(_, k)| (k.clone(), v[&k].clone())).collect()
+}
+
+fn as_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[test]
+fn fragment_matches_schema_and_csv_values() {
+    for enricher in [Enricher::basic(), full()] {
+        let mut w = EnrichWriter::new(enricher);
+        let settings = w.settings();
+        let names: Vec<&str> =
+            fields_for(|s| settings.enabled(s)).filter(|f| f.source != Source::Core).map(|f| f.name).collect();
+        for t in [
+            tuple("10.0.0.4", "8.8.8.8", Direction::Outbound),
+            tuple("20.1.2.3", "10.0.0.4", Direction::Inbound),
+            tuple("10.0.0.4", "168.63.129.16", Direction::Outbound),
+        ] {
+            let frag = fragment(&mut w, &t);
+            let keys: Vec<&str> = frag.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(keys, names);
+            let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
+            assert_eq!(values, w.values(&t));
+        }
+    }
+}
+
+#[test]
+fn values_of_a_full_enricher() {
+    let mut w = EnrichWriter::new(full());
+    let f = fragment(&mut w, &tuple("20.1.2.3", "10.0.0.4", Direction::Inbound));
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(get("src_class"), "public");
+    assert_eq!(get("dst_class"), "private");
+    assert_eq!(get("flow_type"), "azure_public");
+    assert_eq!(get("src_asn"), 8075);
+    assert_eq!(get("src_as_org"), "Microsoft \"Azure\"");
+    assert_eq!(get("src_azure_service"), "Storage");
+    assert_eq!(get("src_azure_region"), "westeurope");
+    assert_eq!(get("dst_asn"), serde_json::Value::Null);
+    assert_eq!(get("service"), "https");
+    assert_eq!(get("community_id").as_str().unwrap().len(), 30);
+    let f = fragment(&mut w, &tuple("10.0.0.4", "8.8.8.8", Direction::Outbound));
+    assert_eq!(f.iter().find(|(n, _)| n == "flow_type").unwrap().1, "external_public");
+}
+
+#[test]
+fn cache_collisions_never_mix_addresses() {
+    let mut cached = EnrichWriter::new(full());
+    // Far more addresses than slots, visited twice, so slots are reused and collide.
+    let ips: Vec<String> =
+        (0..5000u32).map(|i| format!("{}.{}.{}.{}", 8 + i % 13, (i >> 8) & 255, i & 255, i % 7)).collect();
+    for round in 0..2 {
+        for (i, ip) in ips.iter().enumerate() {
+            let t = tuple(ip, &ips[(i * 7 + round) % ips.len()], Direction::Outbound);
+            let frag = fragment(&mut cached, &t);
+            let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
+            assert_eq!(values, cached.values(&t), "{ip}");
+        }
+    }
+}
