@@ -160,3 +160,41 @@ fn out_of_range_settings_fail_at_start_naming_the_setting() {
         assert!(!dir.path().join("state/offsets").exists(), "nothing was touched before the check");
     }
 }
+
+#[test]
+fn a_value_azure_adds_later_keeps_its_rows_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    simulate(&logs, &["--format", "vnet", "--blobs", "1", "--minutes", "2", "--tuples-per-minute", "50"]);
+    let blobs = flow_logs(&logs);
+    let [blob] = &blobs[..] else { panic!("one blob expected") };
+    // Every known encryption status becomes one this build has never heard of.
+    let mut text = std::fs::read_to_string(blob).unwrap();
+    for state in ["B", "C", "E", "D"] {
+        for enc in [
+            "X",
+            "NX",
+            "NX_HW_NOT_SUPPORTED",
+            "NX_SW_NOT_READY",
+            "NX_NOT_ACCEPTED",
+            "NX_NOT_SUPPORTED",
+            "NX_LOCAL_DST",
+            "NX_FALLBACK",
+        ] {
+            text = text.replace(&format!(",{state},{enc},"), &format!(",{state},NX_FUTURE_STATUS,"));
+        }
+    }
+    std::fs::write(blob, text).unwrap();
+    let out = flowlog()
+        .args(["run", "--once", "--listen", "off", "--watch"])
+        .arg(&logs)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let rows = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(rows.lines().count(), 100, "no row dropped: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(rows.lines().all(|l| l.contains("\"encryption\":\"NX_FUTURE_STATUS\"")));
+    assert!(out.status.success(), "nothing failed or was dead-lettered");
+    assert!(!dir.path().join("state/dead-letters").read_dir().is_ok_and(|mut d| d.next().is_some()));
+}

@@ -227,8 +227,11 @@ impl Metrics {
         self.retries.get_or_create(&label("operation", operation.as_str())).inc();
     }
 
-    pub fn unknown_value(&self, field: ValueField) {
-        self.unknown_values.get_or_create(&label("field", field.as_str())).inc();
+    /// Counts rows kept with a value of `field` this build does not know.
+    pub fn unknown_values(&self, field: ValueField, rows: u64) {
+        if rows > 0 {
+            self.unknown_values.get_or_create(&label("field", field.as_str())).inc_by(rows);
+        }
     }
 
     pub fn set_partition_lag(&self, partition: &str, lag: i64) {

@@ -29,7 +29,9 @@ fn tuple<'a>(src: &'a str, dst: &'a str, direction: Direction) -> Tuple<'a> {
         direction,
         decision: Decision::Allow,
         state: None,
+        state_text: None,
         encryption: None,
+        unknown_encryption: false,
         counters: [None; 4],
     }
 }

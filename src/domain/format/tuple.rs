@@ -42,6 +42,9 @@ pub enum FlowState {
     Continuing,
     End,
     Denied,
+    /// A state this build does not know (Azure extends the set over time): the row is kept and
+    /// carries the value as written ([`Tuple::state_text`]).
+    Unknown,
 }
 
 impl FlowState {
@@ -51,6 +54,7 @@ impl FlowState {
             FlowState::Continuing => "continuing",
             FlowState::End => "end",
             FlowState::Denied => "denied",
+            FlowState::Unknown => "unknown",
         }
     }
 }
@@ -82,9 +86,31 @@ pub struct Tuple<'a> {
     pub direction: Direction,
     pub decision: Decision,
     pub state: Option<FlowState>,
+    /// The state as written, when it is [`FlowState::Unknown`].
+    pub state_text: Option<&'a str>,
     pub encryption: Option<&'a str>,
+    /// The encryption status is not one of [`ENCRYPTION_VALUES`] (kept as written).
+    pub unknown_encryption: bool,
     /// packets src→dst, bytes src→dst, packets dst→src, bytes dst→src; `None` when absent.
     pub counters: [Option<u64>; 4],
+}
+
+impl<'a> Tuple<'a> {
+    /// The flow state as the row carries it: the known name, or an unknown value as written.
+    pub fn flow_state(&self) -> Option<&'a str> {
+        match self.state {
+            Some(FlowState::Unknown) => self.state_text,
+            Some(s) => Some(s.as_str()),
+            None => None,
+        }
+    }
+}
+
+/// A value Azure may add to an extensible field: short and plain (letters, digits, `_`), so a
+/// corrupt field is still an error rather than a new value.
+fn new_value(field: &[u8]) -> Option<&str> {
+    let plain = (1..=32).contains(&field.len()) && field.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    if plain { std::str::from_utf8(field).ok() } else { None }
 }
 
 /// Timestamps below this are seconds, at or above it milliseconds: 1e11 s is the year 5138,
@@ -143,7 +169,9 @@ pub fn parse_tuple_bytes<'a>(layout: Layout, text: &'a [u8], ordinal: u32) -> Re
         direction,
         decision: Decision::Allow,
         state: None,
+        state_text: None,
         encryption: None,
+        unknown_encryption: false,
         counters: [None; 4],
     };
     match layout {
@@ -175,12 +203,20 @@ pub fn parse_tuple_bytes<'a>(layout: Layout, text: &'a [u8], ordinal: u32) -> Re
                 b"C" => FlowState::Continuing,
                 b"E" => FlowState::End,
                 b"D" => FlowState::Denied,
-                _ => return Err(R::State),
+                other => {
+                    tuple.state_text = Some(new_value(other).ok_or(R::State)?);
+                    FlowState::Unknown
+                }
             };
             tuple.state = Some(state);
             tuple.decision = if state == FlowState::Denied { Decision::Deny } else { Decision::Allow };
-            let enc = ENCRYPTION_VALUES.iter().find(|v| v.as_bytes() == fields[8]).ok_or(R::Encryption)?;
-            tuple.encryption = Some(enc);
+            tuple.encryption = Some(match ENCRYPTION_VALUES.iter().find(|v| v.as_bytes() == fields[8]) {
+                Some(known) => known,
+                None => {
+                    tuple.unknown_encryption = true;
+                    new_value(fields[8]).ok_or(R::Encryption)?
+                }
+            });
             tuple.counters = counters(&fields[9..13])?;
         }
     }

@@ -55,8 +55,19 @@ fn every_encryption_value_is_accepted_and_others_are_not() {
         let text = format!("1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,C,{enc},0,0,0,0");
         assert_eq!(parse_tuple(Layout::VnetV4, &text, 0).unwrap().encryption, Some(*enc));
     }
-    let bad = "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,C,ENCRYPTED,0,0,0,0";
-    assert_eq!(parse_tuple(Layout::VnetV4, bad, 0), Err(R::Encryption));
+    // A status Azure adds later keeps its row, as written, and is flagged for counting.
+    let new = "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,C,NX_NEW_REASON,0,0,0,0";
+    let t = parse_tuple(Layout::VnetV4, new, 0).unwrap();
+    assert_eq!((t.encryption, t.unknown_encryption), (Some("NX_NEW_REASON"), true));
+    let known = parse_tuple(Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,C,X,0,0,0,0", 0).unwrap();
+    assert!(!known.unknown_encryption);
+    // What is not a plain token is still an error, not a new value.
+    for bad in ["", "NX NEW", "NX-\u{e9}", "AVERYLONGVALUETHATNOSTATUSCOULDHAVEEVERHAD"] {
+        let text = format!("1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,C,{bad},0,0,0,0");
+        assert_eq!(parse_tuple(Layout::VnetV4, &text, 0), Err(R::Encryption), "{bad:?}");
+    }
+    let t = parse_tuple(Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,Q,X,0,0,0,0", 0).unwrap();
+    assert_eq!((t.state, t.flow_state(), t.decision), (Some(FlowState::Unknown), Some("Q"), Decision::Allow));
 }
 
 #[test]
@@ -93,7 +104,7 @@ fn malformed_tuples_are_typed_errors() {
         (Layout::NsgV1, "1542110377,10.5.16.4,13.67.143.118,1,2,T,O,Z", R::Decision),
         (Layout::NsgV2, "1542110377,10.5.16.4,13.67.143.118,1,2,T,O,A,Q,,,,", R::State),
         (Layout::NsgV2, "1542110377,10.5.16.4,13.67.143.118,1,2,T,O,A,C,1,x,1,1", R::Counter("bytes_src_to_dst")),
-        (Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,A,X,0,0,0,0", R::State),
+        (Layout::VnetV4, "1663146003606,10.0.0.6,192.0.2.1,1,2,6,O,A-B,X,0,0,0,0", R::State),
     ];
     for (layout, text, expected) in cases {
         assert_eq!(parse_tuple(*layout, text, 0).as_ref().err(), Some(expected), "{text}");

@@ -83,7 +83,7 @@ impl RowVisitor for CsvEncoder {
         self.num(Some(t.protocol.number.into()));
         self.field(t.direction.as_str());
         self.field(t.decision.as_str());
-        self.opt(t.state.map(|s| s.as_str()));
+        self.opt(t.flow_state());
         self.opt(t.encryption);
         for c in t.counters {
             self.num(c);

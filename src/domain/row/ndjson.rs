@@ -107,7 +107,7 @@ impl NdjsonEncoder {
         o.extend_from_slice(b"\",\"decision\":\"");
         o.extend_from_slice(t.decision.as_str().as_bytes());
         o.extend_from_slice(b"\",\"flow_state\":");
-        write_opt_str(o, t.state.map(|s| s.as_str()));
+        write_opt_str(o, t.flow_state());
         o.extend_from_slice(b",\"encryption\":");
         write_opt_str(o, t.encryption);
         o.extend_from_slice(b",\"packets_src_to_dst\":");

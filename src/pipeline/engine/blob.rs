@@ -11,6 +11,7 @@ use crate::domain::offset::{ContentMarks, OffsetState, Plan, Reconcile, plan_rea
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
+use crate::pipeline::metrics::ValueField;
 use crate::pipeline::offset_store::{OffsetStore, Version};
 use crate::pipeline::row_sink::{RowBatch, RowSink};
 
@@ -214,6 +215,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     ) -> ServiceResult<Option<u64>> {
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
+        }
+        let [encryption, state] = collector.take_unknown();
+        if encryption + state > 0 {
+            self.metrics.unknown_values(ValueField::Encryption, encryption);
+            self.metrics.unknown_values(ValueField::FlowState, state);
+            tracing::warn!(blob = %blob, encryption, flow_state = state, "rows kept with values this build does not know (raw value in the row)");
         }
         let rows = collector.buffered_rows();
         if rows > 0 {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::bad_tuples::BadTuples;
 use crate::domain::enrich::Enricher;
+use crate::domain::format::tuple::FlowState;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
@@ -26,6 +27,8 @@ pub struct Collector {
     /// rows if the record is incomplete, since a later read produces them again).
     bad_tuples: BadTuples,
     bad_tuples_open: BadTuples,
+    /// Rows kept with a value this build does not know: [encryption, flow state].
+    unknown: [u64; 2],
     /// Full segments cut from `enc.out`, each whole lines of at most `segment_limit` bytes (or
     /// one row, if a row is larger).
     segments: Vec<Bytes>,
@@ -58,6 +61,7 @@ impl Collector {
             letters: Vec::new(),
             bad_tuples: BadTuples::default(),
             bad_tuples_open: BadTuples::default(),
+            unknown: [0; 2],
             segments: Vec::new(),
             segmented: 0,
             segment_limit,
@@ -66,6 +70,11 @@ impl Collector {
             raw_limit,
             now,
         }
+    }
+
+    /// Rows since the last take that carry an unknown encryption status and flow state.
+    pub fn take_unknown(&mut self) -> [u64; 2] {
+        std::mem::take(&mut self.unknown)
     }
 
     pub fn has_letters(&self) -> bool {
@@ -157,6 +166,8 @@ impl RowVisitor for Collector {
     }
 
     fn row(&mut self, r: &RecordCtx<'_>, g: &GroupCtx<'_>, t: &Tuple<'_>) {
+        self.unknown[0] += u64::from(t.unknown_encryption);
+        self.unknown[1] += u64::from(t.state == Some(FlowState::Unknown));
         let start = self.enc.out.len();
         self.enc.row(r, g, t);
         self.cut_segment(start);
