@@ -181,3 +181,60 @@ fn state_directory_on_a_full_disk() {
 fn output_file_on_a_full_disk() {
     full_disk(false);
 }
+
+/// Watch mode heals by itself (issue 13 item 10): blobs that failed on the full output disk are
+/// marked for retry, and once space is freed the pending sweep delivers them without a restart
+/// and without another event for them.
+#[test]
+fn watch_mode_delivers_failed_blobs_once_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmpfs = Tmpfs::mount(16 * 1024);
+    let logs = dir.path().join("logs");
+    let (state, out) = (dir.path().join("state"), tmpfs.path().join("rows.ndjson"));
+    simulate(&logs);
+    let expected = rows(&logs);
+    let filler = tmpfs.fill();
+    let mut daemon = flowlog()
+        .args(["run", "--poll", "--listen", "off", "--watch"])
+        .arg(&logs)
+        .arg("--state")
+        .arg(&state)
+        .arg("--out")
+        .arg(&out)
+        .env("FLOWLOG_ENGINE_PENDING_INTERVAL_SECS", "1")
+        .env("FLOWLOG_ENGINE_PENDING_MIN_DELAY_SECS", "1")
+        .env("FLOWLOG_ENGINE_PENDING_MAX_DELAY_SECS", "1")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every blob fails and is marked before the space comes back.
+    let marked = |state: &Path| {
+        let mut n = 0;
+        for stripe in std::fs::read_dir(state.join("offsets")).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(stripe.path()).into_iter().flatten().flatten() {
+                n += usize::from(std::fs::read_to_string(f.path()).unwrap_or_default().contains("\"pending\""));
+            }
+        }
+        n
+    };
+    let start = Instant::now();
+    while marked(&state) < BLOBS {
+        assert!(start.elapsed() < GIVE_UP, "blobs were not marked for retry on a full disk");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_file(filler).unwrap();
+    let start = Instant::now();
+    let delivered = loop {
+        let delivered = std::fs::read_to_string(&out).unwrap_or_default();
+        let ids: std::collections::HashSet<String> = delivered.lines().map(id_of).collect();
+        if expected.keys().all(|id| ids.contains(id)) {
+            break delivered;
+        }
+        assert!(start.elapsed() < GIVE_UP, "{} of {} rows delivered after freeing space", ids.len(), expected.len());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status();
+    assert!(daemon.wait().unwrap().success());
+    assert!(max_copies(&delivered) <= 2, "retries re-sent delivered rows");
+    assert_eq!(marked(&state), 0, "healed blobs lose their retry mark");
+}
