@@ -25,6 +25,31 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         partition: Option<&str>,
     ) -> ServiceResult<PendingRetry> {
         let delays = (self.cfg.pending_delays.0.as_millis() as u64, self.cfg.pending_delays.1.as_millis() as u64);
+        let written = self
+            .update_mark(blob, "marking", |state| {
+                let mark = PendingRetry::after_failure(
+                    state.pending.as_ref(),
+                    target_length,
+                    &error.to_string(),
+                    partition,
+                    self.now_ms(),
+                    delays,
+                );
+                Some(Some(mark))
+            })
+            .await?;
+        written.ok_or_else(|| ServiceError::transient(format!("marking {blob} for retry")))
+    }
+
+    /// Rewrites the retry mark of `blob` to what `change` returns for the stored state (`None`:
+    /// nothing to write), by compare-and-swap, reloading after a lost race. Returns the mark
+    /// written; fails when the store fails or the race is lost `MARK_ROUNDS` times in a row.
+    async fn update_mark(
+        &self,
+        blob: &BlobName,
+        what: &str,
+        change: impl Fn(&OffsetState) -> Option<Option<PendingRetry>>,
+    ) -> ServiceResult<Option<PendingRetry>> {
         let mut last = None;
         for _ in 0..MARK_ROUNDS {
             let (state, version) =
@@ -32,22 +57,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     Some((s, v)) => (s, Some(v)),
                     None => (OffsetState::default(), None),
                 };
-            let mark = PendingRetry::after_failure(
-                state.pending.as_ref(),
-                target_length,
-                &error.to_string(),
-                partition,
-                self.now_ms(),
-                delays,
-            );
-            let next = OffsetState { pending: Some(mark.clone()), updated_at_ms: self.now_ms(), ..state };
-            match self.bounded(|| format!("marking {blob}"), self.offsets.save(blob, &next, version.as_ref())).await {
+            let Some(mark) = change(&state) else { return Ok(state.pending) };
+            let next = OffsetState { pending: mark.clone(), updated_at_ms: self.now_ms(), ..state };
+            match self.bounded(|| format!("{what} {blob}"), self.offsets.save(blob, &next, version.as_ref())).await {
                 Ok(_) => return Ok(mark),
                 Err(e) if e.kind == ErrorKind::Conflict => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| ServiceError::transient(format!("marking {blob} for retry"))))
+        Err(last.unwrap_or_else(|| ServiceError::transient(format!("{what} {blob}: no attempt made"))))
     }
 
     /// Retries marked blobs every `pending_interval` until shutdown.
@@ -59,7 +77,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.retry_pending().await {
-                tracing::warn!(error = %e, "listing blobs marked for retry failed; will try again");
+                tracing::warn!(error = %e, "retrying blobs marked for retry failed; will try again");
             }
             self.report_stalls();
         }
@@ -102,24 +120,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         Ok(retried)
     }
 
-    /// Drops the mark of a blob given up on (its offset stays where it is).
+    /// Drops the mark of a blob given up on (its offset stays where it is). A blob never
+    /// recorded, or already unmarked, needs no write.
     async fn clear_pending(&self, blob: &BlobName) -> ServiceResult<()> {
-        for _ in 0..MARK_ROUNDS {
-            let Some((state, version)) =
-                self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await?
-            else {
-                return Ok(());
-            };
-            if state.pending.is_none() {
-                return Ok(());
-            }
-            let next = OffsetState { pending: None, updated_at_ms: self.now_ms(), ..state };
-            match self.bounded(|| format!("unmarking {blob}"), self.offsets.save(blob, &next, Some(&version))).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.update_mark(blob, "unmarking", |state| state.pending.is_some().then_some(None)).await?;
         Ok(())
     }
 
