@@ -2,6 +2,8 @@
 //! mode: a blob full of bad tuples makes one dead letter (not one per tuple), a record that
 //! never completes raises the stall alarm, secrets never appear in configuration errors, and
 //! out-of-range settings fail at start. (Failing storage and hubs are in `tests/faults*.rs`.)
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -19,20 +21,16 @@ fn simulate(out: &Path, args: &[&str]) {
     assert!(status.success());
 }
 
+/// `flowlog run --once` over `logs`, keeping offsets and dead letters in `state`.
+fn run_once(logs: &Path, state: &Path) -> Command {
+    let mut c = flowlog();
+    c.args(["run", "--once", "--listen", "off", "--watch"]).arg(logs).arg("--state").arg(state);
+    c
+}
+
+/// Every `PT1H.json` under `root`, as paths.
 fn flow_logs(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "PT1H.json") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    support::expected::blobs(root).iter().map(|name| root.join(name)).collect()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
@@ -62,13 +60,7 @@ fn a_blob_of_bad_tuples_makes_one_dead_letter_with_counts() {
         }
     }
     std::fs::write(blob, text).unwrap();
-    let out = flowlog()
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+    let out = run_once(&logs, &dir.path().join("state")).output().unwrap();
     assert_eq!(out.stdout.len(), 0, "no row survives");
     let warnings = String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("WARN")).count();
     assert!(warnings <= 4, "one warning per document, not per tuple: {warnings}");
@@ -147,14 +139,7 @@ fn out_of_range_settings_fail_at_start_naming_the_setting() {
         ("FLOWLOG_OFFSETS_RETENTION_DAYS", "0", "offsets.retention_days"),
         ("FLOWLOG_LOCAL_POLL_INTERVAL_MS", "0", "local.poll_interval_ms"),
     ] {
-        let out = flowlog()
-            .args(["run", "--once", "--listen", "off", "--watch"])
-            .arg(dir.path())
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .env(var, value)
-            .output()
-            .unwrap();
+        let out = run_once(dir.path(), &dir.path().join("state")).env(var, value).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(name), "{var}={value}: {stderr}");
         assert!(!dir.path().join("state/offsets").exists(), "nothing was touched before the check");
@@ -185,13 +170,7 @@ fn a_value_azure_adds_later_keeps_its_rows_as_written() {
         }
     }
     std::fs::write(blob, text).unwrap();
-    let out = flowlog()
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+    let out = run_once(&logs, &dir.path().join("state")).output().unwrap();
     let rows = String::from_utf8(out.stdout).unwrap();
     assert_eq!(rows.lines().count(), 100, "no row dropped: {}", String::from_utf8_lossy(&out.stderr));
     assert!(rows.lines().all(|l| l.contains("\"encryption\":\"NX_FUTURE_STATUS\"")));
