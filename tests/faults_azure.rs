@@ -422,6 +422,7 @@ async fn hubs_connections_reset_and_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "flaky, about half the runs: after the emulator detaches receivers, the test's own output-hub reader (tests/common/azure_stack.rs delivered) fails 12 times with 'Connection dropped'; the daemon's recovery is not what fails. Run with --run-ignored to check it by hand"]
 async fn hubs_receivers_detached() {
     let o = hub_scenario(
         "hubs receivers detached",
