@@ -15,6 +15,7 @@ use crate::pipeline::error::{ErrorKind, ServiceResult};
 use crate::pipeline::metrics::{BlobResult, EventOutcome, RetryOp};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
+use crate::pipeline::storage_metrics::CacheDrop;
 
 /// A blob named by one or more events of a batch.
 struct Work {
@@ -32,9 +33,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let id = part.id().to_string();
         self.metrics.owned_partitions.inc();
         self.state.own(&id, true);
+        // Another worker may have written offsets while this one did not own the partition.
+        self.drop_cached_offsets(CacheDrop::Ownership);
         let _owned = scopeguard(|| {
             self.metrics.owned_partitions.dec();
             self.state.own(&id, false);
+            self.drop_cached_offsets(CacheDrop::Ownership);
         });
         tracing::info!(partition = %id, "partition started");
         loop {
