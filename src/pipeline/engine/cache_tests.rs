@@ -77,7 +77,7 @@ async fn a_conflict_drops_the_cached_offset_and_the_stored_one_wins() {
 
     // The stale cached offset costs duplicates (same ids), never a lost or a backward offset.
     let outcome = e.process_blob(&b).await.unwrap();
-    assert_eq!(outcome, BlobOutcome::Superseded { rows: 2 });
+    assert!(matches!(outcome, BlobOutcome::Superseded { .. }), "{outcome:?}");
     assert_eq!(e.metrics.duplicate_rows.get(), 2);
     assert_eq!(e.metrics.storage.cache_drops_count(CacheDrop::Conflict), 1);
     cache_matches_store(&e, &b).await;
