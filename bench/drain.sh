@@ -169,6 +169,9 @@ per_append = {k: v for k, v in req.items() if 'operation="checkpoint"' not in k}
 if req:
     ops = ", ".join(f"{k.split('{',1)[1].rstrip('}')} {v:.0f}" for k, v in sorted(req.items()))
     print(f"storage requests per blob-append (checkpoint store excluded): {sum(per_append.values())/appends:.2f}; all: {ops}")
+    per = lambda op: sum(v for k, v in req.items() if f'operation="{op}"' in k) / appends
+    print(f"per blob-append: read_range {per('read_range'):.2f}, properties {per('properties'):.2f}, "
+          f"get_offset {per('get_offset'):.2f}, put_offset {per('put_offset'):.2f}, insert_offset {per('insert_offset'):.2f}")
     cache = {k: v for k, v in delta.items() if k.startswith("flowlog_offset_cache_total{")}
     if cache: print("offset cache: " + ", ".join(f"{k.split('{',1)[1].rstrip('}')} {v:.0f}" for k, v in sorted(cache.items())))
 else:
@@ -217,11 +220,14 @@ for replicas in 1 2; do
   report "$replicas" "$rows" "$appends" "$(echo "$t1 - $t0" | bc)" "$ticks" "$clk"
   [ "$replicas" = 2 ] || stop_replicas
 done
+# The paced load appends to the first PACED blobs of backlog 2 (same seed, same hour, the
+# minutes after it): blobs these replicas already know, as in steady operation.
+[ "$pb" -le "$qb" ] && [ $((qm + pm)) -le 60 ] || { echo "PACED blobs must be <= QUIET blobs and minutes fit the hour" >&2; exit 1; }
 phase=paced
 snapshot "paced.before"
 sent0=$(metric_sum flowlog_rows_sent_total) ticks0=$(cpu_ticks)
 "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$pb" --minutes "$pm" --tuples-per-minute "$pt" \
-  --interval-ms "$pi" --start "2026-04-0${day}T00:00:00Z" >>"$STACK_DIR/simulate.log" 2>&1 &
+  --interval-ms "$pi" --start "$(printf '2026-04-0%dT00:%02d:00Z' $((day - 1)) "$qm")" >>"$STACK_DIR/simulate.log" 2>&1 &
 sim=$!
 wait_rows $((sent0 + pb * pm * pt)) "$t0"
 wait "$sim" || simulate_failed

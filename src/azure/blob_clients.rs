@@ -58,11 +58,13 @@ pub fn counted_container_client(
         StorageAuth::Sas(token) => (None, Some(SasPolicy::fixed(token.clone()))),
         StorageAuth::AccountKey(key) => (None, Some(SasPolicy::signed(key.clone(), permissions))),
     };
-    let mut options = BlobContainerClientOptions::default();
-    options.client_options = ClientOptions {
-        per_call_policies: policy.into_iter().map(|p| Arc::new(p) as Arc<dyn Policy>).collect(),
-        // Per try: after the SDK's retry policy, so its own retries are counted too.
-        per_try_policies: counter.into_iter().map(StorageCounter::policy).collect(),
+    let options = BlobContainerClientOptions {
+        client_options: ClientOptions {
+            per_call_policies: policy.into_iter().map(|p| Arc::new(p) as Arc<dyn Policy>).collect(),
+            // Per try: after the SDK's retry policy, so its own retries are counted too.
+            per_try_policies: counter.into_iter().map(StorageCounter::policy).collect(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     BlobContainerClient::new(url, credential, Some(options)).map_err(|e| from_azure(&context, &e))

@@ -130,7 +130,7 @@ impl azure_core_legacy::Policy for LegacyCountingPolicy {
         next: &[Arc<dyn azure_core_legacy::Policy>],
     ) -> azure_core_legacy::PolicyResult {
         let url = request.url();
-        let service = self.0.request(&request.method().to_string(), url.path(), url.query());
+        let service = self.0.request(request.method().as_ref(), url.path(), url.query());
         let Some((first, rest)) = next.split_first() else {
             return Err(azure_core_legacy::error::Error::message(
                 azure_core_legacy::error::ErrorKind::Other,
