@@ -89,7 +89,7 @@ fn label2(key: &'static str, value: &str, key2: &'static str, value2: &str) -> L
 
 impl StorageMetrics {
     pub fn register(&self, r: &mut Registry) {
-        // `r.register(.., m.field)` and `label`/`label2` as in metrics.rs: tests/deploy_observability.rs reads them.
+        // Written like metrics.rs (`m.` fields, `label`, `label2`): tests/deploy_observability.rs reads both files.
         let m = self;
         r.register(
             "storage_requests",
