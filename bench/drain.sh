@@ -79,11 +79,14 @@ metric_sum() {
 cpu_ticks() { local p t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 out_counters() { curl -s "$EMULATOR_CONTROL/counters" >"$STACK_DIR/counters.$1.json"; }
 snapshot() { local i=1 port; for port in "${ports[@]}"; do curl -s "http://127.0.0.1:$port/metrics" >"$STACK_DIR/metrics.$1.$i.txt"; i=$((i + 1)); done; }
-# Waits until the replicas have sent ROWS rows, sampling owned partitions once a second.
+# Waits until the replicas have sent ROWS rows (and process PID, if given, has ended),
+# sampling owned partitions once a second.
 wait_rows() {
-  local rows=$1 t0=$2 deadline=$((SECONDS + ${TIMEOUT:-600})) next=0 now line port owned
+  local rows=$1 t0=$2 pid=${3:-} deadline=$((SECONDS + ${TIMEOUT:-600})) next=0 now line port owned
   while :; do
-    [ "$(metric_sum flowlog_rows_sent_total)" -ge "$rows" ] && break
+    if [ "$(metric_sum flowlog_rows_sent_total)" -ge "$rows" ]; then
+      [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+    fi
     [ "$SECONDS" -lt "$deadline" ] || { echo "timed out in $phase: $(metric_sum flowlog_rows_sent_total) of $rows rows; logs in $STACK_DIR" >&2; KEEP=1; exit 1; }
     now=$(date +%s.%N)
     if [ "$(echo "$now >= $next" | bc)" = 1 ]; then
@@ -229,7 +232,7 @@ sent0=$(metric_sum flowlog_rows_sent_total) ticks0=$(cpu_ticks)
 "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$pb" --minutes "$pm" --tuples-per-minute "$pt" \
   --interval-ms "$pi" --start "$(printf '2026-04-0%dT00:%02d:00Z' $((day - 1)) "$qm")" >>"$STACK_DIR/simulate.log" 2>&1 &
 sim=$!
-wait_rows $((sent0 + pb * pm * pt)) "$t0"
+wait_rows $((sent0 + pb * pm * pt)) "$t0" "$sim"
 wait "$sim" || simulate_failed
 ticks=$(( $(cpu_ticks) - ticks0 ))
 snapshot "paced.after"
