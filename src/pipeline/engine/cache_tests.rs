@@ -11,8 +11,8 @@ use crate::pipeline::blob_store::memory::MemoryBlobStore;
 use crate::pipeline::change_feed::memory::MemoryFeed;
 use crate::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
 use crate::pipeline::dead_letter::memory::MemoryDeadLetters;
-use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::offset_store::memory::MemoryOffsetStore;
+use crate::pipeline::offset_store::{OffsetStore, Version};
 use crate::pipeline::row_sink::memory::MemoryRowSink;
 use crate::pipeline::storage_metrics::{CacheDrop, CacheResult};
 
@@ -110,6 +110,22 @@ async fn gaining_or_losing_a_partition_forgets_cached_offsets() {
     assert!(e.offset_cache.is_empty());
     assert_eq!(cache(&e, CacheResult::Miss), 2);
     assert!(e.metrics.storage.cache_drops_count(CacheDrop::Ownership) >= 2);
+}
+
+#[test]
+fn a_partition_change_drops_its_blobs_and_those_of_no_partition_only() {
+    let cache = OffsetCache::default();
+    let (a, b, c) = (BlobName::from("a"), BlobName::from("b"), BlobName::from("c"));
+    for blob in [&a, &b, &c] {
+        cache.put(blob, OffsetState::default(), Version("1".into()));
+    }
+    cache.claim(&a, "0");
+    cache.claim(&b, "1");
+    cache.put(&b, OffsetState { offset: 7, ..OffsetState::default() }, Version("2".into()));
+    assert_eq!(cache.clear_partition("0"), 2, "a (partition 0) and c (none)");
+    assert_eq!(cache.get(&b).map(|(s, v)| (s.offset, v.0)), Some((7, "2".to_string())));
+    assert_eq!(cache.clear_partition("0"), 0, "b keeps its partition across updates");
+    assert_eq!(cache.clear_partition("1"), 1);
 }
 
 #[tokio::test]

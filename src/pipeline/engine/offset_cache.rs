@@ -4,10 +4,11 @@
 //! so what it last wrote stays current until a compare-and-swap says otherwise. A stale entry
 //! costs duplicates, never data: every write is still a compare-and-swap on the cached version,
 //! and a conflict drops the entry and reloads. Entries are dropped on a conflict, on any other
-//! failed save (its outcome is unknown), when this worker gains or loses a partition (another
-//! worker may have written meanwhile), and after a retention sweep deleted entries.
+//! failed save (its outcome is unknown), when this worker gains or loses their partition (another
+//! worker may have written meanwhile; entries of no known partition go too), and all of them
+//! after a retention sweep deleted entries.
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::Engine;
 use crate::domain::blob_name::BlobName;
@@ -22,27 +23,47 @@ use crate::pipeline::storage_metrics::{CacheDrop, CacheResult};
 /// Bounds memory: about 300 bytes per entry; a full cache starts over (entries are cheap to reload).
 const MAX_ENTRIES: usize = 200_000;
 
+/// A cached offset, its version, and the change-feed partition whose task last processed the
+/// blob (`None` until then, e.g. for the pending sweep or a backfill).
+type Entry = (OffsetState, Version, Option<Arc<str>>);
+
 #[derive(Default)]
 pub struct OffsetCache {
-    entries: Mutex<HashMap<BlobName, (OffsetState, Version)>>,
+    entries: Mutex<HashMap<BlobName, Entry>>,
 }
 
 impl OffsetCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobName, (OffsetState, Version)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobName, Entry>> {
         // A poisoned lock means a panic mid-insert or mid-remove: every entry is still whole.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn get(&self, blob: &BlobName) -> Option<(OffsetState, Version)> {
-        self.lock().get(blob).cloned()
+        self.lock().get(blob).map(|(s, v, _)| (s.clone(), v.clone()))
     }
 
+    /// Stores what the store now holds; the blob keeps its partition.
     pub fn put(&self, blob: &BlobName, state: OffsetState, version: Version) {
         let mut entries = self.lock();
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(blob) {
             entries.clear();
         }
-        entries.insert(blob.clone(), (state, version));
+        match entries.get_mut(blob) {
+            Some(entry) => (entry.0, entry.1) = (state, version),
+            None => {
+                entries.insert(blob.clone(), (state, version, None));
+            }
+        }
+    }
+
+    /// Records that `partition`'s task processed the blob (a blob's events always arrive on
+    /// one partition: their partition key is the blob's subject).
+    pub fn claim(&self, blob: &BlobName, partition: &str) {
+        if let Some(entry) = self.lock().get_mut(blob)
+            && entry.2.as_deref() != Some(partition)
+        {
+            entry.2 = Some(Arc::from(partition));
+        }
     }
 
     pub fn remove(&self, blob: &BlobName) -> bool {
@@ -55,6 +76,14 @@ impl OffsetCache {
         let n = entries.len() as u64;
         entries.clear();
         n
+    }
+
+    /// Drops the entries of `partition` and those of no known partition; returns how many.
+    pub fn clear_partition(&self, partition: &str) -> u64 {
+        let mut entries = self.lock();
+        let before = entries.len();
+        entries.retain(|_, (_, _, p)| p.as_deref().is_some_and(|p| p != partition));
+        (before - entries.len()) as u64
     }
 
     pub fn len(&self) -> usize {
@@ -110,9 +139,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         saved
     }
 
-    /// Forgets every cached offset: this worker gained or lost a partition, or entries were swept.
+    /// Forgets every cached offset: entries were swept.
     pub(super) fn drop_cached_offsets(&self, reason: CacheDrop) {
         let n = self.offset_cache.clear();
         self.metrics.storage.cache_drop(reason, n);
+    }
+
+    /// Forgets the offsets of `partition`'s blobs: this worker gained or lost it, and another
+    /// worker may have written them meanwhile.
+    pub(super) fn drop_partition_offsets(&self, partition: &str) {
+        let n = self.offset_cache.clear_partition(partition);
+        self.metrics.storage.cache_drop(CacheDrop::Ownership, n);
     }
 }
