@@ -149,14 +149,18 @@ shutdown_deadline_secs = 10
         for section in ["CHECKPOINTS", "OFFSETS", "SOURCES", "DEAD_LETTER"] {
             c.env(format!("FLOWLOG_{section}_ACCOUNT_KEY"), KEY);
         }
-        c.env("FLOWLOG_INPUT_TOKEN", "t").env("FLOWLOG_OUTPUT_TOKEN", "t").env("RUST_LOG", "warn");
+        // STACK_RUST_LOG raises the children's log level when a scenario is investigated.
+        let level = std::env::var("STACK_RUST_LOG").unwrap_or_else(|_| "warn".into());
+        c.env("FLOWLOG_INPUT_TOKEN", "t").env("FLOWLOG_OUTPUT_TOKEN", "t").env("RUST_LOG", level);
         c
     }
 
     pub async fn daemon(&self, name: &str) -> (Proc, u16) {
         let port = free_port();
         let config = self.config(name, port);
-        let log = self.dir.path().join(format!("{name}.log"));
+        // STACK_LOGS keeps the daemons' logs in that directory after the test.
+        let dir = std::env::var_os("STACK_LOGS").map_or_else(|| self.dir.path().to_path_buf(), PathBuf::from);
+        let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let mut child = Proc(
             Some(self.command(&["run"], &config).stderr(file).stdout(Stdio::null()).spawn().unwrap()),
