@@ -68,10 +68,12 @@ pub struct Stack {
     pub table: String,
     pub dead_letters: String,
     /// Account endpoints the daemon and `simulate` use for sources and dead letters (Blob) and
-    /// offsets (Table): Azurite's, or a fault proxy's in front of it. Checkpoints always go
-    /// straight to Azurite: faults there are the Event Hubs processor's business.
+    /// offsets (Table): Azurite's, or a fault proxy's in front of it.
     pub blob_url: String,
     pub table_url: String,
+    /// The checkpoint store's account endpoint: Azurite's unless a test puts a proxy there (the
+    /// fault scenarios leave it alone: faults there are the Event Hubs processor's business).
+    pub checkpoints_url: String,
     /// Extra `[engine]` keys, one `key = value` per line.
     pub engine_extra: String,
 }
@@ -89,6 +91,7 @@ pub async fn stack() -> Stack {
         dead_letters: common::unique_name("dead"),
         blob_url: common::blob_endpoint().to_string(),
         table_url: common::table_endpoint().to_string(),
+        checkpoints_url: common::blob_endpoint().to_string(),
         engine_extra: String::new(),
     }
 }
@@ -96,7 +99,7 @@ pub async fn stack() -> Stack {
 impl Stack {
     /// The daemon's configuration file (no secrets: those are in `env`).
     pub fn config(&self, name: &str, listen: u16) -> PathBuf {
-        let checkpoints = common::blob_endpoint().to_string();
+        let checkpoints = &self.checkpoints_url;
         let (blob, table) = (&self.blob_url, &self.table_url);
         let text = format!(
             r#"[input]
