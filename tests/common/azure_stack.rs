@@ -214,6 +214,7 @@ shutdown_deadline_secs = 10
                 Ok(Err(e)) => last = e,
                 Err(_) => last = "timed out".into(),
             }
+            eprintln!("READER|attempt {attempt} failed: {last}");
             tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
         }
         Err(last)
