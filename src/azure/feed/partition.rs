@@ -152,7 +152,13 @@ impl Pump {
             if last_sequence != before {
                 backoff = RECONNECT_MIN;
             }
-            tracing::warn!(partition = %id, error = %failure.error, retry_in_ms = backoff.as_millis() as u64, "receiving connection lost; receiving again on a new one");
+            let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+            tracing::warn!(
+                partition = %id,
+                error = %failure.error,
+                retry_in_ms,
+                "receiving connection lost; receiving again on a new one"
+            );
             tokio::select! {
                 _ = self.stop.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(backoff) => {}
