@@ -33,7 +33,17 @@ impl NdjsonEncoder {
 
     /// An encoder whose rows carry the enrichments `enricher` has on.
     pub fn with_enricher(enricher: Arc<Enricher>) -> Self {
-        NdjsonEncoder { enrich: EnrichWriter::new(enricher), ..Self::default() }
+        Self::with_writer(EnrichWriter::new(enricher))
+    }
+
+    /// An encoder that enriches with `enrich` (and its warm address cache).
+    pub fn with_writer(enrich: EnrichWriter) -> Self {
+        NdjsonEncoder { enrich, ..Self::default() }
+    }
+
+    /// The enrichment writer, to be reused by the next encoder.
+    pub fn take_writer(&mut self) -> EnrichWriter {
+        std::mem::take(&mut self.enrich)
     }
 
     fn render_record(&mut self, rec: &RecordCtx<'_>) {
