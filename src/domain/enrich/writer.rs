@@ -72,6 +72,13 @@ pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: 
     }
 }
 
+/// What [`EnrichWriter::prepare`] found for a row.
+pub struct Prepared {
+    si: usize,
+    di: usize,
+    community_id: Option<[u8; super::community_id::LEN]>,
+}
+
 /// Enrichment for one encoder, over one version of the data.
 pub struct EnrichWriter {
     enricher: Arc<Enricher>,
@@ -107,7 +114,26 @@ impl EnrichWriter {
 
     /// Appends `,"src_class":…` through the last enabled field (no closing brace).
     pub fn write_ndjson(&mut self, t: &Tuple<'_>, out: &mut Vec<u8>) {
+        let prepared = self.prepare(t);
+        self.write_prepared(&prepared, t, out);
+    }
+
+    /// The lookups and the Community ID of a row, done before its flow-log fields are written:
+    /// the SHA-1 is a chain of dependent rounds, and with the row's other work queued behind it
+    /// the core runs that work while the rounds complete.
+    pub fn prepare(&mut self, t: &Tuple<'_>) -> Prepared {
         let (si, di) = self.cache.index_pair(&self.enricher, self.settings, t.src_ip, t.dst_ip);
+        let community_id = self.settings.community_id.then(|| {
+            let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+            community_id(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
+        });
+        Prepared { si, di, community_id }
+    }
+
+    /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple, no other
+    /// row prepared in between).
+    pub fn write_prepared(&self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
+        let (si, di) = (p.si, p.di);
         let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
         let ft = flow_type(
             End { class: s.class, azure: s.azure },
@@ -124,9 +150,9 @@ impl EnrichWriter {
         out.push(b'"');
         out.extend_from_slice(self.cache.fragment(Side::Src, si));
         out.extend_from_slice(self.cache.fragment(Side::Dst, di));
-        if self.settings.community_id {
+        if let Some(id) = &p.community_id {
             out.extend_from_slice(b",\"community_id\":\"");
-            out.extend_from_slice(&community_id(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port));
+            out.extend_from_slice(id);
             out.push(b'"');
         }
         if self.settings.service_names {

@@ -94,6 +94,7 @@ impl NdjsonEncoder {
     }
 
     fn render_row(&mut self, t: &Tuple<'_>) {
+        let enrichment = self.enrich.prepare(t);
         let o = &mut self.out;
         o.extend_from_slice(&self.id_head);
         write_int(o, t.ordinal);
@@ -129,7 +130,7 @@ impl NdjsonEncoder {
         o.extend_from_slice(b",\"bytes_dst_to_src\":");
         write_opt_int(o, t.counters[3]);
         o.extend_from_slice(&self.suffix);
-        self.enrich.write_ndjson(t, o);
+        self.enrich.write_prepared(&enrichment, t, o);
         o.extend_from_slice(b"}\n");
         self.rows += 1;
     }
