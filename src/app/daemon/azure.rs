@@ -13,6 +13,7 @@ use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
 use crate::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::reconnecting::Probing;
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;
 use crate::azure::storage_counter::{StorageCounter, StorageRole};
@@ -63,7 +64,7 @@ async fn engine(
     let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
     let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
     let sink = until_connected("output hub", &cfg.engine.retry, &metrics, || {
-        EventHubsSink::open(target.clone(), az.batch, routing.clone())
+        EventHubsSink::open_with(target.clone(), az.batch, routing.clone(), Some(metrics.clone()), Probing::for_sends())
     })
     .await
     .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;

@@ -133,7 +133,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             self.now_rfc3339(),
             self.sink.segment_bytes(),
             self.cfg.flush_bytes,
-            self.enrichment.current(),
+            self.enrichment.writer(),
         );
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
@@ -194,6 +194,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if flattener.has_partial_record() {
             collector.drop_incomplete();
         }
+        // Every row is encoded: the writer's warm address cache goes to the next read.
+        self.enrichment.give_back(collector.take_writer());
         if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
             // NUL bytes not yet written hold the blob back like a partial record: the stall alarm watches both.
