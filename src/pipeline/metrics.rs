@@ -10,6 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::pipeline::dead_letter::DeadLetterKind;
+use crate::pipeline::storage_metrics::StorageMetrics;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -90,6 +91,8 @@ pub struct Metrics {
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
     pub latency_seconds: Histogram,
+    /// Storage requests and the offset cache (a clone goes into the storage adapters' pipelines).
+    pub storage: StorageMetrics,
 }
 
 impl Default for Metrics {
@@ -127,6 +130,7 @@ impl Metrics {
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
             latency_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            storage: StorageMetrics::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -191,6 +195,7 @@ impl Metrics {
             "Time from event enqueue to its rows being delivered and the offset committed",
             m.latency_seconds.clone(),
         );
+        m.storage.register(r);
         // Every labelled series exists from the start at zero, so dashboards and alerts see
         // "none yet" rather than "no data".
         for o in EventOutcome::ALL {

@@ -5,6 +5,7 @@ pub mod blob;
 mod collector;
 pub mod config;
 mod content;
+mod offset_cache;
 mod partition;
 mod pending;
 pub mod retry;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use blob::BlobOutcome;
 pub use config::EngineConfig;
+pub use offset_cache::OffsetCache;
 pub use retry::RetryPolicy;
 use state::EngineState;
 
@@ -30,6 +32,7 @@ use crate::pipeline::error::ServiceResult;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
+use crate::pipeline::storage_metrics::CacheDrop;
 
 /// The seams and settings one worker runs with; cheap to clone into partition tasks.
 pub struct Engine<B, O, S, D> {
@@ -42,6 +45,8 @@ pub struct Engine<B, O, S, D> {
     pub state: Arc<EngineState>,
     /// Enrichment data, replaceable while running; each blob read uses the version current at its start.
     pub enrichment: EnrichmentHandle,
+    /// Offsets this worker loaded or committed, with their versions (`offset_cache.rs`).
+    pub offset_cache: Arc<OffsetCache>,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -55,6 +60,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             metrics: self.metrics.clone(),
             state: self.state.clone(),
             enrichment: self.enrichment.clone(),
+            offset_cache: self.offset_cache.clone(),
         }
     }
 }
@@ -71,6 +77,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             metrics: Arc::new(Metrics::new()),
             state,
             enrichment: EnrichmentHandle::default(),
+            offset_cache: Arc::default(),
         }
     }
 
@@ -141,6 +148,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 Ok(n) => {
                     self.metrics.sweep_deleted.inc_by(n);
                     if n > 0 {
+                        self.drop_cached_offsets(CacheDrop::Sweep);
+                    }
+                    if n > 0 {
                         tracing::info!(deleted = n, "retention sweep deleted old offset entries");
                     }
                 }
@@ -193,5 +203,7 @@ fn note_partition_end(
     }
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;
