@@ -1,7 +1,7 @@
 //! The per-encoder side of enrichment: writes a row's enrichment fields after its flow-log
 //! fields, in `schema::FIELDS` order.
 //!
-//! Flow logs repeat the same addresses row after row, so the writer keeps an [`AddrCache`] from
+//! Flow logs repeat the same addresses row after row, so the writer keeps an address cache (`addr_cache`) from
 //! the address text to its class, parsed address and rendered JSON fragments: a repeated address
 //! costs a hash, a compare and a memcpy, and after warm-up the hot path allocates nothing.
 use core::fmt::Write as _;
