@@ -183,6 +183,17 @@ impl AddrCache {
         self.used
     }
 
+    /// Whether `text` gets a cached entry (not the side's scratch entry, which the next lookup
+    /// of that side replaces).
+    pub fn cacheable(text: &str) -> bool {
+        Text::new(text.as_bytes()).is_some()
+    }
+
+    /// Times the cache started over (entry numbers from before are stale).
+    pub fn starts(&self) -> u64 {
+        self.starts
+    }
+
     /// The entries of a tuple's two addresses (for [`Self::entry`] and [`Self::fragment`]).
     pub fn index_pair(&mut self, enricher: &Enricher, settings: Settings, src: &str, dst: &str) -> (usize, usize) {
         let si = self.index(enricher, settings, Side::Src, src);

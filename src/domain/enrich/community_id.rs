@@ -16,6 +16,25 @@ const SCTP: u8 = 132;
 /// The Community ID of a flow. For ICMP and ICMPv6, `sport` is the message type and `dport` the
 /// code, mapped to port equivalents as the spec does; other protocols without ports hash none.
 pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u8; LEN] {
+    encode(hash(&message(src, dst, proto, sport, dport)))
+}
+
+/// The Community IDs of two flows' [`message`]s. Both hashes are computed before either is
+/// encoded: each SHA-1 is a chain of dependent rounds, and two independent chains next to each
+/// other run side by side in the core, where one at a time waits out each chain's latency.
+pub fn community_id_pair(a: &[u8; 64], b: &[u8; 64]) -> ([u8; LEN], [u8; LEN]) {
+    let (ha, hb) = (hash(a), hash(b));
+    (encode(ha), encode(hb))
+}
+
+fn hash(block: &[u8; 64]) -> [u32; 5] {
+    let mut state = [0x6745_2301u32, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+    sha1::compress(&mut state, std::slice::from_ref(GenericArray::from_slice(block)));
+    state
+}
+
+/// The padded SHA-1 block a flow's Community ID hashes.
+pub fn message(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u8; 64] {
     let (ports, one_way) = match proto {
         TCP | UDP | SCTP => (Some((sport, dport)), false),
         ICMP | ICMP6 => {
@@ -32,11 +51,11 @@ pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16)
         let (s4, d4) = (u32::from(s4), u32::from(d4));
         let ordered = one_way || (s4, p1) <= (d4, p2);
         let (a, b, pa, pb) = if ordered { (s4, d4, p1, p2) } else { (d4, s4, p2, p1) };
-        return v4(a, b, proto, ports.map(|_| (pa, pb)));
+        return v4_block(a, b, proto, ports.map(|_| (pa, pb)));
     }
     let ordered = one_way || (src, p1) < (dst, p2) || !same_family(src, dst);
     let (a, b, pa, pb) = if ordered || (src, p1) == (dst, p2) { (src, dst, p1, p2) } else { (dst, src, p2, p1) };
-    encode(block(a, b, proto, ports.map(|_| (pa, pb))))
+    block(a, b, proto, ports.map(|_| (pa, pb)))
 }
 
 /// The message (seed 0, addresses, protocol, ports: at most 40 bytes) as one padded SHA-1 block,
@@ -68,7 +87,7 @@ fn block(a: IpAddr, b: IpAddr, proto: u8, ports: Option<(u16, u16)>) -> [u8; 64]
 /// IPv4 flows, the common case: the whole message (seed, addresses, protocol, ports: at most 16
 /// bytes) is assembled in one 128-bit word and stored whole. Storing it byte by byte and loading
 /// it in 16-byte words, as the compression function does, stalls on store forwarding.
-fn v4(a: u32, b: u32, proto: u8, ports: Option<(u16, u16)>) -> [u8; LEN] {
+fn v4_block(a: u32, b: u32, proto: u8, ports: Option<(u16, u16)>) -> [u8; 64] {
     let head = (u128::from(a) << 80) | (u128::from(b) << 48) | (u128::from(proto) << 40);
     let (msg, len) = match ports {
         Some((pa, pb)) => (head | (u128::from(pa) << 16) | u128::from(pb), 16u32),
@@ -86,13 +105,11 @@ fn v4(a: u32, b: u32, proto: u8, ports: Option<(u16, u16)>) -> [u8; LEN] {
     for (chunk, w) in block.chunks_exact_mut(16).zip(words) {
         chunk.copy_from_slice(&w.to_be_bytes());
     }
-    encode(block)
+    block
 }
 
-/// `1:` and the base64 of the SHA-1 of one padded block.
-fn encode(block: [u8; 64]) -> [u8; LEN] {
-    let mut state = [0x6745_2301u32, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
-    sha1::compress(&mut state, &[GenericArray::from(block)]);
+/// `1:` and the base64 of a SHA-1 state.
+fn encode(state: [u32; 5]) -> [u8; LEN] {
     let mut out = [0u8; LEN];
     out[..2].copy_from_slice(b"1:");
     // 20 bytes: six 3-byte groups, then two bytes and one `=`; big-endian words, so the digest
@@ -206,8 +223,22 @@ mod tests {
             let (a, b) = ((x >> 32) as u32, x as u32 ^ i);
             let proto = [1, 6, 17, 46, 132, 0, 255][i as usize % 7];
             let ports = (i % 5 != 0).then_some(((x >> 7) as u16, (x >> 23) as u16));
-            let want = encode(block(IpAddr::V4(a.into()), IpAddr::V4(b.into()), proto, ports));
-            assert_eq!(v4(a, b, proto, ports), want, "{a} {b} {proto} {ports:?}");
+            let want = block(IpAddr::V4(a.into()), IpAddr::V4(b.into()), proto, ports);
+            assert_eq!(v4_block(a, b, proto, ports), want, "{a} {b} {proto} {ports:?}");
+        }
+    }
+
+    /// Hashing two at once gives each its own Community ID.
+    #[test]
+    fn two_at_once_are_each_their_own() {
+        let msg = |i: usize| {
+            let (proto, s, d, sp, dp, want) = BASELINE[i];
+            (message(s.parse().unwrap(), d.parse().unwrap(), proto, sp, dp), want)
+        };
+        for (i, j) in [(0, 11), (13, 19), (19, 13), (4, 4)] {
+            let ((a, want_a), (b, want_b)) = (msg(i), msg(j));
+            let (ia, ib) = community_id_pair(&a, &b);
+            assert_eq!((std::str::from_utf8(&ia).unwrap(), std::str::from_utf8(&ib).unwrap()), (want_a, want_b));
         }
     }
 

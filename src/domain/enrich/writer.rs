@@ -9,7 +9,7 @@ use core::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::addr_cache::{AddrCache, Side};
-use super::community_id::community_id;
+use super::community_id::{community_id, community_id_pair, message};
 use super::flow_type::{End, FlowType, flow_type};
 use super::services::service_name;
 use super::{Enricher, IpInfo, Settings};
@@ -130,8 +130,37 @@ impl EnrichWriter {
         Prepared { si, di, community_id }
     }
 
-    /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple, no other
-    /// row prepared in between).
+    /// [`Self::prepare`] for two rows at once, or `None` when `a`'s entries would not survive
+    /// `b`'s lookups (an address too long to cache). The two Community IDs are hashed side by
+    /// side (see [`community_ids`]).
+    pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> Option<(Prepared, Prepared)> {
+        if !AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip) {
+            return None;
+        }
+        let (enricher, settings) = (&self.enricher, self.settings);
+        let mut ia = self.cache.index_pair(enricher, settings, a.src_ip, a.dst_ip);
+        let starts = self.cache.starts();
+        let ib = self.cache.index_pair(enricher, settings, b.src_ip, b.dst_ip);
+        if self.cache.starts() != starts {
+            // `b`'s lookups started the cache over and took `a`'s entries with it; the cache
+            // now holds `b`'s two, so this cannot start it over again.
+            ia = self.cache.index_pair(enricher, settings, a.src_ip, a.dst_ip);
+        }
+        let (ca, cb) = if settings.community_id {
+            let block = |t: &Tuple<'_>, (si, di): (usize, usize)| {
+                let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+                message(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
+            };
+            let (ca, cb) = community_id_pair(&block(a, ia), &block(b, ib));
+            (Some(ca), Some(cb))
+        } else {
+            (None, None)
+        };
+        Some((Prepared { si: ia.0, di: ia.1, community_id: ca }, Prepared { si: ib.0, di: ib.1, community_id: cb }))
+    }
+
+    /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple; no other row
+    /// prepared in between, except as the pair of [`Self::prepare_pair`]).
     pub fn write_prepared(&self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
         let (si, di) = (p.si, p.di);
         let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));

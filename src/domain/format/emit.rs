@@ -77,6 +77,31 @@ impl TupleSink<'_> {
         }
     }
 
+    /// Two consecutive tuple strings: as two [`Self::tuple`] calls, with the rows handed over
+    /// together when both parse.
+    pub fn tuple_pair<V: RowVisitor + ?Sized>(&mut self, a: &[u8], b: &[u8], v: &mut V) {
+        let Some((record, group)) = &self.rows else {
+            self.emit.buffer_tuple(a, None);
+            self.emit.buffer_tuple(b, None);
+            return;
+        };
+        let (oa, ob) = (self.emit.next_ordinal(), self.emit.next_ordinal());
+        match (parse_tuple_bytes(record.layout, a, oa), parse_tuple_bytes(record.layout, b, ob)) {
+            (Ok(ta), Ok(tb)) => {
+                v.row_pair(record, group, &ta, &tb);
+                self.emit.rows += 2;
+            }
+            _ => {
+                // One is bad: each on its own, in order (parsing again is the rare path).
+                for (text, ordinal) in [(a, oa), (b, ob)] {
+                    if visit(record, group, text, ordinal, None, v) {
+                        self.emit.rows += 1;
+                    }
+                }
+            }
+        }
+    }
+
     /// A tuple string longer than the cap (`len` bytes): an error in its place, with its first bytes.
     pub fn too_long<V: RowVisitor + ?Sized>(&mut self, text: &[u8], len: usize, v: &mut V) {
         match &self.rows {

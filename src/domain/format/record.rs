@@ -39,6 +39,12 @@ pub trait RowVisitor {
     fn record(&mut self, _record: &RecordCtx<'_>) {}
     fn group(&mut self, _record: &RecordCtx<'_>, _group: &GroupCtx<'_>) {}
     fn row(&mut self, record: &RecordCtx<'_>, group: &GroupCtx<'_>, tuple: &Tuple<'_>);
+    /// Two consecutive rows of one flow group, `a` first: the same as two `row` calls, which is
+    /// what it does unless a visitor gains from seeing both at once.
+    fn row_pair(&mut self, record: &RecordCtx<'_>, group: &GroupCtx<'_>, a: &Tuple<'_>, b: &Tuple<'_>) {
+        self.row(record, group, a);
+        self.row(record, group, b);
+    }
     fn tuple_error(&mut self, _error: TupleError) {}
     fn record_error(&mut self, _error: RecordError) {}
     /// Everything visited so far belongs to complete records (or reported stretches): the offset

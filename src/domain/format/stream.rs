@@ -204,29 +204,37 @@ impl RecordParser {
     /// Returns where the general path must take over (a cut or escaped string, `]`, bad input).
     fn tuples_fast<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, data: &[u8], mut i: usize, v: &mut V) -> usize {
         let mut sink = self.emit.sink(&self.header, &self.group, blob, self.offset);
+        // Tuples go to the sink in pairs (see `RowVisitor::row_pair`): one read and not yet
+        // handed over is held here, and handed over before this returns.
+        let mut held: Option<&[u8]> = None;
         loop {
             while i < data.len() && is_ws(data[i]) {
                 i += 1;
             }
-            let Some(&b) = data.get(i) else { return i };
-            match (self.lex, b) {
-                (Some(Lex::Value | Lex::ValueOrEnd), b'"') => {
+            match (self.lex, data.get(i)) {
+                (Some(Lex::Value | Lex::ValueOrEnd), Some(b'"')) => {
                     let rest = &data[i + 1..];
-                    match memchr2(b'"', b'\\', rest) {
-                        Some(q) if rest[q] == b'"' && q <= MAX_STRING => {
-                            sink.tuple(&rest[..q], v);
-                            self.lex = Some(Lex::Next);
-                            i += q + 2;
+                    if let Some(q) = memchr2(b'"', b'\\', rest).filter(|&q| rest[q] == b'"' && q <= MAX_STRING) {
+                        match held.take() {
+                            Some(first) => sink.tuple_pair(first, &rest[..q], v),
+                            None => held = Some(&rest[..q]),
                         }
-                        _ => return i,
+                        self.lex = Some(Lex::Next);
+                        i += q + 2;
+                        continue;
                     }
                 }
-                (Some(Lex::Next), b',') => {
+                (Some(Lex::Next), Some(b',')) => {
                     self.lex = Some(Lex::Value);
                     i += 1;
+                    continue;
                 }
-                _ => return i,
+                _ => {}
             }
+            if let Some(first) = held {
+                sink.tuple(first, v);
+            }
+            return i;
         }
     }
 

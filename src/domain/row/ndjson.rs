@@ -5,7 +5,7 @@
 //! costs a few memcpys, integer and timestamp renderings and IP copies (already validated, so
 //! they need no escaping).
 use crate::domain::enrich::Enricher;
-use crate::domain::enrich::writer::EnrichWriter;
+use crate::domain::enrich::writer::{EnrichWriter, Prepared};
 use crate::domain::format::timefmt::TimeFormatter;
 use crate::domain::format::{GroupCtx, RecordCtx, RowVisitor, Tuple};
 use crate::domain::ids::RowIds;
@@ -95,6 +95,28 @@ impl NdjsonEncoder {
 
     fn render_row(&mut self, t: &Tuple<'_>) {
         let enrichment = self.enrich.prepare(t);
+        self.render_prepared(t, &enrichment);
+    }
+
+    /// Two rows; returns where the second starts in `out`.
+    pub fn render_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> usize {
+        match self.enrich.prepare_pair(a, b) {
+            Some((pa, pb)) => {
+                self.render_prepared(a, &pa);
+                let mid = self.out.len();
+                self.render_prepared(b, &pb);
+                mid
+            }
+            None => {
+                self.render_row(a);
+                let mid = self.out.len();
+                self.render_row(b);
+                mid
+            }
+        }
+    }
+
+    fn render_prepared(&mut self, t: &Tuple<'_>, enrichment: &Prepared) {
         let o = &mut self.out;
         o.extend_from_slice(&self.id_head);
         write_int(o, t.ordinal);
@@ -130,7 +152,7 @@ impl NdjsonEncoder {
         o.extend_from_slice(b",\"bytes_dst_to_src\":");
         write_opt_int(o, t.counters[3]);
         o.extend_from_slice(&self.suffix);
-        self.enrich.write_prepared(&enrichment, t, o);
+        self.enrich.write_prepared(enrichment, t, o);
         o.extend_from_slice(b"}\n");
         self.rows += 1;
     }
@@ -147,5 +169,9 @@ impl RowVisitor for NdjsonEncoder {
 
     fn row(&mut self, _record: &RecordCtx<'_>, _group: &GroupCtx<'_>, tuple: &Tuple<'_>) {
         self.render_row(tuple);
+    }
+
+    fn row_pair(&mut self, _record: &RecordCtx<'_>, _group: &GroupCtx<'_>, a: &Tuple<'_>, b: &Tuple<'_>) {
+        self.render_pair(a, b);
     }
 }

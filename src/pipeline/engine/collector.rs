@@ -142,20 +142,27 @@ impl Collector {
         self.bad_tuples_open = BadTuples::default();
     }
 
-    /// After a row: once the buffer passes the segment size, it becomes a segment (the row that
-    /// passed it starts the next one, unless it is alone).
-    fn cut_segment(&mut self, row_start: usize) {
-        let Some(limit) = self.segment_limit else { return };
-        if self.enc.out.len() <= limit {
-            return;
+    fn count_unknown(&mut self, t: &Tuple<'_>) {
+        self.unknown[0] += u64::from(t.unknown_encryption);
+        self.unknown[1] += u64::from(t.state == Some(FlowState::Unknown));
+    }
+
+    /// After the row at `row_start..row_end` of the buffer: once the buffer passes the segment
+    /// size there, it becomes a segment (the row that passed it starts the next one, unless it
+    /// is alone). Returns how many bytes left the buffer (0 when none).
+    fn cut_segment(&mut self, row_start: usize, row_end: usize) -> usize {
+        let Some(limit) = self.segment_limit else { return 0 };
+        if row_end <= limit {
+            return 0;
         }
-        let at = if row_start == 0 { self.enc.out.len() } else { row_start };
+        let at = if row_start == 0 { row_end } else { row_start };
         let mut next = Vec::with_capacity(self.capacity);
         next.extend_from_slice(&self.enc.out[at..]);
         let mut full = std::mem::replace(&mut self.enc.out, next);
         full.truncate(at);
         self.segmented += full.len();
         self.segments.push(Bytes::from(full));
+        at
     }
 }
 
@@ -169,11 +176,20 @@ impl RowVisitor for Collector {
     }
 
     fn row(&mut self, r: &RecordCtx<'_>, g: &GroupCtx<'_>, t: &Tuple<'_>) {
-        self.unknown[0] += u64::from(t.unknown_encryption);
-        self.unknown[1] += u64::from(t.state == Some(FlowState::Unknown));
+        self.count_unknown(t);
         let start = self.enc.out.len();
         self.enc.row(r, g, t);
-        self.cut_segment(start);
+        self.cut_segment(start, self.enc.out.len());
+    }
+
+    fn row_pair(&mut self, _: &RecordCtx<'_>, _: &GroupCtx<'_>, a: &Tuple<'_>, b: &Tuple<'_>) {
+        self.count_unknown(a);
+        self.count_unknown(b);
+        let start = self.enc.out.len();
+        let mid = self.enc.render_pair(a, b);
+        // Cut as two `row` calls would have: after the first row, then after the second.
+        let moved = self.cut_segment(start, mid);
+        self.cut_segment(mid - moved, self.enc.out.len());
     }
 
     fn record_end(&mut self) {
