@@ -5,8 +5,11 @@ pub mod blob;
 mod collector;
 pub mod config;
 mod content;
+mod packer;
 mod partition;
 mod pending;
+mod read_slot;
+mod send;
 pub mod retry;
 pub mod state;
 
@@ -42,6 +45,8 @@ pub struct Engine<B, O, S, D> {
     pub state: Arc<EngineState>,
     /// Enrichment data, replaceable while running; each blob read uses the version current at its start.
     pub enrichment: EnrichmentHandle,
+    /// The open output event shared by every partition (group commit).
+    packer: Arc<packer::Packer>,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -55,6 +60,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             metrics: self.metrics.clone(),
             state: self.state.clone(),
             enrichment: self.enrichment.clone(),
+            packer: self.packer.clone(),
         }
     }
 }
@@ -71,6 +77,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             metrics: Arc::new(Metrics::new()),
             state,
             enrichment: EnrichmentHandle::default(),
+            packer: Arc::default(),
         }
     }
 

@@ -1,11 +1,14 @@
 //! One change-feed partition: batches in order, blobs coalesced, acknowledged only when done.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use super::blob::BlobOutcome;
+use super::read_slot::{self, Slot};
 use super::retry::with_retry;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::BlobStore;
@@ -126,9 +129,14 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 }
             }
         }
-        let results: Vec<ServiceResult<()>> = futures::stream::iter(work)
-            .map(|w| self.process_work(w, partition))
-            .buffer_unordered(self.cfg.blob_concurrency.max(1))
+        // Every blob starts at once, but only `blob_concurrency` hold a read permit at a time:
+        // a blob waiting for the output hub has given its permit to the next one. All count as
+        // busy from the start, so the shared event waits for their rows (up to its linger bound).
+        let reads = Arc::new(Semaphore::new(self.cfg.blob_concurrency.max(1)));
+        let slots: Vec<_> = work.iter().map(|_| Slot::new(reads.clone(), self.packer.busy())).collect();
+        let results: Vec<ServiceResult<()>> = futures::stream::iter(work.into_iter().zip(slots))
+            .map(|(w, slot)| read_slot::scoped(slot, self.process_work(w, partition)))
+            .buffer_unordered(usize::MAX)
             .collect()
             .await;
         results.into_iter().collect()
@@ -138,7 +146,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// or when neither a retry mark nor a dead letter can be written for a failed blob.
     async fn process_work(&self, w: Work, partition: &str) -> ServiceResult<()> {
         let context = w.blob.to_string();
-        match with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || self.process_blob(&w.blob)).await {
+        match with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || async {
+            read_slot::acquire().await;
+            self.process_blob(&w.blob).await
+        })
+        .await
+        {
             Ok(outcome) => {
                 let label = match &outcome {
                     BlobOutcome::UpToDate => BlobResult::UpToDate,
@@ -227,7 +240,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 }
 
 /// Runs `f` when dropped, so a gauge is decremented on every exit path.
-fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
+pub(super) fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     struct Guard<F: FnMut()>(F);
     impl<F: FnMut()> Drop for Guard<F> {
         fn drop(&mut self) {
