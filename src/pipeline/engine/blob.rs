@@ -154,7 +154,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     // Possibly in the middle of a record: its rows go now, its offset later.
                     let commit = flattener.offset() > cursor.state.offset;
                     let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit, true).await? {
+                    match self
+                        .deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit, true)
+                        .await?
+                    {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };

@@ -9,8 +9,8 @@ mod packer;
 mod partition;
 mod pending;
 mod read_slot;
-mod send;
 pub mod retry;
+mod send;
 pub mod state;
 
 use std::sync::Arc;
@@ -200,5 +200,7 @@ fn note_partition_end(
     }
 }
 
+#[cfg(test)]
+mod group_commit_tests;
 #[cfg(test)]
 mod tests;

@@ -42,8 +42,8 @@ pub(crate) struct Packer {
     in_flight: OnceLock<Arc<Semaphore>>,
     /// Blobs of batches being processed that have not yet handed over their last rows.
     busy: AtomicUsize,
-    /// Deliveries waiting for their events' acknowledgement.
-    waiting: AtomicUsize,
+    /// Busy blobs waiting for their events' acknowledgement before they read on.
+    busy_waiting: AtomicUsize,
     /// Woken when `busy` or `waiting` change, so waiters can see that nobody will add rows.
     changed: Notify,
 }
@@ -83,7 +83,7 @@ impl Packer {
     }
 
     fn idle(&self) -> bool {
-        self.waiting.load(Ordering::SeqCst) >= self.busy.load(Ordering::SeqCst)
+        self.busy_waiting.load(Ordering::SeqCst) >= self.busy.load(Ordering::SeqCst)
     }
 
     fn is_open(&self, id: u64) -> bool {
@@ -139,12 +139,14 @@ impl Packer {
     }
 
     /// Waits until every event of `tickets` is accepted by the sink; sends an event itself when
-    /// its linger bound passed or nobody is left to add rows to it.
-    pub async fn wait<S: RowSink>(&self, env: &Env<'_, S>, tickets: Vec<Ticket>) -> ServiceResult<()> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+    /// its linger bound passed or nobody is left to add rows to it. `reading`: the blob is
+    /// still busy (it reads on afterwards), but cannot add rows while it waits.
+    pub async fn wait<S: RowSink>(&self, env: &Env<'_, S>, tickets: Vec<Ticket>, reading: bool) -> ServiceResult<()> {
+        let step = usize::from(reading);
+        self.busy_waiting.fetch_add(step, Ordering::SeqCst);
         self.changed.notify_waiters();
         let _waiting = scopeguard(|| {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.busy_waiting.fetch_sub(step, Ordering::SeqCst);
             self.changed.notify_waiters();
         });
         for ticket in tickets {

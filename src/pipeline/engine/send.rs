@@ -36,7 +36,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         // permit: that is what keeps the number of buffered events bounded.
         let tickets = self.packer.submit(&env, blob, segments).await?;
         read_slot::release(!reading);
-        let waited = self.packer.wait(&env, tickets).await;
+        let waited = self.packer.wait(&env, tickets, reading).await;
         if reading {
             read_slot::acquire().await;
         }
