@@ -5,11 +5,12 @@
 # p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram), and
 # the daemon's peak RSS.
 # Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events;
-# TIMEOUT=seconds to wait for every row (default 300).
+# TIMEOUT=seconds to wait for every row (default 300); BENCH_BIN=path/to/flowlog for another
+# binary (an older build, for before/after figures), else target/release/flowlog is built here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 blobs=${1:-8} minutes=${2:-10} tuples=${3:-500}
-cargo build --release -q -p flowlog
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -q -p flowlog
 cargo build -q -p eventhubs-emulator
 export STACK_DIR; STACK_DIR=$(mktemp -d)
 # shellcheck source=tests/local-stack.sh
@@ -18,7 +19,7 @@ stack_start 2>/dev/null
 port=$(azurite_free_port)
 export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="${GZIP:+true}" RUST_LOG=warn
 [ -n "${GZIP:-}" ] || unset FLOWLOG_OUTPUT_GZIP
-bin=target/release/flowlog
+bin=${BENCH_BIN:-target/release/flowlog}
 $bin run --config "$STACK_DIR/flowlog.toml" 2>"$STACK_DIR/daemon.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; stack_stop; rm -rf "$STACK_DIR"' EXIT
