@@ -16,6 +16,9 @@ export STACK_DIR; STACK_DIR=$(mktemp -d)
 # shellcheck source=tests/local-stack.sh
 source tests/local-stack.sh
 stack_start 2>/dev/null
+# The stack's hint for a daemon on its default port; this one listens on its own, and the
+# daemon refuses FLOWLOG_* variables that are not settings.
+unset FLOWLOG_METRICS
 port=$(azurite_free_port)
 export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="${GZIP:+true}" RUST_LOG=warn
 [ -n "${GZIP:-}" ] || unset FLOWLOG_OUTPUT_GZIP
@@ -60,4 +63,10 @@ print(f"e2e ({mode}): {rows} rows in {secs:.2f} s = {rows/secs:.0f} rows/s (simu
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
 print(f"latency enqueue -> rows acknowledged: p50 {q(0.5)*1000:.0f} ms, p99 {q(0.99)*1000:.0f} ms over {int(total)} blob reads")
 print(f"daemon peak RSS: {int(sys.argv[6]) / 1024:.1f} MiB")
+flushes = {}
+for line in open(f"{d}/metrics.txt"):
+    if line.startswith("flowlog_output_flushes_total{"):
+        flushes[line.split('reason="')[1].split('"')[0]] = int(float(line.split()[-1]))
+if flushes:
+    print("output events closed: " + ", ".join(f"{n} {r}" for r, n in sorted(flushes.items())))
 PY
