@@ -5,6 +5,7 @@ pub mod blob;
 mod collector;
 pub mod config;
 mod content;
+mod lane;
 mod packer;
 mod partition;
 mod pending;
