@@ -108,3 +108,51 @@ async fn a_failure_after_the_shared_event_is_accepted_resends_that_event_only_wi
     assert_eq!(batches[0].len(), 18);
     assert!(all_committed(&e, 3));
 }
+
+/// A sink that takes a while to acknowledge, so later batches run while rows are in flight.
+struct SlowSink(MemoryRowSink);
+
+impl crate::pipeline::row_sink::RowSink for SlowSink {
+    async fn send(&self, batch: crate::pipeline::row_sink::RowBatch<'_>) -> crate::pipeline::error::ServiceResult<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        self.0.send(batch).await
+    }
+}
+
+#[tokio::test]
+async fn a_blob_in_a_later_batch_waits_for_the_earlier_batch_naming_it() {
+    let (e, events) = setup(2, MemoryRowSink::new());
+    let cfg = EngineConfig { max_batch_events: 1, ..e.cfg.clone() };
+    let e = Engine::new(
+        e.blobs.clone(),
+        e.offsets.clone(),
+        Arc::new(SlowSink(MemoryRowSink::new())),
+        e.dead_letters.clone(),
+        cfg,
+    );
+    // One event per batch, three batches at once: a, b, a, b. Were the second `a` processed
+    // while the first one's rows are in flight, it would load the same offset and send them again.
+    let order: Vec<FeedEvent> = [0usize, 1, 0, 1]
+        .into_iter()
+        .enumerate()
+        .map(|(n, i)| FeedEvent {
+            position: FeedPosition { sequence: n as i64, event_offset: n.to_string() },
+            body: events[i].body.clone(),
+        })
+        .collect();
+    let (feed, acks) = MemoryFeed::new(vec![order]);
+    e.run(feed, CancellationToken::new()).await.unwrap();
+    let lines = e.sink.0.lines();
+    assert_eq!(lines.len(), 12, "each blob's six rows once");
+    assert_eq!(e.metrics.duplicate_rows.get(), 0);
+    let acked: Vec<i64> = acks[0].lock().unwrap().iter().map(|p| p.sequence).collect();
+    assert_eq!(acked.last(), Some(&3), "acknowledged in order up to the last batch: {acked:?}");
+    assert!(acked.windows(2).all(|w| w[0] < w[1]), "{acked:?}");
+    assert!(all_committed_with(&e.offsets, 2));
+}
+
+fn all_committed_with(offsets: &MemoryOffsetStore, n: usize) -> bool {
+    (0..n).all(|i| {
+        offsets.get(&BlobName::new(format!("a/c/b{i}/PT1H.json"))).map(|s| s.offset as usize) == Some(NSG.len() - 4)
+    })
+}

@@ -36,9 +36,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// A batch is acknowledged only after each of its blobs has either committed its offset or
     /// been dead-lettered; a batch that cannot be finished safely is retried, never skipped.
     ///
-    /// Up to `BATCHES_IN_FLIGHT` batches run at once (the next one reads while the previous
-    /// one's rows are in flight); they are acknowledged in order, each when it and all before it
-    /// are finished, as the partition takes its next batch or stops.
+    /// With a cancel-safe feed, up to `BATCHES_IN_FLIGHT` batches run at once (the next one
+    /// reads while the previous one's rows are in flight); they are acknowledged in order, each
+    /// as soon as it and all before it are finished. Otherwise one batch runs at a time.
     pub async fn run_partition<P: FeedPartition>(&self, mut part: P, shutdown: CancellationToken) -> ServiceResult<()> {
         let id = part.id().to_string();
         self.metrics.owned_partitions.inc();
@@ -49,12 +49,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         });
         tracing::info!(partition = %id, "partition started");
         let lane = Lane::new(self.cfg.blob_concurrency);
+        let safe = part.cancel_safe();
         let mut running: VecDeque<(FeedPosition, JoinHandle<ServiceResult<bool>>)> = VecDeque::new();
         let mut stopped = false;
         loop {
-            while running.front().is_some_and(|(_, h)| h.is_finished()) || running.len() >= BATCHES_IN_FLIGHT {
+            while running.front().is_some_and(|(_, h)| h.is_finished())
+                || running.len() >= BATCHES_IN_FLIGHT
+                || (!safe && !running.is_empty())
+            {
                 let (last, handle) = running.pop_front().expect("checked above");
-                if !self.settle(&mut part, &last, handle).await? {
+                if !self.settle(&mut part, &last, handle.await).await? {
                     stopped = true;
                     break;
                 }
@@ -65,6 +69,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             let batch = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                // Only with a cancel-safe feed: a batch that finishes while the partition is quiet
+                // is acknowledged now, not when the next event comes.
+                joined = async { (&mut running.front_mut().expect("not empty").1).await }, if !running.is_empty() => {
+                    let (last, _) = running.pop_front().expect("not empty");
+                    if !self.settle(&mut part, &last, joined).await? {
+                        stopped = true;
+                    }
+                    continue;
+                }
                 b = part.next_batch(self.cfg.max_batch_events) => b?,
             };
             let Some(batch) = batch else { break };
@@ -79,7 +92,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         // Batches already taken finish (or give up, when stopping) and are acknowledged in order.
         while let Some((last, handle)) = running.pop_front() {
-            if !stopped && !self.settle(&mut part, &last, handle).await? {
+            let joined = handle.await;
+            if !stopped && !self.settle(&mut part, &last, joined).await? {
                 stopped = true;
             }
         }
@@ -87,16 +101,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         Ok(())
     }
 
-    /// Waits for a batch and acknowledges it; false when it stopped unfinished (nothing after
-    /// it may be acknowledged then).
+    /// Acknowledges a batch that ended; false when it stopped unfinished (nothing after it may
+    /// be acknowledged then).
     async fn settle<P: FeedPartition>(
         &self,
         part: &mut P,
         last: &FeedPosition,
-        handle: JoinHandle<ServiceResult<bool>>,
+        joined: Result<ServiceResult<bool>, tokio::task::JoinError>,
     ) -> ServiceResult<bool> {
-        let finished = handle
-            .await
+        let finished = joined
             .map_err(|e| ServiceError::permanent(format!("batch task of partition {} failed: {e}", part.id())))??;
         if finished {
             self.ack(part, last).await?;
