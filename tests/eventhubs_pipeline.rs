@@ -53,7 +53,8 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     send_to_partition(&producer, "0", serde_json::to_vec(&vec![foreign]).unwrap()).await;
     within("close producer", producer.close()).await.unwrap();
 
-    let store = blob_checkpoint_store(&common::blob_endpoint(), &ckpt_container, &StorageAuth::emulator()).unwrap();
+    let store =
+        blob_checkpoint_store(&common::blob_endpoint(), &ckpt_container, &StorageAuth::emulator(), None).unwrap();
     let options = EventHubsFeedOptions {
         update_interval: Duration::from_millis(200),
         partition_expiration: Duration::from_secs(3),

@@ -169,6 +169,31 @@ fn well_known_addresses_get_their_asn_country_and_azure_service() {
     assert!(google.get("dst_asn").is_none(), "fields of enrichments that are off are not written");
 }
 
+/// MaxMind's own record shapes (GeoLite2-ASN: `autonomous_system_*`; GeoIP2-City: nested
+/// `country.iso_code`, `city.names.en`, `location`), read from MaxMind's test databases.
+#[test]
+fn maxmind_asn_and_city_databases_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample with addresses MaxMind's test databases cover.
+    let sample = std::fs::read_to_string("samples/nsg_v2_public.json")
+        .unwrap()
+        .replace("94.102.49.190", "81.2.69.142")
+        .replace(",8.8.8.8,", ",1.128.0.1,");
+    let path = dir.path().join("maxmind.json");
+    std::fs::write(&path, sample).unwrap();
+    let dbs = ".tools/maxmind-test-data";
+    let (asn, city) = (format!("{dbs}/GeoLite2-ASN-Test.mmdb"), format!("{dbs}/GeoIP2-City-Test.mmdb"));
+    assert!(std::path::Path::new(&asn).exists(), "{asn} is missing: run `bash tests/tools/setup.sh`");
+    let (rows, stderr, ok) = flatten(&["--asn-db", &asn, "--geo-db", &city, path.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let telstra = row_for(&rows, "dst", "1.128.0.1");
+    assert_eq!((telstra["dst_asn"].as_u64(), telstra["dst_as_org"].as_str()), (Some(1221), Some("Telstra Pty Ltd")));
+    let london = row_for(&rows, "src", "81.2.69.142");
+    assert_eq!((london["src_country"].as_str(), london["src_city"].as_str()), (Some("GB"), Some("London")));
+    assert_eq!((london["src_lat"].as_f64(), london["src_lon"].as_f64()), (Some(51.5142), Some(-0.0931)));
+    assert!(london["src_asn"].is_null(), "not in the ASN test database: {london}");
+}
+
 #[test]
 fn missing_corrupt_or_misassigned_databases_fail_at_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@
 #   curl -s "$FLOWLOG_METRICS"                      # the daemon's metrics
 #   kill %1; stack_stop                             # the daemon first: it needs the stack
 #
+# STACK_INPUT_PARTITIONS sets the input hub's partition count (default 4).
 # The emulator keeps its events in $STACK_DIR/eventhubs, so a restarted stack still holds them.
 stack_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
@@ -27,7 +28,7 @@ stack_start() {
   # A fresh stack unless STACK_KEEP=1: events of an earlier stack name an Azurite that is gone.
   [ "${STACK_KEEP:-0}" = 1 ] || rm -rf "$STACK_DIR/eventhubs"
   "$root/target/debug/eventhubs-emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
-    --hub flowlog-input:4 --hub flowlog-rows:4 \
+    --hub "flowlog-input:${STACK_INPUT_PARTITIONS:-4}" --hub flowlog-rows:4 \
     --consumer-group flowlog-input:flowlog --consumer-group flowlog-rows:adx \
     --data-dir "$STACK_DIR/eventhubs" >"$STACK_DIR/emulator.log" 2>&1 &
   EMULATOR_PID=$!

@@ -16,6 +16,7 @@ use super::credentials::StorageAuth;
 use super::endpoint::AccountEndpoint;
 use super::errors::from_azure;
 use super::sas::{AccountKey, AccountSas, SasToken};
+use super::storage_counter::StorageCounter;
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// Lifetime of a self-signed account SAS; it is replaced when half of it has passed.
@@ -30,6 +31,17 @@ pub fn container_client(
     container: &str,
     auth: &StorageAuth,
     permissions: &str,
+) -> ServiceResult<BlobContainerClient> {
+    counted_container_client(endpoint, container, auth, permissions, None)
+}
+
+/// [`container_client`], with every HTTP try of the client counted by `counter`.
+pub fn counted_container_client(
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &StorageAuth,
+    permissions: &str,
+    counter: Option<&StorageCounter>,
 ) -> ServiceResult<BlobContainerClient> {
     if let Some(account) = auth.key_account()
         && account != endpoint.account()
@@ -46,10 +58,15 @@ pub fn container_client(
         StorageAuth::Sas(token) => (None, Some(SasPolicy::fixed(token.clone()))),
         StorageAuth::AccountKey(key) => (None, Some(SasPolicy::signed(key.clone(), permissions))),
     };
-    let mut options = BlobContainerClientOptions::default();
-    if let Some(policy) = policy {
-        options.client_options = ClientOptions { per_call_policies: vec![Arc::new(policy)], ..Default::default() };
-    }
+    let options = BlobContainerClientOptions {
+        client_options: ClientOptions {
+            per_call_policies: policy.into_iter().map(|p| Arc::new(p) as Arc<dyn Policy>).collect(),
+            // Per try: after the SDK's retry policy, so its own retries are counted too.
+            per_try_policies: counter.into_iter().map(StorageCounter::policy).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     BlobContainerClient::new(url, credential, Some(options)).map_err(|e| from_azure(&context, &e))
 }
 

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::num::NonZero;
 use std::ops::Range;
 
-use azure_core::http::AsyncResponseBody;
+use azure_core::http::headers::HeaderName;
+use azure_core::http::{AsyncResponseBody, StatusCode};
 use azure_storage_blob::models::{
     BlobClientDownloadOptions, BlobClientGetPropertiesResultHeaders, BlobContainerClientListBlobsOptions,
 };
@@ -19,12 +20,13 @@ use azure_storage_blob::{BlobClient, BlobContainerClient};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
-use crate::azure::blob_clients::container_client;
+use crate::azure::blob_clients::counted_container_client;
 use crate::azure::endpoint::{is_container_name, split_blob_name};
 use crate::azure::errors::from_azure;
+use crate::azure::storage_counter::StorageCounter;
 use crate::azure::{AccountEndpoint, StorageAuth};
 use crate::domain::blob_name::BlobName;
-use crate::pipeline::blob_store::{BlobListing, BlobProperties, BlobStore, ChunkStream};
+use crate::pipeline::blob_store::{BlobListing, BlobProperties, BlobStore, ChunkStream, TailRead};
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
 /// One storage account flowlog may read, and the containers it may read in it.
@@ -41,11 +43,13 @@ pub struct AzureBlobStoreOptions {
     pub request_bytes: u64,
     /// Blobs per listing page (`maxresults`); `None` = the service default (5,000).
     pub list_page_size: Option<u32>,
+    /// Counts every HTTP try of the store's clients.
+    pub counter: Option<StorageCounter>,
 }
 
 impl Default for AzureBlobStoreOptions {
     fn default() -> Self {
-        AzureBlobStoreOptions { request_bytes: 4 * 1024 * 1024, list_page_size: None }
+        AzureBlobStoreOptions { request_bytes: 4 * 1024 * 1024, list_page_size: None, counter: None }
     }
 }
 
@@ -68,7 +72,13 @@ impl AzureBlobStore {
                 if !is_container_name(container) {
                     return Err(ServiceError::permanent(format!("invalid container name {container:?}")));
                 }
-                let client = container_client(&account.endpoint, container, &account.auth, "rl")?;
+                let client = counted_container_client(
+                    &account.endpoint,
+                    container,
+                    &account.auth,
+                    "rl",
+                    options.counter.as_ref(),
+                )?;
                 let key = (account.endpoint.account().to_string(), container.clone());
                 if containers.insert(key, client).is_some() {
                     return Err(ServiceError::permanent(format!(
@@ -125,6 +135,54 @@ impl BlobStore for AzureBlobStore {
         Ok(futures::stream::try_unfold(reader, RangeReader::next_chunk).boxed())
     }
 
+    /// One GET of `bytes=start-(start+request_bytes-1)`: the service answers with what exists of
+    /// that range, and its `Content-Range` total and `x-ms-creation-time` stand in for a
+    /// properties request. Only a range starting past the end (416: the blob shrank, so it was
+    /// recreated) costs a second request, for the properties.
+    async fn read_from(&self, blob: &BlobName, start: u64) -> ServiceResult<TailRead> {
+        let client = self.blob_client(blob)?;
+        let context = format!("reading {blob} from byte {start}");
+        let want = self.options.request_bytes;
+        let options = BlobClientDownloadOptions {
+            range: Some((start..start.saturating_add(want)).into()),
+            parallel: Some(NonZero::<usize>::MIN),
+            partition_size: NonZero::new(usize::try_from(want).unwrap_or(usize::MAX)),
+            ..Default::default()
+        };
+        let response = match client.download(Some(options)).await {
+            Ok(r) => r,
+            Err(e) if e.http_status() == Some(StatusCode::RequestedRangeNotSatisfiable) => {
+                return Ok(TailRead { properties: self.properties(blob).await?, chunks: None });
+            }
+            Err(e) => return Err(from_azure(&context, &e)),
+        };
+        let received = response
+            .properties
+            .content_length
+            .ok_or_else(|| ServiceError::permanent(format!("{context}: no Content-Length")))?;
+        let total = match response.headers.get_optional_str(&HeaderName::from_static("content-range")) {
+            Some(range) => content_range_total(range)
+                .ok_or_else(|| ServiceError::permanent(format!("{context}: bad Content-Range {range:?}")))?,
+            // A whole-blob answer (the SDK's retry for an empty blob read from 0).
+            None => start + received,
+        };
+        if total < start || received != want.min(total - start) {
+            return Err(ServiceError::permanent(format!(
+                "{context}: response of {received} bytes for a blob of {total} bytes"
+            )));
+        }
+        let properties = BlobProperties { content_length: total, created_ms: unix_ms(response.properties.created_on) };
+        let reader = RangeReader {
+            client,
+            name: blob.to_string(),
+            next: start + received,
+            end: total,
+            request_bytes: self.options.request_bytes,
+            body: Some((response.body, received)),
+        };
+        Ok(TailRead { properties, chunks: Some(futures::stream::try_unfold(reader, RangeReader::next_chunk).boxed()) })
+    }
+
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {
         let mut found = Vec::new();
         for ((account, container), client) in &self.containers {
@@ -162,6 +220,11 @@ impl BlobStore for AzureBlobStore {
         found.sort_by(|a, b| a.blob.cmp(&b.blob));
         Ok(found)
     }
+}
+
+/// The total length of `bytes FIRST-LAST/TOTAL`.
+fn content_range_total(value: &str) -> Option<u64> {
+    value.strip_prefix("bytes ")?.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 /// State of one `read_range`: the next offset, and the body of the sub-range being streamed

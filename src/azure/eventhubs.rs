@@ -124,12 +124,18 @@ pub fn needs_new_connection(err: &EventHubsError) -> bool {
 }
 
 /// Whether the error says another receiver took the partition (`amqp:link:stolen`) or the
-/// processor revoked it: ownership is lost, not a failure.
+/// processor revoked it: ownership is lost, not a failure. SDK 0.15 usually reports a stolen
+/// link as a link-state error that carries fe2o3's condition only in its text
+/// (`RemoteClosedWithError(Error { condition: LinkError(Stolen), .. })`).
 pub fn is_ownership_lost(err: &EventHubsError) -> bool {
     matches!(err.kind, HubKind::ConsumerDisconnected(_))
         || amqp_errors(err).iter().any(|e| {
             matches!(e.kind(), AmqpErrorKind::AmqpDescribedError(d) if d.condition == AmqpErrorCondition::LinkStolen)
         })
+        || {
+            let text = err.to_string();
+            text.contains("LinkError(Stolen)") || text.contains("amqp:link:stolen")
+        }
 }
 
 /// Classifies an SDK error: throttling, timeouts and broken connections are Transient; oversize,

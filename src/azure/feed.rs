@@ -10,6 +10,14 @@
 //! expiry; `PartitionClient::stream_events` is not `Send`, so partitions receive through their
 //! own receivers (see `partition`), and a watch on the ownership records ends the partitions
 //! another replica claimed, since the processor's revocation only closes its own receiver.
+//!
+//! SDK 0.15 never re-establishes a lost connection. The processor's own connection is used only
+//! at start (for the hub's partition ids): load balancing goes through the checkpoint store and
+//! its partition clients' receivers are never attached, so only the receiving connection must be
+//! rebuilt. A probe finds it lost (a TCP reset or an AMQP close leaves receivers waiting, without
+//! an error, for a minute or more), and each pump opens a receiver on a new connection, with
+//! backoff, after the last event it handed over (see `partition`); the partition stays owned
+//! and handed out throughout, so ownership bookkeeping is untouched.
 mod partition;
 mod store;
 mod tasks;
@@ -32,7 +40,7 @@ pub use partition::EventHubsPartition;
 pub use store::blob_checkpoint_store;
 
 use crate::azure::eventhubs::{HubTarget, bounded, from_eventhubs};
-use crate::azure::reconnecting::Reconnecting;
+use crate::azure::reconnecting::{Connection, Probing, Reconnecting, watch};
 use crate::azure::sources::AllowedSources;
 use crate::pipeline::change_feed::ChangeFeed;
 use crate::pipeline::error::{ServiceError, ServiceResult};
@@ -59,6 +67,8 @@ pub struct EventHubsFeedOptions {
     pub lag_interval: Option<Duration>,
     /// Bound on each SDK and checkpoint-store call.
     pub call_timeout: Duration,
+    /// How often the receiving connection is probed, and how long a probe may wait.
+    pub probing: Probing,
 }
 
 impl Default for EventHubsFeedOptions {
@@ -74,6 +84,7 @@ impl Default for EventHubsFeedOptions {
             buffer_messages: 256,
             lag_interval: Some(Duration::from_secs(30)),
             call_timeout: Duration::from_secs(60),
+            probing: Probing::default(),
         }
     }
 }
@@ -101,7 +112,7 @@ pub(crate) struct Shared {
     target: HubTarget,
     /// The connection partition receivers (and lag reads) use: replaced after a transport
     /// failure (SDK 0.15 does not reconnect), taken and closed by `close`.
-    receivers: Reconnecting<ConsumerClient>,
+    receivers: Arc<Reconnecting<ConsumerClient>>,
     /// Per partition: the running pump's controls and a lock it holds while receiving.
     slots: Mutex<HashMap<String, Slot>>,
     pumps: Mutex<JoinSet<()>>,
@@ -116,7 +127,7 @@ impl Shared {
     }
 
     /// The receiving connection, opened afresh if the last one was discarded.
-    async fn receivers(&self) -> ServiceResult<Arc<ConsumerClient>> {
+    async fn receivers(&self) -> ServiceResult<Connection<ConsumerClient>> {
         self.receivers
             .get(|| async {
                 if self.stop.is_cancelled() {
@@ -223,11 +234,13 @@ impl EventHubsFeed {
             options: options.clone(),
             store,
             allowed,
-            metrics,
+            metrics: metrics.clone(),
             stop: shutdown.child_token(),
             processor: Mutex::new(Some(processor.clone())),
             target: target.clone(),
-            receivers: Reconnecting::new(format!("input hub {}", target.describe()), receivers),
+            receivers: Arc::new(
+                Reconnecting::new(format!("input hub {}", target.describe()), receivers).with_metrics(metrics.clone()),
+            ),
             slots: Mutex::new(HashMap::new()),
             pumps: Mutex::new(JoinSet::new()),
             background: Mutex::new(Vec::new()),
@@ -236,6 +249,12 @@ impl EventHubsFeed {
         let mut background = vec![
             tokio::spawn(tasks::run_processor(processor, shared.stop.clone())),
             tokio::spawn(store::ownership_loop(shared.clone())),
+            tokio::spawn(watch(
+                shared.receivers.clone(),
+                Probing { limit: options.probing.limit.min(options.call_timeout), ..options.probing },
+                shared.stop.clone(),
+                tasks::probe_consumer,
+            )),
         ];
         if let Some(interval) = options.lag_interval {
             background.push(tokio::spawn(tasks::lag_loop(shared.clone(), interval)));

@@ -13,6 +13,7 @@ pub mod sas;
 pub mod sink;
 pub mod sources;
 pub mod static_token;
+pub mod storage_counter;
 pub mod table;
 pub mod token_bridge;
 

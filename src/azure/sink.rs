@@ -13,19 +13,30 @@
 //! buffered here beyond the batch being sent. SDK 0.15 never re-establishes a lost connection,
 //! so after a transport failure or a timeout the client is dropped and the next send opens a
 //! new one.
+//!
+//! A send pending when the connection is lost gets no answer from SDK 0.15, although the hub may
+//! have stored the event: its outcome is unknown. A probe of the connection (see
+//! `reconnecting`) finds the loss within seconds and ends the send as Transient, instead of the
+//! 60 s call timeout; the engine then sends the flush again on a new connection. So a lost
+//! connection costs at most one extra copy of each flush in flight (one per blob), not one per
+//! retry: the retry's send is on a working connection and is answered.
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use azure_messaging_eventhubs::models::AmqpMessage;
 use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs, open_producer};
-use crate::azure::reconnecting::Reconnecting;
+use crate::azure::reconnecting::{Probing, Reconnecting, watch};
 use crate::domain::blob_name::BlobName;
 use crate::domain::row::batch::{BatchConfig, Payload, pack};
 use crate::pipeline::error::{ServiceError, ServiceResult};
+use crate::pipeline::metrics::Metrics;
 use crate::pipeline::row_sink::{RowBatch, RowSink};
 
 /// Data Explorer's per-event routing properties ("data includes routing info").
@@ -37,7 +48,9 @@ pub struct AdxRouting {
 
 pub struct EventHubsSink {
     /// The current client; replaced after a failure that leaves its connection unusable.
-    producer: Reconnecting<ProducerClient>,
+    producer: Arc<Reconnecting<ProducerClient>>,
+    /// Stops the connection probe when the sink is closed or dropped.
+    _probe: DropGuard,
     target: HubTarget,
     batch: BatchConfig,
     routing: AdxRouting,
@@ -62,18 +75,40 @@ const MIN_PAYLOAD: usize = 16 * 1024;
 impl EventHubsSink {
     /// Connects to the output hub (authenticating once, so bad settings fail at start).
     pub async fn open(target: HubTarget, batch: BatchConfig, routing: AdxRouting) -> ServiceResult<Self> {
+        Self::open_with(target, batch, routing, None, Probing::for_sends()).await
+    }
+
+    /// [`open`](Self::open), counting reconnections in `metrics` and probing the connection as
+    /// `probing` says.
+    pub async fn open_with(
+        target: HubTarget,
+        batch: BatchConfig,
+        routing: AdxRouting,
+        metrics: Option<Arc<Metrics>>,
+        probing: Probing,
+    ) -> ServiceResult<Self> {
         if batch.max_bytes == 0 {
             return Err(ServiceError::permanent("output max_batch_bytes must be positive"));
         }
-        let producer = Reconnecting::new(format!("output hub {}", target.describe()), open_producer(&target).await?);
+        let mut producer =
+            Reconnecting::new(format!("output hub {}", target.describe()), open_producer(&target).await?);
+        if let Some(metrics) = metrics {
+            producer = producer.with_metrics(metrics);
+        }
+        let producer = Arc::new(producer);
+        let stop = CancellationToken::new();
+        let probing = Probing { limit: probing.limit.min(target.call_timeout), ..probing };
+        tokio::spawn(watch(producer.clone(), probing, stop.clone(), probe_producer));
         let limit = AtomicUsize::new(batch.max_bytes);
         let accepted = AtomicUsize::new(0);
-        Ok(EventHubsSink { producer, target, batch, routing, limit, accepted })
+        Ok(EventHubsSink { producer, _probe: stop.drop_guard(), target, batch, routing, limit, accepted })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
     pub async fn close(self) -> ServiceResult<()> {
         let context = format!("closing producer for {}", self.target.describe());
+        // The probe stops first, so that it holds no reference to the client being closed.
+        drop(self._probe);
         match self.producer.take().await {
             Some(producer) => bounded(&context, self.target.call_timeout, producer.close()).await,
             None => Ok(()),
@@ -93,12 +128,23 @@ impl EventHubsSink {
     }
 
     async fn send_payload(&self, blob: &BlobName, key: &str, payload: Payload) -> ServiceResult<Sent> {
-        let producer = self.producer.get(|| open_producer(&self.target)).await?;
-        match self.send_with(&producer, blob, key, payload).await {
+        let connection = self.producer.get(|| open_producer(&self.target)).await?;
+        let sent = tokio::select! {
+            biased;
+            sent = self.send_with(&connection.client, blob, key, payload) => sent,
+            _ = connection.lost.cancelled() => Err(CallFailure {
+                error: ServiceError::transient(format!(
+                    "sending rows of {blob} to {}: the connection was lost with the send unanswered (the hub may have stored it)",
+                    self.target.describe()
+                )),
+                reconnect: true,
+            }),
+        };
+        match sent {
             Ok(sent) => Ok(sent),
             Err(CallFailure { error, reconnect }) => {
                 if reconnect {
-                    self.producer.discard(&producer).await;
+                    self.producer.discard(&connection.client).await;
                 }
                 Err(error)
             }
@@ -125,6 +171,11 @@ impl EventHubsSink {
         }
         bounded_call(&context, limit, producer.send_batch(batch, None)).await.map(|()| Sent::Accepted)
     }
+}
+
+/// The connection probe: the hub's properties, a management call on the producer's connection.
+async fn probe_producer(producer: Arc<ProducerClient>, limit: Duration) -> Result<(), CallFailure> {
+    bounded_call("probing the output hub connection", limit, producer.get_eventhub_properties()).await.map(drop)
 }
 
 /// A stable partition key per blob: 32 hex digits of SHA-256 of the blob name.

@@ -17,6 +17,7 @@ use azure_data_tables::prelude::{Filter, Select};
 use azure_storage::CloudLocation;
 
 use crate::azure::errors::{from_legacy, legacy_error_code};
+use crate::azure::storage_counter::StorageCounter;
 use crate::azure::table::entity::{KeysOnly, OffsetEntity, StoredOffset};
 use crate::azure::{AccountEndpoint, StorageAuth};
 use crate::domain::blob_name::BlobName;
@@ -37,6 +38,16 @@ impl TableOffsetStore {
     /// `https://ACCOUNT.table.core.windows.net` or Azurite's `http://127.0.0.1:PORT/devstoreaccount1`).
     /// Call [`ensure_table`](Self::ensure_table) once at start.
     pub fn new(endpoint: &AccountEndpoint, table: &str, auth: &StorageAuth) -> ServiceResult<Self> {
+        Self::counted(endpoint, table, auth, None)
+    }
+
+    /// [`new`](Self::new), with every HTTP try of the store counted by `counter`.
+    pub fn counted(
+        endpoint: &AccountEndpoint,
+        table: &str,
+        auth: &StorageAuth,
+        counter: Option<StorageCounter>,
+    ) -> ServiceResult<Self> {
         if !is_table_name(table) {
             return Err(ServiceError::permanent(format!(
                 "invalid table name {table:?}: 3-63 letters or digits, starting with a letter"
@@ -49,8 +60,14 @@ impl TableOffsetStore {
         }
         let location =
             CloudLocation::Custom { account: endpoint.account().to_string(), uri: endpoint.url().to_string() };
-        let service: TableServiceClient =
-            TableServiceClientBuilder::with_location(location, auth.table_credentials()?).build();
+        let mut builder = TableServiceClientBuilder::with_location(location, auth.table_credentials()?);
+        if let Some(counter) = counter {
+            // A per-retry policy: it runs after the SDK's retry policy, once per try.
+            let mut options = azure_core_legacy::ClientOptions::default();
+            options.per_retry_policies_mut().push(counter.legacy_policy());
+            builder = builder.client_options(options);
+        }
+        let service: TableServiceClient = builder.build();
         Ok(TableOffsetStore { table: service.table_client(table) })
     }
 

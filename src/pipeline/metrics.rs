@@ -10,6 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::pipeline::dead_letter::DeadLetterKind;
+use crate::pipeline::storage_metrics::StorageMetrics;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -95,6 +96,8 @@ pub struct Metrics {
     pub latency_seconds: Histogram,
     /// Shared output events (group commit).
     pub output: OutputMetrics,
+    /// Storage requests and the offset cache (a clone goes into the storage adapters' pipelines).
+    pub storage: StorageMetrics,
 }
 
 impl Default for Metrics {
@@ -133,6 +136,7 @@ impl Metrics {
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
             latency_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             output: OutputMetrics::new(),
+            storage: StorageMetrics::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -198,6 +202,7 @@ impl Metrics {
             m.latency_seconds.clone(),
         );
         m.output.register(r);
+        m.storage.register(r);
         // Every labelled series exists from the start at zero, so dashboards and alerts see
         // "none yet" rather than "no data".
         for o in EventOutcome::ALL {

@@ -9,3 +9,4 @@ pub mod error;
 pub mod metrics;
 pub mod offset_store;
 pub mod row_sink;
+pub mod storage_metrics;

@@ -68,10 +68,12 @@ pub struct Stack {
     pub table: String,
     pub dead_letters: String,
     /// Account endpoints the daemon and `simulate` use for sources and dead letters (Blob) and
-    /// offsets (Table): Azurite's, or a fault proxy's in front of it. Checkpoints always go
-    /// straight to Azurite: faults there are the Event Hubs processor's business.
+    /// offsets (Table): Azurite's, or a fault proxy's in front of it.
     pub blob_url: String,
     pub table_url: String,
+    /// The checkpoint store's account endpoint: Azurite's unless a test puts a proxy there (the
+    /// fault scenarios leave it alone: faults there are the Event Hubs processor's business).
+    pub checkpoints_url: String,
     /// Extra `[engine]` keys, one `key = value` per line.
     pub engine_extra: String,
 }
@@ -89,6 +91,7 @@ pub async fn stack() -> Stack {
         dead_letters: common::unique_name("dead"),
         blob_url: common::blob_endpoint().to_string(),
         table_url: common::table_endpoint().to_string(),
+        checkpoints_url: common::blob_endpoint().to_string(),
         engine_extra: String::new(),
     }
 }
@@ -96,7 +99,7 @@ pub async fn stack() -> Stack {
 impl Stack {
     /// The daemon's configuration file (no secrets: those are in `env`).
     pub fn config(&self, name: &str, listen: u16) -> PathBuf {
-        let checkpoints = common::blob_endpoint().to_string();
+        let checkpoints = &self.checkpoints_url;
         let (blob, table) = (&self.blob_url, &self.table_url);
         let text = format!(
             r#"[input]
@@ -149,14 +152,18 @@ shutdown_deadline_secs = 10
         for section in ["CHECKPOINTS", "OFFSETS", "SOURCES", "DEAD_LETTER"] {
             c.env(format!("FLOWLOG_{section}_ACCOUNT_KEY"), KEY);
         }
-        c.env("FLOWLOG_INPUT_TOKEN", "t").env("FLOWLOG_OUTPUT_TOKEN", "t").env("RUST_LOG", "warn");
+        // STACK_RUST_LOG raises the children's log level when a scenario is investigated.
+        let level = std::env::var("STACK_RUST_LOG").unwrap_or_else(|_| "warn".into());
+        c.env("FLOWLOG_INPUT_TOKEN", "t").env("FLOWLOG_OUTPUT_TOKEN", "t").env("RUST_LOG", level);
         c
     }
 
     pub async fn daemon(&self, name: &str) -> (Proc, u16) {
         let port = free_port();
         let config = self.config(name, port);
-        let log = self.dir.path().join(format!("{name}.log"));
+        // STACK_LOGS keeps the daemons' logs in that directory after the test.
+        let dir = std::env::var_os("STACK_LOGS").map_or_else(|| self.dir.path().to_path_buf(), PathBuf::from);
+        let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
         let mut child = Proc(
             Some(self.command(&["run"], &config).stderr(file).stdout(Stdio::null()).spawn().unwrap()),
@@ -207,6 +214,7 @@ shutdown_deadline_secs = 10
                 Ok(Err(e)) => last = e,
                 Err(_) => last = "timed out".into(),
             }
+            eprintln!("READER|attempt {attempt} failed: {last}");
             tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
         }
         Err(last)

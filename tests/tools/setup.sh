@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Node test tools (Azurite, Kusto language service) into .tools/ unless already there.
+# Installs the Node test tools (Azurite, Kusto language service, IP databases) into .tools/, and
+# MaxMind's own test databases (from the PyPI source package of their Python reader), unless
+# already there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tools="$root/.tools"
@@ -9,4 +11,16 @@ if ! cmp -s "$root/tests/tools/package.json" "$tools/package.json" || [ ! -x "$t
   [ -f "$root/tests/tools/package-lock.json" ] && cp "$root/tests/tools/package-lock.json" "$tools/package-lock.json"
   (cd "$tools" && npm install --no-audit --no-fund --loglevel=error >&2)
   [ -f "$root/tests/tools/package-lock.json" ] || cp "$tools/package-lock.json" "$root/tests/tools/package-lock.json"
+fi
+# MaxMind's test databases (MaxMind-DB test data, Apache-2.0 or MIT), for the record shapes of
+# MaxMind's own ASN and City databases: the Python reader's source package on PyPI carries them.
+maxmind="$tools/maxmind-test-data"
+if [ ! -f "$maxmind/GeoLite2-ASN-Test.mmdb" ] || [ ! -f "$maxmind/GeoIP2-City-Test.mmdb" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download maxminddb==3.2.0 --no-binary :all: --no-deps --quiet -d "$tmp" >&2
+  mkdir -p "$maxmind"
+  tar -xzf "$tmp"/maxminddb-3.2.0.tar.gz -C "$tmp"
+  cp "$tmp"/maxminddb-3.2.0/tests/data/test-data/{GeoLite2-ASN-Test,GeoIP2-City-Test}.mmdb \
+    "$tmp"/maxminddb-3.2.0/tests/data/LICENSE-MIT "$maxmind/"
+  rm -rf "$tmp"
 fi

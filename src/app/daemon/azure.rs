@@ -13,8 +13,10 @@ use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
 use crate::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::reconnecting::Probing;
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;
+use crate::azure::storage_counter::{StorageCounter, StorageRole};
 use crate::azure::table::TableOffsetStore;
 use crate::pipeline::engine::{Engine, RetryPolicy};
 use crate::pipeline::error::{ServiceError, ServiceResult};
@@ -44,11 +46,13 @@ async fn engine(
 ) -> anyhow::Result<AzureEngine> {
     // Data files first: a missing database should fail before any connection is attempted.
     let enrichment = crate::app::enrich::start(&cfg.enrich)?;
-    let blobs = AzureBlobStore::new(source_accounts(az, creds)?, AzureBlobStoreOptions::default())
-        .map_err(|e| anyhow::anyhow!("sources: {e}"))?;
+    let counter = |role| Some(StorageCounter::new(&metrics.storage, role));
+    let options = AzureBlobStoreOptions { counter: counter(StorageRole::Sources), ..Default::default() };
+    let blobs =
+        AzureBlobStore::new(source_accounts(az, creds)?, options).map_err(|e| anyhow::anyhow!("sources: {e}"))?;
     let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
     let auth = creds.storage("offsets", &table_endpoint, &az.offsets_secret)?;
-    let offsets = TableOffsetStore::new(&table_endpoint, &az.offsets_table, &auth)
+    let offsets = TableOffsetStore::counted(&table_endpoint, &az.offsets_table, &auth, counter(StorageRole::Offsets))
         .map_err(|e| anyhow::anyhow!("offsets: {e}"))?;
     offsets.ensure_table().await.map_err(|e| anyhow::anyhow!("offsets: table {}: {e}", az.offsets_table))?;
     let (dl_endpoint, dl_auth) = container_parts("dead_letter", &az.dead_letter, creds)?;
@@ -60,7 +64,7 @@ async fn engine(
     let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
     let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
     let sink = until_connected("output hub", &cfg.engine.retry, &metrics, || {
-        EventHubsSink::open(target.clone(), az.batch, routing.clone())
+        EventHubsSink::open_with(target.clone(), az.batch, routing.clone(), Some(metrics.clone()), Probing::for_sends())
     })
     .await
     .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
@@ -170,7 +174,8 @@ async fn start(
     let engine = engine(cfg, az, &creds, metrics.clone()).await?;
     let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
     ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth).await?;
-    let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth)
+    let checkpoints = StorageCounter::new(&metrics.storage, StorageRole::Checkpoints);
+    let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth, Some(&checkpoints))
         .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
     let allowed = AllowedSources::parse(&az.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
     let options = EventHubsFeedOptions {

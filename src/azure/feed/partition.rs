@@ -5,24 +5,32 @@
 //! polled from a spawned task. The pump therefore leaves that client's receiver unattached (it
 //! attaches only when polled) and opens its own receiver on the feed's receiving connection,
 //! with the processor's owner level (0; SDK 0.15 never puts it on the wire, see `store`) and the
-//! start position the processor would use (the checkpoint, else the configured default). It ends when the link is stolen, when the stream
-//! fails, on shutdown, or when the engine drops the partition; it then closes both, which also
-//! removes the client from the processor's map so the partition can be handed out again.
+//! start position the processor would use (the checkpoint, else the configured default). When
+//! the receiving connection is lost it opens a receiver on a new one, after the last event it
+//! handed over. It ends when the link is stolen, when the stream fails otherwise, on shutdown,
+//! or when the engine drops the partition; it then closes both, which also removes the client
+//! from the processor's map so the partition can be handed out again.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use azure_messaging_eventhubs::models::{Checkpoint, ReceivedEventData};
 use azure_messaging_eventhubs::processor::PartitionClient;
-use azure_messaging_eventhubs::{EventReceiver, OpenReceiverOptions};
+use azure_messaging_eventhubs::{EventReceiver, OpenReceiverOptions, StartLocation, StartPosition};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{OWNER_LEVEL, Shared};
-use crate::azure::eventhubs::{CallFailure, bounded, from_eventhubs, is_ownership_lost, needs_new_connection};
+use crate::azure::eventhubs::{
+    CallFailure, bounded, bounded_call, from_eventhubs, is_ownership_lost, needs_new_connection,
+};
 use crate::pipeline::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
-use crate::pipeline::error::ServiceResult;
+use crate::pipeline::error::{ServiceError, ServiceResult};
+
+/// Backoff between receivers opened after a lost connection.
+const RECONNECT_MIN: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
 
 /// A partition this replica owns, as handed to the engine.
 pub struct EventHubsPartition {
@@ -133,10 +141,48 @@ impl Pump {
     }
 
     /// Receives from the checkpoint on until the stream ends, ownership is lost or `stop` fires.
+    /// A lost connection is replaced, with backoff, and receiving resumes after the last event
+    /// handed to the engine; any other failure ends the pump (the processor hands the partition
+    /// out again from its checkpoint).
     async fn receive(&self, id: &str) -> ServiceResult<()> {
-        let consumer = self.shared.receivers().await?;
+        let mut last_sequence: Option<i64> = None;
+        let mut backoff = RECONNECT_MIN;
+        loop {
+            let before = last_sequence;
+            let failure = match self.receive_once(id, &mut last_sequence).await {
+                Ok(()) => return Ok(()),
+                Err(f) if f.reconnect && !self.stop.is_cancelled() => f,
+                Err(f) => return Err(f.error),
+            };
+            if last_sequence != before {
+                backoff = RECONNECT_MIN;
+            }
+            let retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+            tracing::warn!(
+                partition = %id,
+                error = %failure.error,
+                retry_in_ms,
+                "receiving connection lost; receiving again on a new one"
+            );
+            tokio::select! {
+                _ = self.stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RECONNECT_MAX);
+        }
+    }
+
+    /// One receiver's life: opened after `last_sequence` (else at the checkpoint), closed when
+    /// the stream ends. A failure that needs a new connection discards the current one.
+    async fn receive_once(&self, id: &str, last_sequence: &mut Option<i64>) -> Result<(), CallFailure> {
+        let reconnect = |error| CallFailure { error, reconnect: true };
+        let connection =
+            self.shared.receivers().await.map_err(|e| CallFailure { reconnect: e.is_transient(), error: e })?;
         let limit = self.shared.options.call_timeout;
-        let start = self.shared.start_position(id).await?;
+        let start = match last_sequence {
+            Some(sequence) => StartPosition { location: StartLocation::SequenceNumber(*sequence), inclusive: false },
+            None => self.shared.start_position(id).await.map_err(|error| CallFailure { error, reconnect: false })?,
+        };
         tracing::info!(partition = %id, ?start, "opening receiver");
         let options = OpenReceiverOptions {
             start_position: Some(start),
@@ -145,23 +191,35 @@ impl Pump {
             ..Default::default()
         };
         let context = format!("opening receiver on partition {id}");
-        let receiver =
-            bounded(&context, limit, consumer.open_receiver_on_partition(id.to_string(), Some(options))).await?;
-        let result = self.forward(id, &receiver).await;
+        let open = connection.client.open_receiver_on_partition(id.to_string(), Some(options));
+        let receiver = bounded_call(&context, limit, open).await?;
+        let result = tokio::select! {
+            biased;
+            r = self.forward(id, &receiver, last_sequence) => r,
+            _ = connection.lost.cancelled() => Err(reconnect(ServiceError::transient(format!(
+                "receiving from partition {id}: the connection was lost"
+            )))),
+        };
         if result.as_ref().is_err_and(|f| f.reconnect) {
-            self.shared.discard_receivers(&consumer).await;
+            // Closing on a lost connection would wait for an answer that never comes.
+            self.shared.discard_receivers(&connection.client).await;
+            return result;
         }
         let context = format!("closing receiver on partition {id}");
         if let Err(e) = bounded(&context, limit, receiver.close()).await {
             tracing::debug!(partition = %id, error = %e, "receiver close failed");
         }
-        result.map_err(|f| f.error)
+        result
     }
 
-    async fn forward(&self, id: &str, receiver: &EventReceiver) -> Result<(), CallFailure> {
+    async fn forward(
+        &self,
+        id: &str,
+        receiver: &EventReceiver,
+        last_sequence: &mut Option<i64>,
+    ) -> Result<(), CallFailure> {
         let stream = receiver.stream_events();
         futures::pin_mut!(stream);
-        let mut last_sequence: Option<i64> = None;
         loop {
             let next = tokio::select! {
                 biased;
@@ -192,7 +250,7 @@ impl Pump {
             if last_sequence.is_some_and(|last| sequence <= last) {
                 continue;
             }
-            last_sequence = Some(sequence);
+            *last_sequence = Some(sequence);
             let items = feed_events(&event, sequence, &self.shared.allowed);
             tokio::select! {
                 biased;

@@ -106,7 +106,8 @@ pub fn blob_checkpoint_store(
     endpoint: &crate::azure::AccountEndpoint,
     container: &str,
     auth: &crate::azure::StorageAuth,
+    counter: Option<&crate::azure::storage_counter::StorageCounter>,
 ) -> ServiceResult<Arc<dyn CheckpointStore + Send + Sync>> {
-    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")?;
+    let client = crate::azure::blob_clients::counted_container_client(endpoint, container, auth, "rcwl", counter)?;
     Ok(azure_messaging_eventhubs_checkpointstore_blob::BlobCheckpointStore::new(client))
 }

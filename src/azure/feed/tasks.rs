@@ -7,7 +7,7 @@ use azure_messaging_eventhubs::{ConsumerClient, EventProcessor};
 use tokio_util::sync::CancellationToken;
 
 use super::{Shared, lock};
-use crate::azure::eventhubs::{HubTarget, bounded, from_eventhubs};
+use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs};
 use crate::pipeline::error::ServiceResult;
 
 pub(super) async fn open_consumer(
@@ -27,6 +27,11 @@ pub(super) async fn open_consumer(
     let context = format!("opening consumer for {}", target.describe());
     let open = builder.open(&target.namespace, target.hub.clone(), target.credential.clone());
     bounded(&context, target.call_timeout, open).await
+}
+
+/// The connection probe: the hub's properties, a management call on the receiving connection.
+pub(super) async fn probe_consumer(consumer: Arc<ConsumerClient>, limit: Duration) -> Result<(), CallFailure> {
+    bounded_call("probing the input hub connection", limit, consumer.get_eventhub_properties()).await.map(drop)
 }
 
 /// Keeps load balancing running: `run` returns on its first error, so run it again after a pause.
@@ -60,7 +65,8 @@ pub(super) async fn lag_loop(shared: Arc<Shared>, interval: Duration) {
             _ = tick.tick() => {}
         }
         let owned: Vec<(String, i64)> = lock(&shared.processed).iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let Ok(client) = shared.receivers().await else { continue };
+        let Ok(connection) = shared.receivers().await else { continue };
+        let client = connection.client;
         for (id, processed) in owned {
             let context = format!("reading properties of partition {id}");
             match bounded(&context, shared.options.call_timeout, client.get_partition_properties(&id)).await {

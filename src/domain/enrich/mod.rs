@@ -5,6 +5,7 @@
 //! [`Enricher`] is immutable, so one `Arc<Enricher>` can be swapped for a newer one between
 //! batches while every row sees exactly one version. [`writer::EnrichWriter`] is the per-encoder
 //! part with the lookup cache that keeps the hot path free of allocation.
+mod addr_cache;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;

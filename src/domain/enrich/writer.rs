@@ -1,149 +1,20 @@
 //! The per-encoder side of enrichment: writes a row's enrichment fields after its flow-log
 //! fields, in `schema::FIELDS` order.
 //!
-//! Flow logs repeat the same addresses row after row, so each side (source, destination) keeps
-//! a small direct-mapped cache from the address text to its class, parsed address and rendered
-//! JSON fragment. A hit costs a hash and a memcpy; a miss reuses the slot's buffer, so after
-//! warm-up the hot path allocates nothing.
+//! Flow logs repeat the same addresses row after row, so the writer keeps an [`AddrCache`] from
+//! the address text to its class, parsed address and rendered JSON fragments: a repeated address
+//! costs a hash, a compare and a memcpy, and after warm-up the hot path allocates nothing.
 use core::fmt::Write as _;
 use core::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use super::class::AddrClass;
+use super::addr_cache::{AddrCache, Side};
 use super::community_id::community_id;
 use super::flow_type::{End, FlowType, flow_type};
 use super::services::service_name;
 use super::{Enricher, IpInfo, Settings};
 use crate::domain::format::Tuple;
 use crate::domain::json::{write_int, write_opt_str};
-
-/// Slots per side, in pairs (two-way set associative): a few thousand distinct addresses per
-/// blob stay cached without the thrashing of a direct-mapped table. About 0.8 MiB per side,
-/// allocated on first use.
-const SLOTS: usize = 8192;
-/// Longer than any textual IP address without an embedded IPv4 part (39 characters).
-const MAX_KEY: usize = 40;
-const WORDS: usize = MAX_KEY / 8;
-
-/// Address text as zero-padded little-endian words: hashed and compared a word at a time.
-#[derive(Clone, Copy)]
-struct Key {
-    len: u8,
-    words: [u64; WORDS],
-}
-
-impl Key {
-    fn new(b: &[u8]) -> Option<Key> {
-        if b.is_empty() || b.len() > MAX_KEY {
-            return None;
-        }
-        let mut buf = [0u8; MAX_KEY];
-        buf[..b.len()].copy_from_slice(b);
-        let mut words = [0u64; WORDS];
-        for (w, c) in words.iter_mut().zip(buf.chunks_exact(8)) {
-            *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        }
-        Some(Key { len: b.len() as u8, words })
-    }
-
-    /// Equality without a `memcmp` call: the hot path compares twice per address.
-    fn same(&self, other: &Key) -> bool {
-        let diff = self.words.iter().zip(&other.words).fold(0, |acc, (a, b)| acc | (a ^ b));
-        self.len == other.len && diff == 0
-    }
-
-    fn hash(&self) -> usize {
-        let mut h = u64::from(self.len).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for &w in &self.words[..(self.len as usize).div_ceil(8)] {
-            h = (h ^ w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            h ^= h >> 31;
-        }
-        h as usize
-    }
-}
-
-struct Slot {
-    /// Length 0 while empty (no address text is empty).
-    key: Key,
-    /// In the first slot of a pair: which of the two was used last (the other is replaced).
-    recent: u8,
-    ip: IpAddr,
-    class: AddrClass,
-    azure: bool,
-    frag: Vec<u8>,
-}
-
-impl Slot {
-    fn empty() -> Self {
-        Slot {
-            key: Key { len: 0, words: [0; WORDS] },
-            recent: 0,
-            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            class: AddrClass::Reserved,
-            azure: false,
-            frag: Vec::new(),
-        }
-    }
-}
-
-struct SideCache {
-    prefix: &'static str,
-    slots: Vec<Slot>,
-    /// The fragment of every non-public address (no lookups, all null): one copy, kept hot,
-    /// instead of one per slot.
-    nulls: Vec<u8>,
-}
-
-impl SideCache {
-    fn new(prefix: &'static str, settings: Settings) -> Self {
-        let mut nulls = Vec::new();
-        write_side(&mut nulls, prefix, &IpInfo::bare(AddrClass::Private), settings);
-        SideCache { prefix, slots: Vec::new(), nulls }
-    }
-
-    /// The slot's database fields, rendered.
-    fn fragment<'a>(&'a self, slot: &'a Slot) -> &'a [u8] {
-        if slot.class.is_public() { &slot.frag } else { &self.nulls }
-    }
-
-    fn index(&mut self, enricher: &Enricher, settings: Settings, text: &str) -> usize {
-        if self.slots.is_empty() {
-            self.slots = (0..SLOTS).map(|_| Slot::empty()).collect();
-        }
-        let Some(key) = Key::new(text.as_bytes()) else {
-            // Not an address a tuple can hold; computed each time in a scratch slot.
-            self.fill(0, enricher, settings, text, None);
-            return 0;
-        };
-        let pair = key.hash() & (SLOTS - 2);
-        let way = if self.slots[pair].key.same(&key) {
-            0
-        } else if self.slots[pair + 1].key.same(&key) {
-            1
-        } else {
-            let w = 1 - self.slots[pair].recent as usize;
-            self.fill(pair + w, enricher, settings, text, Some(key));
-            w
-        };
-        self.slots[pair].recent = way as u8;
-        pair + way
-    }
-
-    fn fill(&mut self, i: usize, enricher: &Enricher, settings: Settings, text: &str, key: Option<Key>) {
-        let slot = &mut self.slots[i];
-        // Tuples are validated, so the text parses; an unparsable one gets a harmless default.
-        let ip = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let info = enricher.ip_info(ip);
-        slot.ip = ip;
-        slot.class = info.class;
-        slot.azure = info.azure.is_some();
-        slot.frag.clear();
-        if info.class.is_public() {
-            write_side(&mut slot.frag, self.prefix, &info, settings);
-        }
-        slot.key = key.unwrap_or(Key { len: 0, words: [0; WORDS] });
-    }
-}
 
 fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
     out.extend_from_slice(b",\"");
@@ -173,7 +44,7 @@ fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
 }
 
 /// The side's database fields (`src_asn` … `src_azure_region`) for the settings that are on.
-fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: Settings) {
+pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: Settings) {
     if s.asn {
         key(out, prefix, "asn");
         match info.asn {
@@ -201,12 +72,18 @@ fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: Settings) {
     }
 }
 
+/// What [`EnrichWriter::prepare`] found for a row.
+pub struct Prepared {
+    si: usize,
+    di: usize,
+    community_id: Option<[u8; super::community_id::LEN]>,
+}
+
 /// Enrichment for one encoder, over one version of the data.
 pub struct EnrichWriter {
     enricher: Arc<Enricher>,
     settings: Settings,
-    src: SideCache,
-    dst: SideCache,
+    cache: AddrCache,
 }
 
 impl Default for EnrichWriter {
@@ -218,18 +95,46 @@ impl Default for EnrichWriter {
 impl EnrichWriter {
     pub fn new(enricher: Arc<Enricher>) -> Self {
         let settings = enricher.settings();
-        EnrichWriter { enricher, settings, src: SideCache::new("src", settings), dst: SideCache::new("dst", settings) }
+        EnrichWriter { enricher, settings, cache: AddrCache::new(settings) }
     }
 
     pub fn settings(&self) -> Settings {
         self.settings
     }
 
+    /// The data version this writer enriches with.
+    pub fn enricher(&self) -> &Arc<Enricher> {
+        &self.enricher
+    }
+
+    /// Addresses whose fields are cached (looked up once, until the cache starts over).
+    pub fn cached_addresses(&self) -> usize {
+        self.cache.len()
+    }
+
     /// Appends `,"src_class":…` through the last enabled field (no closing brace).
     pub fn write_ndjson(&mut self, t: &Tuple<'_>, out: &mut Vec<u8>) {
-        let si = self.src.index(&self.enricher, self.settings, t.src_ip);
-        let di = self.dst.index(&self.enricher, self.settings, t.dst_ip);
-        let (s, d) = (&self.src.slots[si], &self.dst.slots[di]);
+        let prepared = self.prepare(t);
+        self.write_prepared(&prepared, t, out);
+    }
+
+    /// The lookups and the Community ID of a row, done before its flow-log fields are written:
+    /// the SHA-1 is a chain of dependent rounds, and with the row's other work queued behind it
+    /// the core runs that work while the rounds complete.
+    pub fn prepare(&mut self, t: &Tuple<'_>) -> Prepared {
+        let (si, di) = self.cache.index_pair(&self.enricher, self.settings, t.src_ip, t.dst_ip);
+        let community_id = self.settings.community_id.then(|| {
+            let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+            community_id(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
+        });
+        Prepared { si, di, community_id }
+    }
+
+    /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple, no other
+    /// row prepared in between).
+    pub fn write_prepared(&self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
+        let (si, di) = (p.si, p.di);
+        let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
         let ft = flow_type(
             End { class: s.class, azure: s.azure },
             End { class: d.class, azure: d.azure },
@@ -243,11 +148,11 @@ impl EnrichWriter {
         out.extend_from_slice(b"\",\"flow_type\":\"");
         out.extend_from_slice(ft.as_str().as_bytes());
         out.push(b'"');
-        out.extend_from_slice(self.src.fragment(s));
-        out.extend_from_slice(self.dst.fragment(d));
-        if self.settings.community_id {
+        out.extend_from_slice(self.cache.fragment(Side::Src, si));
+        out.extend_from_slice(self.cache.fragment(Side::Dst, di));
+        if let Some(id) = &p.community_id {
             out.extend_from_slice(b",\"community_id\":\"");
-            out.extend_from_slice(&community_id(s.ip, d.ip, t.protocol.number, t.src_port, t.dst_port));
+            out.extend_from_slice(id);
             out.push(b'"');
         }
         if self.settings.service_names {

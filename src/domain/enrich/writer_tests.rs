@@ -113,3 +113,25 @@ fn cache_collisions_never_mix_addresses() {
         }
     }
 }
+
+#[test]
+fn addresses_too_long_to_cache_are_enriched_each_time() {
+    let mut w = EnrichWriter::new(full());
+    // Over 40 characters: IPv4-mapped addresses, longer than a cache key; one in Azure's ranges.
+    let long = "0000:0000:0000:0000:0000:ffff:20.1.200.200";
+    let longer = "0000:0000:0000:0000:0000:ffff:100.100.100.100";
+    assert!(long.len() > 40 && longer.len() > 40);
+    for t in [
+        tuple("2001:4860:0000:0000:0000:0000:0000:8888", "10.0.0.4", Direction::Inbound),
+        tuple(long, "8.8.8.8", Direction::Inbound),
+        tuple("8.8.8.8", long, Direction::Outbound),
+        tuple(longer, "20.1.2.3", Direction::Inbound),
+        tuple(long, "8.8.8.8", Direction::Inbound),
+    ] {
+        let frag = fragment(&mut w, &t);
+        let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
+        assert_eq!(values, w.values(&t), "{} -> {}", t.src_ip, t.dst_ip);
+    }
+    let f = fragment(&mut w, &tuple(long, "8.8.8.8", Direction::Inbound));
+    assert_eq!(f.iter().find(|(n, _)| n == "src_asn").unwrap().1, 8075, "{f:?}");
+}

@@ -33,7 +33,17 @@ impl NdjsonEncoder {
 
     /// An encoder whose rows carry the enrichments `enricher` has on.
     pub fn with_enricher(enricher: Arc<Enricher>) -> Self {
-        NdjsonEncoder { enrich: EnrichWriter::new(enricher), ..Self::default() }
+        Self::with_writer(EnrichWriter::new(enricher))
+    }
+
+    /// An encoder that enriches with `enrich` (and its warm address cache).
+    pub fn with_writer(enrich: EnrichWriter) -> Self {
+        NdjsonEncoder { enrich, ..Self::default() }
+    }
+
+    /// The enrichment writer, to be reused by the next encoder.
+    pub fn take_writer(&mut self) -> EnrichWriter {
+        std::mem::take(&mut self.enrich)
     }
 
     fn render_record(&mut self, rec: &RecordCtx<'_>) {
@@ -84,6 +94,7 @@ impl NdjsonEncoder {
     }
 
     fn render_row(&mut self, t: &Tuple<'_>) {
+        let enrichment = self.enrich.prepare(t);
         let o = &mut self.out;
         o.extend_from_slice(&self.id_head);
         write_int(o, t.ordinal);
@@ -119,7 +130,7 @@ impl NdjsonEncoder {
         o.extend_from_slice(b",\"bytes_dst_to_src\":");
         write_opt_int(o, t.counters[3]);
         o.extend_from_slice(&self.suffix);
-        self.enrich.write_ndjson(t, o);
+        self.enrich.write_prepared(&enrichment, t, o);
         o.extend_from_slice(b"}\n");
         self.rows += 1;
     }

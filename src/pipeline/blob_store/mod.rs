@@ -4,6 +4,7 @@ pub mod memory;
 use std::future::Future;
 use std::ops::Range;
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::domain::blob_name::BlobName;
@@ -27,6 +28,45 @@ pub struct BlobListing {
 /// Chunks of a range read, in order; memory stays bounded by the chunk size.
 pub type ChunkStream = BoxStream<'static, ServiceResult<bytes::Bytes>>;
 
+/// A read that started before the blob's length was known: the properties its first response
+/// carried, and the bytes from the start to the blob's end (`None`: nothing at or past the start).
+pub struct TailRead {
+    pub properties: BlobProperties,
+    pub chunks: Option<ChunkStream>,
+}
+
+/// Bytes a limited stream may still drain after its limit so an HTTP connection stays reusable
+/// (the two bytes of a flow-log blob's tail, typically); anything longer is dropped unread.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// The first `limit` bytes of `chunks`; the rest is read and discarded if short, else dropped.
+pub fn limit_to(chunks: ChunkStream, limit: u64) -> ChunkStream {
+    futures::stream::unfold(Some((chunks, limit)), |state| async move {
+        let (mut chunks, left) = state?;
+        if left == 0 {
+            let mut drained = 0u64;
+            while drained <= DRAIN_LIMIT {
+                match chunks.next().await {
+                    Some(Ok(c)) => drained += c.len() as u64,
+                    _ => break,
+                }
+            }
+            return None;
+        }
+        match chunks.next().await? {
+            Ok(mut chunk) => {
+                if chunk.len() as u64 > left {
+                    chunk.truncate(left as usize);
+                }
+                let left = left - chunk.len() as u64;
+                Some((Ok(chunk), Some((chunks, left))))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+    .boxed()
+}
+
 pub trait BlobStore: Send + Sync + 'static {
     /// Properties of the blob; `ErrorKind::NotFound` when it does not exist.
     fn properties(&self, blob: &BlobName) -> impl Future<Output = ServiceResult<BlobProperties>> + Send;
@@ -34,6 +74,22 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Streams bytes `range` of the blob. The range must lie within the blob's current length.
     fn read_range(&self, blob: &BlobName, range: Range<u64>)
     -> impl Future<Output = ServiceResult<ChunkStream>> + Send;
+
+    /// The blob's properties and its bytes from `start` to its current end, when the length is
+    /// not known yet. Stores whose range reads report the blob's length and creation time (Azure:
+    /// `Content-Range` and `x-ms-creation-time`) answer with one request; this default asks for
+    /// the properties first. `ErrorKind::NotFound` when the blob does not exist.
+    fn read_from(&self, blob: &BlobName, start: u64) -> impl Future<Output = ServiceResult<TailRead>> + Send {
+        async move {
+            let properties = self.properties(blob).await?;
+            let chunks = if start < properties.content_length {
+                Some(self.read_range(blob, start..properties.content_length).await?)
+            } else {
+                None
+            };
+            Ok(TailRead { properties, chunks })
+        }
+    }
 
     /// True when a blob's length only ever covers fully written content (Azure block blobs:
     /// a commit is atomic). Files being appended to can expose a half-written record, so bytes

@@ -8,7 +8,7 @@ use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::ids::RowIds;
 use crate::domain::offset::{ContentMarks, OffsetState, Plan, Reconcile, plan_read, reconcile};
-use crate::pipeline::blob_store::BlobStore;
+use crate::pipeline::blob_store::{BlobStore, TailRead, limit_to};
 use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::ValueField;
@@ -58,7 +58,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// only move forward through compare-and-swap, so a repeat re-sends at most the rows whose
     /// offset commit did not happen, with the same ids.
     pub async fn process_blob(&self, blob: &BlobName) -> ServiceResult<BlobOutcome> {
-        let loaded = self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await?;
+        let loaded = self.load_offset(blob).await?;
         let marked = loaded.as_ref().is_some_and(|(s, _)| s.pending.is_some());
         let attempt = self.attempt(blob, loaded).await?;
         self.state.note_progress(blob, attempt.incomplete, self.now_ms());
@@ -69,15 +69,25 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     }
 
     async fn attempt(&self, blob: &BlobName, loaded: Option<(OffsetState, Version)>) -> ServiceResult<Attempt> {
-        let props = match self.bounded(|| format!("properties of {blob}"), self.blobs.properties(blob)).await {
-            Ok(p) => p,
+        let checks = self.blobs.checks_content();
+        let stored = loaded.as_ref().map(|(s, _)| s);
+        // One request where the store allows: the read from the stored offset brings the blob's
+        // length and creation time. Content checks need the properties before any read.
+        let guess = stored.map_or(0, |s| s.offset);
+        let opened = if checks {
+            self.bounded(|| format!("properties of {blob}"), self.blobs.properties(blob))
+                .await
+                .map(|properties| TailRead { properties, chunks: None })
+        } else {
+            self.bounded(|| format!("reading {blob}"), self.blobs.read_from(blob, guess)).await
+        };
+        let (props, mut opened) = match opened {
+            Ok(t) => (t.properties, t.chunks),
             Err(e) if e.kind == ErrorKind::NotFound => {
                 return Ok(Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), incomplete: false });
             }
             Err(e) => return Err(e),
         };
-        let checks = self.blobs.checks_content();
-        let stored = loaded.as_ref().map(|(s, _)| s);
         let (plan, mut marker) = if checks {
             let c = self.plan_by_content(blob, stored, props.content_length, props.created_ms).await?;
             (c.plan, Some(c.marker))
@@ -86,6 +96,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         };
         let (start, end, recreated) = match plan {
             Plan::UpToDate => {
+                if let Some(rest) = opened.take() {
+                    // The blob's tail (`]}`): read to its end so the connection can be reused.
+                    limit_to(rest, 0).for_each(|_| async {}).await;
+                }
                 let cursor = Cursor::from(loaded);
                 return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: false });
             }
@@ -107,7 +121,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         stored.last_content_length = stored.last_content_length.max(props.content_length);
         let mut cursor = Cursor { state: stored, version, uncommitted_rows: 0 };
 
-        let mut stream = self.bounded(|| format!("reading {blob}"), self.blobs.read_range(blob, start..end)).await?;
+        let mut stream = match opened.take() {
+            Some(chunks) if start == guess => limit_to(chunks, end - start),
+            // Recreated: the bytes from the old offset are of no use.
+            _ => self.bounded(|| format!("reading {blob}"), self.blobs.read_range(blob, start..end)).await?,
+        };
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         let mut flattener = RangeFlattener::new(ids, start);
         let mut collector = Collector::new(
@@ -115,7 +133,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             self.now_rfc3339(),
             self.sink.segment_bytes(),
             self.cfg.flush_bytes,
-            self.enrichment.current(),
+            self.enrichment.writer(),
         );
         let (total, atomic) = (end - start, self.blobs.atomic_commits());
         let mut read = 0u64;
@@ -179,6 +197,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if flattener.has_partial_record() {
             collector.drop_incomplete();
         }
+        // Every row is encoded: the writer's warm address cache goes to the next read.
+        self.enrichment.give_back(collector.take_writer());
         if flattener.offset() == start && !collector.has_letters() && !recreated && rows == 0 {
             // Only whitespace or a record still being written past the offset.
             // NUL bytes not yet written hold the blob back like a partial record: the stall alarm watches both.
@@ -317,10 +337,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     async fn clear_mark(&self, blob: &BlobName, cursor: Cursor) -> ServiceResult<()> {
         let Some(version) = cursor.version else { return Ok(()) };
         let state = OffsetState { pending: None, updated_at_ms: self.now_ms(), ..cursor.state };
-        match self
-            .bounded(|| format!("saving the offset of {blob}"), self.offsets.save(blob, &state, Some(&version)))
-            .await
-        {
+        match self.save_offset(blob, &state, Some(&version)).await {
             Ok(_) => {
                 tracing::info!(blob = %blob, "blob read again without error; its retry mark is cleared");
                 Ok(())
@@ -340,13 +357,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     ) -> ServiceResult<bool> {
         const MAX_ROUNDS: usize = 8;
         for _ in 0..MAX_ROUNDS {
-            match self
-                .bounded(
-                    || format!("saving the offset of {blob}"),
-                    self.offsets.save(blob, &next, cursor.version.as_ref()),
-                )
-                .await
-            {
+            match self.save_offset(blob, &next, cursor.version.as_ref()).await {
                 Ok(v) => {
                     cursor.version = Some(v);
                     cursor.state = next;
@@ -355,7 +366,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 Err(e) if e.kind == ErrorKind::Conflict => {
                     self.metrics.offset_conflicts.inc();
                     tracing::debug!(blob = %blob, error = %e, "offset compare-and-swap conflict");
-                    match self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await? {
+                    match self.load_stored_offset(blob).await? {
                         // Deleted under us (retention sweep): insert again.
                         None => cursor.version = None,
                         Some((stored, v)) => match reconcile(&next, &stored) {

@@ -1,11 +1,9 @@
 //! The engine's row visitor: encodes rows as NDJSON, in segments the sink sends as they are,
 //! and turns bad records and tuples into dead letters.
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::bad_tuples::BadTuples;
-use crate::domain::enrich::Enricher;
+use crate::domain::enrich::writer::EnrichWriter;
 use crate::domain::format::tuple::FlowState;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
@@ -44,17 +42,17 @@ pub struct Collector {
 
 impl Collector {
     /// `segment_limit`: the sink's event size (`RowSink::segment_bytes`); `flush_bytes`: how much
-    /// the engine buffers before sending. Rows carry the enrichments of `enricher`, one version
+    /// the engine buffers before sending. Rows carry the enrichments of `enrich`, one version
     /// for the whole blob read.
     pub fn new(
         raw_limit: usize,
         now: String,
         segment_limit: Option<usize>,
         flush_bytes: usize,
-        enricher: Arc<Enricher>,
+        enrich: EnrichWriter,
     ) -> Self {
         let capacity = segment_limit.unwrap_or(flush_bytes).min(flush_bytes) + 64 * 1024;
-        let mut enc = NdjsonEncoder::with_enricher(enricher);
+        let mut enc = NdjsonEncoder::with_writer(enrich);
         enc.out = Vec::with_capacity(capacity);
         Collector {
             enc,
@@ -70,6 +68,11 @@ impl Collector {
             raw_limit,
             now,
         }
+    }
+
+    /// The enrichment writer, warm, for the next blob read.
+    pub fn take_writer(&mut self) -> EnrichWriter {
+        self.enc.take_writer()
     }
 
     /// Rows since the last take that carry an unknown encryption status and flow state.
@@ -215,7 +218,7 @@ mod tests {
     const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
     fn collect(limit: Option<usize>, data: &[u8]) -> Collector {
-        let mut c = Collector::new(1024, "now".into(), limit, 1 << 20, crate::domain::enrich::Enricher::basic());
+        let mut c = Collector::new(1024, "now".into(), limit, 1 << 20, EnrichWriter::default());
         RangeFlattener::new(RowIds::new("b"), 0).push(data, false, &mut c);
         c
     }

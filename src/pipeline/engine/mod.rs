@@ -6,6 +6,7 @@ mod collector;
 pub mod config;
 mod content;
 mod lane;
+mod offset_cache;
 mod packer;
 mod partition;
 mod pending;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use blob::BlobOutcome;
 pub use config::EngineConfig;
+pub use offset_cache::OffsetCache;
 pub use retry::RetryPolicy;
 use state::EngineState;
 
@@ -34,6 +36,7 @@ use crate::pipeline::error::ServiceResult;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
+use crate::pipeline::storage_metrics::CacheDrop;
 
 /// The seams and settings one worker runs with; cheap to clone into partition tasks.
 pub struct Engine<B, O, S, D> {
@@ -48,6 +51,8 @@ pub struct Engine<B, O, S, D> {
     pub enrichment: EnrichmentHandle,
     /// The open output event shared by every partition (group commit).
     packer: Arc<packer::Packer>,
+    /// Offsets this worker loaded or committed, with their versions (`offset_cache.rs`).
+    pub offset_cache: Arc<OffsetCache>,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -62,6 +67,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             state: self.state.clone(),
             enrichment: self.enrichment.clone(),
             packer: self.packer.clone(),
+            offset_cache: self.offset_cache.clone(),
         }
     }
 }
@@ -79,6 +85,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             state,
             enrichment: EnrichmentHandle::default(),
             packer: Arc::default(),
+            offset_cache: Arc::default(),
         }
     }
 
@@ -149,6 +156,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 Ok(n) => {
                     self.metrics.sweep_deleted.inc_by(n);
                     if n > 0 {
+                        self.drop_cached_offsets(CacheDrop::Sweep);
+                    }
+                    if n > 0 {
                         tracing::info!(deleted = n, "retention sweep deleted old offset entries");
                     }
                 }
@@ -201,6 +211,8 @@ fn note_partition_end(
     }
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod group_commit_tests;
 #[cfg(test)]

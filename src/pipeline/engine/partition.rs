@@ -43,9 +43,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let id = part.id().to_string();
         self.metrics.owned_partitions.inc();
         self.state.own(&id, true);
+        // Another worker may have written offsets while this one did not own the partition.
+        self.drop_partition_offsets(&id);
         let _owned = scopeguard(|| {
             self.metrics.owned_partitions.dec();
             self.state.own(&id, false);
+            self.drop_partition_offsets(&id);
         });
         tracing::info!(partition = %id, "partition started");
         let lane = Lane::new(self.cfg.blob_concurrency);
@@ -234,12 +237,13 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// or when neither a retry mark nor a dead letter can be written for a failed blob.
     async fn process_work(&self, w: Work, partition: &str) -> ServiceResult<()> {
         let context = w.blob.to_string();
-        match with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || async {
+        let result = with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || async {
             read_slot::acquire().await;
             self.process_blob(&w.blob).await
         })
-        .await
-        {
+        .await;
+        self.offset_cache.claim(&w.blob, partition);
+        match result {
             Ok(outcome) => {
                 let label = match &outcome {
                     BlobOutcome::UpToDate => BlobResult::UpToDate,

@@ -52,14 +52,13 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     ) -> ServiceResult<Option<PendingRetry>> {
         let mut last = None;
         for _ in 0..MARK_ROUNDS {
-            let (state, version) =
-                match self.bounded(|| format!("loading the offset of {blob}"), self.offsets.load(blob)).await? {
-                    Some((s, v)) => (s, Some(v)),
-                    None => (OffsetState::default(), None),
-                };
+            let (state, version) = match self.load_offset(blob).await? {
+                Some((s, v)) => (s, Some(v)),
+                None => (OffsetState::default(), None),
+            };
             let Some(mark) = change(&state) else { return Ok(state.pending) };
             let next = OffsetState { pending: mark.clone(), updated_at_ms: self.now_ms(), ..state };
-            match self.bounded(|| format!("{what} {blob}"), self.offsets.save(blob, &next, version.as_ref())).await {
+            match self.save_offset(blob, &next, version.as_ref()).await {
                 Ok(_) => return Ok(mark),
                 Err(e) if e.kind == ErrorKind::Conflict => last = Some(e),
                 Err(e) => return Err(e),

@@ -342,4 +342,8 @@ async fn a_replaced_enrichment_applies_from_the_next_blob_read_on() {
         assert_eq!(row.get("community_id").is_some(), i >= 4, "{line}");
         assert_eq!(row.get("service").is_some(), i >= 4, "{line}");
     }
+    // The append's read left its writer, with the addresses it looked up, for the next read.
+    let warm = handle.writer();
+    assert!(warm.settings().community_id);
+    assert!(warm.cached_addresses() > 0, "blob reads hand their address cache on");
 }

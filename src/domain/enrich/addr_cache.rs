@@ -1,0 +1,315 @@
+//! The per-side address cache of [`super::writer::EnrichWriter`]: address text → class, parsed
+//! address and the rendered JSON fragment of its database fields.
+//!
+//! Flow logs repeat a few thousand addresses row after row, and the rows' output streams
+//! through the core's cache between lookups, so what a row costs is the cache lines its lookups
+//! touch. Each entry is one cache line, kept in an open-addressing table (linear probing, at most
+//! half full): a hit reads the entry's line and its fragment in a dense arena. (The first version
+//! kept 96-byte slots two-way associative, and then dense entries behind a table of indices: a
+//! dependent miss more per address.) The key is read from the text a word at a time, never copied
+//! byte-wise into a buffer first (a store-forwarding stall per address). The previous entry of
+//! each side is tried first: one end of most tuples is the interface's own address. When the
+//! table is half full the cache starts over, which bounds memory and costs one miss per address.
+use core::net::{IpAddr, Ipv4Addr};
+
+use super::class::AddrClass;
+use super::{Enricher, IpInfo, Settings};
+
+/// Longer than any textual IP address without an embedded IPv4 part (39 characters).
+const MAX_KEY: usize = 40;
+const WORDS: usize = MAX_KEY / 8;
+/// Table slots (entries): 512 KiB.
+const TABLE: usize = 8192;
+/// Entries before the cache starts over: half the table, so probe chains stay short.
+const MAX_ENTRIES: usize = TABLE / 2;
+/// Rendered fragments before the cache starts over (they are a few hundred bytes each,
+/// but database strings have no set limit): keeps the arena's offsets within `u32`.
+const ARENA_BYTES: usize = 64 << 20;
+
+/// Address text, read as zero-padded little-endian words where it lies: hashing and comparing
+/// word by word never builds the words in memory first (a store-forwarding stall per address
+/// when the first version did).
+#[derive(Clone, Copy)]
+struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    fn new(b: &'a [u8]) -> Option<Self> {
+        (!b.is_empty() && b.len() <= MAX_KEY).then_some(Text(b))
+    }
+
+    fn words(self) -> usize {
+        self.0.len().div_ceil(8)
+    }
+
+    /// Word `i` (< `words()`), zero past the end of the text.
+    #[inline(always)]
+    fn word(self, i: usize) -> u64 {
+        let b = self.0;
+        let at = 8 * i;
+        if b.len() >= at + 8 {
+            return u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        }
+        let tail = &b[at..];
+        if b.len() >= 8 {
+            // The last 8 bytes, shifted so the ones before this word fall off.
+            let last = u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes"));
+            last >> (8 * (8 - tail.len()))
+        } else if tail.len() >= 4 {
+            let lo = u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as u64;
+            let hi = u32::from_le_bytes(tail[tail.len() - 4..].try_into().expect("4 bytes")) as u64;
+            lo | hi << (8 * (tail.len() - 4))
+        } else {
+            tail.iter().rev().fold(0, |w, &c| w << 8 | u64::from(c))
+        }
+    }
+
+    fn hash(self) -> u64 {
+        let mut h = (self.0.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for i in 0..self.words() {
+            h = (h ^ self.word(i)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h ^= h >> 31;
+        }
+        h
+    }
+
+    /// Whether `e` holds this text (an entry's words past its length are zero).
+    fn matches(self, e: &Entry) -> bool {
+        usize::from(e.len) == self.0.len() && (0..self.words()).all(|i| e.words[i] == self.word(i))
+    }
+
+    fn key(self) -> ([u64; WORDS], u8) {
+        let mut words = [0; WORDS];
+        for (i, w) in words.iter_mut().enumerate().take(self.words()) {
+            *w = self.word(i);
+        }
+        (words, self.0.len() as u8)
+    }
+}
+
+/// What a row needs of one address, in one cache line: a hit touches a table slot and this.
+#[derive(Clone)]
+#[repr(C, align(64))]
+pub(crate) struct Entry {
+    words: [u64; WORDS],
+    octets: [u8; 16],
+    /// Where the rendered source fragment starts in the arena (after its 4-byte length; the
+    /// destination fragment follows, after its own).
+    frag: u32,
+    len: u8,
+    v4: bool,
+    pub class: AddrClass,
+    pub azure: bool,
+}
+
+impl Entry {
+    const EMPTY: Entry = Entry {
+        words: [0; WORDS],
+        octets: [0; 16],
+        frag: 0,
+        len: 0,
+        v4: true,
+        class: AddrClass::Reserved,
+        azure: false,
+    };
+
+    pub fn ip(&self) -> IpAddr {
+        if self.v4 {
+            IpAddr::V4(Ipv4Addr::new(self.octets[0], self.octets[1], self.octets[2], self.octets[3]))
+        } else {
+            IpAddr::V6(self.octets.into())
+        }
+    }
+}
+
+/// Which end of the tuple an address is: the fields' prefix, and which entry was used last.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Side {
+    Src = 0,
+    Dst = 1,
+}
+
+impl Side {
+    fn prefix(self) -> &'static str {
+        match self {
+            Side::Src => "src",
+            Side::Dst => "dst",
+        }
+    }
+}
+
+/// One cache for both ends: a remote host is a source in one row and a destination in the next,
+/// and is looked up in the databases once.
+pub(crate) struct AddrCache {
+    /// Entries by hash, linear probing; `len == 0` is an empty slot. Allocated on first use.
+    table: Vec<Entry>,
+    used: usize,
+    /// Times the cache started over.
+    starts: u64,
+    /// The rendered database fields of each public entry, as source then as destination, each
+    /// after its 4-byte length.
+    arena: Vec<u8>,
+    /// The fragment of every non-public address (no lookups, all null), per side: one copy,
+    /// kept hot.
+    nulls: [Vec<u8>; 2],
+    /// Entry of each side's previous lookup, tried first.
+    last: [usize; 2],
+    /// Per side, the scratch entry for text that is no cacheable address, and its fragments.
+    odd: [(Entry, Vec<u8>); 2],
+}
+
+/// The index of a side's scratch entry.
+const ODD: usize = usize::MAX;
+
+impl AddrCache {
+    pub fn new(settings: Settings) -> Self {
+        let nulls = [Side::Src, Side::Dst].map(|side| {
+            let mut out = Vec::new();
+            super::writer::write_side(&mut out, side.prefix(), &IpInfo::bare(AddrClass::Private), settings);
+            out
+        });
+        AddrCache {
+            table: Vec::new(),
+            used: 0,
+            starts: 0,
+            arena: Vec::new(),
+            nulls,
+            last: [0; 2],
+            odd: [(Entry::EMPTY, Vec::new()), (Entry::EMPTY, Vec::new())],
+        }
+    }
+
+    /// Addresses cached.
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    /// The entries of a tuple's two addresses (for [`Self::entry`] and [`Self::fragment`]).
+    pub fn index_pair(&mut self, enricher: &Enricher, settings: Settings, src: &str, dst: &str) -> (usize, usize) {
+        let si = self.index(enricher, settings, Side::Src, src);
+        let starts = self.starts;
+        let di = self.index(enricher, settings, Side::Dst, dst);
+        if self.starts == starts {
+            return (si, di);
+        }
+        // The destination's lookup started the cache over and took the source's entry with it;
+        // the table now holds one entry, so this lookup cannot start it over again.
+        (self.index(enricher, settings, Side::Src, src), di)
+    }
+
+    /// The number of `text`'s entry, computed on first sight; valid until the cache starts over.
+    fn index(&mut self, enricher: &Enricher, settings: Settings, side: Side, text: &str) -> usize {
+        let Some(key) = Text::new(text.as_bytes()) else {
+            // Not an address a tuple can hold (or one with an embedded IPv4 part): computed
+            // each time into the side's scratch entry, never cached.
+            let (entry, frags) = &mut self.odd[side as usize];
+            frags.clear();
+            *entry = compute(enricher, settings, text, ([0; WORDS], 0), frags);
+            return ODD;
+        };
+        let last = self.last[side as usize];
+        if self.table.get(last).is_some_and(|e| key.matches(e)) {
+            return last;
+        }
+        if self.table.is_empty() {
+            self.table = (0..TABLE).map(|_| Entry::EMPTY).collect();
+        }
+        let mut i = key.hash() as usize & (TABLE - 1);
+        loop {
+            let e = &self.table[i];
+            if e.len == 0 {
+                break;
+            }
+            if key.matches(e) {
+                self.last[side as usize] = i;
+                return i;
+            }
+            i = (i + 1) & (TABLE - 1);
+        }
+        if self.used == MAX_ENTRIES || self.arena.len() > ARENA_BYTES {
+            self.table.fill(Entry::EMPTY);
+            self.used = 0;
+            self.starts += 1;
+            self.arena.clear();
+            i = key.hash() as usize & (TABLE - 1);
+        }
+        self.table[i] = compute(enricher, settings, text, key.key(), &mut self.arena);
+        self.used += 1;
+        self.last[side as usize] = i;
+        i
+    }
+
+    pub fn entry(&self, side: Side, i: usize) -> &Entry {
+        if i == ODD { &self.odd[side as usize].0 } else { &self.table[i] }
+    }
+
+    /// The entry's database fields for `side`, rendered.
+    pub fn fragment(&self, side: Side, i: usize) -> &[u8] {
+        let e = self.entry(side, i);
+        if !e.class.is_public() {
+            return &self.nulls[side as usize];
+        }
+        let (bytes, at) =
+            if i == ODD { (&self.odd[side as usize].1[..], 4) } else { (&self.arena[..], e.frag as usize) };
+        let len = |at: usize| u32::from_le_bytes(bytes[at - 4..at].try_into().expect("4 bytes")) as usize;
+        let at = match side {
+            Side::Src => at,
+            Side::Dst => at + len(at) + 4,
+        };
+        &bytes[at..at + len(at)]
+    }
+}
+
+/// Looks the address up and renders its fragments (as source, then as destination, each
+/// after its length) at the end of `out`.
+fn compute(enricher: &Enricher, settings: Settings, text: &str, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
+    // Tuples are validated, so the text parses; an unparsable one gets a harmless default.
+    let ip = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let info = enricher.ip_info(ip);
+    let start = out.len() + 4;
+    for side in [Side::Src, Side::Dst] {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        if info.class.is_public() {
+            super::writer::write_side(out, side.prefix(), &info, settings);
+        }
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    let (octets, v4) = match ip {
+        IpAddr::V4(a) => {
+            let mut o = [0u8; 16];
+            o[..4].copy_from_slice(&a.octets());
+            (o, true)
+        }
+        IpAddr::V6(a) => (a.octets(), false),
+    };
+    Entry { words: key.0, octets, frag: start as u32, len: key.1, v4, class: info.class, azure: info.azure.is_some() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-wise reads (whole words, the shifted last word, the two overlapping halves, the
+    /// byte loop) agree with zero-padding the text, at every length.
+    #[test]
+    fn keys_equal_the_zero_padded_text() {
+        let text: Vec<u8> = (0..MAX_KEY as u8).map(|i| b'0' + i % 75).collect();
+        for len in 1..=MAX_KEY {
+            let b = &text[..len];
+            let mut padded = [0u8; MAX_KEY];
+            padded[..len].copy_from_slice(b);
+            let want: Vec<u64> = padded.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+            let (words, n) = Text::new(b).unwrap().key();
+            assert_eq!(words.to_vec(), want, "length {len}");
+            assert_eq!(n as usize, len);
+        }
+        assert!(Text::new(b"").is_none());
+        assert!(Text::new(&[b'1'; MAX_KEY + 1]).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_one_cache_line() {
+        assert_eq!(size_of::<Entry>(), 64);
+    }
+}

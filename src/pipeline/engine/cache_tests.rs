@@ -1,0 +1,147 @@
+//! The offset cache on the in-memory seams: hits in steady state, dropped on a conflict and on
+//! ownership changes, and blob recreation still detected against a cached offset.
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::domain::blob_name::BlobName;
+use crate::domain::offset::OffsetState;
+use crate::pipeline::blob_store::memory::MemoryBlobStore;
+use crate::pipeline::change_feed::memory::MemoryFeed;
+use crate::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
+use crate::pipeline::dead_letter::memory::MemoryDeadLetters;
+use crate::pipeline::offset_store::memory::MemoryOffsetStore;
+use crate::pipeline::offset_store::{OffsetStore, Version};
+use crate::pipeline::row_sink::memory::MemoryRowSink;
+use crate::pipeline::storage_metrics::{CacheDrop, CacheResult};
+
+type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, MemoryDeadLetters>;
+
+const NSG: &str = include_str!("../../../samples/nsg_v2.json");
+
+fn engine(blobs: MemoryBlobStore) -> TestEngine {
+    let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
+    Engine::new(
+        Arc::new(blobs),
+        Arc::new(MemoryOffsetStore::new()),
+        Arc::new(MemoryRowSink::new()),
+        Arc::new(MemoryDeadLetters::new()),
+        cfg,
+    )
+}
+
+/// The sample's first record alone (4 rows), as Azure would have committed it after one minute.
+fn first_minute() -> String {
+    let second = NSG.find("\n,{").unwrap();
+    format!("{}\n]}}\n", &NSG[..second])
+}
+
+fn cache(e: &TestEngine, result: CacheResult) -> u64 {
+    e.metrics.storage.cache_count(result)
+}
+
+/// What the store holds and what the cache holds for `b` agree.
+async fn cache_matches_store(e: &TestEngine, b: &BlobName) {
+    let stored = e.offsets.load(b).await.unwrap().expect("stored");
+    assert_eq!(e.offset_cache.get(b), Some(stored));
+}
+
+#[tokio::test]
+async fn repeated_reads_of_a_blob_are_served_from_the_cache() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("a/c/PT1H.json");
+    blobs.put(&b, first_minute().into_bytes(), Some(1));
+    let e = engine(blobs);
+    assert!(matches!(e.process_blob(&b).await.unwrap(), BlobOutcome::Processed { rows: 4, .. }));
+    e.blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    assert!(matches!(e.process_blob(&b).await.unwrap(), BlobOutcome::Processed { rows: 2, .. }));
+    assert_eq!(e.process_blob(&b).await.unwrap(), BlobOutcome::UpToDate);
+    assert_eq!((cache(&e, CacheResult::Miss), cache(&e, CacheResult::Hit)), (1, 2));
+    cache_matches_store(&e, &b).await;
+    assert_eq!(e.sink.lines().len(), 6);
+}
+
+#[tokio::test]
+async fn a_conflict_drops_the_cached_offset_and_the_stored_one_wins() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, first_minute().into_bytes(), Some(1));
+    let e = engine(blobs);
+    e.process_blob(&b).await.unwrap();
+    // Another worker (after a rebalance this one did not see) delivers the second record.
+    e.blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    let (stored, version) = e.offsets.load(&b).await.unwrap().unwrap();
+    let theirs = OffsetState { offset: NSG.len() as u64 - 4, rows_emitted: 6, ..stored };
+    e.offsets.save(&b, &theirs, Some(&version)).await.unwrap();
+
+    // The stale cached offset costs duplicates (same ids), never a lost or a backward offset.
+    let outcome = e.process_blob(&b).await.unwrap();
+    assert!(matches!(outcome, BlobOutcome::Superseded { .. }), "{outcome:?}");
+    assert_eq!(e.metrics.duplicate_rows.get(), 2);
+    assert_eq!(e.metrics.storage.cache_drops_count(CacheDrop::Conflict), 1);
+    cache_matches_store(&e, &b).await;
+    assert_eq!(e.offsets.get(&b).unwrap().offset, theirs.offset);
+    // From now on the reloaded offset is used: nothing more is sent.
+    assert_eq!(e.process_blob(&b).await.unwrap(), BlobOutcome::UpToDate);
+    assert_eq!(e.sink.lines().len(), 6);
+}
+
+#[tokio::test]
+async fn gaining_or_losing_a_partition_forgets_cached_offsets() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    let e = engine(blobs);
+    e.process_blob(&b).await.unwrap();
+    assert_eq!(e.offset_cache.len(), 1);
+    let event = FeedEvent {
+        position: FeedPosition { sequence: 1, event_offset: "1".into() },
+        body: EventBody::Changed(BlobChanged {
+            blob: b.clone(),
+            content_length: NSG.len() as u64,
+            sequencer: None,
+            enqueued_ms: None,
+        }),
+    };
+    let (feed, _) = MemoryFeed::new(vec![vec![event]]);
+    e.run(feed, CancellationToken::new()).await.unwrap();
+    // Dropped when the partition started (so its event was a miss) and again when it ended.
+    assert!(e.offset_cache.is_empty());
+    assert_eq!(cache(&e, CacheResult::Miss), 2);
+    assert!(e.metrics.storage.cache_drops_count(CacheDrop::Ownership) >= 2);
+}
+
+#[test]
+fn a_partition_change_drops_its_blobs_and_those_of_no_partition_only() {
+    let cache = OffsetCache::default();
+    let (a, b, c) = (BlobName::from("a"), BlobName::from("b"), BlobName::from("c"));
+    for blob in [&a, &b, &c] {
+        cache.put(blob, OffsetState::default(), Version("1".into()));
+    }
+    cache.claim(&a, "0");
+    cache.claim(&b, "1");
+    cache.put(&b, OffsetState { offset: 7, ..OffsetState::default() }, Version("2".into()));
+    assert_eq!(cache.clear_partition("0"), 2, "a (partition 0) and c (none)");
+    assert_eq!(cache.get(&b).map(|(s, v)| (s.offset, v.0)), Some((7, "2".to_string())));
+    assert_eq!(cache.clear_partition("0"), 0, "b keeps its partition across updates");
+    assert_eq!(cache.clear_partition("1"), 1);
+}
+
+#[tokio::test]
+async fn a_recreated_blob_is_detected_against_a_cached_offset() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    let e = engine(blobs);
+    e.process_blob(&b).await.unwrap();
+    // Recreated past the cached offset (same bytes, new creation time), then shorter: both read from 0.
+    e.blobs.put(&b, NSG.as_bytes().to_vec(), Some(2));
+    assert!(matches!(e.process_blob(&b).await.unwrap(), BlobOutcome::Processed { from: 0, rows: 6, .. }));
+    e.blobs.put(&b, first_minute().into_bytes(), Some(3));
+    assert!(matches!(e.process_blob(&b).await.unwrap(), BlobOutcome::Processed { from: 0, rows: 4, .. }));
+    assert_eq!(cache(&e, CacheResult::Hit), 2, "both recreations were judged against the cached offset");
+    let stored = e.offsets.get(&b).unwrap();
+    assert_eq!((stored.blob_created_ms, stored.generation), (Some(3), 2));
+    assert_eq!(e.sink.lines().len(), 6 + 6 + 4);
+}
