@@ -5,28 +5,47 @@
 # p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram), and
 # the daemon's peak RSS.
 # Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events;
-# TIMEOUT=seconds to wait for every row (default 300).
+# TIMEOUT=seconds to wait for every row (default 300); BENCH_BIN=path/to/flowlog for another
+# binary (an older build, for before/after figures), else target/release/flowlog is built here.
+# DRAIN=1: publish everything first, then start the daemon and time it draining the backlog
+# (packing at full load; its latency figures then count the wait in the hub).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 blobs=${1:-8} minutes=${2:-10} tuples=${3:-500}
-cargo build --release -q -p flowlog
+[ -n "${BENCH_BIN:-}" ] || cargo build --release -q -p flowlog
 cargo build -q -p eventhubs-emulator
 export STACK_DIR; STACK_DIR=$(mktemp -d)
 # shellcheck source=tests/local-stack.sh
 source tests/local-stack.sh
 stack_start 2>/dev/null
+# The stack's hint for a daemon on its default port; this one listens on its own, and the
+# daemon refuses FLOWLOG_* variables that are not settings.
+unset FLOWLOG_METRICS
 port=$(azurite_free_port)
 export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="${GZIP:+true}" RUST_LOG=warn
 [ -n "${GZIP:-}" ] || unset FLOWLOG_OUTPUT_GZIP
-bin=target/release/flowlog
-$bin run --config "$STACK_DIR/flowlog.toml" 2>"$STACK_DIR/daemon.log" &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; stack_stop; rm -rf "$STACK_DIR"' EXIT
-until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.1; done
+bin=${BENCH_BIN:-target/release/flowlog}
+daemon=
+trap '[ -z "$daemon" ] || { kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; }; stack_stop; rm -rf "$STACK_DIR"' EXIT
+start_daemon() {
+  $bin run --config "$STACK_DIR/flowlog.toml" 2>"$STACK_DIR/daemon.log" &
+  daemon=$!
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.1; done
+}
+simulate() {
+  $bin simulate --azure --config "$STACK_DIR/flowlog.toml" --format nsg2 --blobs "$blobs" --minutes "$minutes" \
+    --tuples-per-minute "$tuples" --start 2026-04-01T00:00:00Z 2>/dev/null
+}
 rows=$((blobs * minutes * tuples))
-start=$(date +%s.%N)
-$bin simulate --azure --config "$STACK_DIR/flowlog.toml" --format nsg2 --blobs "$blobs" --minutes "$minutes" \
-  --tuples-per-minute "$tuples" --start 2026-04-01T00:00:00Z 2>/dev/null
+if [ -n "${DRAIN:-}" ]; then
+  simulate
+  start=$(date +%s.%N)
+  start_daemon
+else
+  start_daemon
+  start=$(date +%s.%N)
+  simulate
+fi
 metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 deadline=$((SECONDS + ${TIMEOUT:-300}))
 until [ "$(metric flowlog_rows_sent_total)" = "$rows" ]; do
@@ -37,7 +56,7 @@ end=$(date +%s.%N)
 curl -s "http://127.0.0.1:$port/metrics" > "$STACK_DIR/metrics.txt"
 curl -s "$EMULATOR_CONTROL/counters" > "$STACK_DIR/counters.json"
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon/status")
-python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" "$peak_kib" <<'PY'
+python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" "$peak_kib" "${DRAIN:-}" <<'PY'
 import json, sys
 rows, start, end, d, mode = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5] or "plain"
 out = json.load(open(f"{d}/counters.json"))["hubs"]["flowlog-rows"]["partitions"].values()
@@ -55,8 +74,14 @@ def q(p):
             return prev_le + (le - prev_le) * ((p * total - prev_c) / max(c - prev_c, 1e-9))
         prev_le, prev_c = le, c
 secs = end - start
-print(f"e2e ({mode}): {rows} rows in {secs:.2f} s = {rows/secs:.0f} rows/s (simulate + daemon on 2 shared cores)")
+print(f"e2e ({mode}{', drain' if len(sys.argv) > 7 and sys.argv[7] else ''}): {rows} rows in {secs:.2f} s = {rows/secs:.0f} rows/s (simulate + daemon on 2 shared cores)")
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
 print(f"latency enqueue -> rows acknowledged: p50 {q(0.5)*1000:.0f} ms, p99 {q(0.99)*1000:.0f} ms over {int(total)} blob reads")
 print(f"daemon peak RSS: {int(sys.argv[6]) / 1024:.1f} MiB")
+flushes = {}
+for line in open(f"{d}/metrics.txt"):
+    if line.startswith("flowlog_output_flushes_total{"):
+        flushes[line.split('reason="')[1].split('"')[0]] = int(float(line.split()[-1]))
+if flushes:
+    print("output events closed: " + ", ".join(f"{n} {r}" for r, n in sorted(flushes.items())))
 PY

@@ -2,13 +2,18 @@
 //! stale, reordered and missing events, failures injected between any two commit steps
 //! (including "delivered, then crashed" and "committed, then crashed", also when what was
 //! delivered is the first part of a record larger than a flush), and two workers racing
-//! on the same blobs. Whatever happens, once a final event per blob is processed:
-//! every expected row id was delivered, every duplicate is an identical row, and offsets
-//! never moved backwards and end at the blobs' record-region ends.
+//! on the same blobs. Rows of several blobs share output events (group commit, with random
+//! event sizes, linger bounds, read and in-flight limits), so faults also land between a
+//! shared event's acknowledgement and each of its blobs' offset commits, and a blob's rows
+//! span several events. Whatever happens, once a final event per blob is processed:
+//! every expected row id was delivered, every duplicate is an identical row, offsets
+//! never moved backwards and end at the blobs' record-region ends, and no offset was ever
+//! saved past a row the sink had not accepted.
 mod support;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use flowlog::domain::blob_name::BlobName;
 use flowlog::domain::flatten::RangeFlattener;
@@ -58,19 +63,68 @@ fn crash(step: &str) -> ServiceError {
     ServiceError::permanent(format!("injected crash around {step}"))
 }
 
+/// Row ids the sink accepted, and what the offset store saw: shared by the faulty seams.
+#[derive(Default)]
+struct Ledger {
+    delivered: Mutex<HashSet<String>>,
+    /// Per blob, its rows' (record offset, id) in the final content.
+    expected: Mutex<HashMap<BlobName, Vec<(u64, String)>>>,
+    /// Offsets saved past rows the sink had not accepted.
+    violations: Mutex<Vec<String>>,
+    /// Accepted events carrying rows of more than one blob.
+    shared_events: Mutex<usize>,
+}
+
+impl Ledger {
+    fn accepted(&self, batch: &RowBatch<'_>) {
+        let mut delivered = self.delivered.lock().unwrap();
+        let mut blobs = HashSet::new();
+        for line in batch.segments.iter().flat_map(|s| std::str::from_utf8(s).unwrap().lines()) {
+            let id = row_id(line);
+            blobs.insert(id.split('-').next().unwrap().to_string());
+            delivered.insert(id);
+        }
+        if blobs.len() > 1 {
+            *self.shared_events.lock().unwrap() += 1;
+        }
+    }
+
+    /// Every row of a record before `offset` must have been accepted before the offset is saved.
+    fn check_save(&self, blob: &BlobName, offset: u64) {
+        let delivered = self.delivered.lock().unwrap();
+        let expected = self.expected.lock().unwrap();
+        for (at, id) in expected.get(blob).into_iter().flatten() {
+            if *at < offset && !delivered.contains(id) {
+                self.violations.lock().unwrap().push(format!("{blob}: offset {offset} saved before row {id}"));
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct FaultySink {
     inner: MemoryRowSink,
     faults: Faults,
+    ledger: Arc<Ledger>,
+    /// The event size the engine packs to (`None`: four flushes).
+    event_bytes: Option<usize>,
 }
 
 impl RowSink for FaultySink {
+    fn segment_bytes(&self) -> Option<usize> {
+        self.event_bytes
+    }
+
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
         match self.faults.next() {
-            Fault::None => self.inner.send(batch).await,
+            Fault::None => {
+                self.ledger.accepted(&batch);
+                self.inner.send(batch).await
+            }
             Fault::Transient => Err(ServiceError::transient("injected throttling")),
             Fault::Before => Err(crash("send")),
             Fault::After => {
+                self.ledger.accepted(&batch);
                 self.inner.send(batch).await?;
                 Err(crash("send"))
             }
@@ -83,6 +137,7 @@ struct FaultyOffsets {
     inner: MemoryOffsetStore,
     faults: Faults,
     history: Mutex<HashMap<BlobName, Vec<u64>>>,
+    ledger: Arc<Ledger>,
 }
 
 impl OffsetStore for FaultyOffsets {
@@ -98,6 +153,7 @@ impl OffsetStore for FaultyOffsets {
             _ => {}
         }
         let v = self.inner.save(blob, state, expected).await?;
+        self.ledger.check_save(blob, state.offset);
         self.history.lock().unwrap().entry(blob.clone()).or_default().push(state.offset);
         if let Fault::After = fault { Err(crash("offset commit")) } else { Ok(v) }
     }
@@ -141,8 +197,29 @@ fn round_strategy(blobs: usize) -> impl Strategy<Value = Round> {
 /// Per blob, its records as (layout kind, tuples per group).
 type BlobSpecs = Vec<Vec<(u8, Vec<u32>)>>;
 
+/// How rows are packed: event size (`None`: the engine's four flushes), linger in ms,
+/// blobs reading at once, events in flight.
+#[derive(Clone, Debug)]
+struct Packing {
+    event_bytes: Option<usize>,
+    linger_ms: u64,
+    blob_concurrency: usize,
+    in_flight: usize,
+}
+
+fn packing_strategy() -> impl Strategy<Value = Packing> {
+    (prop::option::of(prop_oneof![Just(700usize), Just(3000), Just(20_000)]), 0u64..15, 1usize..4, 1usize..4).prop_map(
+        |(event_bytes, linger_ms, blob_concurrency, in_flight)| Packing {
+            event_bytes,
+            linger_ms,
+            blob_concurrency,
+            in_flight,
+        },
+    )
+}
+
 fn scenario() -> impl Strategy<Value = (BlobSpecs, Vec<Round>)> {
-    (1usize..4).prop_flat_map(|n| {
+    (1usize..5).prop_flat_map(|n| {
         // Records of up to 21 rows (about 18 KB of NDJSON) against a 2 KB flush: rows go out in
         // the middle of records, and faults land between such a flush and its record's commit.
         let record = (0u8..3, prop::collection::vec(0u32..8, 1..4));
@@ -159,6 +236,11 @@ fn expected_rows(name: &str, full: &str) -> HashMap<String, String> {
     let mut enc = NdjsonEncoder::new();
     RangeFlattener::new(RowIds::new(name), 0).push(full.as_bytes(), true, &mut enc);
     String::from_utf8(enc.out).unwrap().lines().map(|l| (row_id(l), l.to_string())).collect()
+}
+
+/// The record offset in a row id (`hash-offset-ordinal`).
+fn record_offset(id: &str) -> u64 {
+    id.split('-').nth(1).unwrap().parse().unwrap()
 }
 
 fn row_id(line: &str) -> String {
@@ -187,17 +269,37 @@ fn event(seq: &mut i64, blob: &BlobName, len: u64) -> FeedEvent {
 
 /// `content_checks`: the engine as local mode runs it, checking content marks on every read;
 /// blobs that only grow must never be taken for rewritten ones.
-async fn check(blob_specs: BlobSpecs, rounds: Vec<Round>, content_checks: bool) -> Result<(), TestCaseError> {
+async fn check(
+    blob_specs: BlobSpecs,
+    rounds: Vec<Round>,
+    content_checks: bool,
+    packing: Packing,
+) -> Result<(), TestCaseError> {
     let names: Vec<BlobName> = (0..blob_specs.len()).map(|i| BlobName::new(format!("acct/c/b{i}/PT1H.json"))).collect();
     let records: Vec<Vec<String>> = blob_specs
         .iter()
         .map(|recs| recs.iter().map(|(k, g)| support::flowgen::record(*k, g, None)).collect())
         .collect();
-    let cfg = EngineConfig { retry: RetryPolicy::fast(), flush_bytes: 2048, max_batch_events: 3, ..Default::default() };
+    let cfg = EngineConfig {
+        retry: RetryPolicy::fast(),
+        flush_bytes: 2048,
+        max_batch_events: 4,
+        blob_concurrency: packing.blob_concurrency,
+        linger: Duration::from_millis(packing.linger_ms),
+        max_events_in_flight: packing.in_flight,
+        ..Default::default()
+    };
+    let ledger = Arc::new(Ledger::default());
+    for (b, name) in names.iter().enumerate() {
+        let rows = expected_rows(name.as_str(), &content(&records[b], records[b].len()));
+        let mut ids: Vec<(u64, String)> = rows.into_keys().map(|id| (record_offset(&id), id)).collect();
+        ids.sort();
+        ledger.expected.lock().unwrap().insert(name.clone(), ids);
+    }
     let engine = Engine::new(
         Arc::new(MemoryBlobStore::with_chunk_size(97).with_content_checks(content_checks)),
-        Arc::new(FaultyOffsets::default()),
-        Arc::new(FaultySink::default()),
+        Arc::new(FaultyOffsets { ledger: ledger.clone(), ..Default::default() }),
+        Arc::new(FaultySink { ledger: ledger.clone(), event_bytes: packing.event_bytes, ..Default::default() }),
         Arc::new(MemoryDeadLetters::new()),
         cfg,
     );
@@ -252,6 +354,8 @@ async fn check(blob_specs: BlobSpecs, rounds: Vec<Round>, content_checks: bool) 
         delivered.insert(id, line);
     }
     prop_assert_eq!(delivered.len(), expected.len(), "rows lost");
+    let violations = ledger.violations.lock().unwrap().clone();
+    prop_assert!(violations.is_empty(), "offsets saved past rows not accepted: {:?}", violations);
     for (b, name) in names.iter().enumerate() {
         let history = engine.offsets.history.lock().unwrap().get(name).cloned().unwrap_or_default();
         prop_assert!(history.windows(2).all(|w| w[0] <= w[1]), "offset moved backwards: {:?}", history);
@@ -265,8 +369,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn nothing_lost_duplicates_identical_offsets_monotonic((blobs, rounds) in scenario(), content_checks: bool) {
+    fn nothing_lost_duplicates_identical_offsets_monotonic(
+        (blobs, rounds) in scenario(),
+        content_checks: bool,
+        packing in packing_strategy(),
+    ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        rt.block_on(check(blobs, rounds, content_checks))?;
+        rt.block_on(check(blobs, rounds, content_checks, packing))?;
     }
 }

@@ -35,6 +35,9 @@ macro_rules! label_enum {
     };
 }
 
+mod output;
+pub use output::{FlushReason, OutputMetrics};
+
 label_enum!(
     /// What a change-feed event turned out to be.
     EventOutcome { Changed => "changed", Ignored => "ignored", Invalid => "invalid" }
@@ -91,6 +94,8 @@ pub struct Metrics {
     pub owned_partitions: Gauge,
     pub blob_lag_bytes: Histogram,
     pub latency_seconds: Histogram,
+    /// Shared output events (group commit).
+    pub output: OutputMetrics,
     /// Storage requests and the offset cache (a clone goes into the storage adapters' pipelines).
     pub storage: StorageMetrics,
 }
@@ -130,6 +135,7 @@ impl Metrics {
             owned_partitions: Gauge::default(),
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
             latency_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            output: OutputMetrics::new(),
             storage: StorageMetrics::default(),
             registry: Registry::default(),
         };
@@ -195,6 +201,7 @@ impl Metrics {
             "Time from event enqueue to its rows being delivered and the offset committed",
             m.latency_seconds.clone(),
         );
+        m.output.register(r);
         m.storage.register(r);
         // Every labelled series exists from the start at zero, so dashboards and alerts see
         // "none yet" rather than "no data".

@@ -189,6 +189,12 @@ section!(OutputSection "output" token {
     gzip: Option<bool>,
     adx_table: Option<String>,
     adx_mapping: Option<String>,
+    /// Longest wait for rows of more blobs before an output event is sent (group commit;
+    /// default 100 ms). Applies to local NDJSON output too (fewer fsyncs).
+    linger_ms: Option<u64>,
+    /// Output events being sent at once (default 4): bounds memory and the rows sent again
+    /// after a crash.
+    max_events_in_flight: Option<usize>,
 });
 
 section!(ServerSection "server" {

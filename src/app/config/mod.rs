@@ -240,10 +240,13 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
     let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
     let retention_days = raw.offsets.as_ref().and_then(|o| o.retention_days);
+    let output = raw.output.as_ref();
     let cfg = EngineConfig {
         flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
         max_batch_events: e.max_batch_events.unwrap_or(d.max_batch_events),
         blob_concurrency: e.blob_concurrency.unwrap_or(d.blob_concurrency),
+        linger: ms(output.and_then(|o| o.linger_ms), d.linger),
+        max_events_in_flight: output.and_then(|o| o.max_events_in_flight).unwrap_or(d.max_events_in_flight),
         dead_letter_raw_limit: e.dead_letter_raw_limit.unwrap_or(d.dead_letter_raw_limit),
         retry: RetryPolicy {
             min_delay: ms(e.retry_min_delay_ms, r.min_delay),
@@ -266,6 +269,8 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     in_range("engine.flush_bytes", cfg.flush_bytes as u64, 1, 1 << 30)?;
     in_range("engine.max_batch_events", cfg.max_batch_events as u64, 1, 100_000)?;
     in_range("engine.blob_concurrency", cfg.blob_concurrency as u64, 1, 1024)?;
+    in_range("output.linger_ms", cfg.linger.as_millis() as u64, 0, 60_000)?;
+    in_range("output.max_events_in_flight", cfg.max_events_in_flight as u64, 1, 256)?;
     in_range("engine.dead_letter_raw_limit", cfg.dead_letter_raw_limit as u64, 0, 16 << 20)?;
     in_range("engine.retry_max_attempts", cfg.retry.max_attempts as u64, 1, 1000)?;
     in_range("engine.retry_min_delay_ms", cfg.retry.min_delay.as_millis() as u64, 1, 3_600_000)?;

@@ -134,6 +134,8 @@ fn every_numeric_setting_is_range_checked_at_start() {
         ("FLOWLOG_ENGINE_STALL_AFTER_SECS", "0", "engine.stall_after_secs"),
         ("FLOWLOG_SERVER_SHUTDOWN_DEADLINE_SECS", "0", "server.shutdown_deadline_secs"),
         ("FLOWLOG_ENGINE_FLUSH_BYTES", "0", "engine.flush_bytes"),
+        ("FLOWLOG_OUTPUT_LINGER_MS", "60001", "output.linger_ms"),
+        ("FLOWLOG_OUTPUT_MAX_EVENTS_IN_FLIGHT", "0", "output.max_events_in_flight"),
     ] {
         let mut vars = vec![(var, value)];
         if var == "FLOWLOG_ENGINE_RETRY_MIN_DELAY_MS" {
@@ -175,4 +177,15 @@ fn enrich_settings_from_file_and_env() {
     let raw = load(None, env(&[("FLOWLOG_ENRICH_RELOAD_INTERVAL_SECS", "0")])).unwrap();
     let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
     assert!(e.contains("enrich.reload_interval_secs"), "{e}");
+}
+
+#[test]
+fn group_commit_settings_apply_in_local_mode_too() {
+    let raw =
+        load(None, env(&[("FLOWLOG_OUTPUT_LINGER_MS", "250"), ("FLOWLOG_OUTPUT_MAX_EVENTS_IN_FLIGHT", "2")])).unwrap();
+    let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
+    assert_eq!((cfg.engine.linger, cfg.engine.max_events_in_flight), (Duration::from_millis(250), 2));
+    let defaults = Config::from_raw(RawConfig::default(), &Overrides::default()).unwrap();
+    assert_eq!((defaults.engine.linger, defaults.engine.max_events_in_flight), (Duration::from_millis(100), 4));
+    assert!(crate::app::config::file::settings_help().contains("linger_ms"));
 }

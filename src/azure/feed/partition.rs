@@ -78,6 +78,11 @@ impl FeedPartition for EventHubsPartition {
         Ok(Some(batch))
     }
 
+    /// `next_batch` has no await point between taking events and returning them.
+    fn cancel_safe(&self) -> bool {
+        true
+    }
+
     async fn ack(&mut self, position: &FeedPosition) -> ServiceResult<()> {
         if self.lost.load(Ordering::Acquire) {
             tracing::info!(partition = %self.id, sequence = position.sequence, "ownership lost: checkpoint not written");

@@ -58,6 +58,11 @@ impl FeedPartition for ListingPartition {
         Ok(Some(self.events.drain(..n).collect()))
     }
 
+    /// `next_batch` has no await point between taking events and returning them.
+    fn cancel_safe(&self) -> bool {
+        true
+    }
+
     async fn ack(&mut self, position: &FeedPosition) -> ServiceResult<()> {
         (self.progress)(position.sequence as u64);
         Ok(())

@@ -62,6 +62,11 @@ impl FeedPartition for MemoryPartition {
         Ok(Some(batch))
     }
 
+    /// `next_batch` has no await point between taking events and returning them.
+    fn cancel_safe(&self) -> bool {
+        true
+    }
+
     async fn ack(&mut self, position: &FeedPosition) -> ServiceResult<()> {
         self.acked.lock().unwrap().push(position.clone());
         Ok(())

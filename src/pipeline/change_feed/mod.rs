@@ -58,6 +58,14 @@ pub trait FeedPartition: Send + 'static {
     /// ownership lost, shutdown, or a one-shot feed drained.
     fn next_batch(&mut self, max: usize) -> impl Future<Output = ServiceResult<Option<Vec<FeedEvent>>>> + Send;
 
+    /// Whether dropping a `next_batch` call before it returns loses nothing. Then the engine
+    /// acknowledges batches that finish while it waits for the next one; otherwise it finishes
+    /// and acknowledges every running batch before it waits, so a quiet partition's checkpoint
+    /// never trails.
+    fn cancel_safe(&self) -> bool {
+        false
+    }
+
     /// Everything up to and including `position` is processed and its offsets committed.
     fn ack(&mut self, position: &FeedPosition) -> impl Future<Output = ServiceResult<()>> + Send;
 }

@@ -13,7 +13,7 @@ use crate::pipeline::dead_letter::DeadLetterStore;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::ValueField;
 use crate::pipeline::offset_store::{OffsetStore, Version};
-use crate::pipeline::row_sink::{RowBatch, RowSink};
+use crate::pipeline::row_sink::RowSink;
 
 /// How one attempt at a blob ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,7 +172,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     // Possibly in the middle of a record: its rows go now, its offset later.
                     let commit = flattener.offset() > cursor.state.offset;
                     let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-                    match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit).await? {
+                    match self
+                        .deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit, true)
+                        .await?
+                    {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };
@@ -204,7 +207,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
             let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, true).await? {
+            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, true, false).await? {
                 Some(n) => rows += n,
                 None => {
                     return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, incomplete: false });
@@ -224,6 +227,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Without `commit` the rows belong to a record whose end is not read yet (a record larger
     /// than a flush): they are sent, but the offset stays at the record's start until it ends,
     /// so a crash re-sends them, with the same ids.
+    ///
+    /// `reading`: more of the blob is read after this (its read permit is taken back after the
+    /// wait for the output hub).
+    #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
         blob: &BlobName,
@@ -232,6 +239,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         new_offset: u64,
         content: Option<ContentMarks>,
         commit: bool,
+        reading: bool,
     ) -> ServiceResult<Option<u64>> {
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
@@ -244,10 +252,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         let rows = collector.buffered_rows();
         if rows > 0 {
-            let segments = collector.take_segments();
-            self.sink.send(RowBatch { blob, segments, rows: rows as usize }).await?;
+            self.send_rows(blob, collector.take_segments(), reading).await?;
             self.metrics.rows_sent.inc_by(rows);
-            self.metrics.sink_batches.inc();
         }
         collector.delivered();
         cursor.uncommitted_rows += rows;

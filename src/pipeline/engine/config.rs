@@ -11,8 +11,15 @@ pub struct EngineConfig {
     pub flush_bytes: usize,
     /// Most events taken from a partition at once; their blobs are coalesced.
     pub max_batch_events: usize,
-    /// Blobs of one batch processed at the same time (each blob stays sequential).
+    /// Blobs of one batch reading at the same time (each blob stays sequential); blobs waiting
+    /// for their rows' acknowledgement do not count, so the next ones read meanwhile.
     pub blob_concurrency: usize,
+    /// Longest time an output event stays open for rows of more blobs (group commit) before it
+    /// is sent; it goes sooner when full or when no blob is left that could add to it.
+    pub linger: Duration,
+    /// Output events being sent at once; with `blob_concurrency` and `flush_bytes` this bounds
+    /// memory, and it bounds the rows sent again after a crash (their offsets not committed).
+    pub max_events_in_flight: usize,
     /// Raw bytes kept in a dead letter.
     pub dead_letter_raw_limit: usize,
     pub retry: RetryPolicy,
@@ -41,6 +48,8 @@ impl Default for EngineConfig {
             flush_bytes: 4 * 1024 * 1024,
             max_batch_events: 256,
             blob_concurrency: 4,
+            linger: Duration::from_millis(100),
+            max_events_in_flight: 4,
             dead_letter_raw_limit: 64 * 1024,
             retry: RetryPolicy::default(),
             retention: Duration::from_secs(7 * 24 * 3600),

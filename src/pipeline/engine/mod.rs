@@ -5,10 +5,14 @@ pub mod blob;
 mod collector;
 pub mod config;
 mod content;
+mod lane;
 mod offset_cache;
+mod packer;
 mod partition;
 mod pending;
+mod read_slot;
 pub mod retry;
+mod send;
 pub mod state;
 
 use std::sync::Arc;
@@ -45,6 +49,8 @@ pub struct Engine<B, O, S, D> {
     pub state: Arc<EngineState>,
     /// Enrichment data, replaceable while running; each blob read uses the version current at its start.
     pub enrichment: EnrichmentHandle,
+    /// The open output event shared by every partition (group commit).
+    packer: Arc<packer::Packer>,
     /// Offsets this worker loaded or committed, with their versions (`offset_cache.rs`).
     pub offset_cache: Arc<OffsetCache>,
 }
@@ -60,6 +66,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             metrics: self.metrics.clone(),
             state: self.state.clone(),
             enrichment: self.enrichment.clone(),
+            packer: self.packer.clone(),
             offset_cache: self.offset_cache.clone(),
         }
     }
@@ -77,6 +84,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             metrics: Arc::new(Metrics::new()),
             state,
             enrichment: EnrichmentHandle::default(),
+            packer: Arc::default(),
             offset_cache: Arc::default(),
         }
     }
@@ -205,5 +213,7 @@ fn note_partition_end(
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod group_commit_tests;
 #[cfg(test)]
 mod tests;

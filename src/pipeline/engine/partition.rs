@@ -1,20 +1,27 @@
 //! One change-feed partition: batches in order, blobs coalesced, acknowledged only when done.
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use futures::StreamExt;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use super::blob::BlobOutcome;
+use super::lane::{Claim, Lane};
+use super::read_slot::{self, Slot};
 use super::retry::with_retry;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::BlobStore;
 use crate::pipeline::change_feed::{EventBody, FeedEvent, FeedPartition, FeedPosition};
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore};
-use crate::pipeline::error::{ErrorKind, ServiceResult};
+use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::{BlobResult, EventOutcome, RetryOp};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
+
+/// Batches of one partition running at once: the next reads while the previous one's rows are
+/// in flight. More would hold more events unacknowledged for little gain.
+const BATCHES_IN_FLIGHT: usize = 3;
 
 /// A blob named by one or more events of a batch.
 struct Work {
@@ -28,6 +35,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Runs until the partition ends (ownership lost, feed drained) or shutdown is requested.
     /// A batch is acknowledged only after each of its blobs has either committed its offset or
     /// been dead-lettered; a batch that cannot be finished safely is retried, never skipped.
+    ///
+    /// With a cancel-safe feed, up to `BATCHES_IN_FLIGHT` batches run at once (the next one
+    /// reads while the previous one's rows are in flight); they are acknowledged in order, each
+    /// as soon as it and all before it are finished. Otherwise one batch runs at a time.
     pub async fn run_partition<P: FeedPartition>(&self, mut part: P, shutdown: CancellationToken) -> ServiceResult<()> {
         let id = part.id().to_string();
         self.metrics.owned_partitions.inc();
@@ -40,34 +51,102 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             self.drop_partition_offsets(&id);
         });
         tracing::info!(partition = %id, "partition started");
+        let lane = Lane::new(self.cfg.blob_concurrency);
+        let safe = part.cancel_safe();
+        let mut running: VecDeque<(FeedPosition, JoinHandle<ServiceResult<bool>>)> = VecDeque::new();
+        let mut stopped = false;
         loop {
+            while running.front().is_some_and(|(_, h)| h.is_finished())
+                || running.len() >= BATCHES_IN_FLIGHT
+                || (!safe && !running.is_empty())
+            {
+                let (last, handle) = running.pop_front().expect("checked above");
+                if !self.settle(&mut part, &last, handle.await).await? {
+                    stopped = true;
+                    break;
+                }
+            }
+            if stopped {
+                break;
+            }
             let batch = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
+                // Only with a cancel-safe feed: a batch that finishes while the partition is quiet
+                // is acknowledged now, not when the next event comes.
+                joined = async { (&mut running.front_mut().expect("not empty").1).await }, if !running.is_empty() => {
+                    let (last, _) = running.pop_front().expect("not empty");
+                    if !self.settle(&mut part, &last, joined).await? {
+                        stopped = true;
+                    }
+                    continue;
+                }
                 b = part.next_batch(self.cfg.max_batch_events) => b?,
             };
             let Some(batch) = batch else { break };
             let Some(last) = batch.last().map(|e| e.position.clone()) else { continue };
-            // A batch is never skipped: it is retried until it finishes or the partition stops.
-            let mut backoff = self.cfg.retry.backoff_forever();
-            while let Err(e) = self.process_batch(&id, &batch).await {
-                if e.kind == ErrorKind::CommitFailed {
-                    // Delivered rows whose offset could not be committed: stop rather than
-                    // read them again. The batch is not acknowledged, so nothing is lost.
-                    return Err(e);
-                }
-                tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
-                self.metrics.retry(RetryOp::Batch);
-                let delay = backoff.next().unwrap_or(self.cfg.retry.max_delay);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(delay) => {}
-                }
+            let claim = lane.claim(batch.iter().filter_map(|e| match &e.body {
+                EventBody::Changed(c) => Some(&c.blob),
+                _ => None,
+            }));
+            let (engine, id, lane, stop) = (self.clone(), id.clone(), lane.clone(), shutdown.clone());
+            let handle = tokio::spawn(async move { engine.finish_batch(&id, &batch, &lane, claim, &stop).await });
+            running.push_back((last, handle));
+        }
+        // Batches already taken finish (or give up, when stopping) and are acknowledged in order.
+        while let Some((last, handle)) = running.pop_front() {
+            let joined = handle.await;
+            if !stopped && !self.settle(&mut part, &last, joined).await? {
+                stopped = true;
             }
-            self.ack(&mut part, &last).await?;
         }
         tracing::info!(partition = %id, "partition stopped");
         Ok(())
+    }
+
+    /// Acknowledges a batch that ended; false when it stopped unfinished (nothing after it may
+    /// be acknowledged then).
+    async fn settle<P: FeedPartition>(
+        &self,
+        part: &mut P,
+        last: &FeedPosition,
+        joined: Result<ServiceResult<bool>, tokio::task::JoinError>,
+    ) -> ServiceResult<bool> {
+        let finished = joined
+            .map_err(|e| ServiceError::permanent(format!("batch task of partition {} failed: {e}", part.id())))??;
+        if finished {
+            self.ack(part, last).await?;
+        }
+        Ok(finished)
+    }
+
+    /// Processes a batch until it finishes (true) or the partition stops (false). A batch is
+    /// never skipped: it is retried until it finishes. Releases the batch's blobs to later
+    /// batches when it ends.
+    async fn finish_batch(
+        &self,
+        id: &str,
+        batch: &[FeedEvent],
+        lane: &Lane,
+        claim: Claim,
+        shutdown: &CancellationToken,
+    ) -> ServiceResult<bool> {
+        let mut backoff = self.cfg.retry.backoff_forever();
+        while let Err(e) = self.process_batch(id, batch, lane, &claim).await {
+            if e.kind == ErrorKind::CommitFailed {
+                // Delivered rows whose offset could not be committed: stop rather than
+                // read them again. The batch is not acknowledged, so nothing is lost.
+                return Err(e);
+            }
+            tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
+            self.metrics.retry(RetryOp::Batch);
+            let delay = backoff.next().unwrap_or(self.cfg.retry.max_delay);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(false),
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        Ok(true)
     }
 
     /// Acknowledges with the retry policy's bounded backoff; a loop rather than `with_retry`,
@@ -87,7 +166,13 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
     }
 
-    async fn process_batch(&self, partition: &str, batch: &[FeedEvent]) -> ServiceResult<()> {
+    async fn process_batch(
+        &self,
+        partition: &str,
+        batch: &[FeedEvent],
+        lane: &Lane,
+        claim: &Claim,
+    ) -> ServiceResult<()> {
         let mut work: Vec<Work> = Vec::new();
         let mut index: HashMap<BlobName, usize> = HashMap::new();
         for ev in batch {
@@ -129,9 +214,20 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 }
             }
         }
-        let results: Vec<ServiceResult<()>> = futures::stream::iter(work)
-            .map(|w| self.process_work(w, partition))
-            .buffer_unordered(self.cfg.blob_concurrency.max(1))
+        // Every blob starts at once, but only `blob_concurrency` of the partition hold a read
+        // permit at a time: a blob waiting for the output hub has given its permit to the next
+        // one. All count as busy from the start, so the shared event waits for their rows (up to
+        // its linger bound).
+        // A blob named by an earlier batch still running waits for it, and only then counts as
+        // busy; the others count from the start, before any of them is first polled.
+        let busy: Vec<_> = work.iter().map(|w| (!claim.waits(&w.blob)).then(|| self.packer.busy())).collect();
+        let results: Vec<ServiceResult<()>> = futures::stream::iter(work.into_iter().zip(busy))
+            .map(|(w, busy)| async move {
+                claim.turn(&w.blob).await;
+                let busy = busy.unwrap_or_else(|| self.packer.busy());
+                read_slot::scoped(Slot::new(lane.reads.clone(), busy), self.process_work(w, partition)).await
+            })
+            .buffer_unordered(usize::MAX)
             .collect()
             .await;
         results.into_iter().collect()
@@ -141,8 +237,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// or when neither a retry mark nor a dead letter can be written for a failed blob.
     async fn process_work(&self, w: Work, partition: &str) -> ServiceResult<()> {
         let context = w.blob.to_string();
-        let result =
-            with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || self.process_blob(&w.blob)).await;
+        let result = with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || async {
+            read_slot::acquire().await;
+            self.process_blob(&w.blob).await
+        })
+        .await;
         self.offset_cache.claim(&w.blob, partition);
         match result {
             Ok(outcome) => {
@@ -233,7 +332,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 }
 
 /// Runs `f` when dropped, so a gauge is decremented on every exit path.
-fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
+pub(super) fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     struct Guard<F: FnMut()>(F);
     impl<F: FnMut()> Drop for Guard<F> {
         fn drop(&mut self) {
