@@ -132,7 +132,7 @@ impl EnrichWriter {
 
     /// [`Self::prepare`] for two rows at once, or `None` when `a`'s entries would not survive
     /// `b`'s lookups (an address too long to cache). The two Community IDs are hashed side by
-    /// side (see [`community_ids`]).
+    /// side (see [`community_id_pair`]).
     pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> Option<(Prepared, Prepared)> {
         if !AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip) {
             return None;
