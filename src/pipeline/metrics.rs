@@ -34,6 +34,7 @@ macro_rules! label_enum {
         }
     };
 }
+pub(crate) use label_enum;
 
 mod output;
 pub use output::{FlushReason, OutputMetrics};
