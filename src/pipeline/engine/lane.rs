@@ -2,7 +2,7 @@
 //! the order of its blobs across batches (a blob in a later batch waits until the earlier batch
 //! naming it has ended, so two events for one blob are never processed at once or out of order).
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Semaphore, watch};
 
@@ -31,7 +31,7 @@ impl Lane {
     /// Registers a batch naming `blobs`, in the order batches are taken from the partition.
     pub fn claim<'a>(&self, blobs: impl IntoIterator<Item = &'a BlobName>) -> Claim {
         let (end, rx) = watch::channel(());
-        let mut last = self.last.lock().unwrap();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         // Entries of ended batches are dropped here, so the map holds only blobs in flight.
         last.retain(|_, r| r.has_changed().is_ok());
         let mut after = HashMap::new();

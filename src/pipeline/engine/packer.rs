@@ -9,7 +9,7 @@
 //! being sent at once; whoever closes an event waits for room while holding its read permit,
 //! which is what bounds memory (see `read_slot`).
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -87,7 +87,7 @@ impl Packer {
     }
 
     fn is_open(&self, id: u64) -> bool {
-        self.open.lock().unwrap().as_ref().is_some_and(|o| o.id == id)
+        self.open.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_some_and(|o| o.id == id)
     }
 
     /// Adds a blob's rows (whole lines, in order) to the open event, closing and sending every
@@ -101,7 +101,7 @@ impl Packer {
         let mut tickets: Vec<Ticket> = Vec::new();
         let mut full = Vec::new();
         {
-            let mut open = self.open.lock().unwrap();
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             for segment in segments.into_iter().filter(|s| !s.is_empty()) {
                 if open.as_ref().is_some_and(|o| o.bytes + segment.len() > env.event_bytes) {
                     full.push((open.take().expect("checked above"), FlushReason::Full));
@@ -185,7 +185,7 @@ impl Packer {
 
     async fn close_and_send<S: RowSink>(&self, env: &Env<'_, S>, id: u64, reason: FlushReason) {
         let event = {
-            let mut open = self.open.lock().unwrap();
+            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             if open.as_ref().is_none_or(|o| o.id != id) {
                 return;
             }
