@@ -18,23 +18,7 @@ fn label(key: &'static str, value: impl Into<String>) -> Labels {
     vec![(key, value.into())]
 }
 
-/// A closed set of label values: each enum below is one label of one family.
-macro_rules! label_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-    };
-}
-pub(crate) use label_enum;
+use crate::pipeline::labels::label_enum;
 
 mod output;
 pub use output::{FlushReason, OutputMetrics};

@@ -6,6 +6,7 @@ pub mod dead_letter;
 pub mod engine;
 pub mod enrichment;
 pub mod error;
+mod labels;
 pub mod metrics;
 pub mod offset_store;
 pub mod row_sink;

@@ -5,7 +5,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::pipeline::metrics::label_enum;
+use crate::pipeline::labels::label_enum;
 
 type Labels = Vec<(&'static str, String)>;
 

@@ -7,6 +7,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::{Labels, label};
+use crate::pipeline::labels::label_enum;
 
 label_enum!(
     /// Why an output event was closed and sent.
