@@ -82,9 +82,17 @@ pub async fn consumer(emulator: &EmulatorHandle, hub: &str) -> ConsumerClient {
 }
 
 pub async fn send_to_partition(producer: &ProducerClient, partition: &str, body: Vec<u8>) {
+    try_send_to_partition(producer, partition, body).await.expect("send accepted");
+}
+
+pub async fn try_send_to_partition(
+    producer: &ProducerClient,
+    partition: &str,
+    body: Vec<u8>,
+) -> Result<(), azure_messaging_eventhubs::EventHubsError> {
     let event = EventData::builder().with_body(body).build();
     let options = SendEventOptions { partition_id: Some(partition.to_string()) };
-    within("send event", producer.send_event(event, Some(options))).await.expect("send accepted");
+    within("send event", producer.send_event(event, Some(options))).await
 }
 
 /// Every event of `partition`, from the start (the count comes from the partition's properties).
