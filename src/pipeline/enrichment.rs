@@ -77,26 +77,11 @@ impl EnrichmentHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::format::protocol::Protocol;
-    use crate::domain::format::tuple::{Decision, Direction, Tuple};
+    use crate::domain::format::Layout;
+    use crate::domain::format::tuple::parse_tuple_bytes;
 
     fn write_one(w: &mut EnrichWriter) {
-        let t = Tuple {
-            ordinal: 0,
-            time_ms: 1,
-            src_ip: "10.0.0.4",
-            dst_ip: "8.8.8.8",
-            src_port: 50000,
-            dst_port: 443,
-            protocol: Protocol::TCP,
-            direction: Direction::Outbound,
-            decision: Decision::Allow,
-            state: None,
-            state_text: None,
-            encryption: None,
-            unknown_encryption: false,
-            counters: [None; 4],
-        };
+        let t = parse_tuple_bytes(Layout::NsgV2, b"1542110377,10.0.0.4,8.8.8.8,50000,443,T,O,A,B,,,,", 0).unwrap();
         w.write_ndjson(&t, &mut Vec::new());
     }
 

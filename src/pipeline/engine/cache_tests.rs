@@ -1,41 +1,12 @@
 //! The offset cache on the in-memory seams: hits in steady state, dropped on a conflict and on
 //! ownership changes, and blob recreation still detected against a cached offset.
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
-
+use super::tests::{NSG, TestEngine, changed, engine, first_minute, run};
 use super::*;
 use crate::domain::blob_name::BlobName;
 use crate::domain::offset::OffsetState;
 use crate::pipeline::blob_store::memory::MemoryBlobStore;
-use crate::pipeline::change_feed::memory::MemoryFeed;
-use crate::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
-use crate::pipeline::dead_letter::memory::MemoryDeadLetters;
-use crate::pipeline::offset_store::memory::MemoryOffsetStore;
 use crate::pipeline::offset_store::{OffsetStore, Version};
-use crate::pipeline::row_sink::memory::MemoryRowSink;
 use crate::pipeline::storage_metrics::{CacheDrop, CacheResult};
-
-type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, MemoryDeadLetters>;
-
-const NSG: &str = include_str!("../../../samples/nsg_v2.json");
-
-fn engine(blobs: MemoryBlobStore) -> TestEngine {
-    let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
-    Engine::new(
-        Arc::new(blobs),
-        Arc::new(MemoryOffsetStore::new()),
-        Arc::new(MemoryRowSink::new()),
-        Arc::new(MemoryDeadLetters::new()),
-        cfg,
-    )
-}
-
-/// The sample's first record alone (4 rows), as Azure would have committed it after one minute.
-fn first_minute() -> String {
-    let second = NSG.find("\n,{").unwrap();
-    format!("{}\n]}}\n", &NSG[..second])
-}
 
 fn cache(e: &TestEngine, result: CacheResult) -> u64 {
     e.metrics.storage.cache_count(result)
@@ -95,17 +66,7 @@ async fn gaining_or_losing_a_partition_forgets_cached_offsets() {
     let e = engine(blobs);
     e.process_blob(&b).await.unwrap();
     assert_eq!(e.offset_cache.len(), 1);
-    let event = FeedEvent {
-        position: FeedPosition { sequence: 1, event_offset: "1".into() },
-        body: EventBody::Changed(BlobChanged {
-            blob: b.clone(),
-            content_length: NSG.len() as u64,
-            sequencer: None,
-            enqueued_ms: None,
-        }),
-    };
-    let (feed, _) = MemoryFeed::new(vec![vec![event]]);
-    e.run(feed, CancellationToken::new()).await.unwrap();
+    run(&e, vec![changed(1, b.as_str(), NSG.len())]).await;
     // Dropped when the partition started (so its event was a miss) and again when it ended.
     assert!(e.offset_cache.is_empty());
     assert_eq!(cache(&e, CacheResult::Miss), 2);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::tests::{NSG, TestEngine};
 use super::*;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::memory::MemoryBlobStore;
@@ -15,10 +16,6 @@ use crate::pipeline::error::ErrorKind;
 use crate::pipeline::metrics::FlushReason;
 use crate::pipeline::offset_store::memory::MemoryOffsetStore;
 use crate::pipeline::row_sink::memory::MemoryRowSink;
-
-type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, MemoryDeadLetters>;
-
-const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
 /// `n` blobs holding the six-row sample, and an engine with `sink`.
 fn setup(n: usize, sink: MemoryRowSink) -> (TestEngine, Vec<FeedEvent>) {

@@ -14,11 +14,11 @@ use crate::pipeline::dead_letter::memory::MemoryDeadLetters;
 use crate::pipeline::offset_store::memory::MemoryOffsetStore;
 use crate::pipeline::row_sink::memory::MemoryRowSink;
 
-type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, MemoryDeadLetters>;
+pub(super) type TestEngine = Engine<MemoryBlobStore, MemoryOffsetStore, MemoryRowSink, MemoryDeadLetters>;
 
-const NSG: &str = include_str!("../../../samples/nsg_v2.json");
+pub(super) const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
-fn engine(blobs: MemoryBlobStore) -> TestEngine {
+pub(super) fn engine(blobs: MemoryBlobStore) -> TestEngine {
     let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
     Engine::new(
         Arc::new(blobs),
@@ -29,7 +29,7 @@ fn engine(blobs: MemoryBlobStore) -> TestEngine {
     )
 }
 
-fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
+pub(super) fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
     FeedEvent {
         position: FeedPosition { sequence: seq, event_offset: seq.to_string() },
         body: EventBody::Changed(BlobChanged {
@@ -41,14 +41,14 @@ fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
     }
 }
 
-async fn run(e: &TestEngine, events: Vec<FeedEvent>) -> Vec<FeedPosition> {
+pub(super) async fn run(e: &TestEngine, events: Vec<FeedEvent>) -> Vec<FeedPosition> {
     let (feed, acks) = MemoryFeed::new(vec![events]);
     e.run(feed, CancellationToken::new()).await.unwrap();
     acks[0].lock().unwrap().clone()
 }
 
-/// The sample's first record alone, as Azure would have committed it after one minute.
-fn first_minute() -> String {
+/// The sample's first record alone (4 rows), as Azure would have committed it after one minute.
+pub(super) fn first_minute() -> String {
     let second = NSG.find("\n,{").unwrap();
     format!("{}\n]}}\n", &NSG[..second])
 }
