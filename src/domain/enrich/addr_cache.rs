@@ -189,22 +189,23 @@ impl AddrCache {
         Text::new(text.as_bytes()).is_some()
     }
 
-    /// Times the cache started over (entry numbers from before are stale).
-    pub fn starts(&self) -> u64 {
-        self.starts
-    }
-
-    /// The entries of a tuple's two addresses (for [`Self::entry`] and [`Self::fragment`]).
-    pub fn index_pair(&mut self, enricher: &Enricher, settings: Settings, src: &str, dst: &str) -> (usize, usize) {
-        let si = self.index(enricher, settings, Side::Src, src);
+    /// The entries of `texts`, looked up in order, all valid together (for [`Self::entry`] and
+    /// [`Self::fragment`] with the same sides). A side's uncacheable text uses that side's one
+    /// scratch entry, so each side may hold such a text once.
+    pub fn indexes<const N: usize>(
+        &mut self,
+        enricher: &Enricher,
+        settings: Settings,
+        texts: [(Side, &str); N],
+    ) -> [usize; N] {
         let starts = self.starts;
-        let di = self.index(enricher, settings, Side::Dst, dst);
+        let found = texts.map(|(side, text)| self.index(enricher, settings, side, text));
         if self.starts == starts {
-            return (si, di);
+            return found;
         }
-        // The destination's lookup started the cache over and took the source's entry with it;
-        // the table now holds one entry, so this lookup cannot start it over again.
-        (self.index(enricher, settings, Side::Src, src), di)
+        // A lookup started the cache over and took the entries found before it along; the cache
+        // now holds at most N entries, so looking all up again cannot start it over again.
+        texts.map(|(side, text)| self.index(enricher, settings, side, text))
     }
 
     /// The number of `text`'s entry, computed on first sight; valid until the cache starts over.

@@ -122,7 +122,8 @@ impl EnrichWriter {
     /// the SHA-1 is a chain of dependent rounds, and with the row's other work queued behind it
     /// the core runs that work while the rounds complete.
     pub fn prepare(&mut self, t: &Tuple<'_>) -> Prepared {
-        let (si, di) = self.cache.index_pair(&self.enricher, self.settings, t.src_ip, t.dst_ip);
+        let [si, di] =
+            self.cache.indexes(&self.enricher, self.settings, [(Side::Src, t.src_ip), (Side::Dst, t.dst_ip)]);
         let community_id = self.settings.community_id.then(|| {
             let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
             community_id(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
@@ -138,14 +139,12 @@ impl EnrichWriter {
             return None;
         }
         let (enricher, settings) = (&self.enricher, self.settings);
-        let mut ia = self.cache.index_pair(enricher, settings, a.src_ip, a.dst_ip);
-        let starts = self.cache.starts();
-        let ib = self.cache.index_pair(enricher, settings, b.src_ip, b.dst_ip);
-        if self.cache.starts() != starts {
-            // `b`'s lookups started the cache over and took `a`'s entries with it; the cache
-            // now holds `b`'s two, so this cannot start it over again.
-            ia = self.cache.index_pair(enricher, settings, a.src_ip, a.dst_ip);
-        }
+        let [sa, da, sb, db] = self.cache.indexes(
+            enricher,
+            settings,
+            [(Side::Src, a.src_ip), (Side::Dst, a.dst_ip), (Side::Src, b.src_ip), (Side::Dst, b.dst_ip)],
+        );
+        let (ia, ib) = ((sa, da), (sb, db));
         let (ca, cb) = if settings.community_id {
             let block = |t: &Tuple<'_>, (si, di): (usize, usize)| {
                 let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));

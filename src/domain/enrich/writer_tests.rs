@@ -40,6 +40,11 @@ fn tuple<'a>(src: &'a str, dst: &'a str, direction: Direction) -> Tuple<'a> {
 fn fragment(w: &mut EnrichWriter, t: &Tuple<'_>) -> Vec<(String, serde_json::Value)> {
     let mut out = b"{\"x\":0".to_vec();
     w.write_ndjson(t, &mut out);
+    parse(out)
+}
+
+/// The fields written after `{"x":0`, as a JSON object's keys and values in written order.
+fn parse(mut out: Vec<u8>) -> Vec<(String, serde_json::Value)> {
     out.push(b'}');
     let text = String::from_utf8(out).unwrap();
     let v: serde_json::Map<String, serde_json::Value> =
@@ -134,4 +139,27 @@ fn addresses_too_long_to_cache_are_enriched_each_time() {
     }
     let f = fragment(&mut w, &tuple(long, "8.8.8.8", Direction::Inbound));
     assert_eq!(f.iter().find(|(n, _)| n == "src_asn").unwrap().1, 8075, "{f:?}");
+}
+
+/// Rows prepared two at a time, with far more addresses than the cache holds (so it starts over
+/// between and within pairs), get each its own addresses' fields.
+#[test]
+fn pairs_across_cache_restarts_never_mix_addresses() {
+    let mut w = EnrichWriter::new(full());
+    let ips: Vec<String> =
+        (0..9000u32).map(|i| format!("{}.{}.{}.{}", 8 + i % 13, (i >> 8) & 255, i & 255, i % 7)).collect();
+    // Two addresses first: the cache's size is a multiple of four, and the four new addresses of
+    // each pair then fill it up in the middle of a pair.
+    w.write_ndjson(&tuple("9.9.9.9", "9.9.9.10", Direction::Outbound), &mut Vec::new());
+    for pair in ips.chunks_exact(4) {
+        let (a, b) = (tuple(&pair[0], &pair[1], Direction::Outbound), tuple(&pair[2], &pair[3], Direction::Inbound));
+        let (pa, pb) = w.prepare_pair(&a, &b).expect("cacheable addresses");
+        for (p, t) in [(&pa, &a), (&pb, &b)] {
+            let mut out = b"{\"x\":0".to_vec();
+            w.write_prepared(p, t, &mut out);
+            let got: Vec<Option<String>> = parse(out).iter().map(|(_, v)| as_text(v)).collect();
+            let want = w.values(t);
+            assert_eq!(got, want, "{} -> {}", t.src_ip, t.dst_ip);
+        }
+    }
 }
