@@ -16,6 +16,7 @@
 #   BUSY="BLOBS MINUTES TUPLES"   busy blobs of the backlog    (default "60 2 2000": 120 appends)
 #   PACED="BLOBS MINUTES INTERVAL_MS TUPLES"  the paced phase (default "100 5 1000 20")
 #   PARTITIONS=8 input hub partitions; GZIP=1 compressed output events; BENCH_BIN=path/to/flowlog;
+#   EVENT_BYTES=N output.max_batch_bytes; MAX_MESSAGE=N the hubs' max message size (Dedicated: 20971520);
 #   TIMEOUT=seconds per phase (default 600); KEEP=1 keeps $STACK_DIR (logs, metrics) afterwards.
 # A small run (< 2 min): QUIET="100 5 20" BUSY="10 2 2000" PACED="50 3 1000 20" bash bench/drain.sh
 set -euo pipefail
@@ -28,12 +29,14 @@ bin=${BENCH_BIN:-target/release/flowlog}
 cargo build -q -p eventhubs-emulator
 export STACK_DIR; STACK_DIR=$(mktemp -d)
 export STACK_INPUT_PARTITIONS=${PARTITIONS:-8}
+[ -z "${MAX_MESSAGE:-}" ] || export STACK_MAX_MESSAGE_SIZE=$MAX_MESSAGE
 # shellcheck source=tests/local-stack.sh
 source tests/local-stack.sh
 stack_start 2>/dev/null
 unset FLOWLOG_METRICS  # for people; flowlog reads FLOWLOG_* as settings
 export RUST_LOG=warn
 if [ -n "${GZIP:-}" ]; then export FLOWLOG_OUTPUT_GZIP=true; fi
+if [ -n "${EVENT_BYTES:-}" ]; then export FLOWLOG_OUTPUT_MAX_BATCH_BYTES=$EVENT_BYTES; fi
 cfg="$STACK_DIR/flowlog.toml"
 ports=() pids=()
 cleanup() {
@@ -76,6 +79,7 @@ metric_sum() {
   done
   echo "$total"
 }
+peak_rss() { local p m=0 v; for p in "${pids[@]}"; do v=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status"); [ "${v:-0}" -gt "$m" ] && m=$v; done; echo $((m / 1024)); }
 cpu_ticks() { local p t=0; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 out_counters() { curl -s "$EMULATOR_CONTROL/counters" >"$STACK_DIR/counters.$1.json"; }
 snapshot() { local i=1 port; for port in "${ports[@]}"; do curl -s "http://127.0.0.1:$port/metrics" >"$STACK_DIR/metrics.$1.$i.txt"; i=$((i + 1)); done; }
@@ -124,6 +128,8 @@ cpu = ticks / clk
 print(f"== {phase}: {replicas} replica(s), {rows} rows in {appends} blob-appends")
 print(f"drain: {secs:.2f} s = {rows/secs:.0f} rows/s, {appends/secs:.0f} blob-appends/s (from the replicas' start)")
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
+flushes = {k.split('"')[1]: v for k, v in m.items() if k.startswith("flowlog_output_flushes_total{")}
+if flushes: print("engine events closed by reason: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(flushes.items())))
 reads = sum(v for k, v in m.items() if k.startswith("flowlog_blobs_total{") and 'outcome="processed"' in k)
 print(f"blob reads (processed): {reads:.0f} = {reads/appends:.2f} per blob-append (events of one blob in one batch are coalesced)")
 req = {k: v for k, v in m.items() if k.startswith("flowlog_storage_requests_total{")}
@@ -221,6 +227,7 @@ for replicas in 1 2; do
   snapshot "$phase.after"
   out_counters "$phase.after"
   report "$replicas" "$rows" "$appends" "$(echo "$t1 - $t0" | bc)" "$ticks" "$clk"
+  echo "daemon peak RSS (VmHWM, largest replica): $(peak_rss) MiB"
   [ "$replicas" = 2 ] || stop_replicas
 done
 # The paced load appends to the first PACED blobs of backlog 2 (same seed, same hour, the

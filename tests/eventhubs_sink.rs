@@ -172,9 +172,10 @@ async fn events_over_the_links_max_message_size_are_permanent() {
 }
 
 #[tokio::test]
-async fn megabyte_batches_fit_the_sdks_batch_accounting_and_arrive_intact() {
-    // SDK 0.15 counts a batch's first event twice, so a 1,000,000-byte payload never fits a
-    // 1 MiB link: the sink must re-pack smaller instead of failing (found by bench/e2e.sh).
+async fn megabyte_events_fill_the_link_and_arrive_intact() {
+    // SDK 0.15's batch counts its first event twice, so one-event batches carried at most about
+    // half a 1 MiB link (2.2 MB went out as 5 or 6 events). Events are now sent one by one,
+    // sized against the link's max message size: 3 events of up to 1,000,000 bytes.
     let emulator = start_emulator(hubs(HUB, 1)).await;
     let sink = sink(&emulator, BatchConfig::default()).await;
     let rows = ndjson("m", 24_000);
@@ -185,7 +186,59 @@ async fn megabyte_batches_fit_the_sdks_batch_accounting_and_arrive_intact() {
     let joined: Vec<u8> = events.iter().flat_map(|e| e.event_data().body().unwrap().to_vec()).collect();
     assert_eq!(joined, rows, "every row, once, in order");
     assert!(events.iter().all(|e| e.event_data().body().unwrap().len() <= 1_000_000));
-    assert!(events.len() <= 6, "payloads stay large: {} events for {} bytes", events.len(), rows.len());
+    assert_eq!(events.len(), rows.len().div_ceil(1_000_000), "events as large as the limit allows");
+    assert_eq!(emulator.control().counters().oversize_rejected, 0, "nothing was sent over the link's limit");
+    within("close sink", sink.close()).await.unwrap();
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_link_smaller_than_the_configured_size_is_measured_not_refused() {
+    // A Basic-tier hub (256 KB events) under the default 1,000,000-byte setting: the sink sizes
+    // events to the link's limit before sending, so the hub refuses none and they stay full.
+    let mut config = hubs(HUB, 1);
+    config.max_message_size = 262_144;
+    let emulator = start_emulator(config).await;
+    let sink = sink(&emulator, BatchConfig::default()).await;
+    let rows = ndjson("s", 12_000);
+    send(&sink, &BlobName::new("acct/c1x/s/PT1H.json"), &rows).await.expect("rows accepted");
+    let all = read_hub(&emulator, 1).await;
+    let events = &all["0"];
+    let joined: Vec<u8> = events.iter().flat_map(|e| e.event_data().body().unwrap().to_vec()).collect();
+    assert_eq!(joined, rows, "every row, once, in order");
+    let largest = events.iter().map(|e| e.event_data().body().unwrap().len()).max().unwrap();
+    assert!((255_000..262_144).contains(&largest), "largest event {largest} bytes");
+    assert!(events.len() <= rows.len().div_ceil(255_000) + 1, "{} events for {} bytes", events.len(), rows.len());
+    assert_eq!(emulator.control().counters().oversize_rejected, 0, "nothing was sent over the link's limit");
+    within("close sink", sink.close()).await.unwrap();
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn gzip_events_fill_the_link_from_the_ratio_seen_before() {
+    // The first send learns the compression ratio; later ones pack each event close to the
+    // limit instead of starting from a fixed guess (which sent most events far under it).
+    let emulator = start_emulator(hubs(HUB, 1)).await;
+    let max = 16_384;
+    let sink = sink(&emulator, BatchConfig { max_bytes: max, gzip: true }).await;
+    let blob = BlobName::new("acct/c1x/g/PT1H.json");
+    send(&sink, &blob, &ndjson("warm", 2_000)).await.expect("rows accepted");
+    let before = emulator.control().counters().hub_events(HUB);
+    let rows = ndjson("g", 40_000);
+    send(&sink, &blob, &rows).await.expect("rows accepted");
+    let all = read_hub(&emulator, 1).await;
+    let events = &all["0"][before as usize..];
+    let joined: Vec<u8> = events.iter().flat_map(|e| gunzip(e.event_data().body().unwrap())).collect();
+    assert_eq!(joined, rows, "every row, once, in order");
+    let compressed: usize = events.iter().map(|e| e.event_data().body().unwrap().len()).sum();
+    assert!(events.iter().all(|e| e.event_data().body().unwrap().len() <= max));
+    // Aiming at nine tenths of the limit: one event more than a perfect fill, at most.
+    assert!(
+        events.len() <= compressed * 10 / (max * 9) + 2,
+        "{} events for {compressed} compressed bytes",
+        events.len()
+    );
+    assert!(sink.event_bytes().unwrap() > max * 4, "a gzip event holds more rows than the limit");
     within("close sink", sink.close()).await.unwrap();
     emulator.shutdown().await;
 }

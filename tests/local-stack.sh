@@ -9,7 +9,8 @@
 #   curl -s "$FLOWLOG_METRICS"                      # the daemon's metrics
 #   kill %1; stack_stop                             # the daemon first: it needs the stack
 #
-# STACK_INPUT_PARTITIONS sets the input hub's partition count (default 4).
+# STACK_INPUT_PARTITIONS sets the input hub's partition count (default 4); STACK_MAX_MESSAGE_SIZE
+# the hubs' max message size in bytes (default 1048576, as Standard; 20971520 as Dedicated).
 # The emulator keeps its events in $STACK_DIR/eventhubs, so a restarted stack still holds them.
 stack_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
@@ -30,6 +31,7 @@ stack_start() {
   "$root/target/debug/eventhubs-emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
     --hub "flowlog-input:${STACK_INPUT_PARTITIONS:-4}" --hub flowlog-rows:4 \
     --consumer-group flowlog-input:flowlog --consumer-group flowlog-rows:adx \
+    --max-message-size "${STACK_MAX_MESSAGE_SIZE:-1048576}" \
     --data-dir "$STACK_DIR/eventhubs" >"$STACK_DIR/emulator.log" 2>&1 &
   EMULATOR_PID=$!
   export EMULATOR_PID

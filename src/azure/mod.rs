@@ -8,6 +8,7 @@ pub mod errors;
 pub mod eventgrid;
 pub mod eventhubs;
 pub mod feed;
+pub mod link_size;
 pub mod reconnecting;
 pub mod sas;
 pub mod sink;

@@ -1,11 +1,13 @@
 //! Row sink on an output Event Hub read by Azure Data Explorer: rows packed into size-bounded
 //! (optionally gzip) MULTIJSON events carrying ADX's routing properties.
 //!
-//! Each payload is sent as a one-event `EventDataBatch` and `send` returns only after the service
-//! accepted every payload, in order. Plain rows arrive from the engine already cut into
+//! Each payload is sent as one event (not a one-event batch: see `link_size`), sized against the
+//! link's max message size, and `send` returns only after the service accepted every payload, in
+//! order. Plain rows arrive from the engine already cut into
 //! event-sized segments (see `segment_bytes`), and each segment's buffer becomes the event body
 //! as it is: rows are not copied on their way to the SDK. Gzip payloads are compressed straight
-//! from the engine's buffer. All payloads of a blob use
+//! from the engine's buffer, in as few payloads as fit (the compression ratio seen so far sizes
+//! both the engine's events and the packing, see `event_bytes`). All payloads of a blob use
 //! one partition key, so its rows stay ordered in one partition. The key is a hash of the blob
 //! name, not the name itself: Event Hubs refuses partition keys over 128 characters and flow-log
 //! blob names are longer. Throttling (`com.microsoft:server-busy`), timeouts and broken
@@ -22,19 +24,21 @@
 //! retry: the retry's send is on a working connection and is answered.
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use azure_core_amqp::AmqpSymbol;
+use azure_messaging_eventhubs::ProducerClient;
 use azure_messaging_eventhubs::models::AmqpMessage;
-use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, from_eventhubs, open_producer};
+use crate::azure::eventhubs::{CallFailure, HubTarget, bounded, bounded_call, open_producer};
+use crate::azure::link_size;
 use crate::azure::reconnecting::{Probing, Reconnecting, watch};
 use crate::domain::blob_name::BlobName;
-use crate::domain::row::batch::{BatchConfig, Payload, pack};
+use crate::domain::row::batch::{BatchConfig, Payload, pack_hinted};
 use crate::pipeline::error::{ServiceError, ServiceResult};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::row_sink::{RowBatch, RowSink};
@@ -54,10 +58,13 @@ pub struct EventHubsSink {
     target: HubTarget,
     batch: BatchConfig,
     routing: AdxRouting,
-    /// Payload size limit in force: `batch.max_bytes`, lowered when the SDK refuses a payload.
-    /// SDK 0.15 counts the first event of a batch twice (as the envelope and as an event), so
-    /// a lone event may only be about half the link's max message size.
+    /// Payload size limit in force: `batch.max_bytes`, lowered to what the link's max message size
+    /// leaves for the body when an event would exceed it.
     limit: AtomicUsize,
+    /// The link's max message size (`link_size`), measured before the first send; 0 until then.
+    link_max: AtomicU64,
+    /// Uncompressed bytes per compressed byte of the gzip payloads sent so far, in hundredths.
+    ratio: AtomicUsize,
     /// Largest body accepted so far: a body no larger is handed over without keeping a copy.
     accepted: AtomicUsize,
 }
@@ -65,9 +72,22 @@ pub struct EventHubsSink {
 /// How a payload send ended when it did not fail.
 enum Sent {
     Accepted,
-    /// The SDK's batch would not take it: re-pack smaller.
-    TooLarge,
+    /// The event would exceed the link's max message size; bodies of up to `fits` bytes do not.
+    TooLarge {
+        fits: usize,
+    },
 }
+
+/// The partition key annotation, as the SDK's batch sets it on a batch's envelope.
+const PARTITION_KEY: &str = "x-opt-partition-key";
+
+/// The compression ratio assumed before any gzip payload was sent, in hundredths: flow rows
+/// compress about 20 times (bench/README.md); a low guess costs smaller first events, a high one
+/// an extra event for each of the first few.
+const INITIAL_RATIO: usize = 1200;
+
+/// Uncompressed bytes of one gzip event, at most: what the engine buffers per event in flight.
+const MAX_GZIP_EVENT_RAW: usize = 16 * 1024 * 1024;
 
 /// Payloads are never shrunk below this; rows are far smaller.
 const MIN_PAYLOAD: usize = 16 * 1024;
@@ -101,7 +121,17 @@ impl EventHubsSink {
         tokio::spawn(watch(producer.clone(), probing, stop.clone(), probe_producer));
         let limit = AtomicUsize::new(batch.max_bytes);
         let accepted = AtomicUsize::new(0);
-        Ok(EventHubsSink { producer, _probe: stop.drop_guard(), target, batch, routing, limit, accepted })
+        Ok(EventHubsSink {
+            producer,
+            _probe: stop.drop_guard(),
+            target,
+            batch,
+            routing,
+            limit,
+            link_max: AtomicU64::new(0),
+            ratio: AtomicUsize::new(INITIAL_RATIO),
+            accepted,
+        })
     }
 
     /// Closes the connection (bounded: the SDK's close has no timeout of its own).
@@ -161,15 +191,28 @@ impl EventHubsSink {
         let limit = self.target.call_timeout;
         let (len, rows) = (payload.body.len(), payload.rows);
         let context = format!("sending {rows} rows ({len} bytes) of {blob} to {}", self.target.describe());
-        let options = EventDataBatchOptions { partition_key: Some(key.to_string()), ..Default::default() };
-        // `create_batch` sizes the batch by the link's max message size (1 MiB on Standard).
-        let batch = bounded_call(&context, limit, producer.create_batch(Some(options))).await?;
-        match batch.try_add_amqp_message(self.event(payload.body), None) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Sent::TooLarge),
-            Err(e) => return Err(CallFailure { error: from_eventhubs(&context, &e), reconnect: false }),
+        let max = match self.link_max.load(Ordering::Relaxed) {
+            0 => {
+                let max = link_size::measure(producer, &context, limit).await?;
+                tracing::debug!(hub = %self.target.describe(), max, "output link's max message size");
+                self.link_max.store(max, Ordering::Relaxed);
+                max
+            }
+            max => max,
+        };
+        let mut event = self.event(payload.body);
+        event.add_message_annotation(AmqpSymbol::from(PARTITION_KEY), key.to_string());
+        let size = AmqpMessage::serialize(&event)
+            .map_err(|e| CallFailure {
+                error: ServiceError::permanent(format!("{context}: encoding the event: {e}")),
+                reconnect: false,
+            })?
+            .len() as u64;
+        if size > max {
+            let fits = max.saturating_sub(size.saturating_sub(len as u64));
+            return Ok(Sent::TooLarge { fits: usize::try_from(fits).unwrap_or(usize::MAX) });
         }
-        bounded_call(&context, limit, producer.send_batch(batch, None)).await.map(|()| Sent::Accepted)
+        bounded_call(&context, limit, producer.send_message(event, None)).await.map(|()| Sent::Accepted)
     }
 }
 
@@ -192,6 +235,16 @@ impl RowSink for EventHubsSink {
     fn segment_bytes(&self) -> Option<usize> {
         // Gzip payloads are packed by compressed size, from one contiguous buffer.
         (!self.batch.gzip).then(|| self.limit.load(Ordering::Relaxed))
+    }
+
+    fn event_bytes(&self) -> Option<usize> {
+        if !self.batch.gzip {
+            return self.segment_bytes();
+        }
+        // The rows that compress to about nine tenths of an event: the rest is slack for the
+        // ratio's drift, since an event that comes out larger is sent as two.
+        let (limit, ratio) = (self.limit.load(Ordering::Relaxed), self.ratio.load(Ordering::Relaxed));
+        Some((limit.saturating_mul(ratio) / 100 * 9 / 10).clamp(1, MAX_GZIP_EVENT_RAW))
     }
 
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
@@ -224,8 +277,8 @@ impl EventHubsSink {
                         self.accepted.fetch_max(len, Ordering::Relaxed);
                         rest = Bytes::new();
                     }
-                    Sent::TooLarge if kept => self.lower_limit(blob, max)?,
-                    Sent::TooLarge => {
+                    Sent::TooLarge { fits } if kept => self.lower_limit(blob, fits)?,
+                    Sent::TooLarge { .. } => {
                         return Err(ServiceError::transient(format!(
                             "{blob}: the output hub refused a {len}-byte event it accepted before; rows will be sent again"
                         )));
@@ -233,14 +286,20 @@ impl EventHubsSink {
                 }
                 continue 'repack;
             }
-            let payloads = pack(&rest, BatchConfig { max_bytes: max, ..self.batch })
+            let ratio = self.ratio.load(Ordering::Relaxed);
+            let payloads = pack_hinted(&rest, BatchConfig { max_bytes: max, ..self.batch }, ratio)
                 .map_err(|e| ServiceError::permanent(format!("packing rows of {blob}: {e}")))?;
             for payload in payloads {
-                let raw = payload.uncompressed_len;
+                let (raw, compressed) = (payload.uncompressed_len, payload.body.len());
                 match self.send_payload(blob, key, payload).await? {
-                    Sent::Accepted => rest = rest.slice(raw..),
-                    Sent::TooLarge => {
-                        self.lower_limit(blob, max)?;
+                    Sent::Accepted => {
+                        rest = rest.slice(raw..);
+                        if self.batch.gzip {
+                            self.observe_ratio(raw, compressed);
+                        }
+                    }
+                    Sent::TooLarge { fits } => {
+                        self.lower_limit(blob, fits)?;
                         continue 'repack;
                     }
                 }
@@ -249,17 +308,25 @@ impl EventHubsSink {
         Ok(())
     }
 
-    /// After the SDK refused a payload of at most `max` bytes: lower the limit, or give up.
-    fn lower_limit(&self, blob: &BlobName, max: usize) -> ServiceResult<()> {
-        if max <= MIN_PAYLOAD {
+    /// After an event was found too large for the link: bodies of up to `fits` bytes fit (the
+    /// link's max message size less the event's properties), so lower the limit, or give up.
+    fn lower_limit(&self, blob: &BlobName, fits: usize) -> ServiceResult<()> {
+        if fits < MIN_PAYLOAD {
+            let max = self.link_max.load(Ordering::Relaxed);
             return Err(ServiceError::permanent(format!(
-                "{blob}: a {MIN_PAYLOAD}-byte event exceeds the output hub's max message size"
+                "{blob}: a {MIN_PAYLOAD}-byte event exceeds the output hub's max message size ({max} bytes)"
             )));
         }
-        let smaller = (max * 9 / 20).max(MIN_PAYLOAD);
-        self.limit.fetch_min(smaller, Ordering::Relaxed);
-        tracing::info!(hub = %self.target.describe(), from = max, to = smaller, "output event size lowered to what the SDK's batch accepts");
+        let before = self.limit.fetch_min(fits, Ordering::Relaxed);
+        tracing::info!(hub = %self.target.describe(), from = before, to = fits, "output event size lowered to the link's max message size");
         Ok(())
+    }
+
+    /// Folds an accepted gzip payload's ratio into the running one (a quarter weight: flow rows
+    /// compress alike, and one odd payload should not swing the next event's size).
+    fn observe_ratio(&self, raw: usize, compressed: usize) {
+        let sample = raw.saturating_mul(100) / compressed.max(1);
+        let _ = self.ratio.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| Some((r * 3 + sample) / 4));
     }
 }
 

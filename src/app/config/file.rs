@@ -192,6 +192,9 @@ section!(OutputSection "output" token {
     /// Longest wait for rows of more blobs before an output event is sent (group commit;
     /// default 100 ms). Applies to local NDJSON output too (fewer fsyncs).
     linger_ms: Option<u64>,
+    /// Linger for rows that were already this late (enqueued this long ago) when packed: a
+    /// backlog packs into fuller events at no cost to fresh rows (default 1000 ms, 0: off).
+    backlog_linger_ms: Option<u64>,
     /// Output events being sent at once (default 4): bounds memory and the rows sent again
     /// after a crash.
     max_events_in_flight: Option<usize>,
@@ -206,6 +209,9 @@ section!(EngineSection "engine" {
     flush_bytes: Option<usize>,
     max_batch_events: Option<usize>,
     blob_concurrency: Option<usize>,
+    /// Blobs reading at once across all partitions of a worker (default 16): with
+    /// `flush_bytes` this bounds read buffers however many partitions a replica owns.
+    max_reading_blobs: Option<usize>,
     dead_letter_raw_limit: Option<usize>,
     retry_max_attempts: Option<usize>,
     retry_min_delay_ms: Option<u64>,

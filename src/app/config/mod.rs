@@ -16,7 +16,7 @@ pub use crate::domain::secret::Secret;
 pub use file::RawConfig;
 pub use layers::load;
 
-use crate::domain::row::batch::{BatchConfig, DEFAULT_MAX_BATCH_BYTES};
+use crate::domain::row::batch::{BatchConfig, DEFAULT_MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use crate::pipeline::engine::{EngineConfig, RetryPolicy};
 
 #[derive(Debug, Clone)]
@@ -245,7 +245,9 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
         flush_bytes: e.flush_bytes.unwrap_or(d.flush_bytes),
         max_batch_events: e.max_batch_events.unwrap_or(d.max_batch_events),
         blob_concurrency: e.blob_concurrency.unwrap_or(d.blob_concurrency),
+        max_reading_blobs: e.max_reading_blobs.unwrap_or(d.max_reading_blobs),
         linger: ms(output.and_then(|o| o.linger_ms), d.linger),
+        backlog_linger: ms(output.and_then(|o| o.backlog_linger_ms), d.backlog_linger),
         max_events_in_flight: output.and_then(|o| o.max_events_in_flight).unwrap_or(d.max_events_in_flight),
         dead_letter_raw_limit: e.dead_letter_raw_limit.unwrap_or(d.dead_letter_raw_limit),
         retry: RetryPolicy {
@@ -269,7 +271,9 @@ fn engine_config(raw: &RawConfig) -> anyhow::Result<EngineConfig> {
     in_range("engine.flush_bytes", cfg.flush_bytes as u64, 1, 1 << 30)?;
     in_range("engine.max_batch_events", cfg.max_batch_events as u64, 1, 100_000)?;
     in_range("engine.blob_concurrency", cfg.blob_concurrency as u64, 1, 1024)?;
+    in_range("engine.max_reading_blobs", cfg.max_reading_blobs as u64, 1, 4096)?;
     in_range("output.linger_ms", cfg.linger.as_millis() as u64, 0, 60_000)?;
+    in_range("output.backlog_linger_ms", cfg.backlog_linger.as_millis() as u64, 0, 60_000)?;
     in_range("output.max_events_in_flight", cfg.max_events_in_flight as u64, 1, 256)?;
     in_range("engine.dead_letter_raw_limit", cfg.dead_letter_raw_limit as u64, 0, 16 << 20)?;
     in_range("engine.retry_max_attempts", cfg.retry.max_attempts as u64, 1, 1000)?;
@@ -437,9 +441,10 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
         bail!("input.partition_expiration_ms must exceed input.update_interval_ms");
     }
     let max_batch_bytes = output.max_batch_bytes.unwrap_or(DEFAULT_MAX_BATCH_BYTES);
-    if !(1024..=1_048_576).contains(&max_batch_bytes) {
+    // The hub's own limit is measured on its link and applied too; this bounds memory per event.
+    if !(1024..=MAX_EVENT_BYTES).contains(&max_batch_bytes) {
         bail!(
-            "output.max_batch_bytes: {max_batch_bytes} is outside 1024..=1048576 (Event Hubs Standard accepts 1 MB per batch)"
+            "output.max_batch_bytes: {max_batch_bytes} is outside 1024..={MAX_EVENT_BYTES} (Event Hubs accepts 1 MB per event on Standard and Premium, 20 MB on Dedicated)"
         );
     }
     Ok(AzureConfig {

@@ -135,6 +135,7 @@ fn every_numeric_setting_is_range_checked_at_start() {
         ("FLOWLOG_SERVER_SHUTDOWN_DEADLINE_SECS", "0", "server.shutdown_deadline_secs"),
         ("FLOWLOG_ENGINE_FLUSH_BYTES", "0", "engine.flush_bytes"),
         ("FLOWLOG_OUTPUT_LINGER_MS", "60001", "output.linger_ms"),
+        ("FLOWLOG_OUTPUT_BACKLOG_LINGER_MS", "60001", "output.backlog_linger_ms"),
         ("FLOWLOG_OUTPUT_MAX_EVENTS_IN_FLIGHT", "0", "output.max_events_in_flight"),
     ] {
         let mut vars = vec![(var, value)];
@@ -181,11 +182,20 @@ fn enrich_settings_from_file_and_env() {
 
 #[test]
 fn group_commit_settings_apply_in_local_mode_too() {
-    let raw =
-        load(None, env(&[("FLOWLOG_OUTPUT_LINGER_MS", "250"), ("FLOWLOG_OUTPUT_MAX_EVENTS_IN_FLIGHT", "2")])).unwrap();
+    let raw = load(
+        None,
+        env(&[
+            ("FLOWLOG_OUTPUT_LINGER_MS", "250"),
+            ("FLOWLOG_OUTPUT_BACKLOG_LINGER_MS", "0"),
+            ("FLOWLOG_OUTPUT_MAX_EVENTS_IN_FLIGHT", "2"),
+        ]),
+    )
+    .unwrap();
     let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
     assert_eq!((cfg.engine.linger, cfg.engine.max_events_in_flight), (Duration::from_millis(250), 2));
+    assert_eq!(cfg.engine.backlog_linger, Duration::ZERO);
     let defaults = Config::from_raw(RawConfig::default(), &Overrides::default()).unwrap();
     assert_eq!((defaults.engine.linger, defaults.engine.max_events_in_flight), (Duration::from_millis(100), 4));
-    assert!(crate::app::config::file::settings_help().contains("linger_ms"));
+    assert_eq!(defaults.engine.backlog_linger, Duration::from_millis(1000));
+    assert!(crate::app::config::file::settings_help().contains("backlog_linger_ms"));
 }

@@ -8,6 +8,9 @@ use flate2::write::GzEncoder;
 /// Event Hubs Standard accepts 1 MB per event or batch; leave room for AMQP framing and properties.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 1_000_000;
 
+/// Largest event size accepted in settings: Event Hubs Dedicated takes events of up to 20 MB.
+pub const MAX_EVENT_BYTES: usize = 20 * 1024 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
     pub max_bytes: usize,
@@ -38,11 +41,17 @@ pub enum BatchError {
 
 /// Splits `ndjson` (whole lines) into payloads of at most `cfg.max_bytes` each, in order.
 pub fn pack(ndjson: &[u8], cfg: BatchConfig) -> Result<Vec<Payload>, BatchError> {
+    pack_hinted(ndjson, cfg, 400)
+}
+
+/// [`pack`], with gzip's first guess taken from `ratio`: the uncompressed bytes per compressed
+/// byte seen before, in hundredths. A good guess compresses each payload once.
+pub fn pack_hinted(ndjson: &[u8], cfg: BatchConfig, ratio: usize) -> Result<Vec<Payload>, BatchError> {
     if !ndjson.is_empty() && ndjson.last() != Some(&b'\n') {
         return Err(BatchError::NotWholeLines);
     }
     let ends: Vec<usize> = memchr::memchr_iter(b'\n', ndjson).map(|i| i + 1).collect();
-    if cfg.gzip { pack_gzip(ndjson, &ends, cfg.max_bytes) } else { pack_plain(ndjson, &ends, cfg.max_bytes) }
+    if cfg.gzip { pack_gzip(ndjson, &ends, cfg.max_bytes, ratio) } else { pack_plain(ndjson, &ends, cfg.max_bytes) }
 }
 
 fn pack_plain(data: &[u8], ends: &[usize], max: usize) -> Result<Vec<Payload>, BatchError> {
@@ -67,10 +76,14 @@ fn pack_plain(data: &[u8], ends: &[usize], max: usize) -> Result<Vec<Payload>, B
 }
 
 /// Greedy packing by compressed size: guess how many uncompressed bytes fit from the ratio seen
-/// so far, compress, and shrink the guess proportionally when the result is too large.
-fn pack_gzip(data: &[u8], ends: &[usize], max: usize) -> Result<Vec<Payload>, BatchError> {
+/// so far, compress, and re-estimate the guess from each result: smaller when it was too large,
+/// larger when it came out well under the limit.
+fn pack_gzip(data: &[u8], ends: &[usize], max: usize, ratio: usize) -> Result<Vec<Payload>, BatchError> {
     let mut out = Vec::new();
-    let mut budget = max.saturating_mul(4);
+    // Nine tenths of the limit: compressed size is not linear in the input, so aim below it.
+    let aim =
+        |raw: usize, compressed: usize| ((raw as u128 * max as u128 * 9 / 10) / compressed.max(1) as u128) as usize;
+    let mut budget = aim(ratio.max(100), 100).max(1);
     let (mut first, mut start) = (0usize, 0usize);
     while first < ends.len() {
         // Lines first..last fit the budget (always at least one).
@@ -80,17 +93,19 @@ fn pack_gzip(data: &[u8], ends: &[usize], max: usize) -> Result<Vec<Payload>, Ba
         }
         let raw = &data[start..ends[last - 1]];
         let body = gzip(raw);
-        if body.len() <= max {
+        let len = body.len();
+        if len <= max {
             out.push(Payload { body, rows: last - first, uncompressed_len: raw.len() });
             first = last;
             start = ends[last - 1];
-            if out.last().is_some_and(|p| p.body.len() < max * 4 / 5) {
-                budget = budget.saturating_add(budget / 4);
+            // Only a payload that used its whole budget says how much more would have fit.
+            if len < max * 4 / 5 && raw.len() * 10 >= budget * 9 {
+                budget = aim(raw.len(), len);
             }
         } else if last - first == 1 {
             return Err(BatchError::RowTooLarge { len: body.len(), max });
         } else {
-            budget = ((raw.len() as u128 * max as u128 * 9 / 10) / body.len() as u128) as usize;
+            budget = aim(raw.len(), body.len());
         }
     }
     Ok(out)

@@ -154,15 +154,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 return Err(ServiceError::permanent(format!("blob {blob}: read returned more than {total} bytes")));
             }
             self.metrics.bytes_read.inc_by(chunk.len() as u64);
-            // Rows are about eight times the bytes they come from: feeding the chunk in slices
-            // lets the buffer be flushed near `flush_bytes` whatever the store's chunk size.
-            let slice = (self.cfg.flush_bytes / 8).clamp(16 * 1024, 256 * 1024);
+            // Feeding the chunk in slices lets the buffer be flushed near `flush_bytes` whatever
+            // the store's chunk size.
+            let slice = super::collector::feed_slice(self.cfg.flush_bytes);
             let pieces = chunk.len().div_ceil(slice).max(1);
             for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
                 let last = i + 1 == pieces;
                 if let Some(m) = &mut marker {
                     m.observe(piece);
                 }
+                collector.reserve(total - read + piece.len() as u64);
                 let p = flattener.push(piece, atomic && read == total && last, &mut collector);
                 self.metrics.records.inc_by(p.records);
                 if let Some(m) = &mut marker {

@@ -18,6 +18,17 @@ struct Mark {
     letters: usize,
 }
 
+/// Rows take up to about this many bytes per byte of flow-log JSON they come from (a 60-byte
+/// tuple becomes a row of about 1.1 KB; measured 19 on the NSG v2 sample).
+pub const ROWS_PER_INPUT_BYTE: usize = 24;
+
+/// Input bytes fed to the parser at once: the buffer is checked against `flush_bytes` between
+/// slices, so a slice's rows (at most about half a flush) are what a buffer can overshoot by.
+/// Larger slices made each reading blob's buffer double past the flush size (8 MiB and more).
+pub fn feed_slice(flush_bytes: usize) -> usize {
+    (flush_bytes / (2 * ROWS_PER_INPUT_BYTE)).clamp(4 * 1024, 256 * 1024)
+}
+
 pub struct Collector {
     pub enc: NdjsonEncoder,
     letters: Vec<DeadLetter>,
@@ -51,9 +62,14 @@ impl Collector {
         flush_bytes: usize,
         enrich: EnrichWriter,
     ) -> Self {
-        let capacity = segment_limit.unwrap_or(flush_bytes).min(flush_bytes) + 64 * 1024;
-        let mut enc = NdjsonEncoder::with_writer(enrich);
-        enc.out = Vec::with_capacity(capacity);
+        let capacity = match segment_limit {
+            // Cut into segments as it fills: never much over the limit.
+            Some(limit) => limit.min(flush_bytes) + 64 * 1024,
+            // Flushed after the slice that reached `flush_bytes`, with that slice's rows.
+            None => flush_bytes + feed_slice(flush_bytes) * ROWS_PER_INPUT_BYTE,
+        };
+        // The buffer is sized on first use (`reserve`), from what is left to read.
+        let enc = NdjsonEncoder::with_writer(enrich);
         Collector {
             enc,
             letters: Vec::new(),
@@ -101,12 +117,23 @@ impl Collector {
         self.segmented + self.enc.out.len()
     }
 
-    /// The encoded rows, handed over to the sink without a copy; the buffer starts afresh.
+    /// Sizes an empty encoding buffer before rows are encoded: `input_left` bytes of the blob
+    /// are still to be parsed, and rows take up to `ROWS_PER_INPUT_BYTE` times that. A full
+    /// flush's buffer for every read would be kept alive (and resident) by a quiet blob's few
+    /// rows until their output event is acknowledged, hundreds of them at once in a drain.
+    pub fn reserve(&mut self, input_left: u64) {
+        if self.enc.out.capacity() == 0 {
+            let estimate = usize::try_from(input_left.saturating_mul(ROWS_PER_INPUT_BYTE as u64)).unwrap_or(usize::MAX);
+            self.enc.out.reserve(estimate.saturating_add(64 * 1024).min(self.capacity));
+        }
+    }
+
+    /// The encoded rows, handed over to the sink without a copy; the buffer starts afresh
+    /// (sized by the next `reserve`).
     pub fn take_segments(&mut self) -> Vec<Bytes> {
         let mut segments = std::mem::take(&mut self.segments);
         if !self.enc.out.is_empty() {
-            let out = std::mem::replace(&mut self.enc.out, Vec::with_capacity(self.capacity));
-            segments.push(Bytes::from(out));
+            segments.push(Bytes::from(std::mem::take(&mut self.enc.out)));
         }
         self.segmented = 0;
         self.complete.segments = 0;
@@ -247,6 +274,29 @@ mod tests {
         assert!(cut.len() >= 3, "{} segments", cut.len());
         assert!(cut.iter().all(|s| s.len() <= 2000 && s.ends_with(b"\n")));
         assert_eq!(whole.concat(), cut.concat());
+    }
+
+    #[test]
+    fn a_small_read_gets_a_small_buffer_and_a_flush_never_outgrows_its_own() {
+        // Each read had a whole flush's buffer (4 MiB) and its slices overshot it into 8 MiB:
+        // hundreds of quiet blobs at once made a gzip drain peak near 500 MiB.
+        let flush = 4 << 20;
+        let mut quiet = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
+        quiet.reserve(NSG.len() as u64);
+        assert!(quiet.enc.out.capacity() <= NSG.len() * ROWS_PER_INPUT_BYTE + 64 * 1024);
+        let mut busy = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
+        let capacity = busy.capacity;
+        let records: String = std::iter::repeat_n(NSG, 400).collect::<Vec<_>>().join("");
+        let mut flattener = RangeFlattener::new(RowIds::new("b"), 0);
+        for piece in records.as_bytes().chunks(feed_slice(flush)) {
+            busy.reserve(records.len() as u64);
+            flattener.push(piece, false, &mut busy);
+            assert!(busy.enc.out.capacity() <= capacity, "{} > {capacity}", busy.enc.out.capacity());
+            if busy.buffered_bytes() >= flush {
+                assert!(!busy.take_segments().is_empty());
+                assert_eq!(busy.enc.out.capacity(), 0, "the next buffer is sized when rows come");
+            }
+        }
     }
 
     #[test]

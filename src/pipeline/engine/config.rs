@@ -14,9 +14,16 @@ pub struct EngineConfig {
     /// Blobs of one batch reading at the same time (each blob stays sequential); blobs waiting
     /// for their rows' acknowledgement do not count, so the next ones read meanwhile.
     pub blob_concurrency: usize,
+    /// Blobs reading at once across every partition of the worker: each holds a read buffer of
+    /// up to about `flush_bytes`, so this bounds them whatever the number of partitions owned.
+    pub max_reading_blobs: usize,
     /// Longest time an output event stays open for rows of more blobs (group commit) before it
     /// is sent; it goes sooner when full or when no blob is left that could add to it.
     pub linger: Duration,
+    /// The linger of rows whose events were enqueued longer ago than this (a backlog): they are
+    /// late already, so waiting up to this long for fuller events adds at most their lag again,
+    /// and packs a drain into far fewer events. Zero turns it off.
+    pub backlog_linger: Duration,
     /// Output events being sent at once; with `blob_concurrency` and `flush_bytes` this bounds
     /// memory, and it bounds the rows sent again after a crash (their offsets not committed).
     pub max_events_in_flight: usize,
@@ -48,7 +55,9 @@ impl Default for EngineConfig {
             flush_bytes: 4 * 1024 * 1024,
             max_batch_events: 256,
             blob_concurrency: 4,
+            max_reading_blobs: 16,
             linger: Duration::from_millis(100),
+            backlog_linger: Duration::from_millis(1000),
             max_events_in_flight: 4,
             dead_letter_raw_limit: 64 * 1024,
             retry: RetryPolicy::default(),

@@ -153,3 +153,41 @@ fn all_committed_with(offsets: &MemoryOffsetStore, n: usize) -> bool {
         offsets.get(&BlobName::new(format!("a/c/b{i}/PT1H.json"))).map(|s| s.offset as usize) == Some(NSG.len() - 4)
     })
 }
+
+fn sem() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn rows_of_a_backlog_linger_longer_than_fresh_rows() {
+    for (behind, lingered) in [(false, 100), (true, 1000)] {
+        let (e, _) = setup(0, MemoryRowSink::new());
+        // Another blob still reading: the event never goes idle, so only the linger sends it.
+        let _reading = e.packer.busy();
+        let slot = read_slot::Slot::new([sem(), sem()], e.packer.busy(), behind);
+        let blob = BlobName::new("a/c/x/PT1H.json");
+        let start = tokio::time::Instant::now();
+        let rows = vec![bytes::Bytes::from_static(b"{}\n")];
+        read_slot::scoped(slot, e.send_rows(&blob, rows, false)).await.unwrap();
+        assert_eq!(start.elapsed(), std::time::Duration::from_millis(lingered), "behind: {behind}");
+        assert_eq!(e.metrics.output.flushes_count(FlushReason::Linger), 1);
+        assert_eq!(e.sink.lines().len(), 1);
+    }
+}
+
+#[test]
+fn events_enqueued_longer_ago_than_the_backlog_linger_are_a_backlog() {
+    let (e, _) = setup(0, MemoryRowSink::new());
+    let now = e.now_ms();
+    assert!(e.behind(Some(now - 5_000)));
+    assert!(!e.behind(Some(now - 10)));
+    assert!(!e.behind(None), "no enqueued time (local mode): not a backlog");
+    let off = Engine::new(
+        e.blobs.clone(),
+        e.offsets.clone(),
+        e.sink.clone(),
+        e.dead_letters.clone(),
+        EngineConfig { backlog_linger: std::time::Duration::ZERO, ..e.cfg.clone() },
+    );
+    assert!(!off.behind(Some(now - 5_000)), "backlog_linger 0 turns it off");
+}

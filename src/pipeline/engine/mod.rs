@@ -53,6 +53,8 @@ pub struct Engine<B, O, S, D> {
     packer: Arc<packer::Packer>,
     /// Offsets this worker loaded or committed, with their versions (`offset_cache.rs`).
     pub offset_cache: Arc<OffsetCache>,
+    /// `max_reading_blobs` read permits for all partitions (see `read_slot`).
+    reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl<B, O, S, D> Clone for Engine<B, O, S, D> {
@@ -68,6 +70,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
             enrichment: self.enrichment.clone(),
             packer: self.packer.clone(),
             offset_cache: self.offset_cache.clone(),
+            reads: self.reads.clone(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl<B, O, S, D> Clone for Engine<B, O, S, D> {
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
     pub fn new(blobs: Arc<B>, offsets: Arc<O>, sink: Arc<S>, dead_letters: Arc<D>, cfg: EngineConfig) -> Self {
         let state = Arc::new(EngineState::default());
+        let reads = Arc::new(tokio::sync::Semaphore::new(cfg.max_reading_blobs.max(1)));
         Engine {
             blobs,
             offsets,
@@ -86,6 +90,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             enrichment: EnrichmentHandle::default(),
             packer: Arc::default(),
             offset_cache: Arc::default(),
+            reads,
         }
     }
 

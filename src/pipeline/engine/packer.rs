@@ -7,7 +7,9 @@
 //! processed is waiting for an acknowledgement): then it is sent by a task of its own, so a
 //! waiter that goes away never strands the others. At most `max_events_in_flight` events are
 //! being sent at once; whoever closes an event waits for room while holding its read permit,
-//! which is what bounds memory (see `read_slot`).
+//! and nobody adds rows to a new event meanwhile: that is what bounds memory to the open event,
+//! one closed event waiting and those in flight. (Without the second rule every reader that
+//! filled an event would hold a full event while waiting: a gzip drain peaked near 500 MiB.)
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -46,12 +48,18 @@ pub(crate) struct Packer {
     busy_waiting: AtomicUsize,
     /// Woken when `busy` or `waiting` change, so waiters can see that nobody will add rows.
     changed: Notify,
+    /// Held by whoever closed an event while it waits for room in flight; rows are added only
+    /// when nobody does.
+    closing: tokio::sync::Mutex<()>,
 }
 
 struct OpenEvent {
     id: u64,
     first_blob: BlobName,
+    /// The event's rows in order: large segments as they came, runs of small ones copied.
     segments: Vec<Bytes>,
+    /// Small segments copied together (see `push`).
+    staging: BytesMut,
     bytes: usize,
     rows: usize,
     blobs: usize,
@@ -98,6 +106,7 @@ impl Packer {
         blob: &BlobName,
         segments: Vec<Bytes>,
     ) -> ServiceResult<Vec<Ticket>> {
+        drop(self.closing.lock().await);
         let mut tickets: Vec<Ticket> = Vec::new();
         let mut full = Vec::new();
         {
@@ -110,6 +119,7 @@ impl Packer {
                     id: self.next_id.fetch_add(1, Ordering::Relaxed),
                     first_blob: blob.clone(),
                     segments: Vec::new(),
+                    staging: BytesMut::new(),
                     bytes: 0,
                     rows: 0,
                     blobs: 0,
@@ -125,8 +135,7 @@ impl Packer {
                     });
                 }
                 event.rows += memchr::memchr_iter(b'\n', &segment).count();
-                event.bytes += segment.len();
-                event.segments.push(segment);
+                event.push(segment, env.event_bytes);
                 if event.bytes >= env.event_bytes {
                     full.push((open.take().expect("just filled"), FlushReason::Full));
                 }
@@ -197,18 +206,22 @@ impl Packer {
     }
 
     /// Hands a closed event to a task of its own once fewer than the limit are in flight.
-    async fn send<S: RowSink>(&self, env: &Env<'_, S>, event: OpenEvent, reason: FlushReason) {
+    async fn send<S: RowSink>(&self, env: &Env<'_, S>, mut event: OpenEvent, reason: FlushReason) {
         let limit = self.in_flight.get_or_init(|| Arc::new(Semaphore::new(env.max_events_in_flight.max(1)))).clone();
-        // The semaphore is never closed, so acquiring cannot fail.
-        let permit = limit.acquire_owned().await.ok();
+        let permit = {
+            let _closing = self.closing.lock().await;
+            // The semaphore is never closed, so acquiring cannot fail.
+            limit.acquire_owned().await.ok()
+        };
         let (sink, metrics) = (env.sink.clone(), env.metrics.clone());
         metrics.output.linger_seconds.observe(event.opened.elapsed().as_secs_f64());
         metrics.output.flushed(reason);
         tokio::spawn(async move {
             let _permit = permit;
             metrics.output.in_flight.inc();
-            let OpenEvent { first_blob, segments, bytes, rows, blobs, done, .. } = event;
-            let body = concat(segments, bytes);
+            let bytes = event.bytes;
+            let body = event.body();
+            let OpenEvent { first_blob, rows, blobs, done, .. } = event;
             // The event's first blob names it (the output partition key, error messages).
             let result = sink.send(RowBatch { blob: &first_blob, segments: vec![body], rows }).await;
             metrics.output.in_flight.dec();
@@ -221,14 +234,47 @@ impl Packer {
     }
 }
 
-/// One contiguous body: the sink sends a segment as one event (or, gzip, packs it as a whole).
-fn concat(mut segments: Vec<Bytes>, bytes: usize) -> Bytes {
-    if segments.len() == 1 {
-        return segments.pop().unwrap_or_default();
+/// Segments at least this large (or a quarter of an event) are kept as they are; smaller ones
+/// are copied. A segment shares its blob's whole read buffer (`engine.flush_bytes`, 4 MiB by
+/// default), so an event holding hundreds of quiet blobs' few rows each would keep hundreds of
+/// those buffers alive until it is acknowledged: a gzip drain peaked near 500 MiB that way.
+const KEEP_SEGMENT_BYTES: usize = 1024 * 1024;
+
+impl OpenEvent {
+    fn push(&mut self, segment: Bytes, event_bytes: usize) {
+        self.bytes += segment.len();
+        if segment.len() >= KEEP_SEGMENT_BYTES.min(event_bytes / 4) {
+            if !self.staging.is_empty() {
+                self.segments.push(self.staging.split().freeze());
+            }
+            self.segments.push(segment);
+        } else {
+            if self.staging.capacity() == 0 {
+                self.staging.reserve(KEEP_SEGMENT_BYTES.min(event_bytes));
+            }
+            self.staging.extend_from_slice(&segment);
+        }
     }
-    let mut body = BytesMut::with_capacity(bytes);
-    for s in &segments {
-        body.extend_from_slice(s);
+
+    /// One contiguous body: the sink sends a segment as one event (or, gzip, packs it as a
+    /// whole).
+    fn body(&mut self) -> Bytes {
+        if !self.staging.is_empty() {
+            self.segments.push(self.staging.split().freeze());
+        }
+        // Taken, so that the parts are freed once copied, not when the send ends.
+        let mut segments = std::mem::take(&mut self.segments);
+        if segments.len() == 1 {
+            return segments.pop().unwrap_or_default();
+        }
+        let mut body = BytesMut::with_capacity(self.bytes);
+        for s in &segments {
+            body.extend_from_slice(s);
+        }
+        body.freeze()
     }
-    body.freeze()
 }
+
+#[cfg(test)]
+#[path = "packer_tests.rs"]
+mod tests;

@@ -225,7 +225,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             .map(|(w, busy)| async move {
                 claim.turn(&w.blob).await;
                 let busy = busy.unwrap_or_else(|| self.packer.busy());
-                read_slot::scoped(Slot::new(lane.reads.clone(), busy), self.process_work(w, partition)).await
+                let behind = self.behind(w.enqueued_ms);
+                let reads = [lane.reads.clone(), self.reads.clone()];
+                read_slot::scoped(Slot::new(reads, busy, behind), self.process_work(w, partition)).await
             })
             .buffer_unordered(usize::MAX)
             .collect()
@@ -322,6 +324,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         self.metrics.dead_letter(letter.kind);
         tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, "dead letter written");
         Ok(())
+    }
+
+    /// Whether an event enqueued at `enqueued_ms` is part of a backlog (see `backlog_linger`).
+    pub(super) fn behind(&self, enqueued_ms: Option<i64>) -> bool {
+        let backlog = self.cfg.backlog_linger.as_millis() as i64;
+        backlog > 0 && enqueued_ms.is_some_and(|t| self.now_ms() - t > backlog)
     }
 
     fn observe_latency(&self, enqueued_ms: Option<i64>) {

@@ -1,7 +1,8 @@
 //! The read permit a blob of a batch holds while it reads, kept in a task-local slot so that
 //! the delivery deep inside a blob's processing can hand it back while it waits for the
 //! output hub: the next blobs read while the previous rows are in flight (pipelining), and no
-//! more than `engine.blob_concurrency` blobs of a batch hold read buffers at once.
+//! more than `engine.blob_concurrency` blobs of a partition, and `engine.max_reading_blobs` of
+//! the worker, hold read buffers at once.
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
@@ -15,16 +16,25 @@ tokio::task_local! {
 }
 
 pub(crate) struct Slot {
-    reads: Arc<Semaphore>,
-    permit: Option<OwnedSemaphorePermit>,
+    /// The partition's permits, then the worker's (always taken in that order).
+    reads: [Arc<Semaphore>; 2],
+    permit: Option<[OwnedSemaphorePermit; 2]>,
     /// Tells the packer this blob may still add rows to the open event.
     busy: Option<BusyGuard>,
+    /// The blob's events were enqueued longer ago than `backlog_linger`: its rows may linger
+    /// that long.
+    behind: bool,
 }
 
 impl Slot {
-    pub fn new(reads: Arc<Semaphore>, busy: BusyGuard) -> Self {
-        Slot { reads, permit: None, busy: Some(busy) }
+    pub fn new(reads: [Arc<Semaphore>; 2], busy: BusyGuard, behind: bool) -> Self {
+        Slot { reads, permit: None, busy: Some(busy), behind }
     }
+}
+
+/// Whether the blob being processed is part of a backlog (false outside a batch).
+pub(crate) fn behind() -> bool {
+    SLOT.try_with(|s| s.borrow().behind).unwrap_or(false)
 }
 
 /// Runs `f` (one blob's processing) with `slot` as its read slot.
@@ -38,10 +48,12 @@ pub(crate) async fn acquire() {
         let s = s.borrow();
         s.permit.is_none().then(|| s.reads.clone())
     });
-    if let Ok(Some(reads)) = reads {
-        // The semaphore is never closed.
-        let permit = reads.acquire_owned().await.ok();
-        let _ = SLOT.try_with(|s| s.borrow_mut().permit = permit);
+    if let Ok(Some([partition, worker])) = reads {
+        // The semaphores are never closed.
+        let (Ok(first), Ok(second)) = (partition.acquire_owned().await, worker.acquire_owned().await) else {
+            return;
+        };
+        let _ = SLOT.try_with(|s| s.borrow_mut().permit = Some([first, second]));
     }
 }
 
@@ -55,4 +67,29 @@ pub(crate) fn release(finished: bool) {
             s.busy = None;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::pipeline::engine::packer::Packer;
+
+    #[tokio::test]
+    async fn the_workers_permits_bound_reading_blobs_across_partitions() {
+        // One read for the worker, four per partition: a blob of another partition still waits.
+        let (worker, packer) = (Arc::new(Semaphore::new(1)), Arc::new(Packer::default()));
+        let slot = || Slot::new([Arc::new(Semaphore::new(4)), worker.clone()], packer.busy(), false);
+        let mut reading = Box::pin(scoped(slot(), async {
+            acquire().await;
+            std::future::pending::<()>().await
+        }));
+        assert!(reading.as_mut().now_or_never().is_none());
+        assert_eq!(worker.available_permits(), 0, "the first blob reads");
+        let mut other = Box::pin(scoped(slot(), acquire()));
+        assert!(other.as_mut().now_or_never().is_none(), "another partition's blob waits for the worker");
+        drop(reading);
+        assert!(other.as_mut().now_or_never().is_some(), "and reads once the first is done");
+    }
 }

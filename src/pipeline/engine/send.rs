@@ -24,11 +24,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let env = Env {
             sink: &self.sink,
             metrics: &self.metrics,
-            linger: self.cfg.linger,
+            // Rows of a backlog are late already: waiting for fuller events costs them little.
+            linger: if read_slot::behind() { self.cfg.linger.max(self.cfg.backlog_linger) } else { self.cfg.linger },
             max_events_in_flight: self.cfg.max_events_in_flight,
             event_bytes: self
                 .sink
-                .segment_bytes()
+                .event_bytes()
                 .unwrap_or(self.cfg.flush_bytes.saturating_mul(UNLIMITED_EVENT_FLUSHES))
                 .max(1),
         };

@@ -47,6 +47,13 @@ pub trait RowSink: Send + Sync + 'static {
         None
     }
 
+    /// Uncompressed bytes of rows that make one output event, when the sink knows better than
+    /// `segment_bytes` (a compressing sink: rows of several segments per event). The engine packs
+    /// rows of many blobs into events of this size. `None`: a few flushes' worth.
+    fn event_bytes(&self) -> Option<usize> {
+        self.segment_bytes()
+    }
+
     /// Returns only when every row of `batch` is durably accepted (written and flushed, or
     /// acknowledged by the service). The engine commits offsets only after this returns `Ok`.
     fn send(&self, batch: RowBatch<'_>) -> impl Future<Output = ServiceResult<()>> + Send;
