@@ -2,7 +2,7 @@
 //! the events that carry its rows before it commits its own offset.
 //!
 //! One packer serves every partition of a worker. An event is open until it holds a sink
-//! event's worth of rows (`RowSink::segment_bytes`, or four flushes for sinks without a limit),
+//! event's worth of rows (`RowSink::event_bytes`, or four flushes for sinks without a size),
 //! its linger bound passes, or no blob is left that could add to it (every blob still being
 //! processed is waiting for an acknowledgement): then it is sent by a task of its own, so a
 //! waiter that goes away never strands the others. At most `max_events_in_flight` events are

@@ -12,9 +12,8 @@ use crate::pipeline::error::ServiceResult;
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
 
-/// Event size for sinks without a limit of their own (NDJSON files, gzip events packed by
-/// compressed size): four flushes of rows, so one event (one fsync, or about 1 MB of gzip at
-/// the 17× measured in bench/README.md) serves many quiet blobs.
+/// Event size for sinks without a size of their own (NDJSON files): four flushes of rows, so one
+/// event (one write and fsync) serves many quiet blobs.
 const UNLIMITED_EVENT_FLUSHES: usize = 4;
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
