@@ -115,17 +115,8 @@ impl Packer {
                 if open.as_ref().is_some_and(|o| o.bytes + segment.len() > env.event_bytes) {
                     full.push((open.take().expect("checked above"), FlushReason::Full));
                 }
-                let event = open.get_or_insert_with(|| OpenEvent {
-                    id: self.next_id.fetch_add(1, Ordering::Relaxed),
-                    first_blob: blob.clone(),
-                    segments: Vec::new(),
-                    staging: BytesMut::new(),
-                    bytes: 0,
-                    rows: 0,
-                    blobs: 0,
-                    opened: Instant::now(),
-                    done: watch::channel(None).0,
-                });
+                let event =
+                    open.get_or_insert_with(|| OpenEvent::new(self.next_id.fetch_add(1, Ordering::Relaxed), blob));
                 if tickets.last().is_none_or(|t| t.id != event.id) {
                     event.blobs += 1;
                     tickets.push(Ticket {
@@ -241,6 +232,20 @@ impl Packer {
 const KEEP_SEGMENT_BYTES: usize = 1024 * 1024;
 
 impl OpenEvent {
+    fn new(id: u64, first_blob: &BlobName) -> Self {
+        OpenEvent {
+            id,
+            first_blob: first_blob.clone(),
+            segments: Vec::new(),
+            staging: BytesMut::new(),
+            bytes: 0,
+            rows: 0,
+            blobs: 0,
+            opened: Instant::now(),
+            done: watch::channel(None).0,
+        }
+    }
+
     fn push(&mut self, segment: Bytes, event_bytes: usize) {
         self.bytes += segment.len();
         if segment.len() >= KEEP_SEGMENT_BYTES.min(event_bytes / 4) {

@@ -5,23 +5,9 @@ use futures::FutureExt;
 
 use super::*;
 
-fn event() -> OpenEvent {
-    OpenEvent {
-        id: 0,
-        first_blob: BlobName::new("a/c/b/PT1H.json"),
-        segments: Vec::new(),
-        staging: BytesMut::new(),
-        bytes: 0,
-        rows: 0,
-        blobs: 0,
-        opened: Instant::now(),
-        done: watch::channel(None).0,
-    }
-}
-
 #[test]
 fn small_segments_are_copied_and_large_ones_freed_once_in_the_body() {
-    let mut ev = event();
+    let mut ev = OpenEvent::new(0, &BlobName::new("a/c/b/PT1H.json"));
     let small = Bytes::from(b"{\"a\":1}\n".repeat(100));
     let large = Bytes::from(vec![b'\n'; KEEP_SEGMENT_BYTES]);
     ev.push(small.clone(), 16 << 20);
