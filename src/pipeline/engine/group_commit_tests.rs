@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::tests::{NSG, TestEngine};
+use super::tests::{NSG, TestEngine, engine_with};
 use super::*;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::memory::MemoryBlobStore;
 use crate::pipeline::change_feed::memory::MemoryFeed;
 use crate::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
-use crate::pipeline::dead_letter::memory::MemoryDeadLetters;
 use crate::pipeline::error::ErrorKind;
 use crate::pipeline::metrics::FlushReason;
 use crate::pipeline::offset_store::memory::MemoryOffsetStore;
@@ -35,14 +34,7 @@ fn setup(n: usize, sink: MemoryRowSink) -> (TestEngine, Vec<FeedEvent>) {
         });
     }
     let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
-    let e = Engine::new(
-        Arc::new(blobs),
-        Arc::new(MemoryOffsetStore::new()),
-        Arc::new(sink),
-        Arc::new(MemoryDeadLetters::new()),
-        cfg,
-    );
-    (e, events)
+    (engine_with(Arc::new(blobs), Arc::new(sink), cfg), events)
 }
 
 fn all_committed(e: &TestEngine, n: usize) -> bool {
@@ -120,13 +112,7 @@ impl crate::pipeline::row_sink::RowSink for SlowSink {
 async fn a_blob_in_a_later_batch_waits_for_the_earlier_batch_naming_it() {
     let (e, events) = setup(2, MemoryRowSink::new());
     let cfg = EngineConfig { max_batch_events: 1, ..e.cfg.clone() };
-    let e = Engine::new(
-        e.blobs.clone(),
-        e.offsets.clone(),
-        Arc::new(SlowSink(MemoryRowSink::new())),
-        e.dead_letters.clone(),
-        cfg,
-    );
+    let e = engine_with(e.blobs.clone(), Arc::new(SlowSink(MemoryRowSink::new())), cfg);
     // One event per batch, three batches at once: a, b, a, b. Were the second `a` processed
     // while the first one's rows are in flight, it would load the same offset and send them again.
     let order: Vec<FeedEvent> = [0usize, 1, 0, 1]
@@ -182,11 +168,9 @@ fn events_enqueued_longer_ago_than_the_backlog_linger_are_a_backlog() {
     assert!(e.behind(Some(now - 5_000)));
     assert!(!e.behind(Some(now - 10)));
     assert!(!e.behind(None), "no enqueued time (local mode): not a backlog");
-    let off = Engine::new(
+    let off = engine_with(
         e.blobs.clone(),
-        e.offsets.clone(),
         e.sink.clone(),
-        e.dead_letters.clone(),
         EngineConfig { backlog_linger: std::time::Duration::ZERO, ..e.cfg.clone() },
     );
     assert!(!off.behind(Some(now - 5_000)), "backlog_linger 0 turns it off");

@@ -20,13 +20,16 @@ pub(super) const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
 pub(super) fn engine(blobs: MemoryBlobStore) -> TestEngine {
     let cfg = EngineConfig { retry: RetryPolicy::fast(), ..EngineConfig::default() };
-    Engine::new(
-        Arc::new(blobs),
-        Arc::new(MemoryOffsetStore::new()),
-        Arc::new(MemoryRowSink::new()),
-        Arc::new(MemoryDeadLetters::new()),
-        cfg,
-    )
+    engine_with(Arc::new(blobs), Arc::new(MemoryRowSink::new()), cfg)
+}
+
+/// An engine on `blobs` with `sink` and `cfg`, and empty offsets and dead letters.
+pub(super) fn engine_with<S: crate::pipeline::row_sink::RowSink>(
+    blobs: Arc<MemoryBlobStore>,
+    sink: Arc<S>,
+    cfg: EngineConfig,
+) -> Engine<MemoryBlobStore, MemoryOffsetStore, S, MemoryDeadLetters> {
+    Engine::new(blobs, Arc::new(MemoryOffsetStore::new()), sink, Arc::new(MemoryDeadLetters::new()), cfg)
 }
 
 pub(super) fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
@@ -276,13 +279,7 @@ async fn a_record_larger_than_a_flush_goes_out_in_parts_and_its_offset_at_its_en
     blobs.put(&b, first.clone().into_bytes(), Some(1));
     let cfg = EngineConfig { retry: RetryPolicy::fast(), flush_bytes: 1, ..EngineConfig::default() };
     let sink = CrashAfter { inner: MemoryRowSink::new(), left: 1.into() };
-    let e = Engine::new(
-        Arc::new(blobs),
-        Arc::new(MemoryOffsetStore::new()),
-        Arc::new(sink),
-        Arc::new(MemoryDeadLetters::new()),
-        cfg,
-    );
+    let e = engine_with(Arc::new(blobs), Arc::new(sink), cfg);
     // The first flush is in the middle of the record; the crash comes before its offset commit.
     let (feed, _) = MemoryFeed::new(vec![vec![changed(1, "b", first.len())]]);
     let _ = e.run(feed, CancellationToken::new()).await;
