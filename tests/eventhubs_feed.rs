@@ -73,12 +73,12 @@ fn url(path: &str) -> String {
 /// Publishes one Event Grid message per entry of `lengths` to `partition`; entry `n` > 1
 /// puts `n` events in one message (an array), for blobs `{tag}{i}`.
 async fn publish(s: &Setup, partition: &str, tag: &str, sizes: &[usize]) {
-    let producer = producer(&s.emulator, HUB).await;
+    let mut input = InputSender::new(&s.emulator, HUB).await;
     for (i, n) in sizes.iter().enumerate() {
         let events: Vec<_> = (0..*n).map(|k| blob_created(&url(&format!("{tag}{i}")), 100 + k as u64)).collect();
-        send_to_partition(&producer, partition, serde_json::to_vec(&events).unwrap()).await;
+        input.send(partition, serde_json::to_vec(&events).unwrap()).await;
     }
-    within("close producer", producer.close()).await.unwrap();
+    input.close().await;
 }
 
 async fn next_partitions(feed: &mut EventHubsFeed, n: usize) -> Vec<EventHubsPartition> {

@@ -46,12 +46,12 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     let blobs = common::blob_store(&[&container], AzureBlobStoreOptions::default());
     assert_eq!(blobs.properties(&name).await.expect("the decoded name reads back").content_length, blob.len() as u64);
 
-    let producer = producer(&emulator, "input").await;
+    let mut input = InputSender::new(&emulator, "input").await;
     let created = blob_created(blob_client.url().as_str(), blob.len() as u64);
-    send_to_partition(&producer, "0", serde_json::to_vec(&vec![created]).unwrap()).await;
+    input.send("0", serde_json::to_vec(&vec![created]).unwrap()).await;
     let foreign = blob_created(&format!("{}/elsewhere/{PATH}", common::blob_endpoint()), 10);
-    send_to_partition(&producer, "0", serde_json::to_vec(&vec![foreign]).unwrap()).await;
-    within("close producer", producer.close()).await.unwrap();
+    input.send("0", serde_json::to_vec(&vec![foreign]).unwrap()).await;
+    input.close().await;
 
     let store =
         blob_checkpoint_store(&common::blob_endpoint(), &ckpt_container, &StorageAuth::emulator(), None).unwrap();

@@ -12,16 +12,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use azure_messaging_eventhubs::{OpenReceiverOptions, StartLocation, StartPosition};
 use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE};
 use flowlog::azure::StorageAuth;
 use flowlog::azure::blob_store::AzureBlobStoreOptions;
 use flowlog::azure::table::TableOffsetStore;
 use flowlog::pipeline::blob_store::BlobStore;
-use futures::StreamExt;
 
 use crate::common;
-use crate::hubs::{consumer, start_emulator};
+use crate::hubs::start_emulator;
 
 pub const NSG: &str = "insights-logs-networksecuritygroupflowevent";
 pub const VNET: &str = "insights-logs-flowlogflowevent";
@@ -199,55 +197,17 @@ shutdown_deadline_secs = 10
             .map_or(0, |h| h.partitions.values().map(|p| p.events_received).sum())
     }
 
-    /// Every row in the output hub, in partition order. Reading is retried: the test's own
-    /// short-lived clients are not what is under test.
-    pub async fn delivered(&self) -> Vec<String> {
-        self.delivered_or_error().await.unwrap_or_else(|e| panic!("reading the output hub failed: {e}"))
-    }
-
-    /// [`Stack::delivered`], or the last error of its attempts.
-    pub async fn delivered_or_error(&self) -> Result<Vec<String>, String> {
-        let mut last = String::new();
-        for attempt in 1..=12u64 {
-            match tokio::time::timeout(Duration::from_secs(30), self.try_delivered()).await {
-                Ok(Ok(lines)) => return Ok(lines),
-                Ok(Err(e)) => last = e,
-                Err(_) => last = "timed out".into(),
-            }
-            eprintln!("READER|attempt {attempt} failed: {last}");
-            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
-        }
-        Err(last)
-    }
-
-    async fn try_delivered(&self) -> Result<Vec<String>, String> {
-        let consumer = consumer(&self.emulator, "rows").await;
-        let mut lines = Vec::new();
-        for p in 0..4 {
-            let props = consumer.get_partition_properties(&p.to_string()).await.map_err(|e| e.to_string())?;
-            if props.is_empty {
-                continue;
-            }
-            let n = (props.last_enqueued_sequence_number + 1) as usize;
-            let options = OpenReceiverOptions {
-                start_position: Some(StartPosition { location: StartLocation::Earliest, inclusive: false }),
-                ..Default::default()
-            };
-            let receiver =
-                consumer.open_receiver_on_partition(p.to_string(), Some(options)).await.map_err(|e| e.to_string())?;
-            {
-                let stream = receiver.stream_events();
-                futures::pin_mut!(stream);
-                for _ in 0..n {
-                    let event = stream.next().await.ok_or("stream ended")?.map_err(|e| e.to_string())?;
-                    let body = event.event_data().body().unwrap_or_default();
-                    lines.extend(String::from_utf8_lossy(body).lines().map(str::to_string));
-                }
-            }
-            let _ = receiver.close().await;
-        }
-        let _ = consumer.close().await;
-        Ok(lines)
+    /// Every row in the output hub, in partition order, read from the emulator's store: exactly
+    /// what the hub holds, duplicates included. An SDK 0.15 consumer loses its connection now and
+    /// then on a race in its AMQP stack (see the emulator's `inspect` module), and a verdict on
+    /// loss must not depend on it; the SDK's own read path is checked in `eventhubs_sink.rs`.
+    pub fn delivered(&self) -> Vec<String> {
+        let partitions = self.emulator.stored_bodies("rows").expect("the output hub exists");
+        partitions
+            .iter()
+            .flatten()
+            .flat_map(|body| String::from_utf8_lossy(body).lines().map(str::to_string).collect::<Vec<_>>())
+            .collect()
     }
 
     /// The rows every blob written under the given start hour must yield, by id.
@@ -309,17 +269,7 @@ pub async fn wait_for_rows(stack: &Stack, expected: &HashMap<String, String>, li
             continue;
         }
         seen_events = events;
-        // The test's own reader (SDK 0.15 against the emulator) sometimes loses its session for
-        // a few seconds: that is "not read yet", tried again until the limit, not a verdict.
-        let rows = match stack.delivered_or_error().await {
-            Ok(rows) => rows,
-            Err(e) => {
-                assert!(start.elapsed() < limit, "reading the output hub failed until {limit:?}: {e}");
-                seen_events = 0;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-        };
+        let rows = stack.delivered();
         let ids: std::collections::HashSet<String> = rows.iter().map(|l| id_of(l)).collect();
         if expected.keys().all(|k| ids.contains(k)) {
             return rows;

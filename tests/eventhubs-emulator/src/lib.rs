@@ -26,6 +26,7 @@ mod control;
 mod credential;
 mod hash;
 pub mod http;
+mod inspect;
 mod nodes;
 mod persist;
 mod publish;

@@ -209,3 +209,26 @@ async fn receivers_start_at_every_position_kind() {
     within("close producer", producer.close()).await.unwrap();
     emulator.shutdown().await;
 }
+
+/// The store as tests inspect it: every body, by partition and in sequence order, batches
+/// unpacked, nothing from another hub.
+#[tokio::test]
+async fn stored_bodies_are_what_the_hub_holds_in_partition_and_sequence_order() {
+    let emulator = start().await;
+    let producer = producer(&emulator).await;
+    send_to_partition(&producer, "3", "p", 2).await;
+    let options = EventDataBatchOptions { partition_id: Some("0".into()), ..Default::default() };
+    let batch = within("create batch", producer.create_batch(Some(options))).await.unwrap();
+    for i in 0..3 {
+        assert!(batch.try_add_event_data(event(&format!("b{i}")), None).unwrap());
+    }
+    within("send batch", producer.send_batch(batch, None)).await.unwrap();
+    send_to_partition(&producer, "3", "q", 1).await;
+    let stored = emulator.stored_bodies(HUB).expect("the hub exists");
+    let text: Vec<Vec<&str>> =
+        stored.iter().map(|p| p.iter().map(|b| std::str::from_utf8(b).unwrap()).collect()).collect();
+    assert_eq!(text, [vec!["b0", "b1", "b2"], vec![], vec![], vec!["p0", "p1", "q0"]]);
+    assert!(emulator.stored_bodies("no-such-hub").is_none());
+    within("close producer", producer.close()).await.unwrap();
+    emulator.shutdown().await;
+}
