@@ -57,6 +57,16 @@ async fn read_hub(emulator: &EmulatorHandle, partitions: u32) -> BTreeMap<String
     all
 }
 
+/// The body sizes of partition 0's events from the `skip`th on, after checking that those
+/// bodies (decompressed when `gzip`) are exactly `rows`: every row, once, in order.
+async fn sizes_of_events_carrying(emulator: &EmulatorHandle, skip: usize, gzip: bool, rows: &[u8]) -> Vec<usize> {
+    let all = read_hub(emulator, 1).await;
+    let bodies: Vec<&[u8]> = all["0"][skip..].iter().map(|e| e.event_data().body().unwrap()).collect();
+    let joined: Vec<u8> = bodies.iter().flat_map(|b| if gzip { gunzip(b) } else { b.to_vec() }).collect();
+    assert_eq!(joined, rows, "every row, once, in order");
+    bodies.iter().map(|b| b.len()).collect()
+}
+
 fn gunzip(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(body).read_to_end(&mut out).expect("valid gzip");
@@ -181,12 +191,9 @@ async fn megabyte_events_fill_the_link_and_arrive_intact() {
     let rows = ndjson("m", 24_000);
     assert!(rows.len() > 2_000_000, "{} bytes", rows.len());
     send(&sink, &BlobName::new("acct/c1x/m/PT1H.json"), &rows).await.expect("rows accepted");
-    let all = read_hub(&emulator, 1).await;
-    let events = &all["0"];
-    let joined: Vec<u8> = events.iter().flat_map(|e| e.event_data().body().unwrap().to_vec()).collect();
-    assert_eq!(joined, rows, "every row, once, in order");
-    assert!(events.iter().all(|e| e.event_data().body().unwrap().len() <= 1_000_000));
-    assert_eq!(events.len(), rows.len().div_ceil(1_000_000), "events as large as the limit allows");
+    let sizes = sizes_of_events_carrying(&emulator, 0, false, &rows).await;
+    assert!(sizes.iter().all(|&size| size <= 1_000_000));
+    assert_eq!(sizes.len(), rows.len().div_ceil(1_000_000), "events as large as the limit allows");
     assert_eq!(emulator.control().counters().oversize_rejected, 0, "nothing was sent over the link's limit");
     within("close sink", sink.close()).await.unwrap();
     emulator.shutdown().await;
@@ -202,13 +209,10 @@ async fn a_link_smaller_than_the_configured_size_is_measured_not_refused() {
     let sink = sink(&emulator, BatchConfig::default()).await;
     let rows = ndjson("s", 12_000);
     send(&sink, &BlobName::new("acct/c1x/s/PT1H.json"), &rows).await.expect("rows accepted");
-    let all = read_hub(&emulator, 1).await;
-    let events = &all["0"];
-    let joined: Vec<u8> = events.iter().flat_map(|e| e.event_data().body().unwrap().to_vec()).collect();
-    assert_eq!(joined, rows, "every row, once, in order");
-    let largest = events.iter().map(|e| e.event_data().body().unwrap().len()).max().unwrap();
+    let sizes = sizes_of_events_carrying(&emulator, 0, false, &rows).await;
+    let largest = *sizes.iter().max().unwrap();
     assert!((255_000..262_144).contains(&largest), "largest event {largest} bytes");
-    assert!(events.len() <= rows.len().div_ceil(255_000) + 1, "{} events for {} bytes", events.len(), rows.len());
+    assert!(sizes.len() <= rows.len().div_ceil(255_000) + 1, "{} events for {} bytes", sizes.len(), rows.len());
     assert_eq!(emulator.control().counters().oversize_rejected, 0, "nothing was sent over the link's limit");
     within("close sink", sink.close()).await.unwrap();
     emulator.shutdown().await;
@@ -226,18 +230,11 @@ async fn gzip_events_fill_the_link_from_the_ratio_seen_before() {
     let before = emulator.control().counters().hub_events(HUB);
     let rows = ndjson("g", 40_000);
     send(&sink, &blob, &rows).await.expect("rows accepted");
-    let all = read_hub(&emulator, 1).await;
-    let events = &all["0"][before as usize..];
-    let joined: Vec<u8> = events.iter().flat_map(|e| gunzip(e.event_data().body().unwrap())).collect();
-    assert_eq!(joined, rows, "every row, once, in order");
-    let compressed: usize = events.iter().map(|e| e.event_data().body().unwrap().len()).sum();
-    assert!(events.iter().all(|e| e.event_data().body().unwrap().len() <= max));
+    let sizes = sizes_of_events_carrying(&emulator, before as usize, true, &rows).await;
+    let compressed: usize = sizes.iter().sum();
+    assert!(sizes.iter().all(|&size| size <= max));
     // Aiming at nine tenths of the limit: one event more than a perfect fill, at most.
-    assert!(
-        events.len() <= compressed * 10 / (max * 9) + 2,
-        "{} events for {compressed} compressed bytes",
-        events.len()
-    );
+    assert!(sizes.len() <= compressed * 10 / (max * 9) + 2, "{} events for {compressed} compressed bytes", sizes.len());
     assert!(sink.event_bytes().unwrap() > max * 4, "a gzip event holds more rows than the limit");
     within("close sink", sink.close()).await.unwrap();
     emulator.shutdown().await;
