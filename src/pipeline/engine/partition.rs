@@ -216,10 +216,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         // Every blob starts at once, but only `blob_concurrency` of the partition hold a read
         // permit at a time: a blob waiting for the output hub has given its permit to the next
-        // one. All count as busy from the start, so the shared event waits for their rows (up to
-        // its linger bound).
-        // A blob named by an earlier batch still running waits for it, and only then counts as
-        // busy; the others count from the start, before any of them is first polled.
+        // one. A blob counts as busy from the start (before any blob is first polled), so the
+        // shared event waits for its rows up to its linger bound; one named by an earlier batch
+        // still running waits for that batch, and only then counts as busy.
         let busy: Vec<_> = work.iter().map(|w| (!claim.waits(&w.blob)).then(|| self.packer.busy())).collect();
         let results: Vec<ServiceResult<()>> = futures::stream::iter(work.into_iter().zip(busy))
             .map(|(w, busy)| async move {
