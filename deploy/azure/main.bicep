@@ -1,10 +1,13 @@
 // flowlog Azure resources. Deploy into the resource group that will hold the pipeline:
 //   az deployment group create -g <rg> -f deploy/azure/main.bicep -p @main.parameters.json
 // Creates: Event Hubs namespace with the input and output hubs, the state storage account,
-// the user-assigned identity with federated credentials for AKS workload identity, least-
-// privilege role assignments, the Event Grid system topic + subscription on the EXISTING
-// flow-log storage account, and the Data Explorer database objects + Event Hub data connection
-// on an EXISTING cluster. Authentication is Entra ID everywhere (local/SAS auth disabled).
+// the user-assigned identity (with federated credentials for AKS workload identity when an OIDC
+// issuer is given), least-privilege role assignments (for the identity and, optionally, for a
+// person running flowlog with their own login), the Event Grid system topic + subscription on
+// the EXISTING flow-log storage account, the Data Explorer database objects + Event Hub data
+// connection on an EXISTING cluster and, optionally, flowlog itself on Azure Container Apps.
+// Authentication is Entra ID everywhere (local/SAS auth disabled). docs/AZURE.md walks through
+// it without Kubernetes, deploy/README.md with AKS.
 targetScope = 'resourceGroup'
 
 @description('Region of the new resources (the Event Grid system topic follows the flow-log account instead).')
@@ -58,8 +61,8 @@ param systemTopicName string = '${flowLogStorageAccountName}-events'
 @description('Name of the user-assigned managed identity flowlog (and KEDA) run as.')
 param identityName string = 'flowlog'
 
-@description('OIDC issuer URL of the AKS cluster: az aks show -g <rg> -n <aks> --query oidcIssuerProfile.issuerUrl -o tsv')
-param aksOidcIssuerUrl string
+@description('OIDC issuer URL of the AKS cluster: az aks show -g <rg> -n <aks> --query oidcIssuerProfile.issuerUrl -o tsv. Empty when flowlog does not run on AKS (no federated credentials).')
+param aksOidcIssuerUrl string = ''
 
 @description('Kubernetes namespace flowlog is deployed to (kubectl apply -k ... -n <this>).')
 param kubernetesNamespace string = 'flowlog'
@@ -96,6 +99,28 @@ param adxTableName string = 'FlowLogs'
 
 @description('JSON ingestion mapping; must equal flowlog.toml [output] adx_mapping and deploy/adx/02-mapping.kql.')
 param adxMappingName string = 'FlowLogsMapping'
+
+@description('Object ID of a person (or group) who runs flowlog with their own Entra ID login, e.g. on a laptop: az ad signed-in-user show --query id -o tsv. They get the same data roles as the identity. Empty for none.')
+param operatorPrincipalId string = ''
+
+@description('User or Group: the kind of operatorPrincipalId.')
+@allowed(['User', 'Group'])
+param operatorPrincipalType string = 'User'
+
+@description('Also run flowlog on Azure Container Apps (no Kubernetes needed), scaled by KEDA on the input hub lag.')
+param deployContainerApp bool = false
+
+@description('Image for the container app, e.g. contosoacr.azurecr.io/flowlog:0.1.0 (built from deploy/Dockerfile). Required with deployContainerApp.')
+param containerImage string = ''
+
+@description('EXISTING Azure Container Registry in this resource group holding containerImage; the identity gets AcrPull on it. Empty for an anonymously pullable image.')
+param containerRegistryName string = ''
+
+@description('Container app name.')
+param containerAppName string = 'flowlog'
+
+@description('Container Apps environment name (created, with a Log Analytics workspace <name>-logs).')
+param containerAppsEnvironmentName string = 'flowlog-env'
 
 @description('Resource tags applied to every new resource.')
 param tags object = {
@@ -166,6 +191,23 @@ module flowlogRoles 'modules/roles.bicep' = {
   }
 }
 
+// The same roles for a person running flowlog with their own login (Azure CLI credential).
+module operatorRoles 'modules/roles.bicep' = if (!empty(operatorPrincipalId)) {
+  name: 'flowlog-operator-roles'
+  params: {
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+    eventHubsNamespaceName: eventHubsNamespaceName
+    inputHubName: eventHubs.outputs.inputHubName
+    outputHubName: eventHubs.outputs.outputHubName
+    stateStorageAccountName: state.outputs.accountName
+    checkpointContainer: state.outputs.checkpointContainer
+    deadLetterContainer: state.outputs.deadLetterContainer
+    offsetTable: state.outputs.offsetTable
+    roles: roles
+  }
+}
+
 // System topic on the flow-log account (in its resource group) and read access for flowlog.
 module source 'modules/flowlog-source.bicep' = {
   name: 'flowlog-source'
@@ -174,6 +216,8 @@ module source 'modules/flowlog-source.bicep' = {
     storageAccountName: flowLogStorageAccountName
     systemTopicName: systemTopicName
     readerPrincipalId: identity.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
     tags: tags
   }
 }
@@ -243,6 +287,36 @@ module adx 'modules/adx.bicep' = {
   dependsOn: [adxReceivesOutputHub]
 }
 
+// flowlog without Kubernetes: the identity above, the same hubs, group and containers.
+module containerApp 'modules/containerapp.bicep' = if (deployContainerApp) {
+  name: 'flowlog-containerapp'
+  params: {
+    location: location
+    environmentName: containerAppsEnvironmentName
+    appName: containerAppName
+    image: containerImage
+    registryName: containerRegistryName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
+    eventHubsNamespaceName: eventHubsNamespaceName
+    inputHubName: eventHubs.outputs.inputHubName
+    consumerGroup: eventHubs.outputs.flowlogConsumerGroup
+    outputHubName: eventHubs.outputs.outputHubName
+    stateStorageAccountName: state.outputs.accountName
+    checkpointContainer: state.outputs.checkpointContainer
+    deadLetterContainer: state.outputs.deadLetterContainer
+    offsetTable: state.outputs.offsetTable
+    flowLogStorageAccountName: flowLogStorageAccountName
+    adxTableName: adxTableName
+    adxMappingName: adxMappingName
+    maxReplicas: inputHubPartitions
+    tags: tags
+  }
+  // The app starts reading at once: its roles must exist first.
+  dependsOn: [flowlogRoles, source]
+}
+
 @description('Client ID for deploy/kubernetes/settings.env AZURE_CLIENT_ID.')
 output identityClientId string = identity.outputs.clientId
 @description('For settings.env EVENTHUBS_NAMESPACE.')
@@ -257,3 +331,5 @@ output stateBlobEndpoint string = state.outputs.blobEndpoint
 output stateTableEndpoint string = state.outputs.tableEndpoint
 @description('For flowlog.toml [sources] allowed (append the container names).')
 output flowLogBlobEndpoint string = source.outputs.blobEndpoint
+@description('Container app running flowlog (empty without deployContainerApp).')
+output containerAppName string = deployContainerApp ? containerApp.outputs.appName : ''

@@ -24,3 +24,12 @@ if [ ! -f "$maxmind/GeoLite2-ASN-Test.mmdb" ] || [ ! -f "$maxmind/GeoIP2-City-Te
     "$tmp"/maxminddb-3.2.0/tests/data/LICENSE-MIT "$maxmind/"
   rm -rf "$tmp"
 fi
+# Bicep parser (tree-sitter-bicep, pinned in bicep-requirements.txt) in its own virtualenv, for
+# tests/bicep/check.py: the Bicep CLI itself is not installable here.
+bicep="$tools/bicep"
+if ! cmp -s "$root/tests/tools/bicep-requirements.txt" "$bicep/requirements.txt"; then
+  rm -rf "$bicep"
+  python3 -m venv "$bicep" || { echo "setup.sh: python3 -m venv failed (install python3-venv)" >&2; exit 1; }
+  "$bicep/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/tests/tools/bicep-requirements.txt" >&2
+  cp "$root/tests/tools/bicep-requirements.txt" "$bicep/requirements.txt"
+fi

@@ -10,6 +10,13 @@ param systemTopicName string
 @description('Principal ID of the flowlog identity (Storage Blob Data Reader on the account).')
 param readerPrincipalId string
 
+@description('Object ID of a person or group running flowlog with their own Entra ID login (Storage Blob Data Reader too); empty for none.')
+param operatorPrincipalId string = ''
+
+@description('User or Group: the kind of operatorPrincipalId.')
+@allowed(['User', 'Group'])
+param operatorPrincipalType string = 'User'
+
 @description('Resource tags.')
 param tags object
 
@@ -43,6 +50,16 @@ resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReader)
     principalId: readerPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+resource operatorReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(account.id, operatorPrincipalId, storageBlobDataReader)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReader)
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
   }
 }
 

@@ -1,5 +1,6 @@
 // User-assigned managed identity for flowlog, trusted by the AKS cluster's OIDC issuer for the
-// flowlog service account (and optionally the KEDA operator's).
+// flowlog service account (and optionally the KEDA operator's). Without AKS (Container Apps, a
+// VM) the identity is attached directly and needs no federated credential.
 
 @description('Region of the identity.')
 param location string
@@ -7,7 +8,7 @@ param location string
 @description('Identity name.')
 param identityName string
 
-@description('AKS OIDC issuer URL.')
+@description('AKS OIDC issuer URL; empty: no federated credentials (not on AKS).')
 param oidcIssuerUrl string
 
 @description('Namespace of the flowlog service account.')
@@ -36,7 +37,7 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 
 // The token the workload identity webhook projects into the pod has this issuer, subject and
 // audience; Entra ID exchanges it for a token of this identity.
-resource flowlogCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+resource flowlogCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = if (!empty(oidcIssuerUrl)) {
   parent: identity
   name: 'aks-${kubernetesNamespace}-${kubernetesServiceAccount}'
   properties: {
@@ -46,7 +47,7 @@ resource flowlogCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/fed
   }
 }
 
-resource kedaCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = if (federateKedaOperator) {
+resource kedaCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = if (federateKedaOperator && !empty(oidcIssuerUrl)) {
   parent: identity
   name: 'aks-${kedaNamespace}-${kedaServiceAccount}'
   properties: {

@@ -1,8 +1,12 @@
 // Least-privilege data-plane roles for the flowlog identity, each on the narrowest scope:
 // the two hubs (not the namespace), the two containers and the table (not the account).
 
-@description('Object (principal) ID of the flowlog managed identity.')
+@description('Object (principal) ID of the flowlog managed identity, or of a person or group running flowlog with their own Entra ID login.')
 param principalId string
+
+@description('ServicePrincipal for a managed identity; User or Group for people running flowlog themselves.')
+@allowed(['ServicePrincipal', 'User', 'Group'])
+param principalType string = 'ServicePrincipal'
 
 @description('Event Hubs namespace name.')
 param eventHubsNamespaceName string
@@ -56,7 +60,7 @@ resource receiveInput 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataReceiver)
     principalId: principalId
-    principalType: 'ServicePrincipal'
+    principalType: principalType
   }
 }
 
@@ -66,7 +70,7 @@ resource sendOutput 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventHubsDataSender)
     principalId: principalId
-    principalType: 'ServicePrincipal'
+    principalType: principalType
   }
 }
 
@@ -76,7 +80,7 @@ resource writeCheckpoints 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: principalId
-    principalType: 'ServicePrincipal'
+    principalType: principalType
   }
 }
 
@@ -86,7 +90,7 @@ resource writeDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: principalId
-    principalType: 'ServicePrincipal'
+    principalType: principalType
   }
 }
 
@@ -96,6 +100,6 @@ resource writeOffsets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: principalId
-    principalType: 'ServicePrincipal'
+    principalType: principalType
   }
 }
