@@ -1,0 +1,357 @@
+//! The two autoscalers and the daemon they scale agree on where the checkpoints are: the
+//! Container Apps scale rule (`deploy/azure/modules/containerapp.bicep`, its parameters
+//! evaluated through `main.bicep` with `main.parameters.example.json`), the daemon's
+//! configuration in that container app (the example config plus the app's `FLOWLOG_*`
+//! variables, loaded by flowlog's own configuration loader), the KEDA ScaledObject
+//! (`deploy/kubernetes/keda.yaml` with the `settings.env` replacements) and the daemon's
+//! configuration on Kubernetes (the example config plus the Deployment's variables). They must
+//! name the same namespace, hub, consumer group, storage account and checkpoint container, and
+//! the two scale rules the same thresholds: otherwise the scaler reads checkpoints nobody writes
+//! and scales on a lag that never shrinks.
+//!
+//! The Bicep is read through `tests/bicep/check.py --dump` (tree-sitter-bicep from
+//! `bash tests/tools/setup.sh`).
+
+use flowlog::app::config::{Config, Mode, Overrides, load};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// A Bicep file's declarations (params, vars, resources, modules, outputs) as JSON.
+fn dump(path: &Path) -> Value {
+    let python = repo().join(".tools/bicep/bin/python");
+    assert!(python.exists(), "{} is missing: run `bash tests/tools/setup.sh`", python.display());
+    let out = Command::new(&python).arg(repo().join("tests/bicep/check.py")).arg("--dump").arg(path).output().unwrap();
+    assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Evaluates the literal part of Bicep expressions: parameters, variables, interpolation,
+/// `<resource>.name`, `<module>.outputs.<name>` (through the module's own file) and
+/// `environment()` of the public cloud. Anything else becomes `⟨source⟩`.
+struct Bicep {
+    path: PathBuf,
+    decl: Value,
+    params: Map<String, Value>,
+}
+
+impl Bicep {
+    fn new(path: PathBuf, params: Map<String, Value>) -> Bicep {
+        Bicep { decl: dump(&path), path, params }
+    }
+
+    fn eval(&self, v: &Value) -> Value {
+        let Value::Object(o) = v else { return v.clone() };
+        if let Some(Value::String(name)) = o.get("$id") {
+            if let Some(p) = self.params.get(name) {
+                return p.clone();
+            }
+            if let Some(default) = self.decl["params"][name].get("default").filter(|d| !d.is_null()) {
+                return self.eval(default);
+            }
+            if let Some(var) = self.decl["vars"].get(name) {
+                return self.eval(var);
+            }
+            return json!(format!("⟨{name}⟩"));
+        }
+        if let Some(Value::Array(parts)) = o.get("$interp") {
+            let strings = parts.iter().map(|p| match self.eval(p) {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+            return Value::String(strings.collect());
+        }
+        if let Some(Value::Array(pair)) = o.get("$member") {
+            let (target, prop) = (&pair[0], pair[1].as_str().unwrap());
+            if let Some(Value::Array(inner)) = target.get("$member")
+                && inner[1] == "outputs"
+                && let Some(module) = inner[0]["$id"].as_str().and_then(|m| self.decl["modules"].get(m))
+            {
+                let module = self.module(module);
+                return module.eval(&module.decl["outputs"][prop]);
+            }
+            if let Some(resource) = target["$id"].as_str().and_then(|r| self.decl["resources"].get(r))
+                && prop == "name"
+            {
+                return self.eval(&resource["body"]["name"]);
+            }
+            if let Value::Object(fields) = self.eval(target)
+                && let Some(field) = fields.get(prop)
+            {
+                return field.clone();
+            }
+            return json!(format!("⟨{}.{prop}⟩", string(&self.eval(target)).trim_matches(['⟨', '⟩'])));
+        }
+        if o.get("$expr") == Some(&json!("environment()")) {
+            return json!({ "suffixes": { "storage": "core.windows.net", "acrLoginServer": ".azurecr.io" } });
+        }
+        if let Some(source) = o.get("$expr") {
+            return json!(format!("⟨{}⟩", source.as_str().unwrap()));
+        }
+        Value::Object(o.iter().map(|(k, v)| (k.clone(), self.eval(v))).collect())
+    }
+
+    /// The module's file, with the parameters this file passes evaluated.
+    fn module(&self, module: &Value) -> Bicep {
+        let path = self.path.parent().unwrap().join(module["target"].as_str().unwrap());
+        let passed = module["body"]["params"].as_object().cloned().unwrap_or_default();
+        Bicep::new(path, passed.iter().map(|(k, v)| (k.clone(), self.eval(v))).collect())
+    }
+}
+
+/// Where one autoscaler reads the checkpoints, and how it scales.
+#[derive(Clone, Debug, PartialEq)]
+struct ScaleRule {
+    namespace: String,
+    hub: String,
+    consumer_group: String,
+    storage_account: String,
+    container: String,
+    strategy: String,
+    threshold: String,
+    activation: String,
+    polling_secs: i64,
+    cooldown_secs: i64,
+    min_replicas: i64,
+    max_replicas: i64,
+}
+
+/// Where one daemon writes its checkpoints, as its configuration loader sees it.
+#[derive(Clone, Debug, PartialEq)]
+struct Daemon {
+    namespace_fqdn: String,
+    hub: String,
+    consumer_group: String,
+    storage_account: String,
+    container: String,
+}
+
+fn string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn daemon(env: Vec<(String, String)>) -> Daemon {
+    let raw = load(Some(&repo().join("deploy/config/azure.example.toml")), env).expect("the example config loads");
+    let Mode::Azure(az) = Config::from_raw(raw, &Overrides::default()).expect("the config validates").mode else {
+        panic!("the example config is not in Azure mode")
+    };
+    let account = az.checkpoints.account_url.trim_start_matches("https://").split('.').next().unwrap().to_string();
+    Daemon {
+        namespace_fqdn: az.input.namespace.clone(),
+        hub: az.input.hub.clone(),
+        consumer_group: az.consumer_group.clone(),
+        storage_account: account,
+        container: az.checkpoints.container.clone(),
+    }
+}
+
+fn example_parameters() -> Map<String, Value> {
+    let json: Value = serde_json::from_str(&read("deploy/azure/main.parameters.example.json")).unwrap();
+    json["parameters"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["value"].clone())).collect()
+}
+
+/// The Container Apps side: the scale rule and the daemon's configuration in the app.
+fn container_apps() -> (ScaleRule, Daemon) {
+    let main = Bicep::new(repo().join("deploy/azure/main.bicep"), example_parameters());
+    let modules = main.decl["modules"].as_object().unwrap();
+    let call = modules.values().find(|m| m["target"] == "modules/containerapp.bicep").expect("main.bicep calls it");
+    let app_module = main.module(call);
+    let resources = app_module.decl["resources"].as_object().unwrap();
+    let app = resources.values().find(|r| string(&r["target"]).starts_with("Microsoft.App/containerApps@")).unwrap();
+    let template = app_module.eval(&app["body"]["properties"]["template"]);
+    let scale = &template["scale"];
+    let rules = scale["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "one scale rule: {rules:?}");
+    let custom = &rules[0]["custom"];
+    assert_eq!(custom["type"], "azure-eventhub");
+    assert_eq!(
+        custom["identity"],
+        app_module.eval(&json!({"$id": "identityId"})),
+        "the scale rule authenticates as the app's identity"
+    );
+    let m = &custom["metadata"];
+    let rule = ScaleRule {
+        namespace: string(&m["eventHubNamespace"]),
+        hub: string(&m["eventHubName"]),
+        consumer_group: string(&m["consumerGroup"]),
+        storage_account: string(&m["storageAccountName"]),
+        container: string(&m["blobContainer"]),
+        strategy: string(&m["checkpointStrategy"]),
+        threshold: string(&m["unprocessedEventThreshold"]),
+        activation: string(&m["activationUnprocessedEventThreshold"]),
+        polling_secs: scale["pollingInterval"].as_i64().unwrap(),
+        cooldown_secs: scale["cooldownPeriod"].as_i64().unwrap(),
+        min_replicas: scale["minReplicas"].as_i64().unwrap(),
+        max_replicas: scale["maxReplicas"].as_i64().expect("maxReplicas evaluates to a number"),
+    };
+    let env = template["containers"][0]["env"].as_array().unwrap();
+    let env = env.iter().map(|e| (string(&e["name"]), string(&e["value"]))).collect();
+    (rule, daemon(env))
+}
+
+/// The Kubernetes side: the ScaledObject after kustomize's replacements, and the daemon.
+fn kubernetes() -> (ScaleRule, Daemon) {
+    let settings: BTreeMap<String, String> = read("deploy/kubernetes/settings.env")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let keda = read("deploy/kubernetes/keda.yaml");
+    let object = serde_norway::Deserializer::from_str(&keda)
+        .map(|doc| <serde_norway::Value as serde::Deserialize>::deserialize(doc).unwrap())
+        .find(|doc| doc["kind"].as_str() == Some("ScaledObject"))
+        .expect("a ScaledObject");
+    let spec = &object["spec"];
+    let triggers = spec["triggers"].as_sequence().unwrap();
+    assert_eq!(triggers.len(), 1);
+    assert_eq!(triggers[0]["type"].as_str(), Some("azure-eventhub"));
+    let m = &triggers[0]["metadata"];
+    let s = |k: &str| m[k].as_str().unwrap_or_else(|| panic!("keda.yaml lacks {k}")).to_string();
+    // kustomization.yaml replaces these two from settings.env.
+    let rule = ScaleRule {
+        namespace: settings["EVENTHUBS_NAMESPACE"].clone(),
+        hub: s("eventHubName"),
+        consumer_group: s("consumerGroup"),
+        storage_account: settings["STATE_STORAGE_ACCOUNT"].clone(),
+        container: s("blobContainer"),
+        strategy: s("checkpointStrategy"),
+        threshold: s("unprocessedEventThreshold"),
+        activation: s("activationUnprocessedEventThreshold"),
+        polling_secs: spec["pollingInterval"].as_i64().unwrap(),
+        cooldown_secs: spec["cooldownPeriod"].as_i64().unwrap(),
+        min_replicas: spec["minReplicaCount"].as_i64().unwrap(),
+        max_replicas: spec["maxReplicaCount"].as_i64().unwrap(),
+    };
+    let deployment: serde_norway::Value = serde_norway::from_str(&read("deploy/kubernetes/deployment.yaml")).unwrap();
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_sequence().cloned().unwrap_or_default();
+    let env = env.iter().map(|e| (e["name"].as_str().unwrap().into(), e["value"].as_str().unwrap_or("").into()));
+    (rule, daemon(env.collect()))
+}
+
+/// Every way the four sides disagree (empty when they agree).
+fn disagreements(aca: &(ScaleRule, Daemon), k8s: &(ScaleRule, Daemon), partitions: i64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+        if a != b {
+            problems.push(format!("{what}: {a} vs {b}"));
+        }
+    };
+    for (side, (rule, daemon)) in [("Container Apps", aca), ("Kubernetes", k8s)] {
+        let fqdn = format!("{}.servicebus.windows.net", rule.namespace);
+        same(&format!("{side}: scale rule namespace vs daemon [input] namespace"), &fqdn, &daemon.namespace_fqdn);
+        same(&format!("{side}: scale rule hub vs daemon [input] hub"), &rule.hub, &daemon.hub);
+        same(&format!("{side}: scale rule consumer group vs daemon"), &rule.consumer_group, &daemon.consumer_group);
+        same(
+            &format!("{side}: scale rule storage account vs daemon [checkpoints]"),
+            &rule.storage_account,
+            &daemon.storage_account,
+        );
+        same(
+            &format!("{side}: scale rule blobContainer vs daemon [checkpoints] container"),
+            &rule.container,
+            &daemon.container,
+        );
+        // The Rust checkpoint store writes metadata blobs under the names as given; KEDA reads
+        // them with blobMetadata and a lower-cased consumer group.
+        same(&format!("{side}: checkpointStrategy"), &rule.strategy.as_str(), &"blobMetadata");
+        same(
+            &format!("{side}: consumer group is lower case"),
+            &daemon.consumer_group,
+            &daemon.consumer_group.to_lowercase(),
+        );
+        same(
+            &format!("{side}: namespace is lower case"),
+            &daemon.namespace_fqdn,
+            &daemon.namespace_fqdn.to_lowercase(),
+        );
+        if rule.max_replicas > partitions || rule.min_replicas < 1 || rule.min_replicas > rule.max_replicas {
+            problems.push(format!(
+                "{side}: replicas {}..{} must lie in 1..={partitions} (input hub partitions)",
+                rule.min_replicas, rule.max_replicas
+            ));
+        }
+    }
+    let (a, k) = (&aca.0, &k8s.0);
+    same("Container Apps vs KEDA: hub", &a.hub, &k.hub);
+    same("Container Apps vs KEDA: consumer group", &a.consumer_group, &k.consumer_group);
+    same("Container Apps vs KEDA: checkpoint container", &a.container, &k.container);
+    same("Container Apps vs KEDA: namespace", &a.namespace, &k.namespace);
+    same("Container Apps vs KEDA: storage account", &a.storage_account, &k.storage_account);
+    same("Container Apps vs KEDA: unprocessedEventThreshold", &a.threshold, &k.threshold);
+    same("Container Apps vs KEDA: activationUnprocessedEventThreshold", &a.activation, &k.activation);
+    same("Container Apps vs KEDA: pollingInterval", &a.polling_secs, &k.polling_secs);
+    same("Container Apps vs KEDA: cooldownPeriod", &a.cooldown_secs, &k.cooldown_secs);
+    same("Container Apps vs KEDA: minimum replicas", &a.min_replicas, &k.min_replicas);
+    problems
+}
+
+fn partitions() -> i64 {
+    example_parameters()["inputHubPartitions"].as_i64().unwrap()
+}
+
+#[test]
+fn container_apps_keda_and_both_daemons_agree_on_checkpoints_and_thresholds() {
+    let (aca, k8s) = (container_apps(), kubernetes());
+    let problems = disagreements(&aca, &k8s, partitions());
+    assert!(problems.is_empty(), "{}\nContainer Apps: {aca:#?}\nKubernetes: {k8s:#?}", problems.join("\n"));
+    // Concrete values, not placeholders: the evaluation reached the Bicep literals.
+    assert_eq!(aca.0.hub, "flowlog-input");
+    assert_eq!(aca.0.consumer_group, "flowlog");
+    assert_eq!(aca.0.container, "flowlog-checkpoints");
+    assert_eq!(aca.0.max_replicas, partitions(), "Container Apps scales up to one replica per partition");
+}
+
+#[test]
+fn drift_in_any_one_place_is_reported() {
+    let (aca, k8s) = (container_apps(), kubernetes());
+    let cases: Vec<(&str, Box<dyn Fn(&mut (ScaleRule, Daemon), &mut (ScaleRule, Daemon))>)> = vec![
+        ("scale rule hub", Box::new(|a, _| a.0.hub = "other-hub".into())),
+        ("daemon [input] hub", Box::new(|_, k| k.1.hub = "other-hub".into())),
+        ("consumer group vs daemon", Box::new(|_, k| k.1.consumer_group = "keda".into())),
+        ("KEDA: consumer group", Box::new(|_, k| k.0.consumer_group = "other".into())),
+        ("blobContainer", Box::new(|a, _| a.0.container = "checkpoints".into())),
+        ("checkpoint container", Box::new(|_, k| k.0.container = "checkpoints".into())),
+        ("storage account", Box::new(|_, k| k.1.storage_account = "elsewhere".into())),
+        ("namespace", Box::new(|a, _| a.0.namespace = "other-ns".into())),
+        ("unprocessedEventThreshold", Box::new(|_, k| k.0.threshold = "128".into())),
+        ("activationUnprocessedEventThreshold", Box::new(|a, _| a.0.activation = "0".into())),
+        ("pollingInterval", Box::new(|a, _| a.0.polling_secs = 15)),
+        ("cooldownPeriod", Box::new(|_, k| k.0.cooldown_secs = 60)),
+        ("checkpointStrategy", Box::new(|a, _| a.0.strategy = "azureFunction".into())),
+        ("lower case", Box::new(|a, _| a.1.consumer_group = "FlowLog".into())),
+        ("input hub partitions", Box::new(|_, k| k.0.max_replicas = 99)),
+    ];
+    for (expected, drift) in cases {
+        let (mut a, mut k) = (aca.clone(), k8s.clone());
+        drift(&mut a, &mut k);
+        let problems = disagreements(&a, &k, partitions());
+        assert!(problems.iter().any(|p| p.contains(expected)), "drift of {expected} went unnoticed: {problems:?}");
+    }
+}
+
+#[test]
+fn the_evaluator_follows_module_outputs_to_the_literal_names() {
+    // The values above come from Bicep, not from a copy: state.bicep's container literal is
+    // what main.bicep hands the container app.
+    let main = Bicep::new(repo().join("deploy/azure/main.bicep"), example_parameters());
+    let checkpoint = json!({"$member": [{"$member": [{"$id": "state"}, "outputs"]}, "checkpointContainer"]});
+    assert_eq!(main.eval(&checkpoint), "flowlog-checkpoints");
+    let group = json!({"$member": [{"$member": [{"$id": "eventHubs"}, "outputs"]}, "flowlogConsumerGroup"]});
+    assert_eq!(main.eval(&group), "flowlog");
+    assert_eq!(main.eval(&json!({"$id": "inputHubPartitions"})), 4);
+    assert_eq!(main.eval(&json!({"$expr": "uniqueString(x)"})), "⟨uniqueString(x)⟩");
+}
