@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,8 +27,19 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
-/// A Bicep file's declarations (params, vars, resources, modules, outputs) as JSON.
+/// A Bicep file's declarations (params, vars, resources, modules, outputs) as JSON, parsed once.
 fn dump(path: &Path) -> Value {
+    static DUMPS: Mutex<BTreeMap<PathBuf, Value>> = Mutex::new(BTreeMap::new());
+    let key = path.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if let Some(v) = DUMPS.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let v = parse(&key);
+    DUMPS.lock().unwrap().insert(key, v.clone());
+    v
+}
+
+fn parse(path: &Path) -> Value {
     let python = repo().join(".tools/bicep/bin/python");
     assert!(python.exists(), "{} is missing: run `bash tests/tools/setup.sh`", python.display());
     let out = Command::new(&python).arg(repo().join("tests/bicep/check.py")).arg("--dump").arg(path).output().unwrap();
@@ -50,7 +62,11 @@ impl Bicep {
     }
 
     fn eval(&self, v: &Value) -> Value {
-        let Value::Object(o) = v else { return v.clone() };
+        let o = match v {
+            Value::Object(o) => o,
+            Value::Array(items) => return Value::Array(items.iter().map(|i| self.eval(i)).collect()),
+            literal => return literal.clone(),
+        };
         if let Some(Value::String(name)) = o.get("$id") {
             if let Some(p) = self.params.get(name) {
                 return p.clone();
@@ -125,6 +141,9 @@ struct ScaleRule {
     max_replicas: i64,
 }
 
+/// One autoscaler and the daemon it scales.
+type Side = (ScaleRule, Daemon);
+
 /// Where one daemon writes its checkpoints, as its configuration loader sees it.
 #[derive(Clone, Debug, PartialEq)]
 struct Daemon {
@@ -163,7 +182,7 @@ fn example_parameters() -> Map<String, Value> {
 }
 
 /// The Container Apps side: the scale rule and the daemon's configuration in the app.
-fn container_apps() -> (ScaleRule, Daemon) {
+fn container_apps() -> Side {
     let main = Bicep::new(repo().join("deploy/azure/main.bicep"), example_parameters());
     let modules = main.decl["modules"].as_object().unwrap();
     let call = modules.values().find(|m| m["target"] == "modules/containerapp.bicep").expect("main.bicep calls it");
@@ -202,7 +221,7 @@ fn container_apps() -> (ScaleRule, Daemon) {
 }
 
 /// The Kubernetes side: the ScaledObject after kustomize's replacements, and the daemon.
-fn kubernetes() -> (ScaleRule, Daemon) {
+fn kubernetes() -> Side {
     let settings: BTreeMap<String, String> = read("deploy/kubernetes/settings.env")
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -241,43 +260,50 @@ fn kubernetes() -> (ScaleRule, Daemon) {
     (rule, daemon(env.collect()))
 }
 
+fn differ(what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug) -> Option<String> {
+    let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+    (a != b).then(|| format!("{what}: {a} vs {b}"))
+}
+
 /// Every way the four sides disagree (empty when they agree).
-fn disagreements(aca: &(ScaleRule, Daemon), k8s: &(ScaleRule, Daemon), partitions: i64) -> Vec<String> {
+fn disagreements(aca: &Side, k8s: &Side, partitions: i64) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
-        let (a, b) = (format!("{a:?}"), format!("{b:?}"));
-        if a != b {
-            problems.push(format!("{what}: {a} vs {b}"));
-        }
-    };
     for (side, (rule, daemon)) in [("Container Apps", aca), ("Kubernetes", k8s)] {
         let fqdn = format!("{}.servicebus.windows.net", rule.namespace);
-        same(&format!("{side}: scale rule namespace vs daemon [input] namespace"), &fqdn, &daemon.namespace_fqdn);
-        same(&format!("{side}: scale rule hub vs daemon [input] hub"), &rule.hub, &daemon.hub);
-        same(&format!("{side}: scale rule consumer group vs daemon"), &rule.consumer_group, &daemon.consumer_group);
-        same(
+        problems.extend(differ(
+            &format!("{side}: scale rule namespace vs daemon [input] namespace"),
+            &fqdn,
+            &daemon.namespace_fqdn,
+        ));
+        problems.extend(differ(&format!("{side}: scale rule hub vs daemon [input] hub"), &rule.hub, &daemon.hub));
+        problems.extend(differ(
+            &format!("{side}: scale rule consumer group vs daemon"),
+            &rule.consumer_group,
+            &daemon.consumer_group,
+        ));
+        problems.extend(differ(
             &format!("{side}: scale rule storage account vs daemon [checkpoints]"),
             &rule.storage_account,
             &daemon.storage_account,
-        );
-        same(
+        ));
+        problems.extend(differ(
             &format!("{side}: scale rule blobContainer vs daemon [checkpoints] container"),
             &rule.container,
             &daemon.container,
-        );
+        ));
         // The Rust checkpoint store writes metadata blobs under the names as given; KEDA reads
         // them with blobMetadata and a lower-cased consumer group.
-        same(&format!("{side}: checkpointStrategy"), &rule.strategy.as_str(), &"blobMetadata");
-        same(
+        problems.extend(differ(&format!("{side}: checkpointStrategy"), &rule.strategy.as_str(), &"blobMetadata"));
+        problems.extend(differ(
             &format!("{side}: consumer group is lower case"),
             &daemon.consumer_group,
             &daemon.consumer_group.to_lowercase(),
-        );
-        same(
+        ));
+        problems.extend(differ(
             &format!("{side}: namespace is lower case"),
             &daemon.namespace_fqdn,
             &daemon.namespace_fqdn.to_lowercase(),
-        );
+        ));
         if rule.max_replicas > partitions || rule.min_replicas < 1 || rule.min_replicas > rule.max_replicas {
             problems.push(format!(
                 "{side}: replicas {}..{} must lie in 1..={partitions} (input hub partitions)",
@@ -286,16 +312,20 @@ fn disagreements(aca: &(ScaleRule, Daemon), k8s: &(ScaleRule, Daemon), partition
         }
     }
     let (a, k) = (&aca.0, &k8s.0);
-    same("Container Apps vs KEDA: hub", &a.hub, &k.hub);
-    same("Container Apps vs KEDA: consumer group", &a.consumer_group, &k.consumer_group);
-    same("Container Apps vs KEDA: checkpoint container", &a.container, &k.container);
-    same("Container Apps vs KEDA: namespace", &a.namespace, &k.namespace);
-    same("Container Apps vs KEDA: storage account", &a.storage_account, &k.storage_account);
-    same("Container Apps vs KEDA: unprocessedEventThreshold", &a.threshold, &k.threshold);
-    same("Container Apps vs KEDA: activationUnprocessedEventThreshold", &a.activation, &k.activation);
-    same("Container Apps vs KEDA: pollingInterval", &a.polling_secs, &k.polling_secs);
-    same("Container Apps vs KEDA: cooldownPeriod", &a.cooldown_secs, &k.cooldown_secs);
-    same("Container Apps vs KEDA: minimum replicas", &a.min_replicas, &k.min_replicas);
+    problems.extend(differ("Container Apps vs KEDA: hub", &a.hub, &k.hub));
+    problems.extend(differ("Container Apps vs KEDA: consumer group", &a.consumer_group, &k.consumer_group));
+    problems.extend(differ("Container Apps vs KEDA: checkpoint container", &a.container, &k.container));
+    problems.extend(differ("Container Apps vs KEDA: namespace", &a.namespace, &k.namespace));
+    problems.extend(differ("Container Apps vs KEDA: storage account", &a.storage_account, &k.storage_account));
+    problems.extend(differ("Container Apps vs KEDA: unprocessedEventThreshold", &a.threshold, &k.threshold));
+    problems.extend(differ(
+        "Container Apps vs KEDA: activationUnprocessedEventThreshold",
+        &a.activation,
+        &k.activation,
+    ));
+    problems.extend(differ("Container Apps vs KEDA: pollingInterval", &a.polling_secs, &k.polling_secs));
+    problems.extend(differ("Container Apps vs KEDA: cooldownPeriod", &a.cooldown_secs, &k.cooldown_secs));
+    problems.extend(differ("Container Apps vs KEDA: minimum replicas", &a.min_replicas, &k.min_replicas));
     problems
 }
 
@@ -318,7 +348,8 @@ fn container_apps_keda_and_both_daemons_agree_on_checkpoints_and_thresholds() {
 #[test]
 fn drift_in_any_one_place_is_reported() {
     let (aca, k8s) = (container_apps(), kubernetes());
-    let cases: Vec<(&str, Box<dyn Fn(&mut (ScaleRule, Daemon), &mut (ScaleRule, Daemon))>)> = vec![
+    type Drift = Box<dyn Fn(&mut Side, &mut Side)>;
+    let cases: Vec<(&str, Drift)> = vec![
         ("scale rule hub", Box::new(|a, _| a.0.hub = "other-hub".into())),
         ("daemon [input] hub", Box::new(|_, k| k.1.hub = "other-hub".into())),
         ("consumer group vs daemon", Box::new(|_, k| k.1.consumer_group = "keda".into())),
