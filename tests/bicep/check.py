@@ -123,7 +123,7 @@ def declarations(path):
                 problems.append(f"{where(path, node)}: SYNTAX missing {node.type!r}")
             elif node.type == "ERROR":
                 snippet = text(node).strip().splitlines()[0][:40] if text(node).strip() else ""
-                problems.append(f"{where(path, node)}: SYNTAX unexpected {snippet!r}")
+                problems.append(f"{where(path, node)}: SYNTAX error in {snippet!r}")
             else:
                 stack.extend(reversed(node.children))
         problems = problems or [f"{path}:1:1: SYNTAX the file does not parse"]
@@ -172,9 +172,10 @@ def output_references(node, modules):
 
 
 def check_bicep(path, cache):
-    decl, problems, tree = cache(path)
-    if problems:
-        return problems
+    decl, syntax, tree = cache(path)
+    if syntax:
+        return list(syntax)
+    problems = []
     for symbol, entry in decl["modules"].items():
         target_node, obj = decl["nodes"][symbol]
         target = entry["target"]
