@@ -66,11 +66,14 @@ fn string(v: &Value) -> String {
     }
 }
 
-fn daemon(env: Vec<(String, String)>) -> Daemon {
+/// The configuration the daemon builds from the example file and `env`.
+fn config(env: Vec<(String, String)>) -> Config {
     let raw = load(Some(&repo().join("deploy/config/azure.example.toml")), env).expect("the example config loads");
-    let Mode::Azure(az) = Config::from_raw(raw, &Overrides::default()).expect("the config validates").mode else {
-        panic!("the example config is not in Azure mode")
-    };
+    Config::from_raw(raw, &Overrides::default()).expect("the config validates")
+}
+
+fn daemon(env: Vec<(String, String)>) -> Daemon {
+    let Mode::Azure(az) = config(env).mode else { panic!("the example config is not in Azure mode") };
     let account = az.checkpoints.account_url.trim_start_matches("https://").split('.').next().unwrap().to_string();
     Daemon {
         namespace_fqdn: az.input.namespace.clone(),
@@ -87,7 +90,8 @@ fn example_parameters() -> Map<String, Value> {
 }
 
 /// The Container Apps side: the scale rule and the daemon's configuration in the app.
-fn container_apps() -> Side {
+/// The container app's template, evaluated with the example parameters, and its module.
+fn container_app_template() -> (Bicep, Value) {
     let main = Bicep::new(repo().join("deploy/azure/main.bicep"), example_parameters());
     let modules = main.decl["modules"].as_object().unwrap();
     let call = modules.values().find(|m| m["target"] == "modules/containerapp.bicep").expect("main.bicep calls it");
@@ -95,6 +99,16 @@ fn container_apps() -> Side {
     let resources = app_module.decl["resources"].as_object().unwrap();
     let app = resources.values().find(|r| string(&r["target"]).starts_with("Microsoft.App/containerApps@")).unwrap();
     let template = app_module.eval(&app["body"]["properties"]["template"]);
+    (app_module, template)
+}
+
+fn env_of(template: &Value) -> Vec<(String, String)> {
+    let env = template["containers"][0]["env"].as_array().unwrap();
+    env.iter().map(|e| (string(&e["name"]), string(&e["value"]))).collect()
+}
+
+fn container_apps() -> Side {
+    let (app_module, template) = container_app_template();
     let scale = &template["scale"];
     let rules = scale["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 1, "one scale rule: {rules:?}");
@@ -120,9 +134,7 @@ fn container_apps() -> Side {
         min_replicas: scale["minReplicas"].as_i64().unwrap(),
         max_replicas: scale["maxReplicas"].as_i64().expect("maxReplicas evaluates to a number"),
     };
-    let env = template["containers"][0]["env"].as_array().unwrap();
-    let env = env.iter().map(|e| (string(&e["name"]), string(&e["value"]))).collect();
-    (rule, daemon(env))
+    (rule, daemon(env_of(&template)))
 }
 
 /// The Kubernetes side: the ScaledObject after kustomize's replacements, and the daemon.
@@ -290,4 +302,32 @@ fn the_evaluator_follows_module_outputs_to_the_literal_names() {
     assert_eq!(main.eval(&group), "flowlog");
     assert_eq!(main.eval(&json!({"$id": "inputHubPartitions"})), 4);
     assert_eq!(main.eval(&json!({"$expr": "uniqueString(x)"})), "⟨uniqueString(x)⟩");
+}
+
+#[test]
+fn the_container_app_probes_the_ops_server_and_outlasts_the_shutdown_deadline() {
+    let (_, template) = container_app_template();
+    let cfg = config(env_of(&template));
+    let port = cfg.server.listen.expect("the example config serves /healthz and /readyz").port();
+    let grace = template["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        grace > cfg.server.shutdown_deadline.as_secs(),
+        "grace {grace}s <= shutdown deadline {:?}",
+        cfg.server.shutdown_deadline
+    );
+    let probes = template["containers"][0]["probes"].as_array().unwrap();
+    let mut kinds: Vec<&str> = probes.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["Liveness", "Readiness", "Startup"]);
+    for probe in probes {
+        let path = if probe["type"] == "Readiness" { "/readyz" } else { "/healthz" };
+        assert_eq!(probe["httpGet"]["path"], path, "{probe}");
+        assert_eq!(probe["httpGet"]["port"].as_u64(), Some(u64::from(port)), "{probe}");
+        // Container Apps' limits: 1-10 failures, a period of 1-240 s, a timeout of 1-240 s.
+        let within = |k: &str, max: u64| probe.get(k).is_none_or(|v| (1..=max).contains(&v.as_u64().unwrap_or(0)));
+        assert!(
+            within("failureThreshold", 10) && within("periodSeconds", 240) && within("timeoutSeconds", 240),
+            "{probe}"
+        );
+    }
 }

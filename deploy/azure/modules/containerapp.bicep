@@ -192,10 +192,13 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           }
           probes: [
             {
+              // Two minutes for the first token and partition claims, as on Kubernetes (Container
+              // Apps allows at most 10 failures, so a longer period).
               type: 'Startup'
               httpGet: { path: '/healthz', port: 9090 }
-              periodSeconds: 5
-              failureThreshold: 24
+              periodSeconds: 12
+              timeoutSeconds: 3
+              failureThreshold: 10
             }
             {
               type: 'Liveness'
