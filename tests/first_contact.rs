@@ -138,7 +138,11 @@ fn a_blob_that_is_not_a_flow_log_is_dead_lettered_with_the_reason_and_the_direct
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("not the start of a flow-log blob"), "{err}");
-    assert!(err.contains(&state.join("dead-letters").display().to_string()), "the directory: {err}");
+    // Both the log line of the letter and the run's last line say where it is.
+    let dir = state.join("dead-letters").display().to_string();
+    let naming = err.lines().filter(|l| l.contains(&dir)).collect::<Vec<_>>();
+    assert_eq!(naming.len(), 2, "the directory: {err}");
+    assert!(naming[0].contains("dead letter written") && naming[1].contains("the details are in directory"), "{err}");
 }
 
 #[test]

@@ -331,7 +331,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
         with_retry(&self.cfg.retry, &self.metrics, RetryOp::DeadLetter, &ctx, || self.dead_letters.put(letter)).await?;
         self.metrics.dead_letter(letter.kind);
-        tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, "dead letter written");
+        tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, store = %self.dead_letters.location(), "dead letter written");
         Ok(())
     }
 
