@@ -1,4 +1,5 @@
 //! The `flowlog` binary: parses the command line once and hands typed arguments to the library.
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,7 +10,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("flowlog: {e:#}");
+            // Not `eprintln!`: it panics when stderr is closed.
+            let _ = writeln!(std::io::stderr(), "flowlog: {e:#}");
             match e.downcast_ref::<flowlog::app::daemon::Incomplete>() {
                 Some(_) => ExitCode::from(flowlog::app::daemon::Incomplete::EXIT_CODE),
                 None => ExitCode::FAILURE,
@@ -39,7 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flatten(args) => {
             let summary = flowlog::app::cli::flatten::run(&args)?;
             if !summary.ok() {
-                eprintln!("flowlog flatten: {summary}");
+                let _ = writeln!(std::io::stderr(), "flowlog flatten: {summary}");
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
@@ -49,8 +51,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|f| serde_json::json!({"name": f.name, "type": f.ty.kusto(), "nullable": f.nullable, "produced_by": f.source.describe()}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&fields)?);
-            Ok(ExitCode::SUCCESS)
+            let text = serde_json::to_string_pretty(&fields)?;
+            match writeln!(std::io::stdout(), "{text}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                // Ok, or the reader took what it wanted (`flowlog schema | head`): not an error.
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
     }
 }

@@ -91,6 +91,10 @@ impl DeadLetterStore for AzureDeadLetters {
             .map_err(|e| from_azure(&context, &e))?;
         Ok(())
     }
+
+    fn location(&self) -> String {
+        format!("container {}", self.location)
+    }
 }
 
 #[cfg(test)]

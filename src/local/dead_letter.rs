@@ -67,6 +67,10 @@ impl DeadLetterStore for LocalDeadLetters {
         })?;
         tokio::task::spawn_blocking(move || atomic::write_atomic(&path, &bytes)).await.map_err(join_error)?
     }
+
+    fn location(&self) -> String {
+        format!("directory {}", self.dir.display())
+    }
 }
 
 #[cfg(test)]

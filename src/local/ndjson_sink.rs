@@ -242,10 +242,15 @@ impl RowSink for NdjsonFileSink {
             && is_broken_pipe(e)
             && !self.closed.swap(true, Ordering::SeqCst)
         {
-            tracing::error!(error = %e, "the output's reader went away (broken pipe); stopping");
+            // Not an error of flowlog's: the run ends with one line saying what happened.
+            tracing::info!(error = %e, "the output's reader went away (broken pipe); stopping");
             self.on_closed.cancel();
         }
         result
+    }
+
+    fn closed(&self) -> bool {
+        self.output_closed()
     }
 }
 

@@ -3,7 +3,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::Context as _;
 
 use crate::app::config::EnrichConfig;
 use crate::domain::flatten::RangeFlattener;
@@ -25,6 +25,19 @@ pub struct FlattenArgs {
     /// Flow-log files (`PT1H.json`); `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Not an option of flatten (rows go to stdout): accepted only to answer with a hint.
+    #[arg(long, hide = true, value_name = "PATH", value_parser = no_out)]
+    pub out: Option<PathBuf>,
+}
+
+/// `--out` is `run`'s; people reach for it here too.
+fn no_out(path: &str) -> Result<PathBuf, String> {
+    Err(format!("flatten writes rows to standard output; redirect it instead: flowlog flatten FILE... > {path}"))
+}
+
+/// Writes one line to stderr; a closed stderr is no reason to stop (or to panic, as `eprintln!` does).
+fn note(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "flowlog flatten: {line}");
 }
 
 /// The `[enrich]` settings as flags (address class and flow type are always on).
@@ -64,9 +77,10 @@ impl EnrichArgs {
 
 const CHUNK: usize = 256 * 1024;
 
-/// Counts what went wrong, reporting each problem on stderr with its location.
+/// Counts rows and what went wrong, reporting each problem on stderr with its location.
 struct Reporting<'a> {
     enc: &'a mut Encoder,
+    rows: u64,
     errors: u64,
 }
 
@@ -79,13 +93,14 @@ impl RowVisitor for Reporting<'_> {
     }
     fn row(&mut self, r: &RecordCtx<'_>, g: &GroupCtx<'_>, t: &Tuple<'_>) {
         self.enc.row(r, g, t);
+        self.rows += 1;
     }
     fn tuple_error(&mut self, e: TupleError) {
-        eprintln!("flowlog flatten: {e}");
+        note(format_args!("{e}"));
         self.errors += 1;
     }
     fn record_error(&mut self, e: RecordError) {
-        eprintln!("flowlog flatten: {e}");
+        note(format_args!("{e}"));
         self.errors += 1;
     }
 }
@@ -96,8 +111,11 @@ pub struct Summary {
     pub files: u64,
     /// Files that could not be opened or read to the end: reported, skipped, the rest go on.
     pub unreadable: u64,
-    /// Bad records and tuples, and incomplete last records.
+    /// Bad records and tuples, incomplete last records, and files holding no flow log at all.
     pub errors: u64,
+    pub rows: u64,
+    /// The reader of stdout went away: flatten stopped there, as Unix filters do.
+    pub output_closed: bool,
 }
 
 impl Summary {
@@ -106,17 +124,29 @@ impl Summary {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} file(s): {} could not be read, {} error(s) in the others; every other row was written",
-            self.files, self.unreadable, self.errors
-        )
+            "{}: {} could not be read, {} in the others; ",
+            plural(self.files, "file", "files"),
+            self.unreadable,
+            plural(self.errors, "error", "errors"),
+        )?;
+        match self.rows {
+            0 => f.write_str("no rows were written"),
+            1 => f.write_str("the one row found was written"),
+            n => write!(f, "the other {n} rows were written"),
+        }
     }
 }
 
-/// Flattens every file, going on past those that cannot be read; fails only when stdout does.
+/// Flattens every file, going on past those that cannot be read; fails only when stdout does,
+/// and stops quietly when stdout's reader goes away (`flowlog flatten f | head`).
 pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -132,35 +162,47 @@ pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
             match std::fs::File::open(path) {
                 Ok(file) => Box::new(file),
                 Err(e) => {
-                    eprintln!("flowlog flatten: cannot open {}: {e}; skipped", path.display());
+                    note(format_args!("cannot open {}: {e}; skipped", path.display()));
                     summary.unreadable += 1;
                     continue;
                 }
             }
         };
-        match flatten_stream(input, RowIds::new(name), &mut enc, &mut out)? {
-            Ok(errors) => summary.errors += errors,
-            Err(e) => {
-                eprintln!("flowlog flatten: cannot read {}: {e}; the rows before were written", path.display());
+        let mut rep = Reporting { enc: &mut enc, rows: 0, errors: 0 };
+        let read = flatten_stream(input, RowIds::new(name), &mut rep, &mut out);
+        summary.rows += rep.rows;
+        summary.errors += rep.errors;
+        match read {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                note(format_args!("cannot read {}: {e}; the rows before were written", path.display()));
                 summary.unreadable += 1;
             }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                summary.output_closed = true;
+                return Ok(summary);
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("writing to stdout")),
         }
     }
-    out.flush().context("writing to stdout")?;
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => summary.output_closed = true,
+        other => other.context("writing to stdout")?,
+    }
     Ok(summary)
 }
 
-/// The inner result is the input's: its error count, or why it could not be read to the end.
+/// The outer error is stdout's; the inner result is the input's: read to the end, or why not.
 fn flatten_stream(
     mut input: impl Read,
     blob: RowIds,
-    enc: &mut Encoder,
+    rep: &mut Reporting<'_>,
     out: &mut impl Write,
-) -> anyhow::Result<std::io::Result<u64>> {
+) -> std::io::Result<std::io::Result<()>> {
     let name = blob.name.clone();
     let mut flattener = RangeFlattener::new(blob, 0);
-    let mut rep = Reporting { enc, errors: 0 };
     let mut chunk = vec![0u8; CHUNK];
+    let mut bytes = 0u64;
     loop {
         let n = match input.read(&mut chunk) {
             Ok(n) => n,
@@ -170,8 +212,9 @@ fn flatten_stream(
                 return Ok(Err(e));
             }
         };
-        flattener.push(&chunk[..n], n == 0, &mut rep);
-        out.write_all(rep.enc.out()).context("writing to stdout")?;
+        bytes += n as u64;
+        flattener.push(&chunk[..n], n == 0, rep);
+        out.write_all(rep.enc.out())?;
         rep.enc.out().clear();
         if n == 0 {
             break;
@@ -179,12 +222,19 @@ fn flatten_stream(
     }
     if flattener.has_partial_record() {
         // Its rows so far were written as they were parsed; the error says they are partial.
-        eprintln!(
-            "flowlog flatten: blob {name} bytes {}..{}: incomplete record at end of input (rows of it before the cut were written)",
+        note(format_args!(
+            "blob {name} bytes {}..{}: incomplete record at end of input (rows of it before the cut were written)",
             flattener.offset(),
             flattener.offset() + flattener.pending() as u64
-        );
+        ));
+        rep.errors += 1;
+    } else if flattener.offset() == 0 && rep.errors == 0 {
+        // Nothing but whitespace: no head, no records, no error from the framing.
+        let what = if bytes == 0 { "is empty".to_string() } else { format!("holds only whitespace ({bytes} bytes)") };
+        note(format_args!(
+            "{name} {what}: a flow-log blob (Azure names it PT1H.json) is JSON starting {{\"records\":[, one record a minute"
+        ));
         rep.errors += 1;
     }
-    Ok(Ok(rep.errors))
+    Ok(Ok(()))
 }

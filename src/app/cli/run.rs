@@ -1,8 +1,9 @@
 //! `flowlog run` and `flowlog backfill`: configuration in, the chosen mode's pipeline out.
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::app::config::{Config, Mode, Overrides};
+
+mod progress;
 
 /// Settings shared by `run` and `backfill`; each overrides the file and `FLOWLOG_*` variables.
 #[derive(clap::Args, Debug, Clone)]
@@ -53,12 +54,13 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Exit code 0 when every blob was delivered, 3 when a blob failed or anything was \
+dead-lettered, 1 when it could not run.")]
 pub struct BackfillArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Only blobs whose name starts with this (local: the blob name, from the `insights-logs-*`
-    /// directory on, or the path under --watch outside that layout). Exit code 3 when a blob
-    /// failed or anything was dead-lettered.
+    /// directory on, or the path under --watch outside that layout).
     #[arg(long, default_value = "")]
     pub prefix: String,
 }
@@ -66,6 +68,9 @@ pub struct BackfillArgs {
 pub fn load(common: &CommonArgs, poll: bool) -> anyhow::Result<Config> {
     let cfg = Config::load(common.config.as_deref(), &common.overrides(poll))?;
     crate::app::ops::telemetry::init(cfg.log);
+    for setting in &cfg.ignored {
+        tracing::warn!(setting, "this setting is read in Azure mode only (selected by [input]); ignored in local mode");
+    }
     Ok(cfg)
 }
 
@@ -82,7 +87,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 pub async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     let cfg = load(&args.common, false)?;
-    let progress = progress_reporter();
+    let progress = progress::reporter();
     match &cfg.mode {
         Mode::Local(local) => crate::app::daemon::local::backfill(&cfg, local, &args.prefix, progress).await,
         #[cfg(feature = "azure")]
@@ -95,34 +100,4 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
 #[cfg(not(feature = "azure"))]
 fn no_azure() -> anyhow::Error {
     anyhow::anyhow!("the configuration selects Azure mode, but this flowlog was built without the `azure` feature")
-}
-
-/// A progress bar on a terminal; a log line every 5 % (and at the end) otherwise.
-fn progress_reporter() -> impl Fn(u64, u64) + Send + Sync + 'static {
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} blobs {elapsed_precise} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let last_logged = std::sync::atomic::AtomicU64::new(0);
-    move |done, total| match &bar {
-        Some(bar) => {
-            bar.set_length(total);
-            bar.set_position(done);
-            if done >= total {
-                bar.finish();
-            }
-        }
-        None => {
-            let step = (total / 20).max(1);
-            let prev = last_logged.load(std::sync::atomic::Ordering::Relaxed);
-            if done >= total || done >= prev + step {
-                last_logged.store(done, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!(done, total, "backfill progress");
-            }
-        }
-    }
 }

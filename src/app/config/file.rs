@@ -75,6 +75,9 @@ pub struct RawConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub enrich: EnrichSection,
+    /// Every `section.key` set by the file or the environment, filled in by [`super::load`].
+    #[serde(skip)]
+    pub set: Vec<String>,
 }
 
 /// Every section with its keys, in the order of the documentation. `checkpoints` and
@@ -93,6 +96,30 @@ pub const SECTIONS: &[SectionKeys] = &[
     LogSection::SECTION,
     EnrichSection::SECTION,
 ];
+
+/// The sections local mode reads whole; of the others it reads only [`LOCAL_KEYS_ELSEWHERE`].
+pub const LOCAL_SECTIONS: &[SectionKeys] = &[
+    LocalSection::SECTION,
+    EngineSection::SECTION,
+    ServerSection::SECTION,
+    LogSection::SECTION,
+    EnrichSection::SECTION,
+];
+
+/// Keys of Azure sections that apply in local mode too: offset retention and group commit.
+pub const LOCAL_KEYS_ELSEWHERE: &[(&str, &str)] = &[
+    ("offsets", "retention_days"),
+    ("output", "linger_ms"),
+    ("output", "backlog_linger_ms"),
+    ("output", "max_events_in_flight"),
+];
+
+/// Every `section.key` local mode reads; any other setting is for Azure mode and is ignored
+/// (with a warning) without `[input]`.
+pub fn local_mode_keys() -> Vec<String> {
+    let whole = LOCAL_SECTIONS.iter().flat_map(|s| s.keys.iter().map(|k| format!("{}.{k}", s.name)));
+    whole.chain(LOCAL_KEYS_ELSEWHERE.iter().map(|(s, k)| format!("{s}.{k}"))).collect()
+}
 
 /// Keys that hold secrets: refused in the file, accepted from the environment.
 pub const SECRET_KEYS: &[&str] = &["account_key", "sas", "token"];
@@ -231,6 +258,9 @@ section!(EngineSection "engine" {
 section!(LogSection "log" {
     /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
     format: Option<String>,
+    /// Seconds between progress lines while running (blobs, rows, bytes and errors since the
+    /// previous line; default 60, 0: none).
+    progress_interval_secs: Option<u64>,
 });
 
 /// The settings part of `flowlog run --help`, generated from the section declarations.

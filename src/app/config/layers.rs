@@ -9,14 +9,17 @@ pub fn load(
     file: Option<&std::path::Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> anyhow::Result<RawConfig> {
-    let mut doc = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let doc: Table = toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
+    let text = match file {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let mut doc = match (file, &text) {
+        (Some(path), Some(text)) => {
+            let doc: Table = toml::from_str(text).map_err(|e| located(path, text, &e))?;
             refuse_secrets(&doc, path)?;
             doc
         }
-        None => Table::new(),
+        _ => Table::new(),
     };
     // Where each value set from the environment came from: `section.key` -> variable.
     let mut from_env: Vec<(String, String)> = Vec::new();
@@ -43,7 +46,10 @@ pub fn load(
     }
     loop {
         let e = match RawConfig::deserialize(Value::Table(doc.clone())) {
-            Ok(raw) => return Ok(raw),
+            Ok(mut raw) => {
+                raw.set = set_keys(&doc);
+                return Ok(raw);
+            }
             Err(e) => e,
         };
         let msg = e.to_string();
@@ -53,6 +59,13 @@ pub fn load(
                 || (msg.contains(&format!("unknown field `{key}`")) && msg.contains(&format!("in `{section}`")))
         };
         let Some((path, var)) = from_env.iter().find(|(path, _)| named(path)) else {
+            // Not the environment's doing, so the file's: parsed on its own, its error has a
+            // position (the merged document has none).
+            if let (Some(path), Some(text)) = (file, &text)
+                && let Err(e) = toml::from_str::<RawConfig>(text)
+            {
+                return Err(located(path, text, &e));
+            }
             bail!("invalid configuration: {}", msg.trim_end());
         };
         // A value typed as a number or boolean where the setting wants a string (a path
@@ -71,6 +84,12 @@ pub fn load(
 
 use serde::Deserialize;
 
+/// `section.key` for every key of every section table in `doc`.
+fn set_keys(doc: &Table) -> Vec<String> {
+    let tables = doc.iter().filter_map(|(section, v)| Some((section, v.as_table()?)));
+    tables.flat_map(|(section, t)| t.keys().map(move |key| format!("{section}.{key}"))).collect()
+}
+
 /// Numbers, booleans and arrays are written as in TOML; anything else is a string.
 /// A value that must stay a string despite looking like a number can be quoted: `'"123"'`.
 fn env_value(raw: &str) -> Value {
@@ -85,9 +104,9 @@ fn env_value(raw: &str) -> Value {
     }
 }
 
-/// A TOML syntax error with its position, but without the offending line: that line may hold
-/// a secret someone pasted into the file.
-fn syntax_error(path: &std::path::Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
+/// A TOML error (syntax, an unknown key, a wrong type) with its position, but without the
+/// offending line: that line may hold a secret someone pasted into the file.
+fn located(path: &std::path::Path, text: &str, e: &toml::de::Error) -> anyhow::Error {
     let position = e.span().map(|span| {
         let before = &text[..span.start.min(text.len())];
         let line = before.matches('\n').count() + 1;

@@ -25,6 +25,10 @@ pub struct Config {
     pub engine: EngineConfig,
     pub server: ServerConfig,
     pub log: LogStyle,
+    /// How often a running pipeline logs a progress line (`log.progress_interval_secs`).
+    pub progress: Option<Duration>,
+    /// Settings given that the chosen mode does not read (Azure-only ones in local mode).
+    pub ignored: Vec<String>,
     pub enrich: EnrichConfig,
 }
 
@@ -189,15 +193,21 @@ impl Config {
             Some("json") => LogStyle::Json,
             Some(other) => bail!("log.format: {other:?} is not one of auto, text, json"),
         };
+        let progress_secs = raw.log.progress_interval_secs.unwrap_or(60);
+        in_range("log.progress_interval_secs", progress_secs, 0, 86_400)?;
+        let progress = (progress_secs > 0).then(|| Duration::from_secs(progress_secs));
+        let mut ignored = Vec::new();
         let mode = if raw.input.is_some() {
             Mode::Azure(Box::new(azure_config(&raw)?))
         } else {
             let local = local_config(&raw);
             in_range("local.poll_interval_ms", local.poll_interval.as_millis() as u64, 10, 3_600_000)?;
+            let read = file::local_mode_keys();
+            ignored = raw.set.iter().filter(|k| !read.contains(k)).cloned().collect();
             Mode::Local(local)
         };
         let enrich = enrich_config(&raw.enrich)?;
-        Ok(Config { mode, engine, server, log, enrich })
+        Ok(Config { mode, engine, server, log, progress, ignored, enrich })
     }
 }
 

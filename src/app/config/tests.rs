@@ -199,3 +199,80 @@ fn group_commit_settings_apply_in_local_mode_too() {
     assert_eq!(defaults.engine.backlog_linger, Duration::from_millis(1000));
     assert!(crate::app::config::file::settings_help().contains("backlog_linger_ms"));
 }
+
+/// The example's lines by section, with `# key = value` examples uncommented.
+fn example_keys(text: &str) -> (Vec<String>, String) {
+    let mut section = String::new();
+    let (mut keys, mut uncommented) = (Vec::new(), String::new());
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+        }
+        let setting = line.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(line);
+        if let Some((key, _)) = setting.split_once(" = ")
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            keys.push(format!("{section}.{key}"));
+            uncommented.push_str(setting);
+        } else {
+            uncommented.push_str(line);
+        }
+        uncommented.push('\n');
+    }
+    (keys, uncommented)
+}
+
+#[test]
+fn the_local_example_documents_every_setting_local_mode_reads_and_no_other() {
+    let text = std::fs::read_to_string("deploy/config/local.example.toml").unwrap();
+    let (documented, uncommented) = example_keys(&text);
+    let read = file::local_mode_keys();
+    for key in &read {
+        assert!(documented.contains(key), "deploy/config/local.example.toml does not document {key}");
+    }
+    // The list is the parser's: every key in it is one the parser accepts.
+    for key in &read {
+        let (section, name) = key.split_once('.').unwrap();
+        let s = file::SECTIONS.iter().find(|s| s.name == section).unwrap();
+        assert!(s.keys.contains(&name), "{key} is not a setting");
+    }
+    // Every example, commented out or not, is valid and read in local mode.
+    let f = write(&uncommented);
+    let cfg = Config::from_raw(load(Some(f.path()), env(&[])).unwrap(), &Overrides::default()).unwrap();
+    assert!(matches!(cfg.mode, Mode::Local(_)));
+    assert_eq!(cfg.ignored, Vec::<String>::new());
+    assert_eq!(cfg.progress, Some(Duration::from_secs(60)));
+}
+
+#[test]
+fn azure_settings_in_local_mode_are_named_as_ignored() {
+    let f = write("[output]\nlinger_ms = 50\ngzip = true\n[offsets]\nretention_days = 3\ntable = \"t\"\n");
+    let raw = load(Some(f.path()), env(&[("FLOWLOG_AUTH_CREDENTIAL", "azure_cli")])).unwrap();
+    let mut ignored = Config::from_raw(raw, &Overrides::default()).unwrap().ignored;
+    ignored.sort();
+    assert_eq!(ignored, ["auth.credential", "offsets.table", "output.gzip"]);
+}
+
+#[test]
+fn a_key_typo_in_the_file_names_the_file_and_line() {
+    let f = write("[local]\nwatch = \"logs\"\n\n[engine]\nflush_bytes = 1000\nblob_concurency = 2\n");
+    let e = format!("{:#}", load(Some(f.path()), env(&[])).unwrap_err());
+    assert!(e.contains(&f.path().display().to_string()), "{e}");
+    assert!(e.contains("line 6") && e.contains("blob_concurency"), "{e}");
+    // A type error too; the environment's own mistakes still name the variable.
+    let f = write("[engine]\nflush_bytes = \"big\"\n");
+    let e = format!("{:#}", load(Some(f.path()), env(&[])).unwrap_err());
+    assert!(e.contains("line 2"), "{e}");
+    let f = write("[engine]\nflush_bytes = 1000\n");
+    let e = format!("{:#}", load(Some(f.path()), env(&[("FLOWLOG_LOCAL_WATCHDIR", "x")])).unwrap_err());
+    assert!(e.contains("FLOWLOG_LOCAL_WATCHDIR"), "{e}");
+}
+
+#[test]
+fn the_progress_interval_is_range_checked_and_zero_turns_it_off() {
+    let raw = load(None, env(&[("FLOWLOG_LOG_PROGRESS_INTERVAL_SECS", "0")])).unwrap();
+    assert_eq!(Config::from_raw(raw, &Overrides::default()).unwrap().progress, None);
+    let raw = load(None, env(&[("FLOWLOG_LOG_PROGRESS_INTERVAL_SECS", "86401")])).unwrap();
+    let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
+    assert!(e.contains("log.progress_interval_secs"), "{e}");
+}

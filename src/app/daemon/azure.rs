@@ -136,7 +136,7 @@ async fn ensure_container(
 
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
-    let session = Session::start(&cfg.server).await?;
+    let session = Session::start(cfg).await?;
     // A stop requested while connecting ends the start at once: nothing was taken yet.
     let started = tokio::select! {
         biased;

@@ -13,6 +13,7 @@ use crate::local::dead_letter::LocalDeadLetters;
 use crate::local::feed::{LocalFeed, LocalFeedMode};
 use crate::local::ndjson_sink::NdjsonFileSink;
 use crate::local::offset_store::LocalOffsetStore;
+use crate::pipeline::dead_letter::DeadLetterStore as _;
 use crate::pipeline::engine::Engine;
 use crate::pipeline::metrics::Metrics;
 
@@ -24,6 +25,13 @@ async fn engine(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<LocalEngine> {
+    if local.watch.is_file() {
+        anyhow::bail!(
+            "local.watch: {} is a file; run watches a directory tree of PT1H.json blobs. To read one file once: flowlog flatten {}",
+            local.watch.display(),
+            local.watch.display()
+        );
+    }
     if !local.watch.is_dir() {
         anyhow::bail!("local.watch: {} is not a directory (create it, or pass --watch DIR)", local.watch.display());
     }
@@ -52,8 +60,10 @@ async fn engine(
 ///
 /// With `once`, a run that failed a blob or wrote a dead letter ends with [`Incomplete`].
 pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Result<()> {
-    let session = Session::start(&cfg.server).await?;
+    let session = Session::new(cfg);
     let engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()).await?;
+    // After the checks of the settings: a bad one stops the start before endpoints are announced.
+    session.serve_ops().await?;
     let mode = if once { LocalFeedMode::Once } else { LocalFeedMode::Watch };
     let feed = LocalFeed::new(&local.watch, mode)
         .with_shutdown(session.shutdown.clone())
@@ -62,6 +72,12 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
         .with_paths(engine.blobs.paths())
         .with_metrics(session.metrics.clone());
     tracing::info!(watch = %local.watch.display(), state = %local.state.display(), once, "flowlog running in local mode");
+    match super::local_hint::no_blobs(&local.watch, once) {
+        Some(hint) if once => tracing::warn!("{hint}"),
+        // An empty tree is how a new setup starts: worth saying, not worth a warning.
+        Some(hint) => tracing::info!("{hint}"),
+        None => {}
+    }
     if !once {
         // Weekly database updates are picked up without a restart.
         let shutdown = session.shutdown.clone();
@@ -69,12 +85,13 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
     }
     let result = session.drive(&engine, feed, !once).await;
     session.finish();
-    result?;
     if engine.sink.output_closed() {
-        anyhow::bail!("local.out: the output's reader went away (broken pipe); rows not written were not committed");
+        // Whatever else failed after that failed for that reason: one line says it.
+        return Err(super::output_closed());
     }
+    result?;
     if once {
-        Incomplete::check(&session.metrics)?;
+        Incomplete::check(&session.metrics, &engine.dead_letters.location())?;
     }
     Ok(())
 }

@@ -5,6 +5,8 @@ pub mod azure;
 #[cfg(feature = "azure")]
 pub mod azure_wiring;
 pub mod local;
+mod local_hint;
+pub mod progress;
 pub mod session;
 
 use std::future::Future;
@@ -81,8 +83,19 @@ where
     let run = engine.run(ListingFeed::new(listing, report), shutdown.clone());
     let result = with_deadline(run, &shutdown, cfg.server.shutdown_deadline).await;
     tracing::info!("{}", summary(&engine.metrics, started));
+    if engine.sink.closed() {
+        return Err(output_closed());
+    }
     result.context("backfill failed")?;
-    Incomplete::check(&engine.metrics)
+    Incomplete::check(&engine.metrics, &engine.dead_letters.location())
+}
+
+/// How a run whose output's reader went away ends: one line, exit code 1 (nothing else it
+/// logged afterwards is news; what it could not write is delivered by the next run).
+pub fn output_closed() -> anyhow::Error {
+    anyhow::anyhow!(
+        "the output's reader went away (broken pipe), so flowlog stopped; rows it could not write were not committed and the next run delivers them"
+    )
 }
 
 /// A run that went through everything but failed blobs or wrote dead letters: `run --once` and
@@ -92,20 +105,22 @@ where
 pub struct Incomplete {
     pub failed_blobs: u64,
     pub dead_letters: u64,
+    /// Where the dead letters are (`DeadLetterStore::location`).
+    pub dead_letters_at: String,
 }
 
 impl Incomplete {
     /// Distinct from 1 (could not run at all) and 2 (command-line usage errors).
     pub const EXIT_CODE: u8 = 3;
 
-    pub fn check(metrics: &Metrics) -> anyhow::Result<()> {
+    pub fn check(metrics: &Metrics, dead_letters_at: &str) -> anyhow::Result<()> {
         let failed_blobs = metrics.blobs_count(BlobResult::Failed);
         let dead_letters =
             crate::pipeline::dead_letter::DeadLetterKind::ALL.iter().map(|k| metrics.dead_letters_count(*k)).sum();
         if failed_blobs == 0 && dead_letters == 0 {
             return Ok(());
         }
-        Err(Incomplete { failed_blobs, dead_letters }.into())
+        Err(Incomplete { failed_blobs, dead_letters, dead_letters_at: dead_letters_at.to_string() }.into())
     }
 }
 
@@ -113,26 +128,49 @@ impl std::fmt::Display for Incomplete {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "finished with {} failed blob(s) and {} dead letter(s): the log says what and why, the dead-letter store has the details",
-            self.failed_blobs, self.dead_letters
+            "finished with {} failed blob(s) and {} dead letter(s): the log says what and why; the details are in {}",
+            self.failed_blobs, self.dead_letters, self.dead_letters_at
         )
     }
 }
 
 impl std::error::Error for Incomplete {}
 
-/// One line for the operator at the end of a run.
+/// One line for the operator at the end of a run. Bytes are counted as read, also those of a
+/// record still being written (read again once it completes), so blobs that delivered nothing
+/// new are counted with them: "0 blobs delivered" next to bytes read is then explained.
 pub fn summary(metrics: &Metrics, started: Instant) -> String {
     let secs = started.elapsed().as_secs_f64();
     let rows = metrics.rows_sent.get();
     let dead: u64 =
         crate::pipeline::dead_letter::DeadLetterKind::ALL.iter().map(|k| metrics.dead_letters_count(*k)).sum();
     format!(
-        "{rows} rows from {} blob reads ({} records, {} bytes), {} up to date, {dead} dead letters, in {secs:.2} s ({:.0} rows/s)",
-        metrics.blobs_count(BlobResult::Processed),
+        "{rows} rows from {} records in {} bytes read; {} blob reads delivered, {} had nothing new to deliver \
+         (up to date, or a record still being written), {} failed, {dead} dead letters; {secs:.2} s ({:.0} rows/s)",
         metrics.records.get(),
         metrics.bytes_read.get(),
+        metrics.blobs_count(BlobResult::Processed),
         metrics.blobs_count(BlobResult::UpToDate),
+        metrics.blobs_count(BlobResult::Failed),
         rows as f64 / secs.max(1e-9)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_where_bytes_went_when_no_blob_delivered() {
+        let metrics = Metrics::new();
+        // A blob holding only the start of a record: read, nothing complete to deliver.
+        metrics.bytes_read.inc_by(6);
+        metrics.blob(BlobResult::UpToDate);
+        let line = summary(&metrics, Instant::now());
+        assert!(
+            line.starts_with("0 rows from 0 records in 6 bytes read; 0 blob reads delivered, 1 had nothing new"),
+            "{line}"
+        );
+        assert!(line.contains("a record still being written"), "{line}");
+    }
 }

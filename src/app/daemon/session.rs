@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use super::progress::log_progress;
 use super::{start_ops, summary, with_deadline};
-use crate::app::config::ServerConfig;
+use crate::app::config::{Config, ServerConfig};
 use crate::app::ops::server::Readiness;
 use crate::app::ops::signals::cancel_on_signal;
 use crate::pipeline::blob_store::BlobStore;
@@ -27,31 +28,46 @@ pub struct Session {
     deadline: Duration,
     /// When shutdown was requested: every later step gets what remains of the deadline.
     stop_requested: Arc<OnceLock<Instant>>,
+    server: ServerConfig,
+    progress: Option<Duration>,
 }
 
 impl Session {
     /// Installs the signal handlers and starts the ops server first, so a slow start (token
     /// acquisition, table creation) is not taken for a dead process.
-    pub async fn start(server: &ServerConfig) -> anyhow::Result<Self> {
+    pub async fn start(cfg: &Config) -> anyhow::Result<Self> {
+        let session = Session::new(cfg);
+        session.serve_ops().await?;
+        Ok(session)
+    }
+
+    /// Installs the signal handlers; the ops server waits for [`Session::serve_ops`], so a
+    /// start that fails at once does not announce endpoints first.
+    pub fn new(cfg: &Config) -> Self {
         let metrics = Arc::new(Metrics::new());
         let shutdown = CancellationToken::new();
         cancel_on_signal(shutdown.clone());
-        let ready = Readiness::default();
-        start_ops(server, metrics.clone(), ready.clone(), shutdown.clone()).await?;
         let stop_requested = Arc::new(OnceLock::new());
         let (requested, signal) = (stop_requested.clone(), shutdown.clone());
         tokio::spawn(async move {
             signal.cancelled().await;
             let _ = requested.set(Instant::now());
         });
-        Ok(Session {
+        Session {
             metrics,
             shutdown,
-            ready,
+            ready: Readiness::default(),
             started: Instant::now(),
-            deadline: server.shutdown_deadline,
+            deadline: cfg.server.shutdown_deadline,
             stop_requested,
-        })
+            server: cfg.server.clone(),
+            progress: cfg.progress,
+        }
+    }
+
+    /// Starts the ops server when configured; it stops with the session's shutdown.
+    pub async fn serve_ops(&self) -> anyhow::Result<()> {
+        start_ops(&self.server, self.metrics.clone(), self.ready.clone(), self.shutdown.clone()).await
     }
 
     /// What remains of the shutdown deadline (all of it while no shutdown was requested).
@@ -94,6 +110,9 @@ impl Session {
             let retrier = engine.clone();
             let stop = self.shutdown.clone();
             tokio::spawn(async move { retrier.pending_loop(stop).await });
+        }
+        if let Some(every) = self.progress {
+            tokio::spawn(log_progress(engine.metrics.clone(), every, self.shutdown.clone()));
         }
         self.ready.attach(engine.metrics.clone(), engine.state.clone(), engine.cfg.stall_after);
         self.ready.set(true);

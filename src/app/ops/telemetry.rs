@@ -18,6 +18,9 @@ pub fn init(format: LogStyle) {
         LogStyle::Text => false,
         LogStyle::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A stderr nobody reads any more is no reason to stop: without `log_internal_errors(false)`
+    // the subscriber reports the failed write with `eprintln!`, which panics.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }

@@ -1,6 +1,8 @@
 //! Command-line arguments of `flowlog simulate`.
 use std::path::PathBuf;
 
+use anyhow::bail;
+use clap::builder::RangedU64ValueParser;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -10,8 +12,8 @@ use super::generator::{DEFAULT_START_UNIX, SeriesFormats, SimConfig};
 #[derive(Clone, Debug, clap::Args)]
 pub struct SimulateArgs {
     /// Directory standing in for the storage account; container directories are created inside it.
-    /// Existing blobs are appended to, as Azure would.
-    #[arg(long, required_unless_present = "azure")]
+    /// Existing blobs are appended to, as Azure would. Required unless --azure is given.
+    #[arg(long, value_name = "DIR", required_unless_present = "azure")]
     pub out: Option<PathBuf>,
     /// Write into Azure Blob storage (Put Block + Put Block List) and publish BlobCreated events
     /// to the input hub, both as configured by `--config` (`sources.allowed`, `[input]`).
@@ -32,25 +34,40 @@ pub struct SimulateArgs {
     /// Flow-log format of the blobs (`mixed` cycles NSG v2, VNet, NSG v1 across blobs).
     #[arg(long, value_enum, default_value_t = FormatArg::Vnet)]
     pub format: FormatArg,
-    /// Number of blob series (one NIC each, two NICs per NSG or VNet).
-    #[arg(long, default_value_t = 4)]
+    /// Number of blob series (one NIC each, two NICs per NSG or VNet), 1 to 100000.
+    #[arg(long, default_value_t = 4, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BLOBS))]
     pub blobs: usize,
-    /// Simulated minutes; each appends one record to every blob.
-    #[arg(long, default_value_t = 10)]
+    /// Simulated minutes, 1 to 527040 (366 days); each appends one record to every blob.
+    #[arg(long, default_value_t = 10, value_parser = RangedU64ValueParser::<u32>::new().range(1..=MAX_MINUTES))]
     pub minutes: u32,
-    /// Flow tuples per blob per minute.
-    #[arg(long, default_value_t = 50)]
+    /// Flow tuples per blob per minute, 0 to 1000000; with --blobs at most 2000000 a minute
+    /// (one simulated minute is held in memory).
+    #[arg(long, default_value_t = 50, value_parser = RangedU64ValueParser::<usize>::new().range(0..=MAX_TUPLES_PER_MINUTE))]
     pub tuples_per_minute: usize,
     /// Seed; the same seed and options always produce the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Simulated start time (RFC 3339, floored to the minute) [default: 2026-01-01T00:00:00Z].
+    /// Simulated start time (RFC 3339, floored to the minute), from 1970 to 9000
+    /// [default: 2026-01-01T00:00:00Z].
     #[arg(long, value_parser = parse_rfc3339)]
     pub start: Option<OffsetDateTime>,
-    /// Wall-clock milliseconds between simulated minutes: 0 = as fast as possible, 60000 = real time.
-    #[arg(long, default_value_t = 0)]
+    /// Wall-clock milliseconds between simulated minutes: 0 = as fast as possible, 60000 = real
+    /// time; at most 3600000 (an hour).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_INTERVAL_MS))]
     pub interval_ms: u64,
 }
+
+// Bounds of the numeric arguments: the generator holds one simulated minute of every blob in
+// memory (about 65 bytes of JSON a tuple), so an unbounded product would allocate until the
+// process aborts; times stay within years the record and path formats can spell.
+const MAX_BLOBS: u64 = 100_000;
+const MAX_MINUTES: u64 = 366 * 24 * 60;
+const MAX_TUPLES_PER_MINUTE: u64 = 1_000_000;
+/// `--blobs` times `--tuples-per-minute`: 130 MB of records for one simulated minute, a peak
+/// of about 320 MB resident (measured).
+pub const MAX_TUPLES_PER_SIMULATED_MINUTE: u64 = 2_000_000;
+const MAX_INTERVAL_MS: u64 = 3_600_000;
+const START_YEARS: std::ops::RangeInclusive<i32> = 1970..=9000;
 
 /// `--format` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -73,11 +90,30 @@ impl From<FormatArg> for SeriesFormats {
 }
 
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| format!("expected an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"))
+    let t = OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"))?;
+    if !START_YEARS.contains(&t.year()) {
+        return Err(format!("the year must be {} to {}", START_YEARS.start(), START_YEARS.end()));
+    }
+    Ok(t)
 }
 
 impl SimulateArgs {
+    /// Checks what one argument's range cannot: the size of one simulated minute.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let per_minute = self.blobs as u64 * self.tuples_per_minute as u64;
+        if per_minute > MAX_TUPLES_PER_SIMULATED_MINUTE {
+            bail!(
+                "--blobs {} x --tuples-per-minute {} is {per_minute} tuples a simulated minute; at most \
+                 {MAX_TUPLES_PER_SIMULATED_MINUTE} (one minute of every blob is held in memory): use fewer \
+                 blobs or tuples, and more --minutes",
+                self.blobs,
+                self.tuples_per_minute
+            );
+        }
+        Ok(())
+    }
+
     /// The generator configuration these arguments describe.
     pub fn config(&self) -> SimConfig {
         SimConfig {

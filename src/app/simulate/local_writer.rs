@@ -50,7 +50,7 @@ pub fn append_record(path: &Path, record: &str, sync: bool) -> io::Result<(u64, 
         block.extend_from_slice(HEAD);
         0
     } else {
-        check_tail(&file, path, len)?;
+        check_tail(&file, len)?;
         block.push(b',');
         len - TAIL.len() as u64
     };
@@ -66,7 +66,7 @@ pub fn append_record(path: &Path, record: &str, sync: bool) -> io::Result<(u64, 
 }
 
 /// Refuses to append to a file that is not a framed blob, rather than corrupting it further.
-fn check_tail(file: &File, path: &Path, len: u64) -> io::Result<()> {
+fn check_tail(file: &File, len: u64) -> io::Result<()> {
     let mut tail = [0u8; 2];
     if len >= (HEAD.len() + TAIL.len()) as u64 {
         read_at(file, &mut tail, len - 2)?;
@@ -76,7 +76,7 @@ fn check_tail(file: &File, path: &Path, len: u64) -> io::Result<()> {
     }
     Err(io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("{}: not a flow-log blob ending in `]}}` ({len} bytes); refusing to append", path.display()),
+        format!("not a flow-log blob ending in `]}}` ({len} bytes); refusing to append"),
     ))
 }
 
@@ -128,7 +128,9 @@ impl LocalDir {
     }
 
     pub fn append(&self, append: &Append) -> io::Result<WriteStats> {
-        let (bytes, created) = append_record(&self.root.join(&append.path), &append.record_json, self.sync)?;
+        let path = self.root.join(&append.path);
+        let (bytes, created) = append_record(&path, &append.record_json, self.sync)
+            .map_err(|e| io::Error::new(e.kind(), format!("appending to {}: {e}", path.display())))?;
         Ok(WriteStats { blobs: u64::from(created), records: 1, tuples: append.tuples as u64, bytes })
     }
 

@@ -92,6 +92,7 @@ pub async fn simulate<D: Destination>(
 /// Runs `flowlog simulate` into a local directory, or into Azure with `--azure`, and prints a
 /// one-line summary to stderr.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<SimSummary> {
+    args.validate()?;
     let config = args.config();
     let interval = Duration::from_millis(args.interval_ms);
     #[cfg(not(feature = "azure"))]
@@ -111,12 +112,26 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<SimSummary> {
         };
         let mut dest = azure::AzureDestination::connect(&azure, faults, args.seed).await?;
         let summary = simulate(&config, &mut dest, interval).await?;
-        eprintln!("{summary}; {} BlobCreated events published to {}", dest.events_published, azure.input.hub);
+        let published = format!("{} BlobCreated events published to {}", dest.events_published, azure.input.hub);
+        note(format_args!("{summary}; {published}"));
         return Ok(summary);
     }
     let out = args.out.clone().ok_or_else(|| anyhow::anyhow!("--out DIR is required without --azure"))?;
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "--out {}: not a directory; simulate writes a tree of flow-log blobs under a directory \
+             (<DIR>/insights-logs-*/.../PT1H.json), created when missing",
+            out.display()
+        );
+    }
     let mut dest = LocalDir::new(&out);
     let summary = simulate(&config, &mut dest, interval).await?;
-    eprintln!("{summary} under {}", out.display());
+    note(format_args!("{summary} under {}", out.display()));
     Ok(summary)
+}
+
+/// The summary line on stderr; a closed stderr is no reason to panic, as `eprintln!` would.
+fn note(line: fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

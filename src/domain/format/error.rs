@@ -84,6 +84,8 @@ pub enum RecordErrorReason {
     Time(String),
     /// Bytes between records that are not part of the `{"records":[...]}` framing.
     Framing(String),
+    /// The blob does not start with `{"records":[`: not a flow log at all (its first bytes).
+    NotFlowLog(String),
 }
 
 impl fmt::Display for RecordErrorReason {
@@ -98,6 +100,11 @@ impl fmt::Display for RecordErrorReason {
             }
             RecordErrorReason::Time(t) => write!(f, "record time {t:?} is not RFC 3339"),
             RecordErrorReason::Framing(e) => write!(f, "framing: {e}"),
+            RecordErrorReason::NotFlowLog(start) => write!(
+                f,
+                "not the start of a flow-log blob: {start:?}; a flow-log blob (Azure names it PT1H.json) \
+                 is JSON starting {{\"records\":[, one record a minute"
+            ),
         }
     }
 }

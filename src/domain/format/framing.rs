@@ -365,8 +365,13 @@ impl Framer {
     ) {
         let raw = start.checked_sub(self.raw_base).and_then(|from| self.raw.get(from as usize..)).unwrap_or_default();
         let reason = reason.unwrap_or_else(|| {
-            let shown = &raw[..raw.len().min(40)];
-            RecordErrorReason::Framing(format!("unexpected bytes starting {:?}", String::from_utf8_lossy(shown)))
+            let shown = String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned();
+            // Only a blob whose head did not match has a bad stretch starting at byte 0.
+            if start == 0 {
+                RecordErrorReason::NotFlowLog(shown)
+            } else {
+                RecordErrorReason::Framing(format!("unexpected bytes starting {shown:?}"))
+            }
         });
         v.record_error(RecordError {
             blob: blob.name.clone(),

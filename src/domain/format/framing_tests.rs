@@ -130,6 +130,19 @@ fn blob_without_the_records_head_is_garbage_up_to_a_record() {
 }
 
 #[test]
+fn a_blob_that_is_not_a_flow_log_says_what_a_flow_log_starts_with() {
+    let (_, c) = run("{\"value\": [1, 2, 3]}\n", 0, true);
+    assert_eq!(c.record_errors.len(), 1);
+    let e = &c.record_errors[0];
+    assert_eq!(e.reason, RecordErrorReason::NotFlowLog("{\"value\": [1, 2, 3]}\n".into()));
+    let text = e.reason.to_string();
+    assert!(text.contains("{\"records\":[") && text.contains("PT1H.json"), "{text}");
+    // Garbage after a good head is a framing error, not a foreign file.
+    let (_, c) = run("{\"records\":[ @@", 0, true);
+    assert!(matches!(c.record_errors[0].reason, RecordErrorReason::Framing(_)));
+}
+
+#[test]
 fn bad_tuple_is_reported_and_the_rest_of_the_record_flattens() {
     let rec = REC1.replace("1542110403,192.0.2.1", "1542110403,192.0.2.999");
     let (p, c) = run(&format!("{{\"records\":[{rec}"), 0, true);

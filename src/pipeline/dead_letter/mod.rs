@@ -89,4 +89,9 @@ impl DeadLetter {
 pub trait DeadLetterStore: Send + Sync + 'static {
     /// Stores one dead letter durably; returns when it is written.
     fn put(&self, letter: &DeadLetter) -> impl Future<Output = ServiceResult<()>> + Send;
+
+    /// Where the letters are, for the messages that send people there (a directory, a container).
+    fn location(&self) -> String {
+        "the dead-letter store".to_string()
+    }
 }

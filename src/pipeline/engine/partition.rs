@@ -138,6 +138,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 // read them again. The batch is not acknowledged, so nothing is lost.
                 return Err(e);
             }
+            if self.sink.closed() {
+                // Nowhere to deliver to, ever: stop unfinished and unacknowledged.
+                return Ok(false);
+            }
             tracing::error!(partition = %id, error = %e, "batch could not be finished; retrying it");
             self.metrics.retry(RetryOp::Batch);
             let delay = backoff.next().unwrap_or(self.cfg.retry.max_delay);
@@ -275,6 +279,12 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 }
             }
             Err(e) if e.kind == ErrorKind::CommitFailed => Err(e),
+            Err(e) if self.sink.closed() => {
+                // The output went away, not the blob's fault: no dead letter, no retry mark; its
+                // offset stays and the next run delivers it.
+                tracing::debug!(blob = %w.blob, error = %e, "blob not finished: the output is closed");
+                Err(e)
+            }
             Err(e) => {
                 // The offset was not moved past anything undelivered. A transient failure is
                 // marked on the offset record and retried by the pending sweep; what retrying
@@ -321,7 +331,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let ctx = letter.blob.clone().unwrap_or_else(|| letter.context.clone());
         with_retry(&self.cfg.retry, &self.metrics, RetryOp::DeadLetter, &ctx, || self.dead_letters.put(letter)).await?;
         self.metrics.dead_letter(letter.kind);
-        tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, "dead letter written");
+        tracing::warn!(kind = letter.kind.as_str(), blob = letter.blob.as_deref().unwrap_or("-"), context = %letter.context, store = %self.dead_letters.location(), "dead letter written");
         Ok(())
     }
 

@@ -57,4 +57,10 @@ pub trait RowSink: Send + Sync + 'static {
     /// Returns only when every row of `batch` is durably accepted (written and flushed, or
     /// acknowledged by the service). The engine commits offsets only after this returns `Ok`.
     fn send(&self, batch: RowBatch<'_>) -> impl Future<Output = ServiceResult<()>> + Send;
+
+    /// True once the output can take no rows ever again (its reader went away): a blob that
+    /// fails then is not at fault, so the engine stops without dead-lettering or acknowledging it.
+    fn closed(&self) -> bool {
+        false
+    }
 }
