@@ -137,7 +137,7 @@ fn run(block: &Block, dir: &Path) -> Outcome {
     }
     let report = format!("--- block:\n{body}\n--- stdout:\n{}\n--- stderr:\n{}", outcome.stdout, outcome.stderr);
     let status = status.unwrap_or_else(|| panic!("{where_}: still running after {BLOCK_TIMEOUT:?}\n{report}"));
-    assert!(status.success(), "{where_}: exit {status}\n{report}");
+    assert!(status.success(), "{where_}: the block failed ({status})\n{report}");
     assert!(!left, "{where_}: processes it started are still running (PIDs {:?})\n{report}", outcome.pids);
     outcome
 }
