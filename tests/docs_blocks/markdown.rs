@@ -110,7 +110,7 @@ pub fn named_paths(markdown: &str) -> Vec<&str> {
             inline_code(line)
                 .into_iter()
                 .filter(|s| ROOTS.iter().any(|r| s.starts_with(r)))
-                .filter(|s| !s.contains(|c: char| c.is_whitespace() || "*<>…{}$".contains(c)))
+                .filter(|s| !s.contains("...") && !s.contains(|c: char| c.is_whitespace() || "*<>…{}$".contains(c)))
                 .map(|s| s.split(':').next().unwrap()),
         );
     }
@@ -177,7 +177,7 @@ fn binaries_are_substituted_and_builds_dropped() {
 
 #[test]
 fn named_paths_are_backticked_repository_paths() {
-    let md = "see `src/a.rs`, `tests/x/` and `samples/*.json`, not `cargo run` or src/b.rs; `docs/A.md:12`\n\
+    let md = "see `src/a.rs`, `tests/x/` and `samples/*.json`, not `src/...`, `cargo run` or src/b.rs; `docs/A.md:12`\n\
               ```sh\nls `src/in_block.rs`\n```\nuse ```` ```sh azure ```` then `bench/b.sh`\n";
     assert_eq!(named_paths(md), ["src/a.rs", "tests/x/", "docs/A.md", "bench/b.sh"]);
 }
