@@ -33,7 +33,6 @@ export STACK_INPUT_PARTITIONS=${PARTITIONS:-8}
 # shellcheck source=tests/local-stack.sh
 source tests/local-stack.sh
 stack_start 2>/dev/null
-unset FLOWLOG_METRICS  # for people; flowlog reads FLOWLOG_* as settings
 export RUST_LOG=warn
 if [ -n "${GZIP:-}" ]; then export FLOWLOG_OUTPUT_GZIP=true; fi
 if [ -n "${EVENT_BYTES:-}" ]; then export FLOWLOG_OUTPUT_MAX_BATCH_BYTES=$EVENT_BYTES; fi

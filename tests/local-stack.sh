@@ -4,13 +4,18 @@
 # with the input hub (consumer group flowlog) and the output hub (consumer group adx).
 #
 #   source tests/local-stack.sh && stack_start      # prints the settings, writes $STACK_DIR
-#   flowlog run --config "$STACK_DIR/flowlog.toml" &  # the daemon in Azure mode
 #   flowlog simulate --azure --config "$STACK_DIR/flowlog.toml" --minutes 5 --duplicate-percent 10
-#   curl -s "$FLOWLOG_METRICS"                      # the daemon's metrics
-#   kill %1; stack_stop                             # the daemon first: it needs the stack
+#   stack_daemon                                    # `flowlog run` in Azure mode, in the background
+#   stack_wait_rows 100                             # until the daemon has sent 100 rows
+#   curl -s "$STACK_METRICS_URL"                    # the daemon's metrics
+#   stack_stop                                      # the daemon, then the emulator, then Azurite
 #
+# Nothing exported here is named FLOWLOG_*, except the secrets the daemon reads as settings:
+# flowlog takes every FLOWLOG_* variable for a setting and refuses unknown ones.
 # STACK_INPUT_PARTITIONS sets the input hub's partition count (default 4); STACK_MAX_MESSAGE_SIZE
 # the hubs' max message size in bytes (default 1048576, as Standard; 20971520 as Dedicated).
+# STACK_FLOWLOG and STACK_EMULATOR name binaries to use instead of building target/debug/flowlog
+# and target/debug/eventhubs-emulator (the docs test passes its own).
 # The emulator keeps its events in $STACK_DIR/eventhubs, so a restarted stack still holds them.
 stack_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
@@ -21,14 +26,21 @@ stack_start() {
   azurite_start || return 1
   export STACK_DIR="${STACK_DIR:-$root/target/local-stack}"
   mkdir -p "$STACK_DIR"
-  echo "building flowlog and the Event Hubs emulator (the first time takes a few minutes)..." >&2
-  cargo build -q --manifest-path "$root/Cargo.toml" -p eventhubs-emulator -p flowlog || return 1
+  local build=()
+  [ -n "${STACK_EMULATOR:-}" ] || build+=(-p eventhubs-emulator)
+  [ -n "${STACK_FLOWLOG:-}" ] || build+=(-p flowlog)
+  if [ ${#build[@]} -gt 0 ]; then
+    echo "building flowlog and the Event Hubs emulator (the first time takes a few minutes)..." >&2
+    cargo build -q --manifest-path "$root/Cargo.toml" "${build[@]}" || return 1
+  fi
+  export STACK_FLOWLOG="${STACK_FLOWLOG:-$root/target/debug/flowlog}"
+  local emulator="${STACK_EMULATOR:-$root/target/debug/eventhubs-emulator}"
   local port; port=$(azurite_free_port)
   local control; control=$(azurite_free_port)
   local ops; ops=$(azurite_free_port)
   # A fresh stack unless STACK_KEEP=1: events of an earlier stack name an Azurite that is gone.
   [ "${STACK_KEEP:-0}" = 1 ] || rm -rf "$STACK_DIR/eventhubs"
-  "$root/target/debug/eventhubs-emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
+  "$emulator" --listen "127.0.0.1:$port" --control "127.0.0.1:$control" \
     --hub "flowlog-input:${STACK_INPUT_PARTITIONS:-4}" --hub flowlog-rows:4 \
     --consumer-group flowlog-input:flowlog --consumer-group flowlog-rows:adx \
     --max-message-size "${STACK_MAX_MESSAGE_SIZE:-1048576}" \
@@ -43,7 +55,7 @@ stack_start() {
   done
   export EMULATOR_ENDPOINT="amqp://127.0.0.1:$port" EMULATOR_CONTROL="http://127.0.0.1:$control"
   # The daemon's ops server: one daemon per config (a second one, e.g. a replica, needs --listen).
-  export FLOWLOG_METRICS="http://127.0.0.1:$ops/metrics"
+  export STACK_METRICS_URL="http://127.0.0.1:$ops/metrics"
   cat >"$STACK_DIR/flowlog.toml" <<TOML
 # Written by tests/local-stack.sh: Azure mode against Azurite and the Event Hubs emulator.
 [input]
@@ -85,11 +97,66 @@ TOML
   export FLOWLOG_CHECKPOINTS_ACCOUNT_KEY="$key" FLOWLOG_OFFSETS_ACCOUNT_KEY="$key" \
     FLOWLOG_SOURCES_ACCOUNT_KEY="$key" FLOWLOG_DEAD_LETTER_ACCOUNT_KEY="$key" \
     FLOWLOG_INPUT_TOKEN="emulator-token" FLOWLOG_OUTPUT_TOKEN="emulator-token"
-  echo "local stack up: config $STACK_DIR/flowlog.toml, emulator $EMULATOR_ENDPOINT (control $EMULATOR_CONTROL), blob $AZURITE_BLOB_ENDPOINT, table $AZURITE_TABLE_ENDPOINT, daemon metrics $FLOWLOG_METRICS" >&2
+  echo "local stack up: config $STACK_DIR/flowlog.toml, emulator $EMULATOR_ENDPOINT (control $EMULATOR_CONTROL), blob $AZURITE_BLOB_ENDPOINT, table $AZURITE_TABLE_ENDPOINT, daemon metrics $STACK_METRICS_URL" >&2
 }
 
+# Starts `flowlog run --config $STACK_DIR/flowlog.toml` in the background (log in
+# $STACK_DIR/daemon.log, PID in STACK_DAEMON_PID) and returns once its /readyz answers.
+stack_daemon() {
+  [ -n "${STACK_DIR:-}" ] || { echo "stack_daemon: run stack_start first" >&2; return 1; }
+  "$STACK_FLOWLOG" run --config "$STACK_DIR/flowlog.toml" 2>"$STACK_DIR/daemon.log" &
+  STACK_DAEMON_PID=$!
+  export STACK_DAEMON_PID
+  local ready="${STACK_METRICS_URL%/metrics}/readyz" i
+  for i in $(seq 1 600); do
+    curl -sf "$ready" >/dev/null 2>&1 && {
+      echo "daemon running (PID $STACK_DAEMON_PID, log $STACK_DIR/daemon.log)" >&2
+      return 0
+    }
+    kill -0 "$STACK_DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "stack_daemon: the daemon is not ready; its log:" >&2
+  tail -20 "$STACK_DIR/daemon.log" >&2
+  return 1
+}
+
+# Waits (at most STACK_WAIT_SECS, default 120) until the daemon's flowlog_rows_sent_total
+# reaches ROWS, then prints it.
+stack_wait_rows() {
+  local want=$1 sent=0 i
+  for i in $(seq 1 $((${STACK_WAIT_SECS:-120} * 5))); do
+    sent=$(curl -s "$STACK_METRICS_URL" 2>/dev/null | awk '$1 == "flowlog_rows_sent_total" { print $2 }') || true
+    if [ "${sent:-0}" -ge "$want" ]; then
+      echo "the daemon has sent $sent rows" >&2
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "stack_wait_rows: ${sent:-0} of $want rows sent; the daemon's log:" >&2
+  tail -20 "$STACK_DIR/daemon.log" >&2
+  return 1
+}
+
+# Stops PID with SIGTERM and waits until it has exited (SIGKILL after 40 s when it is not a
+# child of this shell: the daemon's own shutdown deadline is 25 s). Safe under `set -e`.
+stack_kill() {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null || return 0
+  wait "$pid" 2>/dev/null || true # returns once it has exited when it is this shell's child
+  for i in $(seq 1 400); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "stack_kill: $pid did not stop within 40 s; killing it" >&2
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# Stops the daemon first (it needs the stack), then the emulator, then Azurite: nothing the
+# stack started is left running.
 stack_stop() {
-  [ -n "${EMULATOR_PID:-}" ] && kill "$EMULATOR_PID" 2>/dev/null && wait "$EMULATOR_PID" 2>/dev/null
+  [ -z "${STACK_DAEMON_PID:-}" ] || stack_kill "$STACK_DAEMON_PID"
+  [ -z "${EMULATOR_PID:-}" ] || stack_kill "$EMULATOR_PID"
   azurite_stop
   return 0
 }

@@ -36,7 +36,10 @@ azurite_start() {
   return 1
 }
 
+# Safe under `set -e` (a process stopped by SIGTERM makes `wait` fail).
 azurite_stop() {
-  [ -n "${AZURITE_PID:-}" ] && kill "$AZURITE_PID" 2>/dev/null && wait "$AZURITE_PID" 2>/dev/null
+  if [ -n "${AZURITE_PID:-}" ]; then
+    { kill "$AZURITE_PID" 2>/dev/null && wait "$AZURITE_PID" 2>/dev/null; } || true
+  fi
   return 0
 }
