@@ -1,4 +1,5 @@
-//! Structured logging: human-readable text on a terminal, JSON lines otherwise; `RUST_LOG` filters.
+//! Structured logging: human-readable text on a terminal, JSON lines otherwise; `RUST_LOG`
+//! filters; secret values redacted from every line (see `redact.rs`).
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
@@ -18,6 +19,8 @@ pub fn init(format: LogStyle) {
         LogStyle::Text => false,
         LogStyle::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Every line passes the redactor: secrets never reach stderr, whoever logs them.
+    let writer = || super::redact::Redacting(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
