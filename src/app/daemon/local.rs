@@ -65,7 +65,12 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
     if !once {
         // Weekly database updates are picked up without a restart.
         let shutdown = session.shutdown.clone();
-        tokio::spawn(crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), shutdown));
+        tokio::spawn(crate::app::enrich::reload_loop(
+            cfg.enrich.clone(),
+            engine.enrichment.clone(),
+            engine.metrics.clone(),
+            shutdown,
+        ));
     }
     let result = session.drive(&engine, feed, !once).await;
     session.finish();

@@ -161,6 +161,9 @@ impl Mmdb {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DataError> {
         let size = bytes.len();
         let reader = Reader::from_source(bytes).map_err(|e| DataError::Mmdb(e.to_string()))?;
+        // Every node and data value, once: a damaged data section otherwise loads and makes each
+        // lookup that reaches it fail, which rows would show as nulls.
+        reader.verify().map_err(|e| DataError::Mmdb(format!("fails verification: {e}")))?;
         let mut db = Mmdb { reader, size, has_asn: false, has_geo: false, has_city: false };
         let (mut asn, mut geo, mut city) = (false, false, false);
         for p in PROBES {
