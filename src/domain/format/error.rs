@@ -84,6 +84,8 @@ pub enum RecordErrorReason {
     Time(String),
     /// Bytes between records that are not part of the `{"records":[...]}` framing.
     Framing(String),
+    /// The blob starts with the gzip magic bytes: a compressed copy, never read as JSON.
+    Gzip,
 }
 
 impl fmt::Display for RecordErrorReason {
@@ -98,6 +100,10 @@ impl fmt::Display for RecordErrorReason {
             }
             RecordErrorReason::Time(t) => write!(f, "record time {t:?} is not RFC 3339"),
             RecordErrorReason::Framing(e) => write!(f, "framing: {e}"),
+            RecordErrorReason::Gzip => f.write_str(
+                "the blob is gzip-compressed (it starts with bytes 1f 8b); flow logs are read as plain JSON: \
+                 decompress it first (e.g. `gunzip -c PT1H.json.gz > PT1H.json`)",
+            ),
         }
     }
 }

@@ -245,6 +245,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
         }
+        self.metrics.gzip_blobs.inc_by(collector.take_gzip());
         let [encryption, state] = collector.take_unknown();
         if encryption + state > 0 {
             self.metrics.unknown_values(ValueField::Encryption, encryption);
