@@ -1,7 +1,8 @@
 //! Enrichment files that must be refused at start, through `flowlog flatten` (the same loading
 //! as the daemon's): a MaxMind database whose data section is damaged (it would load and make
-//! every lookup null), and files that are not regular files (`/dev/zero` never ends, a FIFO
-//! blocks its reader until a writer comes). Each is refused at once, naming the setting and file.
+//! every lookup null), files that are not regular files (`/dev/zero` never ends, a FIFO blocks
+//! its reader until a writer comes) and files over the size limit. Each is refused at once,
+//! naming the setting and file.
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -55,7 +56,7 @@ fn a_maxmind_database_with_a_damaged_data_section_is_refused_naming_setting_and_
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && out.stdout.is_empty(), "accepted a damaged database: {stderr}");
     assert!(stderr.contains("enrich.asn_db") && stderr.contains("GeoLite2-ASN-damaged.mmdb"), "{stderr}");
-    assert!(stderr.contains("verification"), "{stderr}");
+    assert!(stderr.contains("damaged"), "{stderr}");
     // The intact database still loads.
     let good = format!("{MAXMIND}/GeoLite2-ASN-Test.mmdb");
     let out = flatten_within(Duration::from_secs(60), &["--asn-db", &good]);
@@ -80,4 +81,16 @@ fn devices_and_fifos_are_refused_at_once_for_every_enrichment_setting() {
             assert!(stderr.contains("not a regular file"), "{stderr}");
         }
     }
+}
+
+#[test]
+fn an_enrichment_file_over_the_size_limit_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.csv");
+    // Sparse: one byte over the limit costs no disk.
+    std::fs::File::create(&huge).unwrap().set_len(flowlog::app::enrich::MAX_FILE_BYTES + 1).unwrap();
+    let out = flatten_within(Duration::from_secs(30), &["--asn-db", huge.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty(), "{stderr}");
+    assert!(stderr.contains("enrich.asn_db") && stderr.contains("more than the 1024 MiB"), "{stderr}");
 }
