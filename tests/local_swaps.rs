@@ -163,7 +163,7 @@ async fn a_directory_swapped_for_a_link_out_of_the_root_is_never_read() {
 
 #[tokio::test]
 async fn a_file_swapped_for_a_fifo_fails_at_once_instead_of_blocking() {
-    for before in [Before::Properties, Before::Read] {
+    for before in [Before::Read, Before::Properties] {
         let (_dir, root, _) = layout();
         let file = root.join("a/PT1H.json");
         let fifo = file.clone();

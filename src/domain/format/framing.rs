@@ -39,6 +39,11 @@ impl Progress {
 /// How a gzip stream starts (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// True when `head`, a blob's first bytes, starts as a gzip stream does.
+pub fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&GZIP_MAGIC)
+}
+
 /// `{"records":[`, token by token; whitespace may separate them.
 const HEAD: [&[u8]; 4] = [b"{", b"\"records\"", b":", b"["];
 
