@@ -1,7 +1,8 @@
 //! Whole blobs that cannot be read as flow logs, through `flowlog run --once` in local mode: a
 //! blob of many bad records makes one dead letter (counts per reason, the first records' bytes),
 //! with the valid records around them delivered; a gzip-compressed `PT1H.json` is dead-lettered
-//! and logged as gzip, with how to fix it, instead of waiting for a record forever.
+//! and logged as gzip, with how to fix it, instead of waiting for a record forever; a NUL byte
+//! inside a record with data after it is a bad record, not bytes still to be written.
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -93,4 +94,35 @@ fn a_gzip_compressed_blob_is_dead_lettered_saying_so() {
     let out = run_once(dir.path());
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(self::letters(dir.path()).len(), 1);
+}
+
+/// Rows `flowlog flatten` makes of a blob holding `records`.
+fn rows_of(records: &[&str]) -> usize {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{{\"records\":[{}]}}", records.join(","))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flowlog")).arg("flatten").arg(file.path()).output().unwrap();
+    assert!(out.status.success());
+    out.stdout.iter().filter(|b| **b == b'\n').count()
+}
+
+#[test]
+fn a_nul_byte_inside_a_record_is_a_bad_record_and_the_records_after_it_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = sample_records();
+    // One NUL in the first record's time; everything after it is written.
+    let broken = first.replacen("12:00:35", "12:00:\x0035", 1);
+    assert_ne!(broken, first);
+    write_blob(dir.path(), format!("{{\"records\":[{broken},{second}]}}").as_bytes());
+
+    let out = run_once(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "a dead letter ends the run with exit 3: {stderr}");
+    assert!(!stderr.contains("not yet written"), "a NUL with data after it is no hole: {stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), rows_of(&[second]), "the record after it");
+    let letters = letters(dir.path());
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["kind"], "record");
+    // Nothing is left waiting: the next run has nothing to do.
+    let out = run_once(dir.path());
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -8,6 +8,7 @@ use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
 use crate::domain::format::is_gzip;
 use crate::domain::ids::RowIds;
+use crate::domain::offset::content::unwritten_from;
 use crate::domain::offset::{ContentMarks, OffsetState, Plan, Reconcile, plan_read, reconcile};
 use crate::pipeline::blob_store::{BlobStore, TailRead, limit_to};
 use crate::pipeline::dead_letter::DeadLetterStore;
@@ -151,7 +152,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             compressed |= start == 0 && read == 0 && is_gzip(&chunk);
             if checks
                 && !compressed
-                && let Some(i) = memchr::memchr(0, &chunk)
+                && let Some(i) = unwritten_from(&chunk)
             {
                 unwritten = Some(start + read + i as u64);
                 chunk.truncate(i);
