@@ -53,7 +53,16 @@ async fn engine(
 /// With `once`, a run that failed a blob or wrote a dead letter ends with [`Incomplete`].
 pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Result<()> {
     let session = Session::start(&cfg.server).await?;
-    let engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()).await?;
+    // Opening a FIFO given as `local.out` waits for its reader: a stop ends that wait (the
+    // binary leaves the blocked open behind when it exits).
+    let engine = tokio::select! {
+        biased;
+        _ = session.shutdown.cancelled() => {
+            tracing::info!("stopped while starting");
+            return Ok(());
+        }
+        engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()) => engine?,
+    };
     let mode = if once { LocalFeedMode::Once } else { LocalFeedMode::Watch };
     let feed = LocalFeed::new(&local.watch, mode)
         .with_shutdown(session.shutdown.clone())
