@@ -20,22 +20,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+/// Runs `work` on a fresh runtime. Once it has returned, a blocking task still running (a read
+/// stuck in the kernel) is left behind after a short grace instead of keeping the process alive:
+/// everything the command waits for has ended by then.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            runtime()?.block_on(flowlog::app::cli::run::run(args))?;
+            block_on(flowlog::app::cli::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill(args) => {
-            runtime()?.block_on(flowlog::app::cli::run::backfill(args))?;
+            block_on(flowlog::app::cli::run::backfill(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => {
-            runtime()?.block_on(flowlog::app::simulate::run(args))?;
+            block_on(flowlog::app::simulate::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flatten(args) => {

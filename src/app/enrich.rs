@@ -11,9 +11,43 @@ use crate::app::config::EnrichConfig;
 use crate::domain::enrich::service_tags::ServiceTags;
 use crate::domain::enrich::{DataFile, Enricher};
 use crate::pipeline::enrichment::EnrichmentHandle;
+use crate::pipeline::metrics::Metrics;
+
+/// The largest enrichment file read (a city database is about 130 MB, a CSV range file of all
+/// IPv6 cities under 1 GB): anything larger is refused rather than read into memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 fn read(setting: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("enrich.{setting}: reading {}", path.display()))
+    read_regular(path, MAX_FILE_BYTES).with_context(|| format!("enrich.{setting}: reading {}", path.display()))
+}
+
+/// The bytes of a regular file of at most `limit` bytes. The file is opened without blocking
+/// (a FIFO would wait for a writer) and checked through the opened descriptor: a device such as
+/// `/dev/zero` never ends, so anything but a regular file is refused before a byte is read.
+fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+        options.custom_flags(flags.bits() as i32);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    anyhow::ensure!(meta.is_file(), "not a regular file (a device, FIFO, socket or directory is never read)");
+    anyhow::ensure!(
+        meta.len() <= limit,
+        "{} bytes, more than the {} MiB an enrichment file may have",
+        meta.len(),
+        limit >> 20
+    );
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // A file that grows while read still stops at the limit.
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    anyhow::ensure!(bytes.len() as u64 <= limit, "grew past {} MiB while being read", limit >> 20);
+    Ok(bytes)
 }
 
 fn data_files(setting: &str, paths: &[PathBuf]) -> anyhow::Result<Vec<DataFile>> {
@@ -72,7 +106,12 @@ pub fn fingerprint(cfg: &EnrichConfig) -> Fingerprint {
 /// One check: when the files changed since `seen`, loads them and swaps the new version in.
 /// A file that fails to load (half-written, corrupt) keeps the old version in use; the next
 /// change is tried again. Returns whether a new version was installed.
-pub async fn reload_if_changed(cfg: &EnrichConfig, handle: &EnrichmentHandle, seen: &mut Fingerprint) -> bool {
+pub async fn reload_if_changed(
+    cfg: &EnrichConfig,
+    handle: &EnrichmentHandle,
+    seen: &mut Fingerprint,
+    metrics: &Metrics,
+) -> bool {
     let now = fingerprint(cfg);
     if now == *seen {
         return false;
@@ -86,6 +125,7 @@ pub async fn reload_if_changed(cfg: &EnrichConfig, handle: &EnrichmentHandle, se
             true
         }
         Ok(Err(e)) => {
+            metrics.enrichment_reload_failures.inc();
             tracing::warn!(
                 error = format!("{e:#}"),
                 "enrichment data changed but cannot be loaded; keeping the previous version"
@@ -93,6 +133,7 @@ pub async fn reload_if_changed(cfg: &EnrichConfig, handle: &EnrichmentHandle, se
             false
         }
         Err(e) => {
+            metrics.enrichment_reload_failures.inc();
             tracing::warn!(error = %e, "enrichment reload task failed; keeping the previous version");
             false
         }
@@ -100,7 +141,12 @@ pub async fn reload_if_changed(cfg: &EnrichConfig, handle: &EnrichmentHandle, se
 }
 
 /// Checks the files every `reload_interval` until shutdown.
-pub async fn reload_loop(cfg: EnrichConfig, handle: EnrichmentHandle, shutdown: CancellationToken) {
+pub async fn reload_loop(
+    cfg: EnrichConfig,
+    handle: EnrichmentHandle,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
     if cfg.files().next().is_none() {
         return;
     }
@@ -112,7 +158,7 @@ pub async fn reload_loop(cfg: EnrichConfig, handle: EnrichmentHandle, shutdown: 
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        reload_if_changed(&cfg, &handle, &mut seen).await;
+        reload_if_changed(&cfg, &handle, &mut seen, &metrics).await;
     }
 }
 
@@ -138,25 +184,59 @@ mod tests {
         std::fs::write(&path, tags("Storage")).unwrap();
         let cfg = EnrichConfig { service_tags: Some(path.clone()), ..EnrichConfig::default() };
         let handle = start(&cfg).unwrap();
+        let metrics = Metrics::new();
         let mut seen = fingerprint(&cfg);
-        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await, "nothing changed");
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen, &metrics).await, "nothing changed");
         let in_use = handle.current();
 
         // A different length changes the fingerprint even where mtimes are coarse.
         std::fs::write(&path, tags("AzureCosmosDB")).unwrap();
-        assert!(reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert!(reload_if_changed(&cfg, &handle, &mut seen, &metrics).await);
         assert_eq!(service(&handle).as_deref(), Some("AzureCosmosDB"));
         let old = in_use.ip_info("20.1.2.3".parse().unwrap()).azure.map(|t| t.service.to_string());
         assert_eq!(old.as_deref(), Some("Storage"), "a version in use is never changed under a reader");
 
         std::fs::write(&path, "{ half written").unwrap();
-        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen, &metrics).await);
         assert_eq!(service(&handle).as_deref(), Some("AzureCosmosDB"), "a broken file keeps the previous version");
         std::fs::remove_file(&path).unwrap();
-        assert!(!reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen, &metrics).await);
         std::fs::write(&path, tags("Sql")).unwrap();
-        assert!(reload_if_changed(&cfg, &handle, &mut seen).await);
+        assert!(reload_if_changed(&cfg, &handle, &mut seen, &metrics).await);
         assert_eq!(service(&handle).as_deref(), Some("Sql"));
+    }
+
+    /// MaxMind's ASN test database with its data section overwritten: it opens, nothing decodes.
+    fn damaged(good: &[u8]) -> Vec<u8> {
+        let meta = maxminddb::Reader::from_source(good.to_vec()).unwrap().metadata().clone();
+        let tree = (meta.node_count as usize) * (meta.record_size as usize) / 4;
+        let marker = b"\xab\xcd\xefMaxMind.com";
+        let end = good.windows(marker.len()).rposition(|w| w == marker).unwrap();
+        let mut bytes = good.to_vec();
+        bytes[tree + 16..end].fill(0xff);
+        bytes
+    }
+
+    #[tokio::test]
+    async fn a_damaged_database_on_reload_keeps_the_old_data_and_is_counted() {
+        let good =
+            std::fs::read(".tools/maxmind-test-data/GeoLite2-ASN-Test.mmdb").expect("run bash tests/tools/setup.sh");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("asn.mmdb");
+        std::fs::write(&path, &good).unwrap();
+        let cfg = EnrichConfig { asn_db: vec![path.clone()], ..EnrichConfig::default() };
+        let (handle, metrics) = (start(&cfg).unwrap(), Metrics::new());
+        let asn = |h: &EnrichmentHandle| h.current().ip_info("1.128.0.1".parse().unwrap()).asn;
+        assert_eq!(asn(&handle), Some(1221));
+        let mut seen = fingerprint(&cfg);
+
+        // Same length: a distinct modification time is what tells the change.
+        let file = std::fs::File::create(&path).unwrap();
+        std::io::Write::write_all(&mut &file, &damaged(&good)).unwrap();
+        file.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400)).unwrap();
+        assert!(!reload_if_changed(&cfg, &handle, &mut seen, &metrics).await, "a damaged database is not installed");
+        assert_eq!(asn(&handle), Some(1221), "the previous data stays in use");
+        assert_eq!(metrics.enrichment_reload_failures.get(), 1);
     }
 
     #[test]

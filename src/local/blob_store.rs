@@ -1,5 +1,6 @@
 //! File-system blob store: a blob is a file under a root directory, named by its Azure name
 //! (see `walk.rs` for the naming rule) or, outside the Azure layout, its relative path.
+mod confined;
 mod walk;
 
 use std::collections::HashMap;
@@ -85,15 +86,30 @@ impl LocalBlobStore {
     /// another name (`a//b`, `./a`) is refused: one file must have exactly one name, or its
     /// offsets and row ids would split in two.
     pub fn resolve(&self, blob: &BlobName) -> ServiceResult<PathBuf> {
+        let (base, rel) = self.locate(blob)?;
+        Ok(base.join(rel))
+    }
+
+    /// The directory `blob`'s file is opened under and its path below it: the root as given
+    /// for names, the canonical root the walk started from for files it found.
+    fn locate(&self, blob: &BlobName) -> ServiceResult<(PathBuf, PathBuf)> {
         if let Some(path) = self.paths.get(blob) {
-            return Ok(path);
+            if let Ok(rel) = path.strip_prefix(&self.root) {
+                return Ok((self.root.clone(), rel.to_path_buf()));
+            }
+            let canonical = std::fs::canonicalize(&self.root)
+                .map_err(|e| ServiceError::from_io(format!("read directory {}", self.root.display()), e))?;
+            let rel = path.strip_prefix(&canonical).map_err(|_| {
+                ServiceError::permanent(format!("{} is not under {}", path.display(), canonical.display()))
+            })?;
+            return Ok((canonical.clone(), rel.to_path_buf()));
         }
         let name = blob.as_str();
         let refuse = |why: &str| ServiceError::permanent(format!("blob name {name:?} refused: {why}"));
         if name.is_empty() {
             return Err(refuse("empty"));
         }
-        let mut path = self.root.clone();
+        let mut path = PathBuf::new();
         for part in name.split('/') {
             if part.is_empty() {
                 return Err(refuse("absolute, or has an empty component"));
@@ -108,7 +124,25 @@ impl LocalBlobStore {
                 _ => return Err(refuse("has a relative, root or prefix component")),
             }
         }
-        Ok(path)
+        Ok((self.root.clone(), path))
+    }
+
+    /// Opens `blob`'s file without following links or blocking (see `confined.rs`): every
+    /// property and byte of one call comes from this one descriptor.
+    async fn open(&self, blob: &BlobName) -> ServiceResult<(std::fs::File, Metadata, PathBuf)> {
+        let (base, rel) = self.locate(blob)?;
+        let path = base.join(&rel);
+        let shown = path.clone();
+        let opened = tokio::task::spawn_blocking(move || confined::open_under(&base, &rel)).await.map_err(|e| {
+            ServiceError::with_source(crate::pipeline::error::ErrorKind::Permanent, "open task failed", e)
+        })?;
+        match opened {
+            Ok(o) => Ok((o.file, o.metadata, shown)),
+            Err(confined::OpenError::Io(e)) => Err(ServiceError::from_io(format!("open {}", shown.display()), e)),
+            Err(confined::OpenError::NotRegular(what)) => {
+                Err(ServiceError::permanent(format!("{} is {what}, not a regular file: not read", shown.display())))
+            }
+        }
     }
 }
 
@@ -131,22 +165,16 @@ pub(crate) fn properties_of(meta: &Metadata) -> BlobProperties {
 
 impl BlobStore for LocalBlobStore {
     async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
-        let path = self.resolve(blob)?;
-        let meta = tokio::fs::metadata(&path)
-            .await
-            .map_err(|e| ServiceError::from_io(format!("metadata of {}", path.display()), e))?;
-        if !meta.is_file() {
-            return Err(ServiceError::permanent(format!("{} is not a regular file", path.display())));
-        }
+        let (_, meta, _) = self.open(blob).await?;
         Ok(properties_of(&meta))
     }
 
     async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
-        let path = self.resolve(blob)?;
+        let (file, meta, path) = self.open(blob).await?;
         let ctx = |what: &str| format!("{what} {}", path.display());
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| ServiceError::from_io(ctx("open"), e))?;
+        let mut file = tokio::fs::File::from_std(file);
         // Length of the file we actually opened, not of whatever the name points to later.
-        let len = file.metadata().await.map_err(|e| ServiceError::from_io(ctx("metadata of"), e))?.len();
+        let len = meta.len();
         if range.start > range.end || range.end > len {
             return Err(ServiceError::permanent(format!(
                 "range {}..{} outside {} of {len} bytes",

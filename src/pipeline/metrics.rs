@@ -62,6 +62,10 @@ pub struct Metrics {
     pub rewritten_blobs: Counter,
     pub unwritten_waits: Counter,
     pub unreadable_paths: Counter,
+    /// Enrichment files that changed but failed to load (the previous data stays in use).
+    pub enrichment_reload_failures: Counter,
+    /// Blobs found gzip-compressed (dead-lettered: flow logs are read as plain JSON).
+    pub gzip_blobs: Counter,
     unknown_values: Family<Labels, Counter>,
     /// Offset commits that failed after their rows were delivered (each is retried on its own).
     pub commit_failures: Counter,
@@ -109,6 +113,8 @@ impl Metrics {
             rewritten_blobs: Counter::default(),
             unwritten_waits: Counter::default(),
             unreadable_paths: Counter::default(),
+            enrichment_reload_failures: Counter::default(),
+            gzip_blobs: Counter::default(),
             unknown_values: Family::default(),
             commit_failures: Counter::default(),
             commits_pending: Gauge::default(),
@@ -150,6 +156,16 @@ impl Metrics {
             "unreadable_paths",
             "Files or directories of the watched tree that could not be read (skipped, retried later)",
             m.unreadable_paths.clone(),
+        );
+        r.register(
+            "enrichment_reload_failures",
+            "Enrichment files that changed on disk but failed to load or verify (the previous data stays in use)",
+            m.enrichment_reload_failures.clone(),
+        );
+        r.register(
+            "gzip_blobs",
+            "Blobs found gzip-compressed and dead-lettered (decompress them first; flow logs are read as plain JSON)",
+            m.gzip_blobs.clone(),
         );
         r.register(
             "unknown_values",

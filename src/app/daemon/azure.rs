@@ -150,8 +150,12 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     };
     tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
     // Weekly database updates are picked up without a restart.
-    let reload =
-        crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), session.shutdown.clone());
+    let reload = crate::app::enrich::reload_loop(
+        cfg.enrich.clone(),
+        engine.enrichment.clone(),
+        engine.metrics.clone(),
+        session.shutdown.clone(),
+    );
     tokio::spawn(reload);
     let result = session.drive(&engine, feed, true).await;
     // Acknowledgements are written; now release ownership so other replicas take over at once.

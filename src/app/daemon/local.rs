@@ -61,7 +61,16 @@ async fn engine(
 /// With `once`, a run that failed a blob or wrote a dead letter ends with [`Incomplete`].
 pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Result<()> {
     let session = Session::new(cfg);
-    let engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()).await?;
+    // Opening a FIFO given as `local.out` waits for its reader: a stop ends that wait (the
+    // binary leaves the blocked open behind when it exits).
+    let engine = tokio::select! {
+        biased;
+        _ = session.shutdown.cancelled() => {
+            tracing::info!("stopped while starting");
+            return Ok(());
+        }
+        engine = engine(cfg, local, session.metrics.clone(), session.shutdown.clone()) => engine?,
+    };
     // After the checks of the settings: a bad one stops the start before endpoints are announced.
     session.serve_ops().await?;
     let mode = if once { LocalFeedMode::Once } else { LocalFeedMode::Watch };
@@ -81,7 +90,12 @@ pub async fn run(cfg: &Config, local: &LocalConfig, once: bool) -> anyhow::Resul
     if !once {
         // Weekly database updates are picked up without a restart.
         let shutdown = session.shutdown.clone();
-        tokio::spawn(crate::app::enrich::reload_loop(cfg.enrich.clone(), engine.enrichment.clone(), shutdown));
+        tokio::spawn(crate::app::enrich::reload_loop(
+            cfg.enrich.clone(),
+            engine.enrichment.clone(),
+            engine.metrics.clone(),
+            shutdown,
+        ));
     }
     let result = session.drive(&engine, feed, !once).await;
     session.finish();

@@ -1,4 +1,5 @@
-//! Running as a service: logging, the ops HTTP endpoints, signals.
+//! Running as a service: logging (secrets redacted), the ops HTTP endpoints, signals.
+pub mod redact;
 pub mod server;
 pub mod signals;
 pub mod telemetry;

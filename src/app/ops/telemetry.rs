@@ -1,4 +1,5 @@
-//! Structured logging: human-readable text on a terminal, JSON lines otherwise; `RUST_LOG` filters.
+//! Structured logging: human-readable text on a terminal, JSON lines otherwise; `RUST_LOG`
+//! filters; secret values redacted from every line (see `redact.rs`).
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
@@ -18,9 +19,10 @@ pub fn init(format: LogStyle) {
         LogStyle::Text => false,
         LogStyle::Auto => !std::io::stderr().is_terminal(),
     };
-    // A stderr nobody reads any more is no reason to stop: without `log_internal_errors(false)`
-    // the subscriber reports the failed write with `eprintln!`, which panics.
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
+    // Every line passes the redactor: secrets never reach stderr, whoever logs them. A stderr
+    // nobody reads any more is no reason to stop: without `log_internal_errors(false)` the
+    // subscriber reports the failed write with `eprintln!`, which panics.
+    let writer = || super::redact::Redacting(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).log_internal_errors(false);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }

@@ -157,10 +157,37 @@ impl fmt::Debug for Mmdb {
 /// Addresses whose records tell what a database holds (every real database covers some).
 const PROBES: &[&str] = &["8.8.8.8", "1.1.1.1", "9.9.9.9", "2001:4860:4860::8888", "81.2.69.142", "2.125.160.216"];
 
+/// Walks every network of the search tree and decodes each distinct record once, as lookups do:
+/// a damaged tree or data section otherwise loads, and every lookup that reaches the damage
+/// fails, which rows would show as nulls. (`Reader::verify` checks the same, but also refuses
+/// metadata that published databases often lack, such as an empty description.) Distinct
+/// records are told apart by their offset in a bit set of one bit per byte of the file.
+fn check_every_record(reader: &Reader<Vec<u8>>, size: usize) -> Result<(), maxminddb::MaxMindDbError> {
+    let mut seen = vec![0u64; size / 64 + 1];
+    // A tree of N nodes has at most 2N leaves; more means a cycle.
+    let limit = (reader.metadata().node_count as usize).saturating_mul(3);
+    for (n, network) in reader.networks(maxminddb::WithinOptions::default())?.enumerate() {
+        if n > limit {
+            return Err(maxminddb::MaxMindDbError::invalid_database("the search tree has a cycle"));
+        }
+        let network = network?;
+        let Some(offset) = network.offset() else { continue };
+        let (word, bit) = (offset / 64, 1u64 << (offset % 64));
+        match seen.get_mut(word) {
+            Some(w) if *w & bit != 0 => continue,
+            Some(w) => *w |= bit,
+            None => return Err(maxminddb::MaxMindDbError::invalid_database("a record lies past the end of the file")),
+        }
+        network.decode::<Record<'_>>()?;
+    }
+    Ok(())
+}
+
 impl Mmdb {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DataError> {
         let size = bytes.len();
         let reader = Reader::from_source(bytes).map_err(|e| DataError::Mmdb(e.to_string()))?;
+        check_every_record(&reader, size).map_err(|e| DataError::Mmdb(format!("damaged: {e}")))?;
         let mut db = Mmdb { reader, size, has_asn: false, has_geo: false, has_city: false };
         let (mut asn, mut geo, mut city) = (false, false, false);
         for p in PROBES {

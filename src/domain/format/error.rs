@@ -86,6 +86,8 @@ pub enum RecordErrorReason {
     Framing(String),
     /// The blob does not start with `{"records":[`: not a flow log at all (its first bytes).
     NotFlowLog(String),
+    /// The blob starts with the gzip magic bytes: a compressed copy, never read as JSON.
+    Gzip,
 }
 
 impl fmt::Display for RecordErrorReason {
@@ -104,6 +106,10 @@ impl fmt::Display for RecordErrorReason {
                 f,
                 "not the start of a flow-log blob: {start:?}; a flow-log blob (Azure names it PT1H.json) \
                  is JSON starting {{\"records\":[, one record a minute"
+            ),
+            RecordErrorReason::Gzip => f.write_str(
+                "the blob is gzip-compressed (it starts with bytes 1f 8b); flow logs are read as plain JSON: \
+                 decompress it first (e.g. `gunzip -c PT1H.json.gz > PT1H.json`)",
             ),
         }
     }

@@ -36,6 +36,14 @@ impl Progress {
     }
 }
 
+/// How a gzip stream starts (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// True when `head`, a blob's first bytes, starts as a gzip stream does.
+pub fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&GZIP_MAGIC)
+}
+
 /// `{"records":[`, token by token; whitespace may separate them.
 const HEAD: [&[u8]; 4] = [b"{", b"\"records\"", b":", b"["];
 
@@ -55,6 +63,10 @@ enum State {
     Tail,
     /// Measuring a bad stretch (see [`Scan`]).
     Scan,
+    /// A gzip-compressed blob: reported once, when first seen, then every byte is skipped.
+    Gzip {
+        reported: bool,
+    },
 }
 
 /// A bad stretch being measured. It ends at the record's balanced closing brace (brace counting
@@ -116,7 +128,7 @@ impl Framer {
         match self.state {
             State::Head { token, at } => token > 0 || at > 0,
             State::Between { comma } => comma,
-            State::Tail => false,
+            State::Tail | State::Gzip { .. } => false,
             State::Record | State::Scan => true,
         }
     }
@@ -144,9 +156,24 @@ impl Framer {
                     i
                 }
                 State::Scan => self.scan(blob, data, i, v, &mut p),
+                State::Gzip { .. } => {
+                    self.keep(&data[i..]);
+                    data.len()
+                }
             };
         }
         self.pos += data.len() as u64;
+        if let State::Gzip { reported } = self.state {
+            // Nothing in it can be framed: the offset moves past every byte seen, and the blob
+            // is dead-lettered once, with its first bytes, instead of waiting for a record forever.
+            if reported {
+                self.boundary(self.pos);
+                v.record_end();
+            } else {
+                self.report(blob, 0, self.pos, Some(RecordErrorReason::Gzip), v, &mut p);
+                self.state = State::Gzip { reported: true };
+            }
+        }
         if is_final && self.state == State::Scan {
             let reason = self.scan.reason.take();
             self.report(blob, self.scan.start, self.pos, reason, v, &mut p);
@@ -187,6 +214,11 @@ impl Framer {
                 self.keep(&[b]);
                 i += 1;
                 continue;
+            }
+            // gzip's magic is never the start of JSON text (its second byte may come in the next chunk).
+            if pos == 0 && b == GZIP_MAGIC[0] && data.get(i + 1).is_none_or(|&next| next == GZIP_MAGIC[1]) {
+                self.state = State::Gzip { reported: false };
+                return i;
             }
             if HEAD[token][at] != b {
                 self.start_garbage();

@@ -10,6 +10,7 @@ pub mod timefmt;
 pub mod tuple;
 
 pub use error::{RecordError, RecordErrorReason, TupleError, TupleErrorReason};
+pub use framing::is_gzip;
 pub use record::{GroupCtx, RecordCtx, RowVisitor};
 pub use tuple::Tuple;
 

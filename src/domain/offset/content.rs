@@ -93,9 +93,43 @@ pub fn marks_at(head_bytes: &[u8], before: &[u8], offset: u64) -> ContentMarks {
     ContentMarks { head: Mark::of(&head_bytes[..head_len]), tail: Mark::of(&before[before.len() - tail_len..]) }
 }
 
+/// Shortest run of NUL bytes with data after it that is taken for bytes not written yet (a hole
+/// in a preallocated file filled out of order): writers fill whole blocks, never a few bytes. A
+/// shorter run with data after it is part of the data (JSON never holds NUL bytes: a malformed
+/// record, dead-lettered with the records around it delivered).
+pub const HOLE_MIN: usize = 16;
+
+/// Where the bytes not written yet begin in `chunk`: at the first run of NUL bytes that reaches
+/// the chunk's end or is at least [`HOLE_MIN`] long; `None` when there is none.
+pub fn unwritten_from(chunk: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(0, &chunk[from..]).map(|i| from + i) {
+        let run = chunk[at..].iter().take_while(|&&b| b == 0).count();
+        if at + run == chunk.len() || run >= HOLE_MIN {
+            return Some(at);
+        }
+        from = at + run;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_or_trailing_nul_runs_are_unwritten_and_short_ones_inside_data_are_data() {
+        assert_eq!(unwritten_from(b"{\"a\":1}"), None);
+        assert_eq!(unwritten_from(b"{\"a\":\"x\0y\"}"), None, "one NUL inside a string, data after it");
+        assert_eq!(unwritten_from(b"{\"a\":1}\0\0"), Some(7), "zeros to the end: not written yet");
+        let mut hole = b"{\"a\":1}".to_vec();
+        hole.extend([0; HOLE_MIN]);
+        hole.extend(b",{\"b\":2}");
+        assert_eq!(unwritten_from(&hole), Some(7), "a block-sized hole before written data");
+        let mut both = b"x\0y".to_vec();
+        both.extend([0; HOLE_MIN]);
+        assert_eq!(unwritten_from(&both), Some(3), "the first run that counts");
+    }
 
     fn blob(n: usize, seed: u8) -> Vec<u8> {
         (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()

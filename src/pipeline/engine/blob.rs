@@ -6,7 +6,9 @@ use super::Engine;
 use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
+use crate::domain::format::is_gzip;
 use crate::domain::ids::RowIds;
+use crate::domain::offset::content::unwritten_from;
 use crate::domain::offset::{ContentMarks, OffsetState, Plan, Reconcile, plan_read, reconcile};
 use crate::pipeline::blob_store::{BlobStore, TailRead, limit_to};
 use crate::pipeline::dead_letter::DeadLetterStore;
@@ -140,12 +142,18 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let mut rows = 0u64;
         // Where NUL bytes begin, in a blob that may be filled out of order: not yet written.
         let mut unwritten = None;
+        let mut compressed = false;
         while let Some(chunk) = self
             .bounded(|| format!("reading {blob} at byte {}", start + read), async { Ok(stream.next().await) })
             .await?
         {
             let mut chunk = chunk?;
-            if checks && let Some(i) = memchr::memchr(0, &chunk) {
+            // A gzip-compressed blob has NUL bytes of its own; the flattener dead-letters it whole.
+            compressed |= start == 0 && read == 0 && is_gzip(&chunk);
+            if checks
+                && !compressed
+                && let Some(i) = unwritten_from(&chunk)
+            {
                 unwritten = Some(start + read + i as u64);
                 chunk.truncate(i);
             }
@@ -245,6 +253,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         for letter in collector.take_letters() {
             self.put_dead_letter(&letter).await?;
         }
+        self.metrics.gzip_blobs.inc_by(collector.take_gzip());
         let [encryption, state] = collector.take_unknown();
         if encryption + state > 0 {
             self.metrics.unknown_values(ValueField::Encryption, encryption);

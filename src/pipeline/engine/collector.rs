@@ -2,12 +2,13 @@
 //! and turns bad records and tuples into dead letters.
 use bytes::Bytes;
 
+use super::bad_records::BadRecords;
 use super::bad_tuples::BadTuples;
 use crate::domain::enrich::writer::EnrichWriter;
 use crate::domain::format::tuple::FlowState;
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::row::ndjson::NdjsonEncoder;
-use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
+use crate::pipeline::dead_letter::DeadLetter;
 
 /// Where the part of the buffer that belongs to complete records ends.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,7 +16,6 @@ struct Mark {
     segments: usize,
     bytes: usize,
     rows: u64,
-    letters: usize,
 }
 
 /// Rows take up to about this many bytes per byte of flow-log JSON they come from (a 60-byte
@@ -31,7 +31,8 @@ pub fn feed_slice(flush_bytes: usize) -> usize {
 
 pub struct Collector {
     pub enc: NdjsonEncoder,
-    letters: Vec<DeadLetter>,
+    /// Bad records (each reported with its end, so always of complete records).
+    bad_records: BadRecords,
     /// Bad tuples of complete records, and of the record still being parsed (dropped with its
     /// rows if the record is incomplete, since a later read produces them again).
     bad_tuples: BadTuples,
@@ -72,7 +73,7 @@ impl Collector {
         let enc = NdjsonEncoder::with_writer(enrich);
         Collector {
             enc,
-            letters: Vec::new(),
+            bad_records: BadRecords::default(),
             bad_tuples: BadTuples::default(),
             bad_tuples_open: BadTuples::default(),
             unknown: [0; 2],
@@ -97,14 +98,18 @@ impl Collector {
     }
 
     pub fn has_letters(&self) -> bool {
-        !self.letters.is_empty() || !self.bad_tuples.is_empty()
+        !self.bad_records.is_empty() || !self.bad_tuples.is_empty()
     }
 
-    /// The dead letters collected since the last take: bad records one each, bad tuples as one.
+    /// The dead letters collected since the last take: bad records as one, bad tuples as one.
     pub fn take_letters(&mut self) -> Vec<DeadLetter> {
-        let mut letters = std::mem::take(&mut self.letters);
-        letters.extend(self.bad_tuples.take(self.raw_limit, &self.now));
-        letters
+        let records = self.bad_records.take(self.raw_limit, &self.now);
+        records.into_iter().chain(self.bad_tuples.take(self.raw_limit, &self.now)).collect()
+    }
+
+    /// Gzip-compressed blobs found since the last take.
+    pub fn take_gzip(&mut self) -> u64 {
+        self.bad_records.take_gzip()
     }
 
     /// Rows encoded since the last take.
@@ -146,7 +151,6 @@ impl Collector {
         self.take_segments();
         self.enc.out.clear();
         self.enc.rows = 0;
-        self.letters.clear();
         self.complete = Mark::default();
     }
 
@@ -165,7 +169,6 @@ impl Collector {
             self.enc.out.truncate(m.bytes);
         }
         self.enc.rows = m.rows;
-        self.letters.truncate(m.letters);
         self.bad_tuples_open = BadTuples::default();
     }
 
@@ -220,12 +223,7 @@ impl RowVisitor for Collector {
     }
 
     fn record_end(&mut self) {
-        self.complete = Mark {
-            segments: self.segments.len(),
-            bytes: self.enc.out.len(),
-            rows: self.enc.rows,
-            letters: self.letters.len(),
-        };
+        self.complete = Mark { segments: self.segments.len(), bytes: self.enc.out.len(), rows: self.enc.rows };
         let open = std::mem::take(&mut self.bad_tuples_open);
         self.bad_tuples.absorb(open, self.raw_limit);
     }
@@ -235,20 +233,7 @@ impl RowVisitor for Collector {
     }
 
     fn record_error(&mut self, e: RecordError) {
-        tracing::warn!(blob = %e.blob, start = e.offset, end = e.offset + e.len, reason = %e.reason, "bad record dead-lettered");
-        self.letters.push(DeadLetter {
-            raw_len: e.len,
-            ..DeadLetter::new(
-                DeadLetterKind::Record,
-                Some(e.blob.clone()),
-                Some((e.offset, e.offset + e.len)),
-                "record".into(),
-                e.reason.to_string(),
-                &e.raw,
-                self.raw_limit,
-                self.now.clone(),
-            )
-        });
+        self.bad_records.add(e, self.raw_limit);
     }
 }
 

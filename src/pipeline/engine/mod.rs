@@ -1,5 +1,6 @@
 //! The processing engine shared by the local default and the Azure daemon: it drives the four
 //! seams through the commit order, one task per change-feed partition.
+mod bad_records;
 mod bad_tuples;
 pub mod blob;
 mod collector;

@@ -1,0 +1,95 @@
+//! No secret reaches the log at any level, whoever logs it: the daemon started in Azure mode with
+//! SAS tokens and a hub token, against a storage endpoint that refuses connections, at
+//! `RUST_LOG=trace` (the SDKs then print each request's URL, query string and all), never
+//! writes a signature to stderr; the redacted URLs are there.
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SIGNATURE: &str = "SIGSECRETc2lnbmF0dXJl";
+const HUB_SIGNATURE: &str = "HUBSECRETaHViIHNpZw";
+
+fn refused_port() -> u16 {
+    // Bound, then closed: connections to it are refused.
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn sas_signatures_never_reach_the_log_even_at_trace() {
+    let port = refused_port();
+    let storage = format!("http://127.0.0.1:{port}/devstoreaccount1");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("azure.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[input]
+namespace = "flowlog-test.servicebus.windows.net"
+hub = "input"
+consumer_group = "flowlog"
+[checkpoints]
+account_url = "{storage}"
+container = "checkpoints"
+[offsets]
+account_url = "{storage}"
+table = "offsets"
+[sources]
+allowed = ["{storage}/insights-logs-networksecuritygroupflowevent"]
+[output]
+namespace = "flowlog-test.servicebus.windows.net"
+hub = "rows"
+[dead_letter]
+account_url = "{storage}"
+container = "deadletters"
+[engine]
+retry_max_attempts = 2
+retry_min_delay_ms = 10
+retry_max_delay_ms = 20
+[server]
+listen = "off"
+"#
+        ),
+    )
+    .unwrap();
+    let sas =
+        format!("sv=2022-11-02&ss=bt&srt=sco&sp=rwdlacu&se=2099-01-01T00:00:00Z&spr=https,http&sig={SIGNATURE}%3D");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlog"));
+    cmd.args(["run", "--config"]).arg(&config).env("RUST_LOG", "trace").env("FLOWLOG_LOG_FORMAT", "json");
+    for section in ["CHECKPOINTS", "OFFSETS", "SOURCES", "DEAD_LETTER"] {
+        cmd.env(format!("FLOWLOG_{section}_SAS"), &sas);
+    }
+    let hub_token = format!("SharedAccessSignature sr=flowlog-test&sig={HUB_SIGNATURE}&se=4102444800&skn=send");
+    cmd.env("FLOWLOG_INPUT_TOKEN", &hub_token).env("FLOWLOG_OUTPUT_TOKEN", &hub_token);
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let (lines, stderr) = (lines.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                lines.lock().unwrap().push(line.unwrap_or_default());
+            }
+        })
+    };
+    // Until the SDK has logged a request to the refused endpoint with its query string (or the
+    // process ended on its own, having failed to start).
+    let host = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    let logged_url = || lines.lock().unwrap().iter().any(|l| l.contains(&host) && l.contains("sig="));
+    while !logged_url() && child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    child.wait().unwrap();
+    reader.join().unwrap();
+
+    let lines = lines.lock().unwrap();
+    let leaks: Vec<&String> = lines.iter().filter(|l| l.contains(SIGNATURE) || l.contains(HUB_SIGNATURE)).collect();
+    assert!(leaks.is_empty(), "{} of {} lines carry a signature, e.g. {}", leaks.len(), lines.len(), leaks[0]);
+    assert!(
+        lines.iter().any(|l| l.contains(&host) && l.contains("sig=REDACTED")),
+        "no request URL was logged, so nothing was tested ({} lines)",
+        lines.len()
+    );
+}
