@@ -2,9 +2,9 @@
 //! server, graceful shutdown within a deadline, and the end-of-run summary.
 #[cfg(feature = "azure")]
 pub mod azure;
-#[cfg(feature = "azure")]
-pub mod azure_wiring;
 pub mod local;
+#[cfg(feature = "azure")]
+pub mod preflight;
 pub mod session;
 
 use std::future::Future;
