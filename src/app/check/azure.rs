@@ -272,13 +272,6 @@ async fn output(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
 async fn input(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check> {
     let dep = hub_dependency("input", &az.input, "Azure Event Hubs Data Receiver", o, creds);
     let group = &az.consumer_group;
-    let mut partitions = Vec::new();
-    let hub = probe("input hub", &dep, o, async {
-        let target = hub_target(&az.input, creds, o)?;
-        partitions = hubs::partitions(&target).await?;
-        Ok(format!("{} partitions", partitions.len()))
-    })
-    .await;
     let group_dep = Dependency {
         setting: "input.consumer_group".into(),
         endpoint: format!("{} consumer group {group}", dep.endpoint),
@@ -288,44 +281,39 @@ async fn input(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check> 
         ),
         ..dep.clone()
     };
-    let group_check = match (hub.passed(), partitions.first()) {
-        (true, Some(first)) => {
-            let first = first.clone();
-            probe("consumer group", &group_dep, o, async {
-                let target = hub_target(&az.input, creds, o)?;
-                // The daemon's start watches briefly: its own receivers attach right after.
-                let watch = if o.daemon { Duration::from_millis(500) } else { Duration::from_secs(2) };
-                Ok(match hubs::receive_link(&target, group, &first, watch).await? {
-                    LinkState::Received | LinkState::Quiet => {
-                        format!("exists; a receive link on partition {first} opened")
-                    }
-                    LinkState::HeldByOwner => {
-                        format!(
-                            "exists; partition {first} is held by a receiver with an owner level (a running flowlog)"
-                        )
-                    }
-                })
-            })
-            .await
-        }
-        (true, None) => Check::new(
-            "consumer group",
-            group_dep.endpoint.clone(),
-            "input.consumer_group",
-            Outcome::Fail {
-                class: FailureClass::Other,
-                cause: "the hub has no partitions".into(),
-                fix: "check input.hub".into(),
-            },
-        ),
-        (false, _) => Check::new(
-            "consumer group",
-            group_dep.endpoint.clone(),
-            "input.consumer_group",
-            Outcome::Skipped("the input hub check failed".into()),
-        ),
+    let mut partitions = Vec::new();
+    let hub = probe("input hub", &dep, o, async {
+        let target = hub_target(&az.input, creds, o)?;
+        partitions = hubs::partitions(&target).await?;
+        Ok(format!("{} partitions", partitions.len()))
+    });
+    // Partition ids are "0" to "n-1": the link on "0" need not wait for the hub's answer, and
+    // the daemon's start does not (it watches briefly too: its own receivers attach right after).
+    let first = "0";
+    let watch = if o.daemon { Duration::from_millis(200) } else { Duration::from_secs(2) };
+    let link = probe("consumer group", &group_dep, o, async {
+        let target = hub_target(&az.input, creds, o)?;
+        Ok(match hubs::receive_link(&target, group, first, watch).await? {
+            LinkState::Received | LinkState::Quiet => format!("exists; a receive link on partition {first} opened"),
+            LinkState::HeldByOwner => {
+                format!("exists; partition {first} is held by a receiver with an owner level (a running flowlog)")
+            }
+        })
+    });
+    let skipped = || {
+        let why = Outcome::Skipped("the input hub check failed".into());
+        Check::new("consumer group", group_dep.endpoint.clone(), "input.consumer_group", why)
     };
-    vec![hub, group_check]
+    if o.daemon {
+        let (hub, group_check) = tokio::join!(hub, link);
+        // The hub's failure explains the link's: one line says it.
+        return if hub.passed() { vec![hub, group_check] } else { vec![hub, skipped()] };
+    }
+    let hub = hub.await;
+    if !hub.passed() {
+        return vec![hub, skipped()];
+    }
+    vec![hub, link.await]
 }
 
 async fn sources(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check> {

@@ -7,7 +7,7 @@ pub mod azure;
 pub mod local;
 pub mod report;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::app::config::{Config, Mode};
@@ -62,24 +62,37 @@ pub struct Options {
     pub daemon: bool,
 }
 
-/// Where a setting's value came from: its `FLOWLOG_*` variable when set, else the file, else
-/// the default.
-pub fn origin(setting: &str, file: Option<&Path>) -> String {
-    let var = format!("FLOWLOG_{}", setting.replace('.', "_").to_ascii_uppercase());
-    if std::env::var_os(&var).is_some() {
-        return var;
+/// Where settings came from, for the report: the configuration file, and the settings that
+/// command-line flags set (`("local.watch", "--watch")`).
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    pub file: Option<PathBuf>,
+    pub flags: Vec<(&'static str, &'static str)>,
+}
+
+impl Origins {
+    /// Where `setting`'s value came from, in the order of precedence: its flag, its `FLOWLOG_*`
+    /// variable, the file, else the default.
+    pub fn of(&self, setting: &str) -> String {
+        if let Some((_, flag)) = self.flags.iter().find(|(s, _)| *s == setting) {
+            return flag.to_string();
+        }
+        let var = format!("FLOWLOG_{}", setting.replace('.', "_").to_ascii_uppercase());
+        if std::env::var_os(&var).is_some() {
+            return var;
+        }
+        self.file.as_ref().map_or_else(|| "default".to_string(), |f| f.display().to_string())
     }
-    file.map_or_else(|| "default".to_string(), |f| f.display().to_string())
 }
 
 /// Runs every check and prints the report (text, or JSON with `json`); returns whether every
-/// check passed. `file` is the configuration file, for the settings' origins.
-pub async fn report(cfg: &Config, options: Options, json: bool, file: Option<&Path>) -> bool {
+/// check passed.
+pub async fn report(cfg: &Config, options: Options, json: bool, origins: &Origins) -> bool {
     let checks = checks(cfg, options).await;
     if json {
-        println!("{}", report::json(&checks, file));
+        println!("{}", report::json(&checks, origins));
     } else {
-        print!("{}", report::text(&checks, file));
+        print!("{}", report::text(&checks, origins));
     }
     checks.iter().all(Check::passed)
 }

@@ -1,18 +1,16 @@
 //! The check report: one line per check for people, one JSON document for machines.
-use std::path::Path;
-
-use super::{Check, Outcome, origin};
+use super::{Check, Origins, Outcome};
 
 /// One line per check (`✔`, `✘` or `–`, name, endpoint, setting and its origin, then what was
 /// found or the cause and fix), and a closing count.
-pub fn text(checks: &[Check], file: Option<&Path>) -> String {
+pub fn text(checks: &[Check], origins: &Origins) -> String {
     let mut out = String::new();
     for c in checks {
         let place = match (c.endpoint.is_empty(), c.setting.is_empty()) {
             (true, true) => String::new(),
-            (true, false) => format!(" [{} from {}]", c.setting, origin(&c.setting, file)),
+            (true, false) => format!(" [{} from {}]", c.setting, origins.of(&c.setting)),
             (false, true) => format!(" {}", c.endpoint),
-            (false, false) => format!(" {} [{} from {}]", c.endpoint, c.setting, origin(&c.setting, file)),
+            (false, false) => format!(" {} [{} from {}]", c.endpoint, c.setting, origins.of(&c.setting)),
         };
         let line = match &c.outcome {
             Outcome::Pass(detail) => format!("✔ {}{place}: {detail}", c.name),
@@ -32,7 +30,7 @@ pub fn text(checks: &[Check], file: Option<&Path>) -> String {
 }
 
 /// `{"ok": bool, "checks": [{name, status, endpoint, setting, origin, detail | class, cause, fix}]}`.
-pub fn json(checks: &[Check], file: Option<&Path>) -> String {
+pub fn json(checks: &[Check], origins: &Origins) -> String {
     let items: Vec<serde_json::Value> = checks
         .iter()
         .map(|c| {
@@ -40,7 +38,7 @@ pub fn json(checks: &[Check], file: Option<&Path>) -> String {
                 "name": c.name,
                 "endpoint": c.endpoint,
                 "setting": c.setting,
-                "origin": origin(&c.setting, file),
+                "origin": origins.of(&c.setting),
             });
             let extra = match &c.outcome {
                 Outcome::Pass(detail) => serde_json::json!({"status": "pass", "detail": detail}),
@@ -84,20 +82,25 @@ mod tests {
 
     #[test]
     fn one_line_per_check_naming_endpoint_setting_cause_and_fix() {
-        let file = Path::new("/etc/flowlog.toml");
-        let text = text(&sample(), Some(file));
+        let origins =
+            Origins { file: Some("/etc/flowlog.toml".into()), flags: vec![("input.consumer_group", "--flag")] };
+        let text = text(&sample(), &origins);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert_eq!(lines[0], "✔ offsets table http://h/acct/t1 [offsets.table from /etc/flowlog.toml]: exists");
         assert!(lines[1].starts_with("✘ input hub amqp://h:1/ns/hub [input.hub from"), "{}", lines[1]);
         assert!(lines[1].ends_with(": connection refused: nothing listens — fix: start it"), "{}", lines[1]);
-        assert!(lines[2].starts_with("– consumer group"), "{}", lines[2]);
+        assert!(
+            lines[2].starts_with("– consumer group amqp://h:1/ns/hub [input.consumer_group from --flag]"),
+            "{}",
+            lines[2]
+        );
         assert_eq!(lines[3], "2 of 3 checks did not pass");
     }
 
     #[test]
     fn json_has_status_and_class_per_check() {
-        let v: serde_json::Value = serde_json::from_str(&json(&sample(), None)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json(&sample(), &Origins::default())).unwrap();
         assert_eq!(v["ok"], false);
         assert_eq!(v["checks"][0]["status"], "pass");
         assert_eq!(v["checks"][1]["class"], "refused");

@@ -84,7 +84,18 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let cfg = Config::load(args.common.config.as_deref(), &args.common.overrides(false))?;
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));
     let options = crate::app::check::Options { timeout, create: args.create, daemon: false };
-    Ok(crate::app::check::report(&cfg, options, args.json, args.common.config.as_deref()).await)
+    let c = &args.common;
+    let flags = [
+        ("local.watch", "--watch", c.watch.is_some()),
+        ("local.state", "--state", c.state.is_some()),
+        ("local.out", "--out", c.out.is_some()),
+        ("server.listen", "--listen", c.listen.is_some()),
+    ];
+    let origins = crate::app::check::Origins {
+        file: c.config.clone(),
+        flags: flags.into_iter().filter(|(_, _, set)| *set).map(|(s, f, _)| (s, f)).collect(),
+    };
+    Ok(crate::app::check::report(&cfg, options, args.json, &origins).await)
 }
 
 pub fn load(common: &CommonArgs, poll: bool) -> anyhow::Result<Config> {

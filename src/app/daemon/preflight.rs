@@ -56,9 +56,8 @@ pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &Cancellatio
         let failing: Vec<&Check> = checks.iter().filter(|c| !c.passed()).collect();
         ready.set_failing(failing.iter().map(|c| describe(c)).collect());
         if failing.is_empty() {
-            if !logged.is_empty() {
-                tracing::info!(waited_secs = started.elapsed().as_secs(), "every dependency answers now");
-            }
+            let waited_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(waited_ms, checks = checks.len(), "every dependency answers");
             return Ok(true);
         }
         for c in failing {
@@ -94,9 +93,13 @@ pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &Cancellatio
                 Some(_) => {}
             }
         }
+        // The ERROR is due at GRACE: wake then rather than a whole pause later.
+        let waiting = logged.values().any(|(_, escalated)| !escalated);
+        let until_grace = GRACE.saturating_sub(started.elapsed());
+        let nap = if waiting && !until_grace.is_zero() { pause.min(until_grace) } else { pause };
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(false),
-            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::time::sleep(nap) => {}
         }
         pause = (pause * 2).min(MAX_PAUSE);
     }
