@@ -130,8 +130,8 @@ async fn a_wrong_account_key_is_named_with_its_variable() {
     let (ok, report) = check(&s, &config, &["--create"], &[("FLOWLOG_OFFSETS_ACCOUNT_KEY", wrong)]).await;
     assert!(!ok);
     let table = line(&report, "✘", "offsets table");
-    assert!(table.contains("401 credential rejected"), "{table}");
-    assert!(table.contains("FLOWLOG_OFFSETS_ACCOUNT_KEY"), "the fix names the variable: {table}");
+    assert!(table.contains(": 401 credential: "), "{table}");
+    assert!(table.contains("the account key in FLOWLOG_OFFSETS_ACCOUNT_KEY"), "the fix names the variable: {table}");
     line(&report, "✔", "dead-letter container");
 }
 
@@ -211,8 +211,10 @@ async fn refused_ports_are_named() {
     assert!(!ok);
     let table = line(&report, "✘", "offsets table");
     assert!(table.contains(&table_url) && table.contains("connection refused"), "{table}");
+    assert!(table.contains("[offsets.account_url from") && table.contains("port in offsets.account_url"), "{table}");
     let hub = line(&report, "✘", "input hub");
     assert!(hub.contains(&format!("127.0.0.1:{hub_port}")) && hub.contains("connection refused"), "{hub}");
+    assert!(hub.contains("[input.endpoint from"), "{hub}");
     line(&report, "✔", "output hub");
 }
 
@@ -265,13 +267,14 @@ async fn a_daemon_names_a_refused_endpoint_and_readyz_lists_it() {
         assert!(spawned.elapsed() < Duration::from_secs(10), "no ERROR naming {table_url} within 10 s:\n{text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(error.contains("offsets.table") && error.contains("connection refused"), "{error}");
+    assert!(error.contains("offsets.account_url") && error.contains("connection refused"), "{error}");
     let text = std::fs::read_to_string(&log).unwrap();
     let warn = text.lines().find(|l| l.contains("\"level\":\"WARN\"") && l.contains(&table_url));
     assert!(warn.is_some(), "the first failure is a WARN naming the endpoint:\n{text}");
     let (status, body) = http_get(listen, "/readyz");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("failing: offsets table") && body.contains(&table_url), "{body}");
+    assert!(body.contains("(offsets.account_url): connection refused"), "{body}");
     signal(&daemon, "TERM");
     assert!(exit_of(daemon).await.success(), "a stop while waiting is a clean exit");
 }

@@ -38,7 +38,7 @@ impl FailureClass {
             Self::Refused => "connection refused",
             Self::Tls => "TLS",
             Self::Timeout => "timeout",
-            Self::Credential => "401 credential rejected",
+            Self::Credential => "401 credential",
             Self::Forbidden => "403 forbidden",
             Self::NotFound => "404 not found",
             Self::Unavailable => "service unavailable",

@@ -38,6 +38,9 @@ impl Secret {
 pub struct Dependency {
     /// The setting that names it.
     pub setting: String,
+    /// The setting that holds its address (`offsets.account_url`), named when it cannot be
+    /// reached.
+    pub address: String,
     pub endpoint: String,
     pub secret: Secret,
     /// The built-in role the daemon's identity needs (`Storage Table Data Contributor`), and
@@ -48,21 +51,29 @@ pub struct Dependency {
     pub when_missing: String,
 }
 
+/// The setting to name for a failure of `class`: the address's when it could not be reached.
+pub fn setting_for(dep: &Dependency, class: FailureClass) -> &str {
+    match class {
+        FailureClass::Dns | FailureClass::Refused | FailureClass::Tls | FailureClass::Timeout => &dep.address,
+        _ => &dep.setting,
+    }
+}
+
 /// The most likely fix for `class` on `dep`; `timeout` is the check's limit in seconds.
 pub fn fix(dep: &Dependency, class: FailureClass, timeout: u64) -> String {
-    let (setting, endpoint) = (&dep.setting, &dep.endpoint);
+    let (setting, endpoint, address) = (&dep.setting, &dep.endpoint, &dep.address);
     match class {
         FailureClass::Dns => format!(
-            "the host in {setting} does not resolve: check it for a typo (ACCOUNT.blob.core.windows.net, NAMESPACE.servicebus.windows.net), or this host's DNS (private endpoints need their private DNS zone)"
+            "the host in {address} does not resolve: check it for a typo (ACCOUNT.blob.core.windows.net, NAMESPACE.servicebus.windows.net), or this host's DNS (private endpoints need their private DNS zone)"
         ),
         FailureClass::Refused => format!(
-            "nothing accepts connections at {endpoint}: check the host and port in {setting}; for the local stack, start Azurite and the Event Hubs emulator"
+            "nothing accepts connections at {endpoint}: check the host and port in {address}; for the local stack, start Azurite and the Event Hubs emulator"
         ),
         FailureClass::Tls => format!(
-            "the TLS handshake with {endpoint} failed: check https:// or amqps:// against the port in {setting}, and that no proxy intercepts TLS"
+            "the TLS handshake with {endpoint} failed: check https:// or amqps:// against the port in {address}, and that no proxy intercepts TLS"
         ),
         FailureClass::Timeout => format!(
-            "no answer from {endpoint} within {timeout} s: a firewall, network security group or private-endpoint setting drops the traffic, or {setting} names the wrong address (Storage uses port 443, Event Hubs 5671 or 443)"
+            "no answer from {endpoint} within {timeout} s: a firewall, network security group or private-endpoint setting drops the traffic, or {address} names the wrong address (Storage uses port 443, Event Hubs 5671 or 443)"
         ),
         FailureClass::Credential => match &dep.secret {
             Secret::AccountKey(var) => {
@@ -99,6 +110,7 @@ mod tests {
     fn a_forbidden_storage_call_names_the_role_and_a_rejected_key_names_the_variable() {
         let dep = Dependency {
             setting: "offsets.table".into(),
+            address: "offsets.account_url".into(),
             endpoint: "https://a.table.core.windows.net".into(),
             secret: Secret::Entra,
             role: "Storage Table Data Contributor".into(),
@@ -111,5 +123,8 @@ mod tests {
         let f = fix(&keyed, FailureClass::Credential, 10);
         assert!(f.contains("FLOWLOG_OFFSETS_ACCOUNT_KEY"), "{f}");
         assert_eq!(fix(&keyed, FailureClass::NotFound, 10), "create it");
+        assert!(fix(&keyed, FailureClass::Refused, 10).contains("port in offsets.account_url"));
+        assert_eq!(setting_for(&keyed, FailureClass::Timeout), "offsets.account_url");
+        assert_eq!(setting_for(&keyed, FailureClass::NotFound), "offsets.table");
     }
 }

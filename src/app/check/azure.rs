@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::advice::{Dependency, Secret, fix};
+use super::advice::{Dependency, Secret, fix, setting_for};
 use super::{Check, Options, Outcome};
 use crate::app::azure_wiring::{Credentials, endpoint};
 use crate::app::config::{AzureConfig, ContainerRef, CredentialKind, HubRef, StorageSecret};
@@ -48,6 +48,7 @@ async fn probe(
     o: Options,
     probe: impl Future<Output = Result<String, ProbeError>>,
 ) -> Check {
+    let mut setting = dep.setting.as_str();
     let outcome = match bounded(o.timeout, probe).await {
         Ok(detail) => Outcome::Pass(detail),
         Err(e) => {
@@ -56,10 +57,11 @@ async fn probe(
                 (Secret::AccountKey(_), FailureClass::Forbidden) => FailureClass::Credential,
                 (_, class) => class,
             };
+            setting = setting_for(dep, class);
             Outcome::Fail { class, cause: e.detail, fix: fix(dep, class, o.timeout.as_secs()) }
         }
     };
-    Check::new(name, dep.endpoint.clone(), &dep.setting, outcome)
+    Check::new(name, dep.endpoint.clone(), setting, outcome)
 }
 
 fn storage_secret(section: &str, s: &StorageSecret) -> Secret {
@@ -108,6 +110,7 @@ async fn credential(az: &AzureConfig, creds: &Credentials, o: Options) -> Check 
     let who = describe(&az.credential);
     let dep = Dependency {
         setting: "auth.credential".into(),
+        address: "auth.credential".into(),
         endpoint: who.clone(),
         secret: Secret::Entra,
         role: String::new(),
@@ -145,6 +148,7 @@ async fn table(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
     let table = &az.offsets_table;
     let dep = Dependency {
         setting: "offsets.table".into(),
+        address: "offsets.account_url".into(),
         endpoint: format!("{} table {table}", az.offsets_account_url),
         secret: storage_secret("offsets", &az.offsets_secret),
         role: "Storage Table Data Contributor".into(),
@@ -189,6 +193,7 @@ async fn container(name: &str, section: &str, c: &ContainerRef, creds: &Credenti
     };
     let dep = Dependency {
         setting: format!("{section}.container"),
+        address: format!("{section}.account_url"),
         endpoint: format!("{}/{}", c.account_url, c.container),
         secret: storage_secret(section, &c.secret),
         role: "Storage Blob Data Contributor".into(),
@@ -244,6 +249,7 @@ fn hub_dependency(section: &str, h: &HubRef, role: &str, o: Options, creds: &Cre
     let namespace = target.as_ref().map_or(h.namespace.clone(), |t| t.namespace.clone());
     Dependency {
         setting: format!("{section}.hub"),
+        address: format!("{section}.{}", if h.endpoint.is_some() { "endpoint" } else { "namespace" }),
         endpoint: hub_endpoint(h, target.as_ref()),
         secret: Secret::of(section, false, false, h.token.is_some()),
         role: role.into(),
@@ -334,6 +340,7 @@ async fn sources(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check
         for c in containers {
             let dep = Dependency {
                 setting: "sources.allowed".into(),
+                address: "sources.allowed".into(),
                 endpoint: format!("{}/{c}", ep.url().as_str().trim_end_matches('/')),
                 secret: storage_secret("sources", &az.sources_secret),
                 role: "Storage Blob Data Reader".into(),

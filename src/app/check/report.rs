@@ -17,7 +17,8 @@ pub fn text(checks: &[Check], origins: &Origins) -> String {
             Outcome::Fail { class, cause, fix } => format!("✘ {}{place}: {class}: {cause} — fix: {fix}", c.name),
             Outcome::Skipped(why) => format!("– {}{place}: skipped: {why}", c.name),
         };
-        out.push_str(&line);
+        // One line per check, whatever the service's message holds.
+        out.push_str(&line.replace(['\r', '\n'], " "));
         out.push('\n');
     }
     let failed = checks.iter().filter(|c| !c.passed()).count();
