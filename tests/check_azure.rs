@@ -192,7 +192,7 @@ async fn a_wrong_consumer_group_is_named() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_ports_are_named() {
+async fn refused_ports_unresolvable_hosts_and_tls_mismatches_are_named() {
     let s = good_stack().await;
     let config = s.config("refused", free_port());
     let table_url = refused_url();
@@ -207,8 +207,24 @@ async fn refused_ports_are_named() {
         &format!("endpoint = \"{}\"", s.emulator.endpoint()),
         &format!("endpoint = \"amqp://127.0.0.1:{hub_port}\""),
     );
+    // A host that cannot resolve (RFC 6761 reserves .invalid), and TLS spoken to a plain port.
+    edit(
+        &config,
+        &format!("[checkpoints]\naccount_url = \"{}\"", s.checkpoints_url),
+        "[checkpoints]\naccount_url = \"https://nosuchaccount.blob.core.invalid\"",
+    );
+    let tls_url = s.blob_url.replace("http://", "https://");
+    edit(
+        &config,
+        &format!("[dead_letter]\naccount_url = \"{}\"", s.blob_url),
+        &format!("[dead_letter]\naccount_url = \"{tls_url}\""),
+    );
     let (ok, report) = check(&s, &config, &["--create"], &[]).await;
     assert!(!ok);
+    let dns = line(&report, "✘", "checkpoint container");
+    assert!(dns.contains(": DNS: ") && dns.contains("the host in checkpoints.account_url does not resolve"), "{dns}");
+    let tls = line(&report, "✘", "dead-letter container");
+    assert!(tls.contains(": TLS: ") && tls.contains(&tls_url), "{tls}");
     let table = line(&report, "✘", "offsets table");
     assert!(table.contains(&table_url) && table.contains("connection refused"), "{table}");
     assert!(table.contains("[offsets.account_url from") && table.contains("port in offsets.account_url"), "{table}");
