@@ -71,21 +71,26 @@ pub fn of_eventhubs(err: &EventHubsError) -> ProbeError {
     for amqp in amqp_errors(err) {
         match amqp.kind() {
             AmqpErrorKind::AmqpDescribedError(d) => {
+                let said = d.description.clone().unwrap_or_default();
                 let class = match &d.condition {
                     AmqpErrorCondition::NotFound => FailureClass::NotFound,
+                    AmqpErrorCondition::UnauthorizedAccess if names_claims(&said) => FailureClass::Forbidden,
                     AmqpErrorCondition::UnauthorizedAccess => FailureClass::Credential,
                     AmqpErrorCondition::ServerBusyError | AmqpErrorCondition::InternalError => {
                         FailureClass::Unavailable
                     }
                     _ => continue,
                 };
-                let said = d.description.clone().unwrap_or_else(|| d.condition.to_string());
                 return ProbeError::new(class, detail(&format!("{}: {said}", d.condition)));
             }
             AmqpErrorKind::ManagementStatusCode(code, description) => {
                 let status = u16::from(*code);
-                if let Some(class) = FailureClass::of_status(status, None) {
-                    let said = description.clone().unwrap_or_default();
+                let said = description.clone().unwrap_or_default();
+                let class = match FailureClass::of_status(status, None) {
+                    Some(FailureClass::Credential) if names_claims(&said) => Some(FailureClass::Forbidden),
+                    class => class,
+                };
+                if let Some(class) = class {
                     return ProbeError::new(class, detail(&format!("status {status} {said}")));
                 }
             }
@@ -100,6 +105,14 @@ pub fn of_eventhubs(err: &EventHubsError) -> ProbeError {
         return ProbeError::new(FailureClass::Credential, detail(&text));
     }
     of_text(&text, &format!("{err:?}"))
+}
+
+/// Event Hubs answers a valid token without the role's rights with `amqp:unauthorized-access`
+/// (or a management 401) saying "'Listen' claim(s) are required to perform this operation":
+/// a missing role, not a rejected credential.
+fn names_claims(description: &str) -> bool {
+    let d = description.to_ascii_lowercase();
+    d.contains("claim(s) are required") || d.contains("claims required")
 }
 
 fn http(status: u16, code: Option<&str>) -> ProbeError {
@@ -136,5 +149,33 @@ fn detail(text: &str) -> String {
     match text.char_indices().nth(MAX_DETAIL) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core_amqp::{AmqpDescribedError, AmqpError};
+
+    fn described(condition: AmqpErrorCondition, description: &str) -> EventHubsError {
+        let d = AmqpDescribedError::new(condition, Some(description.into()), Default::default());
+        EventHubsError::from(AmqpError::from(AmqpErrorKind::AmqpDescribedError(d)))
+    }
+
+    #[test]
+    fn event_hubs_answers_name_a_missing_entity_a_missing_role_or_a_rejected_token() {
+        let missing = described(
+            AmqpErrorCondition::NotFound,
+            "The messaging entity 'ns:eventhub:hub~32766|nogroup' could not be found.",
+        );
+        assert_eq!(of_eventhubs(&missing).class, FailureClass::NotFound);
+        assert!(of_eventhubs(&missing).detail.contains("nogroup"));
+        let role = described(
+            AmqpErrorCondition::UnauthorizedAccess,
+            "Unauthorized access. 'Listen' claim(s) are required to perform this operation.",
+        );
+        assert_eq!(of_eventhubs(&role).class, FailureClass::Forbidden);
+        let token = described(AmqpErrorCondition::UnauthorizedAccess, "InvalidIssuer: Token issuer is invalid.");
+        assert_eq!(of_eventhubs(&token).class, FailureClass::Credential);
     }
 }
