@@ -4,6 +4,10 @@
 pub mod advice;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "azure")]
+pub mod credential;
+#[cfg(feature = "azure")]
+pub mod hubs;
 pub mod local;
 pub mod report;
 
