@@ -39,13 +39,54 @@ pub fn describe(c: &Check) -> String {
     }
 }
 
+/// What to log about an unreachable dependency this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Say {
+    Warn,
+    Error,
+    Remind,
+    Nothing,
+}
+
+/// When each unreachable dependency was last logged (time since the start) and whether its
+/// ERROR was: a WARN at its first failure, one ERROR once the start has waited [`GRACE`], then
+/// a WARN every [`REMIND`].
+#[derive(Debug, Default)]
+struct Reminders {
+    logged: HashMap<String, (Duration, bool)>,
+}
+
+impl Reminders {
+    fn say(&mut self, dependency: &str, since_start: Duration) -> Say {
+        match self.logged.get_mut(dependency) {
+            None => {
+                self.logged.insert(dependency.to_string(), (since_start, false));
+                Say::Warn
+            }
+            Some((at, escalated @ false)) if since_start >= GRACE => {
+                (*at, *escalated) = (since_start, true);
+                Say::Error
+            }
+            Some((at, true)) if since_start.saturating_sub(*at) >= REMIND => {
+                *at = since_start;
+                Say::Remind
+            }
+            Some(_) => Say::Nothing,
+        }
+    }
+
+    /// Whether some dependency's ERROR is still due.
+    fn error_due(&self) -> bool {
+        self.logged.values().any(|(_, escalated)| !escalated)
+    }
+}
+
 /// Probes until everything answers (`Ok(true)`), the process is stopped (`Ok(false)`), or a
 /// failure retrying cannot fix is found (an error naming it).
 pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &CancellationToken) -> anyhow::Result<bool> {
     let options = Options { timeout: PROBE_TIMEOUT, create: false, daemon: true };
     let started = Instant::now();
-    // Per failing dependency: when it was last logged, and whether its ERROR was logged.
-    let mut logged: HashMap<String, (Instant, bool)> = HashMap::new();
+    let mut reminders = Reminders::default();
     let mut pause = Duration::from_millis(250);
     loop {
         let checks = tokio::select! {
@@ -68,39 +109,62 @@ pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &Cancellatio
                 tracing::error!(check, endpoint, setting, cause = %cause, fix = %fix, "{check} failed; retrying will not fix this");
                 anyhow::bail!("{check} {endpoint} ({setting}): {cause}; fix: {fix}");
             }
-            let now = Instant::now();
-            match logged.get_mut(&format!("{check} {endpoint}")) {
-                None => {
-                    tracing::warn!(check, endpoint, setting, cause = %cause, fix = %fix, "{check} unreachable; retrying");
-                    logged.insert(format!("{check} {endpoint}"), (now, false));
+            let waited = started.elapsed();
+            match reminders.say(&format!("{check} {endpoint}"), waited) {
+                Say::Warn => {
+                    tracing::warn!(check, endpoint, setting, cause = %cause, fix = %fix, "{check} unreachable; retrying")
                 }
-                Some((_, escalated @ false)) if started.elapsed() >= GRACE => {
-                    tracing::error!(
-                        check,
-                        endpoint,
-                        setting,
-                        cause = %cause,
-                        fix = %fix,
-                        "{check} still unreachable after {} s; flowlog cannot start until it answers (still retrying)",
-                        started.elapsed().as_secs()
-                    );
-                    *escalated = true;
-                }
-                Some((last, _)) if last.elapsed() >= REMIND => {
-                    tracing::warn!(check, endpoint, setting, cause = %cause, fix = %fix, "{check} still unreachable; retrying");
-                    *last = now;
-                }
-                Some(_) => {}
+                Say::Error => tracing::error!(
+                    check,
+                    endpoint,
+                    setting,
+                    cause = %cause,
+                    fix = %fix,
+                    "{check} still unreachable after {} s; flowlog cannot start until it answers (still retrying)",
+                    waited.as_secs()
+                ),
+                Say::Remind => tracing::warn!(
+                    check,
+                    endpoint,
+                    setting,
+                    cause = %cause,
+                    fix = %fix,
+                    "{check} still unreachable after {} s; retrying",
+                    waited.as_secs()
+                ),
+                Say::Nothing => {}
             }
         }
-        // The ERROR is due at GRACE: wake then rather than a whole pause later.
-        let waiting = logged.values().any(|(_, escalated)| !escalated);
+        // An ERROR is due at GRACE: wake then rather than a whole pause later.
         let until_grace = GRACE.saturating_sub(started.elapsed());
-        let nap = if waiting && !until_grace.is_zero() { pause.min(until_grace) } else { pause };
+        let nap = if reminders.error_due() && !until_grace.is_zero() { pause.min(until_grace) } else { pause };
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(false),
             _ = tokio::time::sleep(nap) => {}
         }
         pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warn_at_once_one_error_after_the_grace_then_a_warn_a_minute() {
+        let mut r = Reminders::default();
+        let s = Duration::from_secs;
+        assert_eq!(r.say("table", s(0)), Say::Warn);
+        assert_eq!(r.say("table", s(2)), Say::Nothing);
+        assert!(r.error_due());
+        assert_eq!(r.say("table", GRACE), Say::Error);
+        assert!(!r.error_due());
+        assert_eq!(r.say("table", GRACE + s(30)), Say::Nothing);
+        assert_eq!(r.say("table", GRACE + REMIND), Say::Remind);
+        assert_eq!(r.say("table", GRACE + REMIND + s(1)), Say::Nothing);
+        assert_eq!(r.say("table", GRACE + REMIND * 2), Say::Remind);
+        // Each dependency has its own schedule: one failing later starts with its WARN.
+        assert_eq!(r.say("hub", s(100)), Say::Warn);
+        assert_eq!(r.say("hub", s(101)), Say::Error);
     }
 }
