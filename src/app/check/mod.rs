@@ -103,9 +103,9 @@ pub async fn report(cfg: &Config, options: Options, json: bool, origins: &Origin
 
 /// Every check the configuration calls for, in the order the daemon needs them.
 pub async fn checks(cfg: &Config, options: Options) -> Vec<Check> {
-    #[cfg(not(feature = "azure"))]
-    let _ = options;
-    let mut checks = vec![local::enrichment(&cfg.enrich)];
+    // The daemon loads the enrichment files itself, first, failing with their names: loading
+    // large databases again on every round of its start checks would only cost memory.
+    let mut checks = if options.daemon { Vec::new() } else { vec![local::enrichment(&cfg.enrich)] };
     match &cfg.mode {
         Mode::Local(l) => checks.extend(local::checks(l).await),
         #[cfg(feature = "azure")]

@@ -4,9 +4,9 @@
 //! retry budget.
 //!
 //! - A failure retrying cannot fix (a rejected credential, a missing role, hub or consumer
-//!   group, TLS, an enrichment file) is logged once as an ERROR naming the dependency's
-//!   endpoint, setting, cause and fix, and ends the start: the process exits 1 (under
-//!   Kubernetes the pod's last log line says why it restarts).
+//!   group, TLS) is logged once as an ERROR naming the dependency's endpoint, setting, cause
+//!   and fix, and ends the start: the process exits 1 (under Kubernetes the pod's last log
+//!   line says why it restarts).
 //! - An unreachable dependency (refused, timeout, DNS, busy) is logged as a WARN at its first
 //!   failure, as one ERROR once the start has waited [`GRACE`] for it, then as a WARN every
 //!   [`REMIND`], and is tried again until it answers or the process is stopped.
