@@ -35,11 +35,15 @@ fn edit(config: &PathBuf, from: &str, to: &str) {
 
 /// Runs `flowlog check --config CONFIG --timeout SECS ARGS` with `env`; returns whether it
 /// exited 0, and its stdout.
-async fn check(s: &Stack, config: &PathBuf, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+/// (A variable given `None` is removed.)
+async fn check(s: &Stack, config: &PathBuf, args: &[&str], env: &[(&str, Option<&str>)]) -> (bool, String) {
     let mut cmd = s.command(&["check"], config);
     cmd.args(["--timeout", "3"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
-        cmd.env(k, v);
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
     let child = cmd.spawn().unwrap();
     let pid = child.id();
@@ -127,12 +131,35 @@ async fn a_wrong_account_key_is_named_with_its_variable() {
     let s = good_stack().await;
     let config = s.config("key", free_port());
     let wrong = "d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3dw==";
-    let (ok, report) = check(&s, &config, &["--create"], &[("FLOWLOG_OFFSETS_ACCOUNT_KEY", wrong)]).await;
+    let (ok, report) = check(&s, &config, &["--create"], &[("FLOWLOG_OFFSETS_ACCOUNT_KEY", Some(wrong))]).await;
     assert!(!ok);
     let table = line(&report, "✘", "offsets table");
     assert!(table.contains(": 401 credential: "), "{table}");
     assert!(table.contains("the account key in FLOWLOG_OFFSETS_ACCOUNT_KEY"), "the fix names the variable: {table}");
     line(&report, "✔", "dead-letter container");
+}
+
+/// Without an account key the dead-letter container needs an Entra ID token: the credential
+/// line says which credential was tried and how to make it answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_without_a_token_is_named_with_how_to_get_one() {
+    let s = good_stack().await;
+    let config = s.config("entra", free_port());
+    let env = [
+        ("FLOWLOG_DEAD_LETTER_ACCOUNT_KEY", None),
+        ("FLOWLOG_AUTH_CREDENTIAL", Some("workload_identity")),
+        ("AZURE_FEDERATED_TOKEN_FILE", None),
+        ("AZURE_CLIENT_ID", None),
+        ("AZURE_TENANT_ID", None),
+    ];
+    let (ok, report) = check(&s, &config, &["--create"], &env).await;
+    assert!(!ok);
+    let credential = line(&report, "✘", "credential");
+    assert!(credential.contains("workload identity (tenant (unset), client id (unset))"), "{credential}");
+    assert!(credential.contains("[auth.credential from FLOWLOG_AUTH_CREDENTIAL]"), "{credential}");
+    assert!(credential.contains("AZURE_FEDERATED_TOKEN_FILE"), "the fix names what is missing: {credential}");
+    line(&report, "✘", "dead-letter container");
+    line(&report, "✔", "offsets table");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

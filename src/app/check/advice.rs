@@ -13,8 +13,6 @@ pub enum Secret {
     Token(String),
     /// Entra ID (`auth.credential`).
     Entra,
-    /// Local files: no credential.
-    None,
 }
 
 impl Secret {
@@ -84,11 +82,9 @@ pub fn fix(dep: &Dependency, class: FailureClass, timeout: u64) -> String {
             ),
             Secret::Token(var) => format!("the token in {var} was rejected: obtain a new one"),
             Secret::Entra => "no Entra ID token was accepted: see the credential check (auth.credential), and that the token's tenant is the resource's".to_string(),
-            Secret::None => "the file's permissions deny access".to_string(),
         },
         FailureClass::Forbidden => match &dep.secret {
             Secret::Sas(var) => format!("the SAS in {var} lacks a permission this needs (read, list, create, write, delete as fits)"),
-            Secret::None => "the file's permissions deny access".to_string(),
             _ => format!(
                 "the identity flowlog runs as lacks the role \"{}\" on {}: assign it (role assignments take a few minutes to apply)",
                 dep.role, dep.scope

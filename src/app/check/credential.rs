@@ -71,7 +71,7 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
     if !hubs_entra.is_empty() {
         audiences.push((EVENTHUBS_SCOPE, hubs_entra));
     }
-    probe("credential", &dep, o, async {
+    let check = probe("credential", &dep, o, async {
         let entra = creds.entra().map_err(|e| ProbeError::new(FailureClass::Credential, e.to_string()))?;
         let mut got = Vec::new();
         for (scope, users) in &audiences {
@@ -82,5 +82,28 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
         }
         Ok(format!("{who} answered; tokens for {}{statics}", got.join(" and ")))
     })
-    .await
+    .await;
+    // Whatever the class (an unreachable token endpoint included), the fix is the token source's.
+    match check.outcome {
+        Outcome::Fail { class, cause, .. } => {
+            let fix = how_to_get_a_token(&az.credential).to_string();
+            Check { outcome: Outcome::Fail { class, cause, fix }, ..check }
+        }
+        _ => check,
+    }
+}
+
+/// Where the selected credential gets its token from, and the usual way to make it work.
+fn how_to_get_a_token(kind: &CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::ManagedIdentity { .. } => {
+            "a managed identity answers only on an Azure host that has one (VM, Container Apps, App Service; AKS uses workload identity): assign one (auth.client_id picks a user-assigned one), or elsewhere run `az login` and set FLOWLOG_AUTH_CREDENTIAL=azure_cli, or give storage account keys or SAS (FLOWLOG_<SECTION>_ACCOUNT_KEY)"
+        }
+        CredentialKind::WorkloadIdentity => {
+            "workload identity needs AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE (set by AKS for a service account with the azure.workload.identity/client-id annotation and a federated credential on the identity)"
+        }
+        CredentialKind::AzureCli | CredentialKind::DeveloperTools => {
+            "run `az login` (and `az account set` to the subscription's tenant) as the user flowlog runs as"
+        }
+    }
 }
