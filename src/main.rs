@@ -36,6 +36,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             block_on(flowlog::app::cli::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check(args) => {
+            let passed = runtime()?.block_on(flowlog::app::cli::run::check(args))?;
+            Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Backfill(args) => {
             block_on(flowlog::app::cli::run::backfill(args))?;
             Ok(ExitCode::SUCCESS)

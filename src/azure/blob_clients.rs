@@ -43,6 +43,28 @@ pub fn counted_container_client(
     permissions: &str,
     counter: Option<&StorageCounter>,
 ) -> ServiceResult<BlobContainerClient> {
+    build(endpoint, container, auth, permissions, counter, None)
+}
+
+/// [`container_client`] without the SDK's retries: a probe reports the first failure as it is
+/// (a refused connection, not a retry budget spent).
+pub fn probe_container_client(
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &StorageAuth,
+    permissions: &str,
+) -> ServiceResult<BlobContainerClient> {
+    build(endpoint, container, auth, permissions, None, Some(azure_core::http::RetryOptions::none()))
+}
+
+fn build(
+    endpoint: &AccountEndpoint,
+    container: &str,
+    auth: &StorageAuth,
+    permissions: &str,
+    counter: Option<&StorageCounter>,
+    retry: Option<azure_core::http::RetryOptions>,
+) -> ServiceResult<BlobContainerClient> {
     if let Some(account) = auth.key_account()
         && account != endpoint.account()
     {
@@ -63,6 +85,7 @@ pub fn counted_container_client(
             per_call_policies: policy.into_iter().map(|p| Arc::new(p) as Arc<dyn Policy>).collect(),
             // Per try: after the SDK's retry policy, so its own retries are counted too.
             per_try_policies: counter.into_iter().map(StorageCounter::policy).collect(),
+            retry: retry.unwrap_or_default(),
             ..Default::default()
         },
         ..Default::default()

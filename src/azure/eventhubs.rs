@@ -212,7 +212,7 @@ fn condition_kind(condition: &AmqpErrorCondition) -> ErrorKind {
 }
 
 /// Every AMQP error in the chain (the SDK wraps them in its own and in `azure_core` errors).
-fn amqp_errors(err: &EventHubsError) -> Vec<&AmqpError> {
+pub(crate) fn amqp_errors(err: &EventHubsError) -> Vec<&AmqpError> {
     let mut found = Vec::new();
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = next {

@@ -9,6 +9,7 @@ pub mod eventgrid;
 pub mod eventhubs;
 pub mod feed;
 pub mod link_size;
+pub mod probe;
 pub mod reconnecting;
 pub mod sas;
 pub mod sink;

@@ -7,6 +7,7 @@
 //! with an `@odata.type` annotation: the SDK serializes plain serde, and an unannotated JSON
 //! number is stored as Int32 or Double, which would lose exactness past 2^31 or 2^53.
 pub mod entity;
+pub mod probe;
 
 use futures::StreamExt;
 
@@ -48,6 +49,21 @@ impl TableOffsetStore {
         auth: &StorageAuth,
         counter: Option<StorageCounter>,
     ) -> ServiceResult<Self> {
+        Self::build(endpoint, table, auth, counter, true)
+    }
+
+    /// A store whose requests are tried once: probes report the first failure as it is.
+    pub fn without_retries(endpoint: &AccountEndpoint, table: &str, auth: &StorageAuth) -> ServiceResult<Self> {
+        Self::build(endpoint, table, auth, None, false)
+    }
+
+    fn build(
+        endpoint: &AccountEndpoint,
+        table: &str,
+        auth: &StorageAuth,
+        counter: Option<StorageCounter>,
+        retries: bool,
+    ) -> ServiceResult<Self> {
         if !is_table_name(table) {
             return Err(ServiceError::permanent(format!(
                 "invalid table name {table:?}: 3-63 letters or digits, starting with a letter"
@@ -61,12 +77,15 @@ impl TableOffsetStore {
         let location =
             CloudLocation::Custom { account: endpoint.account().to_string(), uri: endpoint.url().to_string() };
         let mut builder = TableServiceClientBuilder::with_location(location, auth.table_credentials()?);
+        let mut options = azure_core_legacy::ClientOptions::default();
         if let Some(counter) = counter {
             // A per-retry policy: it runs after the SDK's retry policy, once per try.
-            let mut options = azure_core_legacy::ClientOptions::default();
             options.per_retry_policies_mut().push(counter.legacy_policy());
-            builder = builder.client_options(options);
         }
+        if !retries {
+            options = options.retry(azure_core_legacy::RetryOptions::none());
+        }
+        builder = builder.client_options(options);
         let service: TableServiceClient = builder.build();
         Ok(TableOffsetStore { table: service.table_client(table) })
     }

@@ -9,5 +9,6 @@ pub mod error;
 mod labels;
 pub mod metrics;
 pub mod offset_store;
+pub mod probe;
 pub mod row_sink;
 pub mod storage_metrics;

@@ -15,6 +15,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the pipeline: locally on a watched directory (default), or on Azure with `[input]` configured.
     Run(run::RunArgs),
+    /// Try every dependency the configuration names (the same settings as `run`) and print one
+    /// line per check: what answered, or the cause and the fix. Exit code 0 only when all pass.
+    Check(run::CheckArgs),
     /// Process every existing blob under a prefix from its stored offset (onboarding, recovery).
     Backfill(run::BackfillArgs),
     /// Write synthetic flow logs laid out and appended exactly as Azure does.

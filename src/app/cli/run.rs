@@ -65,6 +65,41 @@ pub struct BackfillArgs {
     pub prefix: String,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print one JSON document instead of one line per check.
+    #[arg(long)]
+    pub json: bool,
+    /// Create what `run` would create at start (offsets table, checkpoint and dead-letter
+    /// containers) when missing, instead of reporting it missing.
+    #[arg(long)]
+    pub create: bool,
+    /// Time limit of each check, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+}
+
+/// `flowlog check`: the same settings as `run`, no logging (the report is the output).
+pub async fn check(args: CheckArgs) -> anyhow::Result<bool> {
+    let cfg = Config::load(args.common.config.as_deref(), &args.common.overrides(false))?;
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let options = crate::app::check::Options { timeout, create: args.create, daemon: false };
+    let c = &args.common;
+    let flags = [
+        ("local.watch", "--watch", c.watch.is_some()),
+        ("local.state", "--state", c.state.is_some()),
+        ("local.out", "--out", c.out.is_some()),
+        ("server.listen", "--listen", c.listen.is_some()),
+    ];
+    let origins = crate::app::check::Origins {
+        file: c.config.clone(),
+        flags: flags.into_iter().filter(|(_, _, set)| *set).map(|(s, f, _)| (s, f)).collect(),
+    };
+    Ok(crate::app::check::report(&cfg, options, args.json, &origins).await)
+}
+
 pub fn load(common: &CommonArgs, poll: bool) -> anyhow::Result<Config> {
     let cfg = Config::load(common.config.as_deref(), &common.overrides(poll))?;
     crate::app::ops::telemetry::init(cfg.log);

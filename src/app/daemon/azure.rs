@@ -7,8 +7,8 @@ use std::time::Duration;
 use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
 
 use super::session::Session;
+use crate::app::azure_wiring::{Credentials, endpoint, source_accounts};
 use crate::app::config::{AzureConfig, Config, ContainerRef};
-use crate::app::daemon::azure_wiring::{Credentials, endpoint, source_accounts};
 use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
@@ -137,6 +137,13 @@ async fn ensure_container(
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let session = Session::start(cfg).await?;
+    // Every dependency answers before anything is started; what does not is named (see preflight).
+    if !super::preflight::until_ready(cfg, session.readiness(), &session.shutdown).await? {
+        tracing::info!("stopped while starting");
+        session.finish();
+        return Ok(());
+    }
+    session.readiness().set_failing(Vec::new());
     // A stop requested while connecting ends the start at once: nothing was taken yet.
     let started = tokio::select! {
         biased;

@@ -2,10 +2,10 @@
 //! server, graceful shutdown within a deadline, and the end-of-run summary.
 #[cfg(feature = "azure")]
 pub mod azure;
-#[cfg(feature = "azure")]
-pub mod azure_wiring;
 pub mod local;
 mod local_hint;
+#[cfg(feature = "azure")]
+pub mod preflight;
 pub mod progress;
 pub mod session;
 

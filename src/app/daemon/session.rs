@@ -70,6 +70,11 @@ impl Session {
         start_ops(&self.server, self.metrics.clone(), self.ready.clone(), self.shutdown.clone()).await
     }
 
+    /// The readiness `/readyz` reports.
+    pub fn readiness(&self) -> &Readiness {
+        &self.ready
+    }
+
     /// What remains of the shutdown deadline (all of it while no shutdown was requested).
     pub fn remaining(&self) -> Duration {
         self.stop_requested.get().map_or(self.deadline, |at| self.deadline.saturating_sub(at.elapsed()))

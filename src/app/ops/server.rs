@@ -21,6 +21,8 @@ use crate::pipeline::metrics::Metrics;
 pub struct Readiness {
     ready: Arc<AtomicBool>,
     probe: Arc<Mutex<Option<Probe>>>,
+    /// Dependencies the start is waiting for, one line each, while not ready.
+    failing: Arc<Mutex<Vec<String>>>,
 }
 
 struct Probe {
@@ -37,6 +39,11 @@ impl Readiness {
         }
     }
 
+    /// Replaces the list of failing dependencies `/readyz` shows while not ready.
+    pub fn set_failing(&self, lines: Vec<String>) {
+        *self.failing.lock().unwrap_or_else(|e| e.into_inner()) = lines;
+    }
+
     pub fn get(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
@@ -49,7 +56,11 @@ impl Readiness {
     /// The `/readyz` answer: ready (200), degraded or not ready (503), with details.
     pub fn report(&self) -> (bool, String) {
         if !self.get() {
-            return (false, "not ready\n".into());
+            let mut body = "not ready\n".to_string();
+            for line in self.failing.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                body.push_str(&format!("failing: {line}\n"));
+            }
+            return (false, body);
         }
         let probe = self.probe.lock().unwrap_or_else(|e| e.into_inner());
         let Some(p) = probe.as_ref() else { return (true, "ready\n".into()) };

@@ -12,8 +12,8 @@ use azure_storage_blob::BlobContainerClient;
 
 use super::random::SplitMix64;
 use super::{Append, Destination, WriteStats};
+use crate::app::azure_wiring::{Credentials, endpoint};
 use crate::app::config::AzureConfig;
-use crate::app::daemon::azure_wiring::{Credentials, endpoint};
 use crate::app::simulate::block_writer::BlockAppender;
 use crate::azure::blob_clients::container_client;
 use crate::azure::eventhubs::{HubTarget, open_producer};
