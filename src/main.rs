@@ -37,7 +37,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
-            let passed = runtime()?.block_on(flowlog::app::cli::run::check(args))?;
+            let passed = block_on(flowlog::app::cli::run::check(args))?;
             Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Backfill(args) => {
