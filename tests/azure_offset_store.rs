@@ -20,6 +20,7 @@ async fn store_on(table: &str) -> TableOffsetStore {
 fn state(offset: u64, updated_at_ms: i64) -> OffsetState {
     OffsetState {
         generation: 0,
+        open_tuples: 0,
         pending: None,
         offset,
         blob_created_ms: Some(1_735_689_600_000),
@@ -47,6 +48,7 @@ async fn offsets_round_trip_exactly_and_versions_advance() {
     // Values beyond Int32 and Double precision must come back exactly (Edm.Int64).
     let first = OffsetState {
         generation: 2,
+        open_tuples: 0,
         pending: None,
         offset: (1 << 53) + 1,
         blob_created_ms: None,

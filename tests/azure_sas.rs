@@ -90,6 +90,7 @@ async fn the_table_store_works_with_a_sas_token_too() {
         rows_emitted: 1,
         updated_at_ms: 1,
         generation: 0,
+        open_tuples: 0,
         content: None,
         pending: None,
     };

@@ -42,6 +42,7 @@ async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {
             sink.send(RowBatch::new(&changed.blob, line.clone().into_bytes(), 1)).await.unwrap();
             let state = OffsetState {
                 generation: 0,
+                open_tuples: 0,
                 offset: end,
                 blob_created_ms: props.created_ms,
                 last_content_length: changed.content_length,

@@ -47,6 +47,9 @@ pub struct OffsetEntity<'a> {
     /// Recreations seen (Int32; absent while 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     generation: Option<u32>,
+    /// Tuples of the open record already delivered (Int32; absent while 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_tuples: Option<u32>,
 }
 
 impl<'a> OffsetEntity<'a> {
@@ -75,6 +78,7 @@ impl<'a> OffsetEntity<'a> {
             pending_next_ms_type: state.pending.as_ref().map(|_| INT64),
             pending_next_ms: state.pending.as_ref().map(|p| p.next_attempt_ms.to_string()),
             generation: (state.generation > 0).then_some(state.generation),
+            open_tuples: (state.open_tuples > 0).then_some(state.open_tuples),
         })
     }
 }
@@ -97,6 +101,8 @@ pub struct StoredOffset {
     pending: Option<String>,
     #[serde(default)]
     generation: Option<u32>,
+    #[serde(default)]
+    open_tuples: Option<u32>,
 }
 
 impl StoredOffset {
@@ -115,6 +121,7 @@ impl StoredOffset {
             // the next event for the blob retries it anyway.
             pending: self.pending.as_deref().and_then(|p| serde_json::from_str(p).ok()),
             generation: self.generation.unwrap_or(0),
+            open_tuples: self.open_tuples.unwrap_or(0),
         }
     }
 }
@@ -159,6 +166,7 @@ mod tests {
         let keys = entity_keys(&blob);
         let state = OffsetState {
             generation: 3,
+            open_tuples: 9,
             pending: None,
             offset: (1 << 53) + 1,
             blob_created_ms: Some(-5),

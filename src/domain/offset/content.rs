@@ -62,6 +62,11 @@ pub enum Verdict {
     /// Shorter than the offset, and what is left does not contradict the marks (a truncation,
     /// or a rewrite still in progress): nothing to read until it grows back or differs.
     Shorter,
+    /// NUL bytes where the marks were taken: a file preallocated with zeros and filled in
+    /// pieces (a download), not written there yet. Nothing to read until they are; then the
+    /// marks decide (a download of the same bytes resumes at the offset). Flow logs hold no
+    /// NUL bytes, so a written range never looks unwritten.
+    Unwritten,
 }
 
 /// Judges `content_length` bytes against `marks` taken at `offset`. `head` and `tail` are the
@@ -73,6 +78,10 @@ pub fn judge(
     head: Option<&[u8]>,
     tail: Option<&[u8]>,
 ) -> Verdict {
+    let unwritten = |b: Option<&[u8]>| b.is_some_and(|b| memchr::memchr(0, b).is_some());
+    if unwritten(head) || unwritten(tail) {
+        return Verdict::Unwritten;
+    }
     if head.is_some_and(|h| !marks.head.matches(h)) {
         return Verdict::Rewritten;
     }
@@ -132,7 +141,8 @@ mod tests {
     }
 
     fn blob(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+        // Never a NUL byte, as in a written flow log.
+        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) | 0x80).collect()
     }
 
     fn judge_at(marks: &ContentMarks, offset: u64, now: &[u8]) -> Verdict {
@@ -173,6 +183,24 @@ mod tests {
         assert_eq!(judge_at(&marks, 600, &old[..100]), Verdict::Shorter);
         assert_eq!(judge_at(&marks, 600, &old[..599]), Verdict::Shorter);
         assert_eq!(judge_at(&marks, 600, &blob(300, 2)), Verdict::Rewritten);
+    }
+
+    #[test]
+    fn zeros_where_the_marks_are_mean_not_written_yet() {
+        // A download preallocates the file with zeros and fills it in pieces: judged as
+        // rewritten, it was delivered again under new ids.
+        let old = blob(1000, 1);
+        let marks = marks_at(&old, &old[..600], 600);
+        for written in [0usize, 100, 256, 550, 590] {
+            let mut filling = vec![0u8; old.len()];
+            filling[..written].copy_from_slice(&old[..written]);
+            assert_eq!(judge_at(&marks, 600, &filling), Verdict::Unwritten, "{written} bytes written");
+        }
+        // The head and the tail written, the middle not yet: the marks decide.
+        let mut filling = old.clone();
+        filling[300..500].fill(0);
+        assert_eq!(judge_at(&marks, 600, &filling), Verdict::Same);
+        assert_eq!(judge_at(&marks, 600, &old), Verdict::Same);
     }
 
     #[test]

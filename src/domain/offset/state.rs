@@ -33,6 +33,12 @@ pub struct OffsetState {
     /// kept: row ids include it, so a recreated blob never reuses the ids of the old one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u32,
+    /// How many tuples (by ordinal, from 0) of the record that starts after `offset` have had
+    /// their rows delivered although the record has not closed yet (a record larger than a
+    /// flush, still being written). The next read of that record skips their rows: parsing
+    /// again is cheap, sending again is not. 0 when no such rows were sent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub open_tuples: u32,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -68,7 +74,7 @@ pub fn plan_checked(stored: &OffsetState, content_length: u64, verdict: Verdict)
     let end = content_length.saturating_sub(TAIL_LEN);
     match verdict {
         Verdict::Rewritten => Plan::Read { start: 0, end, recreated: true },
-        Verdict::Shorter => Plan::UpToDate,
+        Verdict::Shorter | Verdict::Unwritten => Plan::UpToDate,
         Verdict::Same if end <= stored.offset => Plan::UpToDate,
         Verdict::Same => Plan::Read { start: stored.offset, end, recreated: false },
     }
@@ -104,6 +110,10 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
                 Reconcile::AlreadyCommitted
             }
         }
+        // The same open record with more of its rows delivered by us: progress, not a duplicate.
+        _ if stored.offset == ours.offset && ours.open_tuples > stored.open_tuples => {
+            Reconcile::Retry(OffsetState { rows_emitted: stored.rows_emitted.max(ours.rows_emitted), ..ours.clone() })
+        }
         _ if stored.offset >= ours.offset => Reconcile::AlreadyCommitted,
         _ => Reconcile::Retry(OffsetState {
             offset: ours.offset,
@@ -114,6 +124,7 @@ pub fn reconcile(ours: &OffsetState, stored: &OffsetState) -> Reconcile {
             content: ours.content.clone(),
             pending: ours.pending.clone(),
             generation: ours.generation.max(stored.generation),
+            open_tuples: ours.open_tuples,
         }),
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 fn state(offset: u64, updated_at_ms: i64) -> OffsetState {
     OffsetState {
         generation: 0,
+        open_tuples: 0,
         pending: None,
         offset,
         blob_created_ms: Some(7),

@@ -90,11 +90,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             }
             Err(e) => return Err(e),
         };
-        let (plan, mut marker) = if checks {
+        let (plan, mut marker, waiting) = if checks {
             let c = self.plan_by_content(blob, stored, props.content_length, props.created_ms).await?;
-            (c.plan, Some(c.marker))
+            (c.plan, Some(c.marker), c.unwritten)
         } else {
-            (plan_read(stored, props.content_length, props.created_ms), None)
+            (plan_read(stored, props.content_length, props.created_ms), None, false)
         };
         let (start, end, recreated) = match plan {
             Plan::UpToDate => {
@@ -103,7 +103,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     limit_to(rest, 0).for_each(|_| async {}).await;
                 }
                 let cursor = Cursor::from(loaded);
-                return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: false });
+                return Ok(Attempt { outcome: BlobOutcome::UpToDate, cursor, incomplete: waiting });
             }
             Plan::Read { start, end, recreated } => (start, end, recreated),
         };
@@ -116,8 +116,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             // A new generation of the blob: its rows get ids of their own (the old rows keep
             // theirs in Data Explorer), for a new creation time or, where content is checked, new content.
             let generation = stored.generation.saturating_add(1);
-            stored =
-                OffsetState { offset: 0, rows_emitted: 0, last_content_length: 0, content: None, generation, ..stored };
+            stored = OffsetState {
+                offset: 0,
+                rows_emitted: 0,
+                last_content_length: 0,
+                content: None,
+                generation,
+                open_tuples: 0,
+                ..stored
+            };
         }
         stored.blob_created_ms = props.created_ms;
         stored.last_content_length = stored.last_content_length.max(props.content_length);
@@ -129,7 +136,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             _ => self.bounded(|| format!("reading {blob}"), self.blobs.read_range(blob, start..end)).await?,
         };
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
-        let mut flattener = RangeFlattener::new(ids, start);
+        // Rows of the open record at the offset that an earlier read already sent.
+        let mut flattener = RangeFlattener::new(ids, start).skip_delivered(cursor.state.open_tuples);
         let mut collector = Collector::new(
             self.cfg.dead_letter_raw_limit,
             self.now_rfc3339(),
@@ -178,13 +186,14 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     m.advance(flattener.offset());
                 }
                 if collector.buffered_bytes() >= self.cfg.flush_bytes {
-                    // Possibly in the middle of a record: its rows go now, its offset later.
-                    let commit = flattener.offset() > cursor.state.offset;
+                    // Possibly in the middle of a record: its rows go now, its offset when it
+                    // ends; how many of its tuples went is committed with the offset, so a
+                    // later read of the record does not send them again.
+                    let open = flattener.open_tuples();
+                    let commit = flattener.offset() > cursor.state.offset || open > cursor.state.open_tuples;
                     let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-                    match self
-                        .deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, commit, true)
-                        .await?
-                    {
+                    let at = (flattener.offset(), open);
+                    match self.deliver(blob, &mut cursor, &mut collector, at, marks, commit, true).await? {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };
@@ -216,7 +225,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         if flattener.offset() > cursor.state.offset || collector.has_letters() || recreated {
             let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-            match self.deliver(blob, &mut cursor, &mut collector, flattener.offset(), marks, true, false).await? {
+            // The open record's rows past the last flush were dropped: what was sent of it is
+            // what the stored state says, unless the offset moves past it now.
+            let open = if flattener.offset() == cursor.state.offset { cursor.state.open_tuples } else { 0 };
+            let at = (flattener.offset(), open);
+            match self.deliver(blob, &mut cursor, &mut collector, at, marks, true, false).await? {
                 Some(n) => rows += n,
                 None => {
                     return Ok(Attempt { outcome: BlobOutcome::Superseded { rows }, cursor, incomplete: false });
@@ -233,9 +246,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Steps 3–4 for what is buffered: dead letters, then rows, then (when `commit`) the offset.
     /// Returns the rows delivered, or `None` when another worker had already committed further.
     ///
-    /// Without `commit` the rows belong to a record whose end is not read yet (a record larger
-    /// than a flush): they are sent, but the offset stays at the record's start until it ends,
-    /// so a crash re-sends them, with the same ids.
+    /// Rows may belong to a record whose end is not read yet (a record larger than a flush):
+    /// they are sent, the offset stays at the record's start until it ends, and `open_tuples`
+    /// (how many of its tuples went) is committed with it so that later reads skip their rows.
+    /// A crash between the send and the commit re-sends them, with the same ids.
     ///
     /// `reading`: more of the blob is read after this (its read permit is taken back after the
     /// wait for the output hub).
@@ -245,7 +259,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         blob: &BlobName,
         cursor: &mut Cursor,
         collector: &mut Collector,
-        new_offset: u64,
+        (new_offset, open_tuples): (u64, u32),
         content: Option<ContentMarks>,
         commit: bool,
         reading: bool,
@@ -272,6 +286,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         }
         let next = OffsetState {
             offset: new_offset,
+            open_tuples,
             rows_emitted: cursor.state.rows_emitted + cursor.uncommitted_rows,
             updated_at_ms: self.now_ms(),
             content,
