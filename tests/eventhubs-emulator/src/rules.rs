@@ -4,8 +4,8 @@
 /// Azure's receivers-per-partition quota: "Number of non-epoch receivers per consumer group: 5".
 pub const AZURE_MAX_RECEIVERS: usize = 5;
 
-/// Which service rules are enforced. [`Rules::default`] enforces those that SDK 0.15 (flowlog's
-/// client) does not trip; [`Rules::strict`] enforces all of them. The idle timers of the
+/// Which service rules are enforced. [`Rules::default`] enforces those that neither SDK 0.15
+/// (flowlog's client) nor flowlog's tests trip; [`Rules::strict`] enforces all of them. The idle timers of the
 /// service are documented in the README but not enforced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
@@ -18,7 +18,8 @@ pub struct Rules {
     pub one_cbs_link_per_connection: bool,
     /// Publisher and consumer links need an unexpired `put-token` whose audience covers their
     /// address (refused with `amqp:unauthorized-access` otherwise), and are detached with
-    /// `amqp:unauthorized-access` when that token expires without renewal.
+    /// `amqp:unauthorized-access` when that token expires without renewal. Off by default:
+    /// flowlog's own tests attach bare AMQP receivers (an owner-level "thief") that put no token.
     pub token_expiry: bool,
 }
 
@@ -27,7 +28,7 @@ impl Default for Rules {
         Self {
             max_receivers_per_partition: Some(AZURE_MAX_RECEIVERS),
             one_cbs_link_per_connection: false,
-            token_expiry: true,
+            token_expiry: false,
         }
     }
 }
@@ -35,7 +36,7 @@ impl Default for Rules {
 impl Rules {
     /// Every rule on, with the service's limits and timers.
     pub fn strict() -> Self {
-        Self { one_cbs_link_per_connection: true, ..Self::default() }
+        Self { one_cbs_link_per_connection: true, token_expiry: true, ..Self::default() }
     }
 
     /// Every rule off: the behaviour of the emulator before the rules existed.
@@ -77,6 +78,7 @@ mod tests {
     fn parses_rule_sets_and_switches() {
         assert_eq!(Rules::parse("default").unwrap(), Rules::default());
         assert_eq!(Rules::parse("strict").unwrap(), Rules::strict());
+        assert!(Rules::parse("strict").unwrap().token_expiry && !Rules::default().token_expiry);
         let rules = Rules::parse("strict,-cbs,-token").unwrap();
         assert_eq!((rules.one_cbs_link_per_connection, rules.token_expiry), (false, false));
         assert!(Rules::parse("default,+cbs").unwrap().one_cbs_link_per_connection);

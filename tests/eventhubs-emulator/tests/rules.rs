@@ -109,7 +109,8 @@ async fn a_second_cbs_link_on_a_connection_is_refused_when_the_rule_is_on() {
 /// `amqp:unauthorized-access` when it expires without renewal; a renewal keeps them.
 #[tokio::test]
 async fn links_need_an_unexpired_token_and_are_dropped_when_it_expires() {
-    let emulator = start().await;
+    let rules = Rules { token_expiry: true, ..Rules::default() };
+    let emulator = start_with(EmulatorConfig::new(default_hubs()).with_rules(rules)).await;
     let mut client = RawClient::connect(&emulator).await;
     let mut unauthorized = Sender::attach(&mut client.session, "no-token", "amqps://ns/telemetry").await.unwrap();
     let error = detached_with(&mut unauthorized).await;
@@ -140,11 +141,10 @@ async fn links_need_an_unexpired_token_and_are_dropped_when_it_expires() {
     emulator.shutdown().await;
 }
 
-/// The lenient switch: a link without any token is served.
+/// Off (the default): a link without any token is served.
 #[tokio::test]
 async fn without_the_token_rule_links_need_no_token() {
-    let rules = Rules { token_expiry: false, ..Rules::default() };
-    let emulator = start_with(EmulatorConfig::new(default_hubs()).with_rules(rules)).await;
+    let emulator = start_with(EmulatorConfig::new(default_hubs()).with_rules(Rules::default())).await;
     let mut client = RawClient::connect(&emulator).await;
     let mut sender =
         Sender::attach(&mut client.session, "no-token", "amqps://ns/telemetry/Partitions/2").await.unwrap();
