@@ -33,3 +33,12 @@ if ! cmp -s "$root/tests/tools/bicep-requirements.txt" "$bicep/requirements.txt"
   "$bicep/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/tests/tools/bicep-requirements.txt" >&2
   cp "$root/tests/tools/bicep-requirements.txt" "$bicep/requirements.txt"
 fi
+# Microsoft's Python Event Hubs SDK and its Blob checkpoint store, for the emulator's
+# independent-client conformance suite: a venv in .tools/python, pinned by requirements.txt
+# (`pip freeze` of azure-eventhub 5.15.1 + azure-eventhub-checkpointstoreblob-aio 1.2.0).
+venv="$tools/python"
+if ! cmp -s "$root/tests/tools/requirements.txt" "$venv/requirements.txt"; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/tests/tools/requirements.txt" >&2
+  cp "$root/tests/tools/requirements.txt" "$venv/requirements.txt"
+fi

@@ -1,5 +1,6 @@
 //! Emulator configuration: the hubs to serve, their partitions and consumer groups, storage and limits.
 
+use crate::rules::Rules;
 use std::path::PathBuf;
 
 /// The largest event or batch an Event Hubs Standard namespace accepts (1 MiB).
@@ -67,6 +68,8 @@ pub struct EmulatorConfig {
     /// `EventProcessor`'s owner level 0 never arrives and no receiver is ever stolen; this
     /// setting lets tests exercise stealing anyway (it then applies to every receiver).
     pub default_owner_level: Option<i64>,
+    /// Which of the service's rules are enforced (see [`Rules`] and the README's rules table).
+    pub rules: Rules,
 }
 
 impl EmulatorConfig {
@@ -78,6 +81,7 @@ impl EmulatorConfig {
             required_token: None,
             max_message_size: STANDARD_MAX_MESSAGE_SIZE,
             default_owner_level: None,
+            rules: Rules::default(),
         }
     }
 
@@ -90,6 +94,12 @@ impl EmulatorConfig {
     /// Assumes this owner level for receivers that send none (builder style); see the field.
     pub fn with_default_owner_level(mut self, owner_level: i64) -> Self {
         self.default_owner_level = Some(owner_level);
+        self
+    }
+
+    /// Enforces these service rules (builder style).
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
         self
     }
 

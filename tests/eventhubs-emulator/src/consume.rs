@@ -3,8 +3,9 @@
 //! types the SDK reads while the client grants credit.
 
 use crate::address::{StartFilter, parse_selector};
+use crate::connection::LinkAuthorization;
 use crate::server::{CLOSE_TIMEOUT, close_sender};
-use crate::state::State;
+use crate::state::{Refused, State};
 use crate::store::StoredEvent;
 use fe2o3::link::Sender;
 use fe2o3::link::delivery::Sendable;
@@ -61,7 +62,13 @@ fn error(condition: impl Into<ErrorCondition>, description: String) -> definitio
 }
 
 /// Serves one consumer link until the client detaches, it is stolen, or faults detach it.
-pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: Arc<State>, scope: CancellationToken) {
+pub(crate) async fn serve(
+    mut sender: Sender,
+    request: ReceiverRequest,
+    auth: LinkAuthorization,
+    state: Arc<State>,
+    scope: CancellationToken,
+) {
     let ReceiverRequest { hub: hub_name, consumer_group, partition: pid, filter, epoch } = request;
     let epoch = epoch.or(state.config.default_owner_level);
     let target = state.hub(&hub_name).and_then(|hub| {
@@ -82,12 +89,25 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
             return close_sender(sender, error(condition, description)).await;
         }
     };
-    let Some(claimed) = hub.claim(&consumer_group, &pid, epoch) else {
-        tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, "receiver refused: lower owner level");
-        let description = format!(
-            "Receiver with owner level {epoch:?} refused: a receiver with a higher owner level holds partition {pid} of '{consumer_group}'."
-        );
-        return close_sender(sender, error(LinkError::Stolen, description)).await;
+    let max_receivers = state.config.rules.max_receivers_per_partition;
+    let claimed = match hub.claim(&consumer_group, &pid, epoch, max_receivers) {
+        Ok(claimed) => claimed,
+        Err(Refused::LowerOwnerLevel) => {
+            tracing::debug!(hub = %hub_name, partition = %pid, ?epoch, "receiver refused: lower owner level");
+            let description = format!(
+                "Receiver with owner level {epoch:?} refused: a receiver with a higher owner level holds partition {pid} of '{consumer_group}'."
+            );
+            return close_sender(sender, error(LinkError::Stolen, description)).await;
+        }
+        Err(Refused::TooManyReceivers(max)) => {
+            state.control.update(|c| c.receivers_refused += 1);
+            // The service's wording (quoted in SDK issues), so clients that match on it work.
+            let description = format!(
+                "Exceeded the maximum number of allowed receivers per partition in a consumer group which is {max}. \
+                 Partition: {pid}, consumer group: {consumer_group}."
+            );
+            return close_sender(sender, error(AmqpError::ResourceLimitExceeded, description)).await;
+        }
     };
     state.control.update(|c| {
         c.receivers_stolen += claimed.displaced;
@@ -108,7 +128,16 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
                     _ = stored.changed() => continue,
                     _ = &mut claim.stolen => break stolen(epoch),
                     _ = detach_all.changed() => break detach_forced(),
-                    _ = sender.on_detach() => return,
+                    _ = auth.lost() => {
+                        state.control.update(|c| c.rule_refusals += 1);
+                        break token_expired();
+                    }
+                    _ = sender.on_detach() => {
+                        // Answer the client's detach, or it waits for the reply (the Python SDK
+                        // for about 10 s on every receiver close).
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sender.close()).await;
+                        return;
+                    }
                 }
             }
         };
@@ -117,6 +146,10 @@ pub(crate) async fn serve(mut sender: Sender, request: ReceiverRequest, state: A
             _ = scope.cancelled() => return,
             _ = &mut claim.stolen => break stolen(epoch),
             _ = detach_all.changed() => break detach_forced(),
+            _ = auth.lost() => {
+                state.control.update(|c| c.rule_refusals += 1);
+                break token_expired();
+            }
             sent = sender.send(sendable) => {
                 if sent.is_err() {
                     // The client detached or the connection went away.
@@ -138,6 +171,14 @@ fn stolen(epoch: Option<i64>) -> definitions::Error {
         format!(
             "New receiver with higher or equal owner level was created; this receiver (owner level {epoch:?}) was disconnected."
         ),
+    )
+}
+
+/// The error a link gets when the token that authorized it expires without renewal.
+pub(crate) fn token_expired() -> definitions::Error {
+    error(
+        AmqpError::UnauthorizedAccess,
+        "The token authorizing this link has expired and was not renewed on $cbs.".into(),
     )
 }
 

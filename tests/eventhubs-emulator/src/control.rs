@@ -58,6 +58,11 @@ pub struct Counters {
     pub receivers_attached: u64,
     /// Receiver links detached with `amqp:link:stolen` by a higher or equal owner level.
     pub receivers_stolen: u64,
+    /// Receiver links refused because their partition had its quota of receivers.
+    pub receivers_refused: u64,
+    /// Links refused or detached by a service rule other than the receiver quota (no valid
+    /// token, an expired token, a second `$cbs` link).
+    pub rule_refusals: u64,
     /// Hub name to counters.
     pub hubs: BTreeMap<String, HubCounters>,
 }

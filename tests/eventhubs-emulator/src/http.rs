@@ -5,15 +5,18 @@
 //! Routes (all answer JSON, `Connection: close`):
 //! `POST /faults/drop-connections` (`?mode=reset` for a TCP reset instead of an AMQP close), `POST /faults/refuse?secs=N` (or `ms=`),
 //! `POST /faults/server-busy?count=N` or `?secs=N`, `POST /faults/delay-acks?ms=N`,
-//! `POST /faults/detach-receivers`, `POST /faults/clear`, `GET /counters`.
+//! `POST /faults/detach-receivers`, `POST /faults/clear`, `GET /counters`, and
+//! `GET /hubs/{hub}/events?partition=P&from=SEQ&limit=N` (the stored events as JSON lines, for
+//! the binary's `dump` command).
 
 use crate::Control;
+use crate::inspect::StoreReader;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 /// Serves the control API on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, control: Control) {
+pub async fn serve(listener: TcpListener, control: Control, store: StoreReader) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // e.g. out of file descriptors: back off instead of spinning.
@@ -21,6 +24,7 @@ pub async fn serve(listener: TcpListener, control: Control) {
             continue;
         };
         let control = control.clone();
+        let store = store.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
@@ -35,7 +39,10 @@ pub async fn serve(listener: TcpListener, control: Control) {
             }
             let mut parts = request_line.split_whitespace();
             let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let (status, body) = handle(method, target, &control);
+            let (status, body) = match target.strip_prefix("/hubs/") {
+                Some(rest) if method == "GET" => events(rest, &store),
+                _ => handle(method, target, &control),
+            };
             let reason = match status {
                 200 => "OK",
                 400 => "Bad Request",
@@ -53,6 +60,27 @@ pub async fn serve(listener: TcpListener, control: Control) {
 
 fn query_u64(query: &str, key: &str) -> Option<u64> {
     query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == key).and_then(|(_, v)| v.parse().ok())
+}
+
+/// Most events one `GET /hubs/{hub}/events` returns; `dump` pages with `from`.
+const MAX_EVENTS_PER_REQUEST: u64 = 1000;
+
+/// `GET /hubs/{hub}/events?partition=P&from=SEQ&limit=N`: one JSON object per line.
+fn events(rest: &str, store: &StoreReader) -> (u16, String) {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let Some(hub) = path.strip_suffix("/events") else {
+        return (404, r#"{"error":"no such route"}"#.to_string());
+    };
+    let partition = query.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == "partition").map(|(_, v)| v);
+    let from = query_u64(query, "from").unwrap_or(0) as usize;
+    let limit = query_u64(query, "limit").unwrap_or(MAX_EVENTS_PER_REQUEST).min(MAX_EVENTS_PER_REQUEST) as usize;
+    match store.events(hub, partition, from, limit) {
+        Some(records) => {
+            let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            (200, lines.iter().map(|l| format!("{l}\n")).collect())
+        }
+        None => (404, format!(r#"{{"error":"no hub {hub:?} or partition {partition:?}"}}"#)),
+    }
 }
 
 /// Applies one request; returns the status code and JSON body.

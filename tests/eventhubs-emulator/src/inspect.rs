@@ -44,3 +44,60 @@ fn body(message: &[u8]) -> Vec<u8> {
         }
     }
 }
+
+/// One stored event as the control API's `GET /hubs/{hub}/events` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventRecord {
+    /// Partition id.
+    pub partition: String,
+    /// Sequence number within the partition.
+    pub sequence_number: i64,
+    /// Offset, a decimal string as clients see it.
+    pub offset: String,
+    /// Enqueued time, Unix milliseconds.
+    pub enqueued_time_ms: i64,
+    /// The publisher's partition key, if any.
+    pub partition_key: Option<String>,
+    /// The body's data sections, joined, as base64 (bodies may be gzip or any bytes).
+    pub body_base64: String,
+}
+
+/// Reads the store for the control API; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StoreReader {
+    pub(crate) state: std::sync::Arc<crate::state::State>,
+}
+
+impl StoreReader {
+    /// Up to `limit` events of `hub` from sequence number `from` on, partition by partition
+    /// (only `partition` when given). `None` when the hub or partition does not exist.
+    pub fn events(&self, hub: &str, partition: Option<&str>, from: usize, limit: usize) -> Option<Vec<EventRecord>> {
+        use base64::Engine as _;
+        let hub = self.state.hub(hub)?;
+        let partitions = match partition {
+            Some(id) => vec![hub.partition(id)?],
+            None => hub.partitions.clone(),
+        };
+        let records = partitions
+            .iter()
+            .flat_map(|p| (from..p.len()).filter_map(|i| p.get(i)).map(|e| (p.id.clone(), e)))
+            .take(limit)
+            .map(|(partition, e)| EventRecord {
+                partition,
+                sequence_number: e.sequence_number,
+                offset: e.offset.to_string(),
+                enqueued_time_ms: e.enqueued_ms,
+                partition_key: e.partition_key.clone(),
+                body_base64: base64::engine::general_purpose::STANDARD.encode(body(&e.message)),
+            })
+            .collect();
+        Some(records)
+    }
+}
+
+impl EmulatorHandle {
+    /// A reader of the store, for [`crate::http::serve`].
+    pub fn store_reader(&self) -> StoreReader {
+        StoreReader { state: self.state.clone() }
+    }
+}

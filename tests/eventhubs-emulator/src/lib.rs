@@ -21,6 +21,7 @@
 
 mod address;
 mod config;
+mod connection;
 mod consume;
 mod control;
 mod credential;
@@ -30,17 +31,21 @@ mod inspect;
 mod nodes;
 mod persist;
 mod publish;
+mod rules;
 mod server;
 mod state;
 mod store;
 mod wire;
 mod wire_in;
+mod wire_pad;
 
 pub use config::{DEFAULT_CONSUMER_GROUP, EmulatorConfig, HubConfig, STANDARD_MAX_MESSAGE_SIZE};
 pub use control::{Control, Counters, HubCounters, PartitionCounters};
 pub use credential::{DEFAULT_TEST_TOKEN, StaticTokenCredential};
 pub use hash::partition_for_key;
+pub use inspect::{EventRecord, StoreReader};
 pub use publish::BATCH_MESSAGE_FORMAT;
+pub use rules::{AZURE_MAX_RECEIVERS, Rules};
 
 use state::State;
 use std::net::SocketAddr;

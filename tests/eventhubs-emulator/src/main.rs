@@ -1,15 +1,20 @@
 //! The `eventhubs-emulator` binary: serves the configured hubs on `--listen`, optionally the HTTP
-//! control API on `--control`, and prints the counters as JSON on exit (Ctrl-C / SIGTERM).
+//! control API on `--control`, and prints the counters as JSON on exit (Ctrl-C / SIGTERM);
+//! `eventhubs-emulator dump` prints what a running emulator's hub holds.
+
+mod dump;
 
 use clap::Parser;
-use eventhubs_emulator::{Emulator, EmulatorConfig, HubConfig, http};
+use eventhubs_emulator::{Emulator, EmulatorConfig, HubConfig, Rules, http};
 use std::io::Write;
 use std::path::PathBuf;
 
 /// Event Hubs emulator for flowlog's tests (AMQP 1.0 on plain amqp://).
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on, e.g. 127.0.0.1:5672 (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:5672")]
     listen: String,
@@ -25,16 +30,40 @@ struct Args {
     /// Require this token on $cbs put-token (others get 401).
     #[arg(long)]
     required_token: Option<String>,
-    /// Max message size in bytes advertised and enforced on publishing links.
-    #[arg(long, default_value_t = eventhubs_emulator::STANDARD_MAX_MESSAGE_SIZE)]
-    max_message_size: u64,
+    /// Max message size in bytes advertised and enforced on publishing links (default: the
+    /// tier's).
+    #[arg(long)]
+    max_message_size: Option<u64>,
+    /// The tier whose publication size limit applies: basic (256 KB), standard, premium or
+    /// dedicated (1 MB).
+    #[arg(long, default_value = "standard")]
+    tier: String,
+    /// The service rules to enforce: default, strict or lenient, optionally followed by
+    /// switches such as ",+cbs" or ",-token" (see the README's rules table).
+    #[arg(long, default_value = "default", value_parser = Rules::parse)]
+    rules: Rules,
     /// Owner level assumed for receivers that attach without one (SDK 0.15 never sends it);
     /// e.g. 0 to make EventProcessor instances steal partitions from each other.
     #[arg(long)]
     default_owner_level: Option<i64>,
-    /// Serve the HTTP control API (faults, counters) on this address.
+    /// Serve the HTTP control API (faults, counters, stored events) on this address.
     #[arg(long)]
     control: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the events a hub of a running emulator holds (bodies, gunzipped; or --events).
+    Dump(dump::DumpArgs),
+}
+
+/// The largest publication a tier accepts (Event Hubs quotas: 256 KB on Basic, 1 MB otherwise).
+fn tier_limit(tier: &str) -> anyhow::Result<u64> {
+    match tier.to_ascii_lowercase().as_str() {
+        "basic" => Ok(256 * 1024),
+        "standard" | "premium" | "dedicated" => Ok(eventhubs_emulator::STANDARD_MAX_MESSAGE_SIZE),
+        other => anyhow::bail!("unknown tier {other:?} (basic, standard, premium or dedicated)"),
+    }
 }
 
 fn config(args: &Args) -> anyhow::Result<EmulatorConfig> {
@@ -51,7 +80,11 @@ fn config(args: &Args) -> anyhow::Result<EmulatorConfig> {
     let mut config = EmulatorConfig::new(hubs);
     config.data_dir = args.data_dir.clone();
     config.required_token = args.required_token.clone();
-    config.max_message_size = args.max_message_size;
+    config.max_message_size = match args.max_message_size {
+        Some(bytes) => bytes,
+        None => tier_limit(&args.tier)?,
+    };
+    config.rules = args.rules.clone();
     config.default_owner_level = args.default_owner_level;
     Ok(config)
 }
@@ -77,12 +110,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Command::Dump(dump)) = &args.command {
+        return dump::run(dump);
+    }
     let emulator = Emulator::start(config(&args)?, args.listen.as_str()).await?;
     let mut stdout = std::io::stdout();
     if let Some(addr) = &args.control {
         let listener = tokio::net::TcpListener::bind(addr.as_str()).await?;
         writeln!(stdout, "control on http://{}", listener.local_addr()?)?;
-        tokio::spawn(http::serve(listener, emulator.control()));
+        tokio::spawn(http::serve(listener, emulator.control(), emulator.store_reader()));
     }
     // Printed last: once this line is out, both the AMQP and the control listener accept.
     writeln!(stdout, "listening on {}", emulator.endpoint())?;

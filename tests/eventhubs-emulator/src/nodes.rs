@@ -2,6 +2,7 @@
 //! (READ of hub and partition properties), answered with the status codes and AMQP types the
 //! SDK decodes.
 
+use crate::connection::ConnectionState;
 use crate::server::CLOSE_TIMEOUT;
 use crate::state::State;
 use fe2o3::link::delivery::Sendable;
@@ -19,59 +20,74 @@ use tokio_util::sync::CancellationToken;
 pub(crate) const SETTLE_DELAY: Duration = Duration::from_millis(2);
 
 type Reply = Message<Body<Value>>;
+type ReplyLink = mpsc::UnboundedSender<Reply>;
 
 /// Which request node a link belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Node {
     Cbs,
     Management,
 }
 
-/// Per-session map from a client's reply address (its requests' `reply-to`) to the server link
-/// that delivers responses there.
+/// Per-session map from a client's reply links (by node and target address) to the server
+/// link tasks that deliver responses there.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReplyRouter {
-    links: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>>,
+    links: Arc<Mutex<HashMap<(Node, String), ReplyLink>>>,
     registered: Arc<Notify>,
 }
 
 impl ReplyRouter {
-    fn register(&self, address: String, tx: mpsc::UnboundedSender<Reply>) {
-        self.links.lock().unwrap().insert(address, tx);
+    fn register(&self, node: Node, address: String, tx: mpsc::UnboundedSender<Reply>) {
+        self.links.lock().unwrap().insert((node, address), tx);
         self.registered.notify_waiters();
     }
 
-    fn unregister(&self, address: &str) {
-        self.links.lock().unwrap().remove(address);
+    fn unregister(&self, node: Node, address: &str) {
+        self.links.lock().unwrap().remove(&(node, address.to_string()));
     }
 
     /// Delivers a response, waiting briefly if the reply link is still attaching.
-    async fn send(&self, address: &str, reply: Reply) {
+    async fn send(&self, node: Node, reply_to: &str, reply: Reply) {
         let deadline = tokio::time::Instant::now() + CLOSE_TIMEOUT;
         loop {
             let notified = self.registered.notified();
-            if let Some(tx) = self.lookup(address) {
+            if let Some(tx) = self.lookup(node, reply_to) {
                 let _ = tx.send(reply);
                 return;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::warn!(%address, "no reply link for response; dropped");
+                tracing::warn!(?node, %reply_to, "no reply link for response; dropped");
                 return;
             }
         }
     }
 
-    fn lookup(&self, address: &str) -> Option<mpsc::UnboundedSender<Reply>> {
+    /// The link for a response: the one whose target is the request's `reply-to`; else the
+    /// node's reply link in this session, as the service answers on the link pair the request
+    /// came in on. The Python SDK sends no `reply-to`, and the JavaScript SDK's reply link has no
+    /// target address.
+    fn lookup(&self, node: Node, reply_to: &str) -> Option<mpsc::UnboundedSender<Reply>> {
         let links = self.links.lock().unwrap();
-        // A reply link without target address answers any request of its session.
-        links.get(address).or_else(|| links.get("")).cloned()
+        links
+            .get(&(node, reply_to.to_string()))
+            .or_else(|| links.iter().find(|((_, a), _)| a == reply_to).map(|(_, tx)| tx))
+            .or_else(|| links.get(&(node, String::new())))
+            .or_else(|| links.iter().find(|((n, _), _)| *n == node).map(|(_, tx)| tx))
+            .cloned()
     }
 }
 
 /// Serves the response link of a `$cbs`/`$management` client.
-pub(crate) async fn serve_replies(mut sender: Sender, reply_to: String, router: ReplyRouter, scope: CancellationToken) {
+pub(crate) async fn serve_replies(
+    node: Node,
+    mut sender: Sender,
+    reply_to: String,
+    router: ReplyRouter,
+    scope: CancellationToken,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    router.register(reply_to.clone(), tx);
+    router.register(node, reply_to.clone(), tx);
     loop {
         tokio::select! {
             _ = scope.cancelled() => break,
@@ -86,7 +102,7 @@ pub(crate) async fn serve_replies(mut sender: Sender, reply_to: String, router: 
             }
         }
     }
-    router.unregister(&reply_to);
+    router.unregister(node, &reply_to);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sender.close()).await;
 }
 
@@ -94,6 +110,7 @@ pub(crate) async fn serve_replies(mut sender: Sender, reply_to: String, router: 
 pub(crate) async fn serve_requests(
     node: Node,
     mut receiver: Receiver,
+    conn: Arc<ConnectionState>,
     state: Arc<State>,
     router: ReplyRouter,
     scope: CancellationToken,
@@ -111,12 +128,12 @@ pub(crate) async fn serve_requests(
         let request = delivery.into_message();
         let reply_to = request.properties.as_ref().and_then(|p| p.reply_to.clone()).unwrap_or_default();
         let (status, description, body) = match node {
-            Node::Cbs => put_token(&request, &state),
+            Node::Cbs => put_token(&request, &conn, &state),
             Node::Management => read(&request, &state),
         };
         tracing::debug!(?node, status, %description, "request answered");
         let reply = response(&request, status, &description, body);
-        router.send(&reply_to, reply).await;
+        router.send(node, &reply_to, reply).await;
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, receiver.close()).await;
 }
@@ -154,8 +171,22 @@ fn token_ok(state: &State, token: Option<&str>) -> bool {
     }
 }
 
-/// `$cbs` put-token: 202 Accepted, or 401 when a required token does not match.
-fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
+/// The `expiration` of a put-token request in Unix ms: a timestamp, or seconds as a number.
+fn expiration_ms(request: &Reply) -> Option<i64> {
+    match request.application_properties.as_ref()?.0.get("expiration")? {
+        SimpleValue::Timestamp(t) => Some(t.milliseconds()),
+        SimpleValue::Long(s) => Some(s.saturating_mul(1000)),
+        SimpleValue::Ulong(s) => Some((*s as i64).saturating_mul(1000)),
+        SimpleValue::Int(s) => Some(i64::from(*s) * 1000),
+        SimpleValue::Uint(s) => Some(i64::from(*s) * 1000),
+        SimpleValue::Double(s) => Some((s.into_inner() * 1000.0) as i64),
+        _ => None,
+    }
+}
+
+/// `$cbs` put-token: 202 Accepted (the token then authorizes links to its audience on this
+/// connection until its expiration), or 401 when a required token does not match.
+fn put_token(request: &Reply, conn: &ConnectionState, state: &State) -> (i32, String, Value) {
     if app_property(request, "operation") != Some("put-token") {
         return (400, "unsupported $cbs operation".into(), Value::Null);
     }
@@ -169,6 +200,7 @@ fn put_token(request: &Reply, state: &State) -> (i32, String, Value) {
         return (401, format!("InvalidSignature: the token for '{name}' is not valid"), Value::Null);
     }
     state.control.update(|c| c.tokens_accepted += 1);
+    conn.put_token(app_property(request, "name").unwrap_or_default(), expiration_ms(request));
     (202, "Accepted".into(), Value::Null)
 }
 

@@ -1,6 +1,7 @@
 //! Publishing links (`<hub>` and `<hub>/Partitions/<id>`): unpacks batches, routes by partition
 //! id, partition key or round robin, stores events and settles each transfer only once stored.
 
+use crate::connection::LinkAuthorization;
 use crate::hash::partition_for_key;
 use crate::nodes::SETTLE_DELAY;
 use crate::server::close_receiver;
@@ -39,6 +40,7 @@ pub(crate) async fn serve(
     mut receiver: Receiver,
     hub_name: String,
     partition: Option<String>,
+    auth: LinkAuthorization,
     state: Arc<State>,
     scope: CancellationToken,
 ) {
@@ -56,6 +58,10 @@ pub(crate) async fn serve(
     loop {
         let delivery = tokio::select! {
             _ = scope.cancelled() => return,
+            _ = auth.lost() => {
+                state.control.update(|c| c.rule_refusals += 1);
+                return close_receiver(receiver, crate::consume::token_expired()).await;
+            }
             delivery = receiver.recv::<Body<Value>>() => delivery,
         };
         let delivery = match delivery {

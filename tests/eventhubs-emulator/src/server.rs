@@ -2,14 +2,16 @@
 //! routes each incoming link attach to the `$cbs`/`$management` nodes, a publisher or a consumer.
 
 use crate::address::{Entity, parse_address};
+use crate::connection::{ConnectionState, LinkAuthorization};
 use crate::control::DropMode;
 use crate::state::State;
 use crate::{consume, nodes, publish};
 use fe2o3::acceptor::{
     ConnectionAcceptor, LinkAcceptor, LinkEndpoint, ListenerSessionHandle, SaslAnonymousMechanism, SessionAcceptor,
+    SupportedReceiverSettleModes, SupportedSenderSettleModes,
 };
-use fe2o3_types::definitions::{self, ConnectionError, Role};
-use fe2o3_types::messaging::TargetArchetype;
+use fe2o3_types::definitions::{self, AmqpError, ConnectionError, ReceiverSettleMode, Role, SenderSettleMode};
+use fe2o3_types::messaging::{Source, Target, TargetArchetype};
 use fe2o3_types::performatives::Attach;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +72,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
     dropped.borrow_and_update();
     // Cancelled when the connection goes away so its session and link tasks stop too.
     let scope = state.shutdown.child_token();
+    let conn = Arc::new(ConnectionState::default());
     let _guard = scope.clone().drop_guard();
     loop {
         tokio::select! {
@@ -93,18 +96,27 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
             }
             incoming = connection.next_incoming_session() => {
                 let Some(incoming) = incoming else { return Ok(()) };
-                let session = SessionAcceptor::new()
+                // handle-max explicit: fe2o3 omits its default (u32::MAX) from `begin`, which the
+                // spec allows, but the Python SDK reads the field as a number (see `wire_pad`).
+                let session = SessionAcceptor::builder()
+                    .handle_max(u32::MAX - 1)
+                    .build()
                     .accept_incoming_session(incoming, &mut connection)
                     .await?;
                 let task_state = state.clone();
                 let task_scope = scope.clone();
-                state.tasks.spawn(serve_session(session, task_state, task_scope));
+                state.tasks.spawn(serve_session(session, conn.clone(), task_state, task_scope));
             }
         }
     }
 }
 
-async fn serve_session(mut session: ListenerSessionHandle, state: Arc<State>, scope: CancellationToken) {
+async fn serve_session(
+    mut session: ListenerSessionHandle,
+    conn: Arc<ConnectionState>,
+    state: Arc<State>,
+    scope: CancellationToken,
+) {
     let replies = nodes::ReplyRouter::default();
     loop {
         let attach = tokio::select! {
@@ -115,7 +127,7 @@ async fn serve_session(mut session: ListenerSessionHandle, state: Arc<State>, sc
             tracing::debug!("session ended by the client");
             return;
         };
-        if let Err(error) = route(attach, &mut session, &state, &replies, &scope).await {
+        if let Err(error) = route(attach, &mut session, &conn, &state, &replies, &scope).await {
             tracing::debug!(%error, "attach failed");
         }
     }
@@ -135,6 +147,7 @@ fn node_address(attach: &Attach) -> Option<String> {
 async fn route(
     attach: Attach,
     session: &mut ListenerSessionHandle,
+    conn: &Arc<ConnectionState>,
     state: &Arc<State>,
     replies: &nodes::ReplyRouter,
     scope: &CancellationToken,
@@ -143,47 +156,118 @@ async fn route(
     let entity = parse_address(&address);
     tracing::debug!(%address, role = ?attach.role, link = %attach.name, "attach");
     let tasks = &state.tasks;
+    let rules = &state.config.rules;
+    let cbs_guard = match entity {
+        Some(Entity::Cbs) => match conn.attach_cbs(&attach.role, rules.one_cbs_link_per_connection) {
+            Some(guard) => Some(guard),
+            None => {
+                // The service's answer, as SDK authors quote it.
+                let description = "A link to connection's $cbs node has already been opened: the service \
+                                   permits one $cbs link in each direction per connection.";
+                return refuse(attach, session, state, AmqpError::NotAllowed, description.into()).await;
+            }
+        },
+        _ => None,
+    };
+    let auth = LinkAuthorization::new(conn.clone(), &address, rules.token_expiry);
+    if matches!(entity, Some(Entity::Hub { .. } | Entity::Partition { .. } | Entity::Consumer { .. }))
+        && !auth.granted()
+    {
+        let description =
+            format!("Unauthorized access: no valid token for '{address}' has been put on $cbs on this connection.");
+        return refuse(attach, session, state, AmqpError::UnauthorizedAccess, description).await;
+    }
     match (entity, attach.role.clone()) {
         (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Sender) => {
             let node = if entity == Entity::Cbs { nodes::Node::Cbs } else { nodes::Node::Management };
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(nodes::serve_requests(node, receiver, state.clone(), replies.clone(), scope.clone()));
+            let receiver = accept(receiving_acceptor(), attach, session).await?.into_receiver()?;
+            let serve =
+                nodes::serve_requests(node, receiver, conn.clone(), state.clone(), replies.clone(), scope.clone());
+            tasks.spawn(async move {
+                let _registered = cbs_guard;
+                serve.await
+            });
         }
-        (Some(Entity::Cbs | Entity::Management), Role::Receiver) => {
+        (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Receiver) => {
+            let node = if entity == Entity::Cbs { nodes::Node::Cbs } else { nodes::Node::Management };
             // The client's reply link: its target address is the `reply-to` of its requests.
             let reply_to = match attach.target.as_deref() {
                 Some(TargetArchetype::Target(t)) => t.address.clone().unwrap_or_default(),
                 _ => String::new(),
             };
-            let sender = accept(LinkAcceptor::new(), attach, session).await?.into_sender()?;
-            tasks.spawn(nodes::serve_replies(sender, reply_to, replies.clone(), scope.clone()));
+            let sender = accept(sending_acceptor(), attach, session).await?.into_sender()?;
+            let serve = nodes::serve_replies(node, sender, reply_to, replies.clone(), scope.clone());
+            tasks.spawn(async move {
+                let _registered = cbs_guard;
+                serve.await
+            });
         }
         (Some(Entity::Hub { hub }), Role::Sender) => {
             // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(publish::serve(receiver, hub, None, state.clone(), scope.clone()));
+            let receiver = accept(receiving_acceptor(), attach, session).await?.into_receiver()?;
+            tasks.spawn(publish::serve(receiver, hub, None, auth, state.clone(), scope.clone()));
         }
         (Some(Entity::Partition { hub, partition }), Role::Sender) => {
             // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.
-            let receiver = accept(LinkAcceptor::new(), attach, session).await?.into_receiver()?;
-            tasks.spawn(publish::serve(receiver, hub, Some(partition), state.clone(), scope.clone()));
+            let receiver = accept(receiving_acceptor(), attach, session).await?.into_receiver()?;
+            tasks.spawn(publish::serve(receiver, hub, Some(partition), auth, state.clone(), scope.clone()));
         }
         (Some(Entity::Consumer { hub, consumer_group, partition }), Role::Receiver) => {
             let request = consume::ReceiverRequest::from_attach(&attach, hub, consumer_group, partition);
-            let sender = accept(LinkAcceptor::new(), attach, session).await?.into_sender()?;
-            tasks.spawn(consume::serve(sender, request, state.clone(), scope.clone()));
+            let sender = accept(sending_acceptor(), attach, session).await?.into_sender()?;
+            tasks.spawn(consume::serve(sender, request, auth, state.clone(), scope.clone()));
         }
         (_, role) => {
+            tracing::debug!(?role, %address, "refusing attach to unknown entity");
             let description = format!("The messaging entity '{address}' could not be found.");
-            let error = definitions::Error::new(definitions::AmqpError::NotFound, Some(description), None);
-            match accept(LinkAcceptor::new(), attach, session).await? {
-                LinkEndpoint::Sender(s) => tasks.spawn(close_sender(s, error)),
-                LinkEndpoint::Receiver(r) => tasks.spawn(close_receiver(r, error)),
-            };
-            tracing::debug!(?role, %address, "refused attach to unknown entity");
+            refuse(attach, session, state, AmqpError::NotFound, description).await?;
         }
     }
     Ok(())
+}
+
+/// Accepts an attach only to detach it at once with `condition`: the way to refuse a link
+/// without leaving the client waiting for an answer.
+async fn refuse(
+    attach: Attach,
+    session: &mut ListenerSessionHandle,
+    state: &Arc<State>,
+    condition: AmqpError,
+    description: String,
+) -> anyhow::Result<()> {
+    if condition != AmqpError::NotFound {
+        state.control.update(|c| c.rule_refusals += 1);
+        tracing::debug!(?condition, %description, "attach refused by a service rule");
+    }
+    let error = definitions::Error::new(condition, Some(description), None);
+    let acceptor = if attach.role == Role::Sender { receiving_acceptor() } else { sending_acceptor() };
+    match accept(acceptor, attach, session).await? {
+        LinkEndpoint::Sender(s) => state.tasks.spawn(close_sender(s, error)),
+        LinkEndpoint::Receiver(r) => state.tasks.spawn(close_receiver(r, error)),
+    };
+    Ok(())
+}
+
+type Acceptor = LinkAcceptor<fn(Source) -> Option<Source>, fn(Target) -> Option<Target>>;
+
+/// For links the client sends on: settled in mode `first` only, each transfer settled with its
+/// outcome, as the service does. The Python SDK asks for `second` on its send links; granting it
+/// would make fe2o3 wait for a settlement the client never sends, so every Python send hung.
+fn receiving_acceptor() -> Acceptor {
+    LinkAcceptor::builder()
+        .supported_receiver_settle_modes(SupportedReceiverSettleModes::First)
+        .fallback_receiver_settle_mode(ReceiverSettleMode::First)
+        .build()
+}
+
+/// For links the client receives on (events, `$cbs`/`$management` responses): deliveries go out
+/// pre-settled, whatever the client asked for. The Python SDK asks for `unsettled` but never
+/// settles what it receives; fe2o3 would then wait for each outcome after the first event.
+fn sending_acceptor() -> Acceptor {
+    LinkAcceptor::builder()
+        .supported_sender_settle_modes(SupportedSenderSettleModes::Settled)
+        .fallback_sender_settle_mode(SenderSettleMode::Settled)
+        .build()
 }
 
 async fn accept<FS, FT>(

@@ -125,29 +125,49 @@ impl Hub {
 
     /// Claims a partition for a receiver, following the service's owner-level rules: an owner
     /// level (epoch) higher than or equal to every current one displaces all current receivers;
-    /// a lower one, or none while an epoch receiver holds the partition, is refused (`None`).
-    /// Receivers without an owner level coexist with each other.
-    pub fn claim(&self, consumer_group: &str, partition: &str, epoch: Option<i64>) -> Option<Claimed> {
+    /// a lower one, or none while an epoch receiver holds the partition, is refused. Receivers
+    /// without an owner level coexist with each other, at most `max_receivers` of them.
+    pub fn claim(
+        &self,
+        consumer_group: &str,
+        partition: &str,
+        epoch: Option<i64>,
+        max_receivers: Option<usize>,
+    ) -> Result<Claimed, Refused> {
         let key = (consumer_group.to_ascii_lowercase(), partition.to_string());
         let mut owners = self.owners.lock().unwrap();
         let list = owners.entry(key.clone()).or_default();
         let highest = list.iter().filter_map(|o| o.epoch).max();
         let mut displaced = 0;
         match (epoch, highest) {
-            (Some(e), Some(h)) if e < h => return None,
-            (None, Some(_)) => return None,
+            (Some(e), Some(h)) if e < h => return Err(Refused::LowerOwnerLevel),
+            (None, Some(_)) => return Err(Refused::LowerOwnerLevel),
             (Some(_), _) => {
                 for owner in list.drain(..) {
                     displaced += u64::from(owner.kick.send(()).is_ok());
                 }
             }
-            (None, None) => {}
+            (None, None) => {
+                if let Some(max) = max_receivers.filter(|max| list.len() >= *max) {
+                    return Err(Refused::TooManyReceivers(max));
+                }
+            }
         }
         let id = self.next_owner_id.fetch_add(1, Ordering::Relaxed);
         let (kick, stolen) = oneshot::channel();
         list.push(Owner { id, epoch, kick });
-        Some(Claimed { claim: OwnerClaim { owners: self.owners.clone(), key, id, stolen }, displaced })
+        Ok(Claimed { claim: OwnerClaim { owners: self.owners.clone(), key, id, stolen }, displaced })
     }
+}
+
+/// Why [`Hub::claim`] refused a receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// A receiver with a higher owner level (or any owner level, for a receiver without one)
+    /// holds the partition.
+    LowerOwnerLevel,
+    /// The partition already has this many receivers in the consumer group.
+    TooManyReceivers(usize),
 }
 
 #[cfg(test)]
@@ -157,13 +177,25 @@ mod tests {
     #[test]
     fn owner_levels_steal_and_refuse() {
         let hub = Hub::open(HubConfig::new("h", 1), None).unwrap();
-        let mut first = hub.claim("$Default", "0", Some(0)).unwrap();
-        assert!(hub.claim("$default", "0", None).is_none());
-        let second = hub.claim("$Default", "0", Some(0)).unwrap();
+        let mut first = hub.claim("$Default", "0", Some(0), Some(5)).unwrap();
+        assert_eq!(hub.claim("$default", "0", None, Some(5)).err(), Some(Refused::LowerOwnerLevel));
+        let second = hub.claim("$Default", "0", Some(0), Some(5)).unwrap();
         assert_eq!(second.displaced, 1);
         assert!(first.claim.stolen.try_recv().is_ok());
-        assert!(hub.claim("$Default", "0", Some(-1)).is_none());
+        assert!(hub.claim("$Default", "0", Some(-1), Some(5)).is_err());
         drop(second);
-        assert!(hub.claim("$Default", "0", None).is_some());
+        assert!(hub.claim("$Default", "0", None, Some(5)).is_ok());
+    }
+
+    #[test]
+    fn receivers_without_owner_level_are_limited_per_partition_and_group() {
+        let hub = Hub::open(HubConfig::new("h", 2), None).unwrap();
+        let held: Vec<_> = (0..5).map(|_| hub.claim("$Default", "0", None, Some(5)).unwrap()).collect();
+        assert_eq!(hub.claim("$Default", "0", None, Some(5)).err(), Some(Refused::TooManyReceivers(5)));
+        assert!(hub.claim("other", "0", None, Some(5)).is_ok(), "another consumer group has its own five");
+        assert!(hub.claim("$Default", "1", None, Some(5)).is_ok(), "another partition has its own five");
+        assert!(hub.claim("$Default", "0", None, None).is_ok(), "no limit when the rule is off");
+        drop(held);
+        assert!(hub.claim("$Default", "0", None, Some(5)).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! A transport shim between the socket and fe2o3. Writes: it puts the max message size into
-//! the server's outgoing attach frames. Reads: see `wire_in` (repairs oversize sends).
+//! the server's outgoing attach frames and sends every performative full length (see
+//! `wire_pad`). Reads: see `wire_in` (repairs oversize sends, makes room for the padding).
 //!
 //! Why the write half: fe2o3 0.18 enforces the `max-message-size` it advertises by closing the link and then
 //! waiting for the peer's detach, while the SDK's fe2o3 0.14 client, busy awaiting the
@@ -76,8 +77,9 @@ impl<S> WireShim<S> {
                 return;
             }
             let frame: Vec<u8> = self.pending.drain(..size).collect();
-            match rewrite(&frame, self.limit) {
-                Some(rewritten) => self.out.extend(rewritten),
+            let frame = rewrite(&frame, self.limit).unwrap_or(frame);
+            match crate::wire_pad::pad(&frame) {
+                Some(padded) => self.out.extend(padded),
                 None => self.out.extend(frame),
             }
         }

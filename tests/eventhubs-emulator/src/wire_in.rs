@@ -57,8 +57,9 @@ impl IncomingFrames {
                 break;
             }
             let frame: Vec<u8> = self.raw.drain(..size).collect();
-            match self.repair(&frame) {
-                Some(repaired) => self.ready.extend(repaired),
+            let frame = self.repair(&frame).unwrap_or(frame);
+            match crate::wire_pad::shrink_client_open(&frame) {
+                Some(shrunk) => self.ready.extend(shrunk),
                 None => self.ready.extend(frame),
             }
         }

@@ -80,7 +80,27 @@ async fn binary_serves_prints_readiness_and_takes_faults_over_http() {
     assert_eq!(counters["hubs"]["rows"]["partitions"]["0"]["events_received"], 2);
     assert_eq!(counters["hubs"]["rows"]["rejected_sends"], 1);
     assert_eq!(counters["hubs"]["logs"]["partitions"].as_object().unwrap().len(), 2);
+    // The rows a hub holds, through `dump` (a gzip body comes out decompressed), and the
+    // events endpoint it reads.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"{\"row\":1}\n{\"row\":2}\n").unwrap();
+    let event = azure_messaging_eventhubs::models::EventData::builder().with_body(gz.finish().unwrap()).build();
+    let options = azure_messaging_eventhubs::SendEventOptions { partition_id: Some("0".into()) };
+    within("gzip send", producer.send_event(event, Some(options))).await.unwrap();
+    let dump = Command::new(env!("CARGO_BIN_EXE_eventhubs-emulator"))
+        .args(["dump", "--control", control.as_str(), "--hub", "rows"])
+        .output()
+        .expect("dump runs");
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert_eq!(String::from_utf8_lossy(&dump.stdout), "r0\nr1\n{\"row\":1}\n{\"row\":2}\n");
+    let (status, events) = http(&control, "GET", "/hubs/rows/events?partition=0&from=1");
+    assert_eq!(status, 200);
+    let second: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    assert_eq!((second["sequence_number"].as_i64(), second["partition"].as_str()), (Some(1), Some("0")));
+    assert_eq!(events.lines().count(), 2);
+    assert_eq!(http(&control, "GET", "/hubs/nope/events").0, 404);
     within("close producer", producer.close()).await.unwrap();
+    let counters: serde_json::Value = serde_json::from_str(&http(&control, "GET", "/counters").1).unwrap();
 
     // SIGTERM: the binary prints its counters as one JSON line and exits cleanly.
     let pid = child.0.id().to_string();

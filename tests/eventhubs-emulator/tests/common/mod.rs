@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod member;
+pub mod raw;
 pub mod sas;
 pub mod scenario;
 

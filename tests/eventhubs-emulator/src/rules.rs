@@ -1,0 +1,88 @@
+//! The service rules the emulator enforces beyond the protocol itself, each behind a switch so a
+//! test can ask for the lenient behaviour. The README's rules table gives each rule's source.
+
+/// Azure's receivers-per-partition quota: "Number of non-epoch receivers per consumer group: 5".
+pub const AZURE_MAX_RECEIVERS: usize = 5;
+
+/// Which service rules are enforced. [`Rules::default`] enforces those that neither SDK 0.15
+/// (flowlog's client) nor flowlog's tests trip; [`Rules::strict`] enforces all of them. The idle timers of the
+/// service are documented in the README but not enforced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// At most this many receivers without an owner level per partition and consumer group; the
+    /// next attach is refused with `amqp:resource-limit-exceeded`. `None`: unlimited.
+    pub max_receivers_per_partition: Option<usize>,
+    /// At most one link per direction to `$cbs` on a connection; another attach is refused with
+    /// `amqp:not-allowed`. Off by default: SDK 0.15 authorizes every link on its own `$cbs`
+    /// links and overlaps them when it opens links concurrently.
+    pub one_cbs_link_per_connection: bool,
+    /// Publisher and consumer links need an unexpired `put-token` whose audience covers their
+    /// address (refused with `amqp:unauthorized-access` otherwise), and are detached with
+    /// `amqp:unauthorized-access` when that token expires without renewal. Off by default:
+    /// flowlog's own tests attach bare AMQP receivers (an owner-level "thief") that put no token.
+    pub token_expiry: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            max_receivers_per_partition: Some(AZURE_MAX_RECEIVERS),
+            one_cbs_link_per_connection: false,
+            token_expiry: false,
+        }
+    }
+}
+
+impl Rules {
+    /// Every rule on, with the service's limits and timers.
+    pub fn strict() -> Self {
+        Self { one_cbs_link_per_connection: true, token_expiry: true, ..Self::default() }
+    }
+
+    /// Every rule off: the behaviour of the emulator before the rules existed.
+    pub fn lenient() -> Self {
+        Self { max_receivers_per_partition: None, one_cbs_link_per_connection: false, token_expiry: false }
+    }
+
+    /// Parses the binary's `--rules` value: `default`, `strict`, `lenient`, or `strict` /
+    /// `default` followed by `,-RULE` / `,+RULE` to turn single rules off or on (`receivers`,
+    /// `cbs`, `token`), e.g. `default,+cbs`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut parts = spec.split(',').map(str::trim);
+        let mut rules = match parts.next().unwrap_or_default() {
+            "default" | "" => Self::default(),
+            "strict" => Self::strict(),
+            "lenient" => Self::lenient(),
+            other => return Err(format!("unknown rule set {other:?} (default, strict or lenient)")),
+        };
+        for part in parts {
+            match part {
+                "-receivers" => rules.max_receivers_per_partition = None,
+                "-cbs" => rules.one_cbs_link_per_connection = false,
+                "-token" => rules.token_expiry = false,
+                "+cbs" => rules.one_cbs_link_per_connection = true,
+                "+receivers" => rules.max_receivers_per_partition = Some(AZURE_MAX_RECEIVERS),
+                "+token" => rules.token_expiry = true,
+                other => return Err(format!("unknown rule switch {other:?}")),
+            }
+        }
+        Ok(rules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rule_sets_and_switches() {
+        assert_eq!(Rules::parse("default").unwrap(), Rules::default());
+        assert_eq!(Rules::parse("strict").unwrap(), Rules::strict());
+        assert!(Rules::parse("strict").unwrap().token_expiry && !Rules::default().token_expiry);
+        let rules = Rules::parse("strict,-cbs,-token").unwrap();
+        assert_eq!((rules.one_cbs_link_per_connection, rules.token_expiry), (false, false));
+        assert!(Rules::parse("default,+cbs").unwrap().one_cbs_link_per_connection);
+        assert!(Rules::parse("loose").is_err());
+        assert!(Rules::parse("default,-everything").is_err());
+    }
+}
