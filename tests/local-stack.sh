@@ -34,7 +34,8 @@ stack_start() {
     cargo build -q --manifest-path "$root/Cargo.toml" "${build[@]}" || return 1
   fi
   export STACK_FLOWLOG="${STACK_FLOWLOG:-$root/target/debug/flowlog}"
-  local emulator="${STACK_EMULATOR:-$root/target/debug/eventhubs-emulator}"
+  export STACK_EMULATOR="${STACK_EMULATOR:-$root/target/debug/eventhubs-emulator}"
+  local emulator="$STACK_EMULATOR"
   local port; port=$(azurite_free_port)
   local control; control=$(azurite_free_port)
   local ops; ops=$(azurite_free_port)
