@@ -175,7 +175,7 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     assert!(exit_of(daemon).await.success());
 }
 
-/// Issue 12, item 5: with both hubs gone and every Storage request (checkpoints, offsets,
+/// With both hubs gone and every Storage request (checkpoints, offsets,
 /// sources, dead letters) black-holed, SIGTERM still ends within `shutdown_deadline_secs`: the
 /// ownership release, whose checkpoint-store calls are never answered, is abandoned at the
 /// deadline (ownership then expires by itself). Before, the release waited for its own 60 s

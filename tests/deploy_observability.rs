@@ -1,4 +1,4 @@
-//! Static checks of the operators' view (issue 12, item 9): deploy/prometheus/alerts.yaml parses
+//! Static checks of the operators' view: deploy/prometheus/alerts.yaml parses
 //! as a Prometheus rule file and deploy/grafana/flowlog.json as a Grafana dashboard, and every
 //! `flowlog_*` series their queries use is one the daemon exports, with labels it sets and label
 //! values it can take. The exported names are read from src/pipeline/metrics.rs the way
@@ -281,7 +281,7 @@ fn dashboard_parses_and_uses_only_exported_metrics() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// The alerts cover what issue 12 asks operators to see.
+/// The alerts cover what operators must see.
 #[test]
 fn alerts_cover_lag_stalls_dead_letters_pending_readiness_and_commits() {
     let text = read("deploy/prometheus/alerts.yaml");

@@ -1,4 +1,4 @@
-//! The Azure daemon under failing dependencies (issue 12, item 8): Blob and Table behind a
+//! The Azure daemon under failing dependencies: Blob and Table behind a
 //! fault-injecting proxy (5xx with `Retry-After`, 403, silence, resets, slow bodies), and the
 //! Event Hubs emulator's own faults (server-busy, dropped connections, detached receivers).
 //!

@@ -1,4 +1,4 @@
-//! Local mode on a full disk (issue 12, items 1 and 8): the state directory, then the output
+//! Local mode on a full disk: the state directory, then the output
 //! file, on a small tmpfs filled to the last byte. `run --once` must stop with a non-zero exit
 //! while it cannot finish (not loop, not re-send), and once the space is freed a second run
 //! delivers every row, each at most twice (one flush per blob in flight).
@@ -182,7 +182,7 @@ fn output_file_on_a_full_disk() {
     full_disk(false);
 }
 
-/// Watch mode heals by itself (issue 13 item 10): blobs that failed on the full output disk are
+/// Watch mode heals by itself: blobs that failed on the full output disk are
 /// marked for retry, and once space is freed the pending sweep delivers them without a restart
 /// and without another event for them.
 #[test]
