@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::addresses::AddressModel;
 use super::generator::{DEFAULT_START_UNIX, SeriesFormats, SimConfig};
 
 /// Generate synthetic NSG / VNet flow-log blobs, appended minute by minute like Azure writes them.
@@ -41,6 +42,10 @@ pub struct SimulateArgs {
     /// Flow tuples per blob per minute.
     #[arg(long, default_value_t = 50)]
     pub tuples_per_minute: usize,
+    /// Remote addresses: `repeating` (documentation prefixes, a few hosts), `realistic` (public:
+    /// heavy-tailed peers, mostly one-off scanners) or `unique` (every address new).
+    #[arg(long, value_enum, default_value_t = AddressModel::Repeating)]
+    pub addresses: AddressModel,
     /// Seed; the same seed and options always produce the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -87,6 +92,7 @@ impl SimulateArgs {
             tuples_per_minute: self.tuples_per_minute,
             start_unix: self.start.map_or(DEFAULT_START_UNIX, OffsetDateTime::unix_timestamp),
             seed: self.seed,
+            addresses: self.addresses,
         }
     }
 }
