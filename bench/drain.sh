@@ -15,7 +15,7 @@
 #   QUIET="BLOBS MINUTES TUPLES"  quiet blobs of the backlog   (default "300 10 20": 3,000 appends)
 #   BUSY="BLOBS MINUTES TUPLES"   busy blobs of the backlog    (default "60 2 2000": 120 appends)
 #   PACED="BLOBS MINUTES INTERVAL_MS TUPLES"  the paced phase (default "100 5 1000 20")
-#   PARTITIONS=8 input hub partitions; GZIP=1 compressed output events; BENCH_BIN=path/to/flowlog;
+#   PARTITIONS=8 input hub partitions; GZIP=0 plain output events (default gzip, set explicitly); BENCH_BIN=path/to/flowlog;
 #   EVENT_BYTES=N output.max_batch_bytes; MAX_MESSAGE=N the hubs' max message size (Dedicated: 20971520);
 #   TIMEOUT=seconds per phase (default 600); KEEP=1 keeps $STACK_DIR (logs, metrics) afterwards.
 # A small run (< 2 min): QUIET="100 5 20" BUSY="10 2 2000" PACED="50 3 1000 20" bash bench/drain.sh
@@ -34,7 +34,7 @@ export STACK_INPUT_PARTITIONS=${PARTITIONS:-8}
 source tests/local-stack.sh
 stack_start 2>/dev/null
 export RUST_LOG=warn
-if [ -n "${GZIP:-}" ]; then export FLOWLOG_OUTPUT_GZIP=true; fi
+export FLOWLOG_OUTPUT_GZIP; FLOWLOG_OUTPUT_GZIP=$([ "${GZIP:-1}" = 0 ] && echo false || echo true)
 if [ -n "${EVENT_BYTES:-}" ]; then export FLOWLOG_OUTPUT_MAX_BATCH_BYTES=$EVENT_BYTES; fi
 cfg="$STACK_DIR/flowlog.toml"
 ports=() pids=()
@@ -207,7 +207,7 @@ else:
 PY
 }
 
-tag=$([ -n "${GZIP:-}" ] && echo gzip || echo plain)
+tag=$([ "$FLOWLOG_OUTPUT_GZIP" = true ] && echo gzip || echo plain)
 echo "drain bench ($tag): quiet $qb blobs x $qm min x $qt tuples, busy $bb x $bm x $bt, $STACK_INPUT_PARTITIONS input partitions" >&2
 day=1
 for replicas in 1 2; do

@@ -4,7 +4,8 @@
 # acknowledged by the output hub. Prints rows/s, output events and bytes per 1,000 rows, and
 # p50/p99 latency from event enqueue to rows acknowledged (from the daemon's histogram), and
 # the daemon's peak RSS.
-# Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=1 for compressed output events;
+# Usage: bash bench/e2e.sh [BLOBS MINUTES TUPLES] ; GZIP=0 for plain output events (default:
+# gzip, set explicitly so an older binary with another default is measured the same way);
 # TIMEOUT=seconds to wait for every row (default 300); BENCH_BIN=path/to/flowlog for another
 # binary (an older build, for before/after figures), else target/release/flowlog is built here.
 # DRAIN=1: publish everything first, then start the daemon and time it draining the backlog
@@ -20,8 +21,8 @@ source tests/local-stack.sh
 stack_start 2>/dev/null
 # The daemon listens on a port of its own (the stack's config names one too).
 port=$(azurite_free_port)
-export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="${GZIP:+true}" RUST_LOG=warn
-[ -n "${GZIP:-}" ] || unset FLOWLOG_OUTPUT_GZIP
+gzip=$([ "${GZIP:-1}" = 0 ] && echo false || echo true)
+export FLOWLOG_SERVER_LISTEN="127.0.0.1:$port" FLOWLOG_OUTPUT_GZIP="$gzip" RUST_LOG=warn
 bin=${BENCH_BIN:-target/release/flowlog}
 daemon=
 trap '[ -z "$daemon" ] || { kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; }; stack_stop; rm -rf "$STACK_DIR"' EXIT
@@ -54,7 +55,7 @@ end=$(date +%s.%N)
 curl -s "http://127.0.0.1:$port/metrics" > "$STACK_DIR/metrics.txt"
 curl -s "$EMULATOR_CONTROL/counters" > "$STACK_DIR/counters.json"
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon/status")
-python3 - "$rows" "$start" "$end" "$STACK_DIR" "${GZIP:+gzip}" "$peak_kib" "${DRAIN:-}" <<'PY'
+python3 - "$rows" "$start" "$end" "$STACK_DIR" "$([ "$gzip" = true ] && echo gzip)" "$peak_kib" "${DRAIN:-}" <<'PY'
 import json, sys
 rows, start, end, d, mode = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5] or "plain"
 out = json.load(open(f"{d}/counters.json"))["hubs"]["flowlog-rows"]["partitions"].values()

@@ -73,7 +73,10 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
-    let stack = stack().await;
+    // Plain output events (output.gzip = false; the other end-to-end tests run with the gzip
+    // default): `delivered` checks that no event is compressed.
+    let mut stack = stack().await;
+    stack.output_gzip = Some(false);
     let (first, _) = stack.daemon("first").await;
     let (start, hour) = fresh_hour(4);
     let sim = stack.simulate(&[

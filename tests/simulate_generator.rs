@@ -271,3 +271,42 @@ fn generator_throughput() {
         println!("{format:?}: {} tuples, {bytes} bytes in {secs:.3}s = {:.2}M tuples/s", c.total_tuples(), rate / 1e6);
     }
 }
+
+/// The remote addresses of every tuple, by their position in the tuple text.
+fn remote_addresses(appends: &[Append]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in appends {
+        let record: Value = serde_json::from_str(&a.record_json).unwrap();
+        let flows = record["properties"]["flows"].as_array().unwrap();
+        for group in flows.iter().flat_map(|f| f["flows"].as_array().unwrap()) {
+            for t in group["flowTuples"].as_array().unwrap() {
+                let f: Vec<&str> = t.as_str().unwrap().split(',').collect();
+                let (src, dst) = (f[1], f[2]);
+                // The VM's own addresses are the 10.x.y.4/5 and 2001:db8::4/5 ends.
+                for ip in [src, dst] {
+                    if !(ip.ends_with(".4") || ip.ends_with(".5") || ip.ends_with("::4") || ip.ends_with("::5")) {
+                        out.push(ip.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn address_models_unique_never_repeats_and_realistic_is_public_and_repeats_some() {
+    use flowlog::app::simulate::addresses::AddressModel;
+    let c = |addresses| SimConfig { format: SeriesFormats::Nsg2, addresses, ..config(SeriesFormats::Nsg2) };
+    let unique: Vec<Append> = c(AddressModel::Unique).generate().collect();
+    let remote = remote_addresses(&unique);
+    assert!(remote.len() > 1_000);
+    let distinct: HashSet<&String> = remote.iter().collect();
+    // A flow's later tuples repeat its addresses; every new flow brings new ones.
+    assert!(distinct.len() * 3 > remote.len(), "{} distinct of {}", distinct.len(), remote.len());
+    assert!(remote.iter().all(|ip| !ip.starts_with("192.0.2.") && !ip.starts_with("2001:db8:")));
+    let realistic = remote_addresses(&c(AddressModel::Realistic).generate().collect::<Vec<_>>());
+    let distinct_realistic: HashSet<&String> = realistic.iter().collect();
+    assert!(distinct_realistic.len() < distinct.len(), "popular peers recur");
+    assert_eq!(unique, c(AddressModel::Unique).generate().collect::<Vec<_>>(), "deterministic per seed");
+}

@@ -144,6 +144,7 @@ async fn run_writes_under_out_and_reports() {
         minutes: 2,
         tuples_per_minute: 10,
         seed: 3,
+        addresses: Default::default(),
         start: None,
         interval_ms: 0,
     };

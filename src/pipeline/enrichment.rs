@@ -100,6 +100,10 @@ mod tests {
     #[test]
     fn writers_come_back_warm_until_the_version_changes() {
         let handle = EnrichmentHandle::default();
+        // With a database on: only then does a writer keep an address cache.
+        let asn = crate::domain::enrich::csv_ranges::AsnTable::from_csv(b"8.8.8.0,8.8.8.255,15169,Google LLC\n");
+        let asn = crate::domain::enrich::DataFile::AsnCsv(asn.unwrap());
+        handle.replace(Arc::new(Enricher::new(vec![asn], vec![], None, false, false).unwrap()));
         let mut w = handle.writer();
         write_one(&mut w);
         assert_eq!(w.cached_addresses(), 2);

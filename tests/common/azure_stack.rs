@@ -74,6 +74,9 @@ pub struct Stack {
     pub checkpoints_url: String,
     /// Extra `[engine]` keys, one `key = value` per line.
     pub engine_extra: String,
+    /// `output.gzip` as written to the config: `None` leaves the default (gzip), which
+    /// `delivered` then requires of every event.
+    pub output_gzip: Option<bool>,
 }
 
 pub async fn stack() -> Stack {
@@ -91,6 +94,7 @@ pub async fn stack() -> Stack {
         table_url: common::table_endpoint().to_string(),
         checkpoints_url: common::blob_endpoint().to_string(),
         engine_extra: String::new(),
+        output_gzip: None,
     }
 }
 
@@ -120,6 +124,7 @@ allowed = ["{blob}/{NSG}", "{blob}/{VNET}"]
 namespace = "{NAMESPACE}"
 hub = "rows"
 endpoint = "{ep}"
+{gzip}
 [dead_letter]
 account_url = "{blob}"
 container = "{dl}"
@@ -137,6 +142,7 @@ shutdown_deadline_secs = 10
             tbl = self.table,
             dl = self.dead_letters,
             extra = self.engine_extra,
+            gzip = self.output_gzip.map(|g| format!("gzip = {g}")).unwrap_or_default(),
         );
         let path = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).unwrap();
@@ -203,10 +209,22 @@ shutdown_deadline_secs = 10
     /// loss must not depend on it; the SDK's own read path is checked in `eventhubs_sink.rs`.
     pub fn delivered(&self) -> Vec<String> {
         let partitions = self.emulator.stored_bodies("rows").expect("the output hub exists");
+        let gzip = self.output_gzip.unwrap_or(true);
         partitions
             .iter()
             .flatten()
-            .flat_map(|body| String::from_utf8_lossy(body).lines().map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|body| {
+                // Every event is gzip when the config says so (the default), none otherwise.
+                let text = if gzip {
+                    let mut text = String::new();
+                    flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).expect("a gzip event body");
+                    text
+                } else {
+                    assert!(!body.starts_with(&[0x1f, 0x8b]), "plain output configured, got a gzip event");
+                    String::from_utf8(body.clone()).expect("a plain event body is UTF-8")
+                };
+                text.lines().map(str::to_string).collect::<Vec<_>>()
+            })
             .collect()
     }
 

@@ -72,8 +72,14 @@ resource connection 'Microsoft.Kusto/clusters/databases/dataConnections@2023-08-
     eventHubResourceId: outputHubId
     consumerGroup: adxConsumerGroup
     // Routing info in the data: flowlog sets Table, Format (multijson),
-    // IngestionMappingReference and, with gzip on, Compression=GZip on every event; per-event
-    // properties override the defaults below, which match what flowlog sends.
+    // IngestionMappingReference and, with gzip on (its default), Compression=GZip on every
+    // event. Data Explorer reads Compression per event from the event's properties, and a
+    // per-event property overrides the connection's setting ("You can specify Compression
+    // dynamically using ingestion properties, or in the static Data Connection settings":
+    // https://learn.microsoft.com/azure/data-explorer/ingest-data-event-hub-overview, Ingestion
+    // properties). So gzip events are decompressed by their own property, and the connection
+    // stays at 'None' for events without it: plain events (output.gzip = false) carry no
+    // Compression property and ingest as they are. 'GZip' here would break plain output.
     tableName: tableName
     mappingRuleName: mappingName
     dataFormat: 'MULTIJSON'

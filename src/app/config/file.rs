@@ -213,6 +213,8 @@ section!(OutputSection "output" token {
     hub: Option<String>,
     endpoint: Option<String>,
     max_batch_bytes: Option<usize>,
+    /// Gzip each output event (default true: rows shrink about 17x, and Event Hubs bills by
+    /// the byte); false sends plain MULTIJSON.
     gzip: Option<bool>,
     adx_table: Option<String>,
     adx_mapping: Option<String>,

@@ -478,7 +478,7 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
             &sources.account_key_file,
         )?,
         output: hub("output", &output.namespace, &output.hub, &output.endpoint, &output.token, &output.token_file)?,
-        batch: BatchConfig { max_bytes: max_batch_bytes, gzip: output.gzip.unwrap_or(false) },
+        batch: BatchConfig { max_bytes: max_batch_bytes, gzip: output.gzip.unwrap_or(true) },
         adx_table: output.adx_table.clone().unwrap_or_else(|| "FlowLogs".into()),
         adx_mapping: output.adx_mapping.clone().unwrap_or_else(|| "FlowLogsMapping".into()),
         dead_letter: container("dead_letter", &raw.dead_letter)?,

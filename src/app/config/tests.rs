@@ -276,3 +276,21 @@ fn the_progress_interval_is_range_checked_and_zero_turns_it_off() {
     let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
     assert!(e.contains("log.progress_interval_secs"), "{e}");
 }
+
+#[test]
+fn output_is_gzip_by_default_and_plain_is_one_setting_away() {
+    let example = std::path::Path::new("deploy/config/azure.example.toml");
+    let gzip_of = |text: Option<&str>, vars: &[(&str, &str)]| {
+        let f = text.map(|t| {
+            let shipped = std::fs::read_to_string(example).unwrap();
+            write(&shipped.replace("gzip = true\n", t))
+        });
+        let raw = load(Some(f.as_ref().map_or(example, |f| f.path())), env(vars)).unwrap();
+        let Mode::Azure(a) = Config::from_raw(raw, &Overrides::default()).unwrap().mode else { panic!("azure") };
+        a.batch.gzip
+    };
+    assert!(gzip_of(None, &[]), "the shipped config gzips");
+    assert!(gzip_of(Some(""), &[]), "no gzip key: the default gzips");
+    assert!(!gzip_of(Some("gzip = false\n"), &[]), "plain from the file");
+    assert!(!gzip_of(None, &[("FLOWLOG_OUTPUT_GZIP", "false")]), "plain from the environment");
+}

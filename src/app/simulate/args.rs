@@ -6,6 +6,7 @@ use clap::builder::RangedU64ValueParser;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::addresses::AddressModel;
 use super::generator::{DEFAULT_START_UNIX, SeriesFormats, SimConfig};
 
 /// Generate synthetic NSG / VNet flow-log blobs, appended minute by minute like Azure writes them.
@@ -44,6 +45,10 @@ pub struct SimulateArgs {
     /// (one simulated minute is held in memory).
     #[arg(long, default_value_t = 50, value_parser = RangedU64ValueParser::<usize>::new().range(0..=MAX_TUPLES_PER_MINUTE))]
     pub tuples_per_minute: usize,
+    /// Remote addresses: `repeating` (documentation prefixes, a few hosts), `realistic` (public:
+    /// heavy-tailed peers, mostly one-off scanners) or `unique` (every address new).
+    #[arg(long, value_enum, default_value_t = AddressModel::Repeating)]
+    pub addresses: AddressModel,
     /// Seed; the same seed and options always produce the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -123,6 +128,7 @@ impl SimulateArgs {
             tuples_per_minute: self.tuples_per_minute,
             start_unix: self.start.map_or(DEFAULT_START_UNIX, OffsetDateTime::unix_timestamp),
             seed: self.seed,
+            addresses: self.addresses,
         }
     }
 }

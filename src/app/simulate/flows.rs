@@ -1,5 +1,6 @@
 //! The traffic model: the rules a NIC is evaluated against, what a flow through each rule looks like,
 //! and how one flow tuple is written in each format.
+use super::addresses::{Addresses, Peer};
 use super::layout::Layout;
 use super::random::SplitMix64;
 use super::text::{Ip, push_ip, push_u64};
@@ -46,9 +47,6 @@ pub const DENY_WEIGHTS: [u32; 3] = [75, 20, 5];
 pub use crate::domain::format::tuple::ENCRYPTION_VALUES as ENCRYPTION;
 const ENCRYPTION_WEIGHTS: [u32; 8] = [8, 85, 2, 1, 1, 1, 1, 1];
 const _: () = assert!(ENCRYPTION.len() == ENCRYPTION_WEIGHTS.len());
-
-/// Documentation prefixes (RFC 5737) standing in for the internet.
-const INTERNET_V4: [u32; 3] = [0xC000_0200, 0xC633_6400, 0xCB00_7100];
 
 /// The addresses of the NIC a series logs for.
 #[derive(Clone, Copy, Debug)]
@@ -99,19 +97,11 @@ const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
 
-fn internet(rng: &mut SplitMix64, v6: bool) -> Ip {
-    if v6 {
-        Ip::V6 { net: 0xE000 | rng.below(16) as u16, host: rng.range(1, 0xFFFE) as u16 }
-    } else {
-        Ip::V4(*rng.pick(&INTERNET_V4) | rng.range(1, 254) as u32)
-    }
-}
-
 /// A new flow matching rule `rule` for `host`, first seen in `minute`.
-pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> Flow {
+pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64, addrs: &mut Addresses) -> Flow {
     let traffic = RULES[rule].traffic;
     let vm = Ip::V4(host.v4);
-    let peer = Ip::V4((host.v4 & 0xFFFF_FF00) | rng.range(6, 250) as u32);
+    let peer = addrs.vnet_peer(Ip::V4((host.v4 & 0xFFFF_FF00) | rng.range(6, 250) as u32));
     let ephemeral = rng.range(32_768, 65_535) as u16;
     let client_port = rng.range(1024, 65_535) as u16;
     let roll = rng.below(100);
@@ -120,7 +110,11 @@ pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> 
     // (proto, src, dst, sport, dport, outbound)
     let (proto, src, dst, sport, dport, outbound) = match traffic {
         Traffic::InternetOut => {
-            let (vm, remote) = if v6 { (host.v6, internet(rng, true)) } else { (vm, internet(rng, false)) };
+            let (vm, remote) = if v6 {
+                (host.v6, addrs.internet(rng, true, Peer::Service))
+            } else {
+                (vm, addrs.internet(rng, false, Peer::Service))
+            };
             match roll {
                 _ if icmp => (PROTO_ICMP, vm, remote, 0, 0, true),
                 5..10 => (PROTO_UDP, vm, remote, ephemeral, 123, true),
@@ -135,11 +129,15 @@ pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> 
         },
         Traffic::VnetIn => (PROTO_TCP, peer, vm, ephemeral, *rng.pick(&[22, 3389, 443, 8080, 5985]), false),
         Traffic::WebIn => {
-            let (remote, vm) = if v6 { (internet(rng, true), host.v6) } else { (internet(rng, false), vm) };
+            let (remote, vm) = if v6 {
+                (addrs.internet(rng, true, Peer::Client), host.v6)
+            } else {
+                (addrs.internet(rng, false, Peer::Client), vm)
+            };
             (PROTO_TCP, remote, vm, client_port, if roll < 80 { 443 } else { 80 }, false)
         }
         Traffic::ScanIn => {
-            let remote = internet(rng, false);
+            let remote = addrs.internet(rng, false, Peer::Scanner);
             match roll {
                 _ if icmp => (PROTO_ICMP, remote, vm, 0, 0, false),
                 5..12 => (PROTO_UDP, remote, vm, client_port, *rng.pick(&[161, 1900, 5060, 123]), false),
@@ -150,8 +148,15 @@ pub fn new_flow(rule: usize, host: &Host, minute: u32, rng: &mut SplitMix64) -> 
                 }
             }
         }
-        Traffic::MgmtIn => (PROTO_TCP, internet(rng, false), vm, client_port, if roll < 60 { 22 } else { 3389 }, false),
-        Traffic::SmtpOut => (PROTO_TCP, vm, internet(rng, false), ephemeral, 25, true),
+        Traffic::MgmtIn => (
+            PROTO_TCP,
+            addrs.internet(rng, false, Peer::Scanner),
+            vm,
+            client_port,
+            if roll < 60 { 22 } else { 3389 },
+            false,
+        ),
+        Traffic::SmtpOut => (PROTO_TCP, vm, addrs.internet(rng, false, Peer::Service), ephemeral, 25, true),
     };
     let tcp = proto == PROTO_TCP;
     Flow {

@@ -2,6 +2,7 @@
 //!
 //! No I/O, no clock, no global RNG: the same config always yields the same bytes, so tests can pin
 //! output and benchmarks can regenerate identical input anywhere.
+use super::addresses::{AddressModel, Addresses};
 use super::flows::{
     self, ALLOW_RULES, ALLOW_WEIGHTS, DENY_RULES, DENY_WEIGHTS, Flow, Host, RULES, TupleState, write_tuple,
 };
@@ -50,6 +51,8 @@ pub struct SimConfig {
     /// Unix seconds (UTC); floored to the minute.
     pub start_unix: i64,
     pub seed: u64,
+    /// Where remote addresses come from (the default keeps every seed's original bytes).
+    pub addresses: AddressModel,
 }
 
 impl Default for SimConfig {
@@ -61,6 +64,7 @@ impl Default for SimConfig {
             tuples_per_minute: 50,
             start_unix: DEFAULT_START_UNIX,
             seed: 1,
+            addresses: AddressModel::Repeating,
         }
     }
 }
@@ -100,6 +104,7 @@ struct Series {
     resource_id: String,
     target_id: String,
     rng: SplitMix64,
+    addrs: Addresses,
     /// Open allowed flows awaiting their `C`/`E` tuples.
     pool: Vec<Flow>,
     /// The hour (`unix / 3600`) `path` was computed for.
@@ -147,6 +152,7 @@ impl Generator {
                     resource_id,
                     target_id,
                     rng,
+                    addrs: Addresses::new(config.addresses, &root, i, config.blobs),
                     pool: Vec::new(),
                     path_hour: i64::MIN,
                     path: String::new(),
@@ -213,7 +219,7 @@ fn next_event(s: &mut Series, minute: u32, per_minute: usize) -> (Flow, TupleSta
     let rng = &mut s.rng;
     if rng.percent(25) {
         let rule = DENY_RULES[rng.weighted(&DENY_WEIGHTS)];
-        return (flows::new_flow(rule, &s.host, minute, rng), TupleState::Denied);
+        return (flows::new_flow(rule, &s.host, minute, rng, &mut s.addrs), TupleState::Denied);
     }
     let pool = &mut s.pool;
     let cap = (2 * per_minute).max(16);
@@ -240,7 +246,7 @@ fn next_event(s: &mut Series, minute: u32, per_minute: usize) -> (Flow, TupleSta
         Some(i) => (pool.swap_remove(i), TupleState::End),
         None => {
             let rule = ALLOW_RULES[rng.weighted(&ALLOW_WEIGHTS)];
-            let flow = flows::new_flow(rule, &s.host, minute, rng);
+            let flow = flows::new_flow(rule, &s.host, minute, rng, &mut s.addrs);
             pool.push(flow);
             (flow, TupleState::Begin)
         }

@@ -3,6 +3,7 @@
 //! The pure [`generator`] turns a [`SimConfig`] into [`Append`]s; a [`Destination`] stores them: a
 //! local directory ([`LocalDir`]), or with the `azure` feature a storage account (Put Block + Put
 //! Block List per append, then a `BlobCreated` event into the input hub, `azure::AzureDestination`).
+pub mod addresses;
 pub mod args;
 #[cfg(feature = "azure")]
 pub mod azure;

@@ -45,7 +45,12 @@ pub fn push_hex(buf: &mut String, n: u16) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ip {
     V4(u32),
-    V6 { net: u16, host: u16 },
+    V6 {
+        net: u16,
+        host: u16,
+    },
+    /// Any IPv6 address (the public ones of `--addresses realistic|unique`).
+    V6Global(u128),
 }
 
 /// Appends the address in its canonical text form.
@@ -64,6 +69,10 @@ pub fn push_ip(buf: &mut String, ip: Ip) {
             push_hex(buf, net);
             buf.push_str("::");
             push_hex(buf, host);
+        }
+        Ip::V6Global(a) => {
+            use std::fmt::Write;
+            let _ = write!(buf, "{}", core::net::Ipv6Addr::from(a));
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The per-side address cache of [`super::writer::EnrichWriter`]: address text → class, parsed
-//! address and the rendered JSON fragment of its database fields.
+//! The per-side address cache of [`super::writer::EnrichWriter`]: address text → class and the
+//! rendered JSON fragment of its database fields (used when a database is on).
 //!
 //! Flow logs repeat a few thousand addresses row after row, and the rows' output streams
 //! through the core's cache between lookups, so what a row costs is the cache lines its lookups
@@ -10,7 +10,7 @@
 //! byte-wise into a buffer first (a store-forwarding stall per address). The previous entry of
 //! each side is tried first: one end of most tuples is the interface's own address. When the
 //! table is half full the cache starts over, which bounds memory and costs one miss per address.
-use core::net::{IpAddr, Ipv4Addr};
+use core::net::IpAddr;
 
 use super::class::AddrClass;
 use super::{Enricher, IpInfo, Settings};
@@ -91,34 +91,16 @@ impl<'a> Text<'a> {
 #[repr(C, align(64))]
 pub(crate) struct Entry {
     words: [u64; WORDS],
-    octets: [u8; 16],
     /// Where the rendered source fragment starts in the arena (after its 4-byte length; the
     /// destination fragment follows, after its own).
     frag: u32,
     len: u8,
-    v4: bool,
     pub class: AddrClass,
     pub azure: bool,
 }
 
 impl Entry {
-    const EMPTY: Entry = Entry {
-        words: [0; WORDS],
-        octets: [0; 16],
-        frag: 0,
-        len: 0,
-        v4: true,
-        class: AddrClass::Reserved,
-        azure: false,
-    };
-
-    pub fn ip(&self) -> IpAddr {
-        if self.v4 {
-            IpAddr::V4(Ipv4Addr::new(self.octets[0], self.octets[1], self.octets[2], self.octets[3]))
-        } else {
-            IpAddr::V6(self.octets.into())
-        }
-    }
+    const EMPTY: Entry = Entry { words: [0; WORDS], frag: 0, len: 0, class: AddrClass::Reserved, azure: false };
 }
 
 /// Which end of the tuple an address is: the fields' prefix, and which entry was used last.
@@ -196,26 +178,27 @@ impl AddrCache {
         &mut self,
         enricher: &Enricher,
         settings: Settings,
-        texts: [(Side, &str); N],
+        texts: [(Side, &str, IpAddr); N],
     ) -> [usize; N] {
         let starts = self.starts;
-        let found = texts.map(|(side, text)| self.index(enricher, settings, side, text));
+        let found = texts.map(|(side, text, ip)| self.index(enricher, settings, side, text, ip));
         if self.starts == starts {
             return found;
         }
         // A lookup started the cache over and took the entries found before it along; the cache
         // now holds at most N entries, so looking all up again cannot start it over again.
-        texts.map(|(side, text)| self.index(enricher, settings, side, text))
+        texts.map(|(side, text, ip)| self.index(enricher, settings, side, text, ip))
     }
 
-    /// The number of `text`'s entry, computed on first sight; valid until the cache starts over.
-    fn index(&mut self, enricher: &Enricher, settings: Settings, side: Side, text: &str) -> usize {
+    /// The number of `text`'s entry (`ip` is the text parsed), computed on first sight; valid
+    /// until the cache starts over.
+    fn index(&mut self, enricher: &Enricher, settings: Settings, side: Side, text: &str, ip: IpAddr) -> usize {
         let Some(key) = Text::new(text.as_bytes()) else {
             // Not an address a tuple can hold (or one with an embedded IPv4 part): computed
             // each time into the side's scratch entry, never cached.
             let (entry, frags) = &mut self.odd[side as usize];
             frags.clear();
-            *entry = compute(enricher, settings, text, ([0; WORDS], 0), frags);
+            *entry = compute(enricher, settings, ip, ([0; WORDS], 0), frags);
             return ODD;
         };
         let last = self.last[side as usize];
@@ -244,7 +227,7 @@ impl AddrCache {
             self.arena.clear();
             i = key.hash() as usize & (TABLE - 1);
         }
-        self.table[i] = compute(enricher, settings, text, key.key(), &mut self.arena);
+        self.table[i] = compute(enricher, settings, ip, key.key(), &mut self.arena);
         self.used += 1;
         self.last[side as usize] = i;
         i
@@ -273,9 +256,7 @@ impl AddrCache {
 
 /// Looks the address up and renders its fragments (as source, then as destination, each
 /// after its length) at the end of `out`.
-fn compute(enricher: &Enricher, settings: Settings, text: &str, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
-    // Tuples are validated, so the text parses; an unparsable one gets a harmless default.
-    let ip = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+fn compute(enricher: &Enricher, settings: Settings, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
     let info = enricher.ip_info(ip);
     let start = out.len() + 4;
     for side in [Side::Src, Side::Dst] {
@@ -287,15 +268,7 @@ fn compute(enricher: &Enricher, settings: Settings, text: &str, key: ([u64; WORD
         let len = (out.len() - at - 4) as u32;
         out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     }
-    let (octets, v4) = match ip {
-        IpAddr::V4(a) => {
-            let mut o = [0u8; 16];
-            o[..4].copy_from_slice(&a.octets());
-            (o, true)
-        }
-        IpAddr::V6(a) => (a.octets(), false),
-    };
-    Entry { words: key.0, octets, frag: start as u32, len: key.1, v4, class: info.class, azure: info.azure.is_some() }
+    Entry { words: key.0, frag: start as u32, len: key.1, class: info.class, azure: info.azure.is_some() }
 }
 
 #[cfg(test)]

@@ -72,8 +72,30 @@ const V4: &[(u32, u32, AddrClass)] = &[
     (net(240, 0, 0, 0), 4, AddrClass::Reserved),
 ];
 
+/// First octets that some range of `V4` covers: an address with any other first octet is
+/// public at once, without the scan (most public addresses of a flow log).
+const SPECIAL_FIRST_OCTET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < V4.len() {
+        let (n, len, _) = V4[i];
+        let first = (n >> 24) as usize;
+        let count = if len >= 8 { 1 } else { 1 << (8 - len) };
+        let mut j = 0;
+        while j < count {
+            t[first + j] = true;
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
 fn classify_v4(ip: Ipv4Addr) -> AddrClass {
     let a = u32::from(ip);
+    if !SPECIAL_FIRST_OCTET[(a >> 24) as usize] {
+        return AddrClass::Public;
+    }
     for &(n, len, class) in V4 {
         let mask = u32::MAX << (32 - len);
         if a & mask == n {
@@ -152,6 +174,9 @@ mod tests {
             ("2001:4860:4860::8888", "public"),
             ("::ffff:10.1.2.3", "private"),
             ("::ffff:8.8.8.8", "public"),
+            ("11.0.0.1", "public"),
+            ("9.255.255.255", "public"),
+            ("223.255.255.255", "public"),
         ] {
             assert_eq!(c(ip), class, "{ip}");
         }

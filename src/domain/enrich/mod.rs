@@ -50,7 +50,8 @@ impl DataFile {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, DataError> {
         const MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
         let tail = &bytes[bytes.len().saturating_sub(128 * 1024)..];
-        if tail.windows(MARKER.len()).any(|w| w == MARKER) {
+        // The first byte is checked on its own: a slice compare per window is a call each.
+        if tail.windows(MARKER.len()).any(|w| w[0] == MARKER[0] && w == MARKER) {
             return Mmdb::from_bytes(bytes).map(DataFile::Mmdb);
         }
         match csv_ranges::columns(&bytes) {

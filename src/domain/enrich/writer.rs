@@ -5,10 +5,10 @@
 //! the address text to its class, parsed address and rendered JSON fragments: a repeated address
 //! costs a hash, a compare and a memcpy, and after warm-up the hot path allocates nothing.
 use core::fmt::Write as _;
-use core::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::addr_cache::{AddrCache, Side};
+use super::class::{AddrClass, classify};
 use super::community_id::{community_id, community_id_pair, message};
 use super::flow_type::{End, FlowType, flow_type};
 use super::services::service_name;
@@ -76,13 +76,24 @@ pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: 
 pub struct Prepared {
     si: usize,
     di: usize,
+    /// The classes, when no database is on: computed from the parsed addresses, no cache.
+    classes: Option<[AddrClass; 2]>,
     community_id: Option<[u8; super::community_id::LEN]>,
+}
+
+impl Prepared {
+    fn direct(t: &Tuple<'_>, community_id: Option<[u8; super::community_id::LEN]>) -> Self {
+        Prepared { si: 0, di: 0, classes: Some([classify(t.src_addr), classify(t.dst_addr)]), community_id }
+    }
 }
 
 /// Enrichment for one encoder, over one version of the data.
 pub struct EnrichWriter {
     enricher: Arc<Enricher>,
     settings: Settings,
+    /// No database is on: a row's enrichment needs only the addresses' classes, a few
+    /// comparisons each, cheaper than any cache (which misses on every new address).
+    direct: bool,
     cache: AddrCache,
 }
 
@@ -95,7 +106,8 @@ impl Default for EnrichWriter {
 impl EnrichWriter {
     pub fn new(enricher: Arc<Enricher>) -> Self {
         let settings = enricher.settings();
-        EnrichWriter { enricher, settings, cache: AddrCache::new(settings) }
+        let direct = !(settings.asn || settings.geo || settings.service_tags);
+        EnrichWriter { enricher, settings, direct, cache: AddrCache::new(settings) }
     }
 
     pub fn settings(&self) -> Settings {
@@ -122,53 +134,66 @@ impl EnrichWriter {
     /// the SHA-1 is a chain of dependent rounds, and with the row's other work queued behind it
     /// the core runs that work while the rounds complete.
     pub fn prepare(&mut self, t: &Tuple<'_>) -> Prepared {
-        let [si, di] =
-            self.cache.indexes(&self.enricher, self.settings, [(Side::Src, t.src_ip), (Side::Dst, t.dst_ip)]);
-        let community_id = self.settings.community_id.then(|| {
-            let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
-            community_id(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
-        });
-        Prepared { si, di, community_id }
+        let community_id = self
+            .settings
+            .community_id
+            .then(|| community_id(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port));
+        if self.direct {
+            return Prepared::direct(t, community_id);
+        }
+        let [si, di] = self.cache.indexes(
+            &self.enricher,
+            self.settings,
+            [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)],
+        );
+        Prepared { si, di, classes: None, community_id }
     }
 
     /// [`Self::prepare`] for two rows at once, or `None` when `a`'s entries would not survive
     /// `b`'s lookups (an address too long to cache). The two Community IDs are hashed side by
     /// side (see [`community_id_pair`]).
     pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> Option<(Prepared, Prepared)> {
-        if !AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip) {
+        if !self.direct && (!AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip)) {
             return None;
         }
-        let (enricher, settings) = (&self.enricher, self.settings);
-        let [sa, da, sb, db] = self.cache.indexes(
-            enricher,
-            settings,
-            [(Side::Src, a.src_ip), (Side::Dst, a.dst_ip), (Side::Src, b.src_ip), (Side::Dst, b.dst_ip)],
-        );
-        let (ia, ib) = ((sa, da), (sb, db));
-        let (ca, cb) = if settings.community_id {
-            let block = |t: &Tuple<'_>, (si, di): (usize, usize)| {
-                let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
-                message(s.ip(), d.ip(), t.protocol.number, t.src_port, t.dst_port)
-            };
-            let (ca, cb) = community_id_pair(&block(a, ia), &block(b, ib));
+        let (ca, cb) = if self.settings.community_id {
+            let block = |t: &Tuple<'_>| message(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port);
+            let (ca, cb) = community_id_pair(&block(a), &block(b));
             (Some(ca), Some(cb))
         } else {
             (None, None)
         };
-        Some((Prepared { si: ia.0, di: ia.1, community_id: ca }, Prepared { si: ib.0, di: ib.1, community_id: cb }))
+        if self.direct {
+            return Some((Prepared::direct(a, ca), Prepared::direct(b, cb)));
+        }
+        let [sa, da, sb, db] = self.cache.indexes(
+            &self.enricher,
+            self.settings,
+            [
+                (Side::Src, a.src_ip, a.src_addr),
+                (Side::Dst, a.dst_ip, a.dst_addr),
+                (Side::Src, b.src_ip, b.src_addr),
+                (Side::Dst, b.dst_ip, b.dst_addr),
+            ],
+        );
+        Some((
+            Prepared { si: sa, di: da, classes: None, community_id: ca },
+            Prepared { si: sb, di: db, classes: None, community_id: cb },
+        ))
     }
 
     /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple; no other row
     /// prepared in between, except as the pair of [`Self::prepare_pair`]).
     pub fn write_prepared(&self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
         let (si, di) = (p.si, p.di);
-        let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
-        let ft = flow_type(
-            End { class: s.class, azure: s.azure },
-            End { class: d.class, azure: d.azure },
-            t.direction,
-            self.settings.service_tags,
-        );
+        let (s, d) = match p.classes {
+            Some([s, d]) => (End { class: s, azure: false }, End { class: d, azure: false }),
+            None => {
+                let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+                (End { class: s.class, azure: s.azure }, End { class: d.class, azure: d.azure })
+            }
+        };
+        let ft = flow_type(s, d, t.direction, self.settings.service_tags);
         out.extend_from_slice(b",\"src_class\":\"");
         out.extend_from_slice(s.class.as_str().as_bytes());
         out.extend_from_slice(b"\",\"dst_class\":\"");
@@ -176,8 +201,11 @@ impl EnrichWriter {
         out.extend_from_slice(b"\",\"flow_type\":\"");
         out.extend_from_slice(ft.as_str().as_bytes());
         out.push(b'"');
-        out.extend_from_slice(self.cache.fragment(Side::Src, si));
-        out.extend_from_slice(self.cache.fragment(Side::Dst, di));
+        if p.classes.is_none() {
+            // With no database on, the fragments are empty.
+            out.extend_from_slice(self.cache.fragment(Side::Src, si));
+            out.extend_from_slice(self.cache.fragment(Side::Dst, di));
+        }
         if let Some(id) = &p.community_id {
             out.extend_from_slice(b",\"community_id\":\"");
             out.extend_from_slice(id);
@@ -189,11 +217,37 @@ impl EnrichWriter {
         }
     }
 
+    /// The enrichment fields as CSV, each followed by a `,`; `field` writes one value (`None`
+    /// for null) escaped. With no database on, the values (classes, flow type, Community ID,
+    /// service name) are written as they are: none of them holds a character CSV escapes.
+    pub fn write_csv(&mut self, t: &Tuple<'_>, out: &mut Vec<u8>, field: fn(&mut Vec<u8>, Option<&str>)) {
+        if !self.direct {
+            for v in self.values(t) {
+                field(out, v.as_deref());
+            }
+            return;
+        }
+        let p = self.prepare(t);
+        let [s, d] = p.classes.expect("direct");
+        let ft = flow_type(End { class: s, azure: false }, End { class: d, azure: false }, t.direction, false);
+        for v in [s.as_str(), d.as_str(), ft.as_str()] {
+            out.extend_from_slice(v.as_bytes());
+            out.push(b',');
+        }
+        if let Some(id) = &p.community_id {
+            out.extend_from_slice(id);
+            out.push(b',');
+        }
+        if self.settings.service_names {
+            out.extend_from_slice(service_name(t.protocol.number, t.dst_port).unwrap_or("").as_bytes());
+            out.push(b',');
+        }
+    }
+
     /// The enrichment fields' values as text (`None` for null), in schema order: for the CSV
-    /// encoder, which is not on the hot path.
+    /// encoder when a database is on.
     pub fn values(&self, t: &Tuple<'_>) -> Vec<Option<String>> {
-        let parse = |s: &str| s.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let (sip, dip) = (parse(t.src_ip), parse(t.dst_ip));
+        let (sip, dip) = (t.src_addr, t.dst_addr);
         let (si, di) = (self.enricher.ip_info(sip), self.enricher.ip_info(dip));
         let st = self.settings;
         let ft: FlowType = flow_type(

@@ -23,6 +23,8 @@ fn tuple<'a>(src: &'a str, dst: &'a str, direction: Direction) -> Tuple<'a> {
         time_ms: 1,
         src_ip: src,
         dst_ip: dst,
+        src_addr: src.parse().unwrap(),
+        dst_addr: dst.parse().unwrap(),
         src_port: 50000,
         dst_port: 443,
         protocol: Protocol::TCP,

@@ -80,6 +80,9 @@ pub struct Tuple<'a> {
     pub time_ms: i64,
     pub src_ip: &'a str,
     pub dst_ip: &'a str,
+    /// The addresses parsed, once, by the tuple parser (for classes, lookups, Community ID).
+    pub src_addr: IpAddr,
+    pub dst_addr: IpAddr,
     pub src_port: u16,
     pub dst_port: u16,
     pub protocol: Protocol,
@@ -149,8 +152,8 @@ pub fn parse_tuple_bytes<'a>(layout: Layout, text: &'a [u8], ordinal: u32) -> Re
         return Err(R::FieldCount { expected: layout.tuple_fields(), found: n });
     }
     let time_ms = parse_time(fields[0])?;
-    let src_ip = ip(fields[1], "src_ip")?;
-    let dst_ip = ip(fields[2], "dst_ip")?;
+    let (src_ip, src_addr) = ip(fields[1], "src_ip")?;
+    let (dst_ip, dst_addr) = ip(fields[2], "dst_ip")?;
     let src_port = port(fields[3], "src_port")?;
     let dst_port = port(fields[4], "dst_port")?;
     let direction = match fields[6] {
@@ -163,6 +166,8 @@ pub fn parse_tuple_bytes<'a>(layout: Layout, text: &'a [u8], ordinal: u32) -> Re
         time_ms,
         src_ip,
         dst_ip,
+        src_addr,
+        dst_addr,
         src_port,
         dst_port,
         protocol: Protocol::TCP,
@@ -240,19 +245,28 @@ fn parse_time(field: &[u8]) -> Result<i64, R> {
     Ok(ms as i64)
 }
 
-fn ip<'a>(field: &'a [u8], name: &'static str) -> Result<&'a str, R> {
-    // Dotted quads are nearly all addresses: checked here; anything else goes to the standard parser.
+fn ip<'a>(field: &'a [u8], name: &'static str) -> Result<(&'a str, IpAddr), R> {
+    // Dotted quads are nearly all addresses: read here; anything else goes to the standard parser.
     let text = std::str::from_utf8(field).map_err(|_| R::Ip(name))?;
-    if is_ipv4(field) || (field.contains(&b':') && text.parse::<IpAddr>().is_ok()) {
-        Ok(text)
-    } else {
-        Err(R::Ip(name))
+    if let Some(v4) = ipv4(field) {
+        return Ok((text, IpAddr::V4(v4.into())));
+    }
+    match field.contains(&b':').then(|| text.parse::<IpAddr>()) {
+        Some(Ok(addr)) => Ok((text, addr)),
+        _ => Err(R::Ip(name)),
     }
 }
 
-/// Four decimal octets of at most 255, without leading zeros: what `Ipv4Addr::from_str` accepts.
+/// Whether `s` is an IPv4 address as `Ipv4Addr::from_str` accepts it.
+#[cfg(test)]
 fn is_ipv4(s: &[u8]) -> bool {
+    ipv4(s).is_some()
+}
+
+/// Four decimal octets of at most 255, without leading zeros: what `Ipv4Addr::from_str` accepts.
+fn ipv4(s: &[u8]) -> Option<u32> {
     let mut octets = 0;
+    let mut addr = 0u32;
     let mut i = 0;
     loop {
         let start = i;
@@ -263,14 +277,15 @@ fn is_ipv4(s: &[u8]) -> bool {
         }
         let len = i - start;
         if len == 0 || value > 255 || (len > 1 && s[start] == b'0') {
-            return false;
+            return None;
         }
         octets += 1;
+        addr = addr << 8 | value;
         if i == s.len() {
-            return octets == 4;
+            return (octets == 4).then_some(addr);
         }
         if s[i] != b'.' || octets == 4 {
-            return false;
+            return None;
         }
         i += 1;
     }

@@ -133,6 +133,7 @@ fn ipv4_fast_path_agrees_with_the_standard_parser() {
         "0.00.0.0",
     ] {
         assert_eq!(is_ipv4(s.as_bytes()), s.parse::<std::net::Ipv4Addr>().is_ok(), "{s:?}");
+        assert_eq!(ipv4(s.as_bytes()).map(std::net::Ipv4Addr::from), s.parse().ok(), "{s:?}");
     }
 }
 

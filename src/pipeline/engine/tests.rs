@@ -329,7 +329,10 @@ async fn a_replaced_enrichment_applies_from_the_next_blob_read_on() {
     let handle = crate::pipeline::enrichment::EnrichmentHandle::default();
     let e = engine(blobs).with_enrichment(handle.clone());
     run(&e, vec![changed(1, b.as_str(), first_minute().len())]).await;
-    let newer = crate::domain::enrich::Enricher::new(vec![], vec![], None, true, true).unwrap();
+    // A database on, so the writer keeps an address cache to hand on.
+    let asn = crate::domain::enrich::csv_ranges::AsnTable::from_csv(b"8.8.8.0,8.8.8.255,15169,Google LLC\n");
+    let asn = crate::domain::enrich::DataFile::AsnCsv(asn.unwrap());
+    let newer = crate::domain::enrich::Enricher::new(vec![asn], vec![], None, true, true).unwrap();
     handle.replace(Arc::new(newer));
     e.blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
     run(&e, vec![changed(2, b.as_str(), NSG.len())]).await;
