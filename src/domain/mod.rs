@@ -6,6 +6,7 @@ pub mod flatten;
 pub mod format;
 pub mod ids;
 pub mod json;
+pub mod magic;
 pub mod offset;
 pub mod row;
 pub mod secret;

@@ -14,6 +14,8 @@ use super::error::{RAW_EXCERPT, RecordError, RecordErrorReason};
 use super::record::RowVisitor;
 use super::stream::{RecordParser, Step, is_ws};
 use crate::domain::ids::RowIds;
+use crate::domain::magic::GZIP_MAGIC;
+pub use crate::domain::magic::is_gzip;
 
 /// What one call achieved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,14 +36,6 @@ impl Progress {
         self.rows += other.rows;
         self.record_errors += other.record_errors;
     }
-}
-
-/// How a gzip stream starts (RFC 1952).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
-/// True when `head`, a blob's first bytes, starts as a gzip stream does.
-pub fn is_gzip(head: &[u8]) -> bool {
-    head.starts_with(&GZIP_MAGIC)
 }
 
 /// `{"records":[`, token by token; whitespace may separate them.

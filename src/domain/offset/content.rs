@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::keys::hex;
+use crate::domain::magic::is_gzip;
 
 /// How many leading bytes the head mark covers: a flow log's first record names its resource
 /// and hour there, so two different blobs differ within them.
@@ -78,8 +79,11 @@ pub fn judge(
     head: Option<&[u8]>,
     tail: Option<&[u8]>,
 ) -> Verdict {
-    let unwritten = |b: Option<&[u8]>| b.is_some_and(|b| memchr::memchr(0, b).is_some());
-    if unwritten(head) || unwritten(tail) {
+    // The same rule as a read's (`unwritten_from`): a short NUL run with data after it is data.
+    // A gzip blob's own bytes hold NUL runs (its header, its trailer's length): it was
+    // dead-lettered whole, and its marks decide like any other blob's.
+    let unwritten = |b: Option<&[u8]>| b.is_some_and(|b| unwritten_from(b).is_some());
+    if !head.is_some_and(is_gzip) && (unwritten(head) || unwritten(tail)) {
         return Verdict::Unwritten;
     }
     if head.is_some_and(|h| !marks.head.matches(h)) {
@@ -201,6 +205,22 @@ mod tests {
         filling[300..500].fill(0);
         assert_eq!(judge_at(&marks, 600, &filling), Verdict::Same);
         assert_eq!(judge_at(&marks, 600, &old), Verdict::Same);
+    }
+
+    #[test]
+    fn a_gzip_blobs_own_nul_bytes_are_not_unwritten_and_a_short_run_inside_data_is_data() {
+        // A gzip header holds six NUL bytes and its trailer's length ends in NULs: the blob was
+        // dead-lettered whole, and waiting for those bytes to be "written" would warn forever.
+        let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+        gz.extend(blob(500, 4));
+        gz.extend([0x12, 0x34, 0, 0]);
+        let marks = marks_at(&gz, &gz, gz.len() as u64);
+        assert_eq!(judge_at(&marks, gz.len() as u64, &gz), Verdict::Same);
+        // A NUL inside written data (shorter than a hole, data after it) is data, not a hole.
+        let mut odd = blob(1000, 5);
+        odd[100] = 0;
+        let marks = marks_at(&odd, &odd[..600], 600);
+        assert_eq!(judge_at(&marks, 600, &odd), Verdict::Same);
     }
 
     #[test]
