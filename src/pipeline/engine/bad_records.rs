@@ -1,8 +1,7 @@
 //! Bad records of one blob read, aggregated into one dead letter as bad tuples are: their count,
 //! the reasons with counts, and the first records' bytes up to the raw-bytes cap. A blob of a
 //! hundred thousand bad records costs one document and one log line, not one of each per record.
-use std::collections::BTreeMap;
-
+use super::reasons::ReasonTally;
 use crate::domain::format::{RecordError, RecordErrorReason};
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
 
@@ -15,9 +14,7 @@ pub struct BadRecords {
     /// `[start, end)` from the first bad record's start to the last one's end.
     span: Option<(u64, u64)>,
     count: u64,
-    reasons: BTreeMap<String, u64>,
-    /// Records whose reason did not fit in `reasons`.
-    other_reasons: u64,
+    reasons: ReasonTally,
     /// Blobs found to be gzip-compressed (for their metric).
     gzip: u64,
     raw: Vec<u8>,
@@ -33,15 +30,7 @@ impl BadRecords {
         *span = (span.0.min(e.offset), span.1.max(end));
         self.count += 1;
         self.gzip += u64::from(e.reason == RecordErrorReason::Gzip);
-        let reason = e.reason.to_string();
-        let room = self.reasons.len() < MAX_REASONS;
-        match self.reasons.get_mut(&reason) {
-            Some(n) => *n += 1,
-            None if room => {
-                self.reasons.insert(reason, 1);
-            }
-            None => self.other_reasons += 1,
-        }
+        self.reasons.add(e.reason.to_string(), 1, MAX_REASONS);
         // Whole records (or their excerpts), one per line, until the cap.
         if self.raw.len() + e.raw.len() < raw_limit {
             self.raw.extend_from_slice(&e.raw);
@@ -64,12 +53,7 @@ impl BadRecords {
         let gzip = self.gzip;
         let this = std::mem::replace(self, BadRecords { gzip, ..BadRecords::default() });
         let (first, end) = this.span?;
-        let mut reasons: Vec<(String, u64)> = this.reasons.into_iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if this.other_reasons > 0 {
-            reasons.push(("other reasons".into(), this.other_reasons));
-        }
-        let error = reasons.iter().map(|(r, n)| format!("{r} ({n})")).collect::<Vec<_>>().join("; ");
+        let error = this.reasons.text();
         let blob = this.blob.as_deref().unwrap_or("-");
         tracing::warn!(blob, bad_records = this.count, start = first, end, reasons = %error, "bad records dead-lettered (the records around them were delivered)");
         Some(DeadLetter {

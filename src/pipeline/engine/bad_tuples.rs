@@ -1,8 +1,7 @@
 //! Bad tuples of one blob read, aggregated into one dead letter: their count, the distinct
 //! reasons with counts, and the first tuples up to the raw-bytes cap. Memory stays bounded
 //! whatever the number of bad tuples (a new value Azure adds can make every tuple bad).
-use std::collections::BTreeMap;
-
+use super::reasons::ReasonTally;
 use crate::domain::format::TupleError;
 use crate::pipeline::dead_letter::{DeadLetter, DeadLetterKind};
 
@@ -12,8 +11,8 @@ pub struct BadTuples {
     /// Record offsets of the first and last bad tuple.
     span: Option<(u64, u64)>,
     count: u64,
-    /// Reasons are a closed set of messages, so this map stays small.
-    reasons: BTreeMap<String, u64>,
+    /// Reasons are a closed set of messages, so the tally stays small uncapped.
+    reasons: ReasonTally,
     raw: Vec<u8>,
     raw_len: u64,
 }
@@ -25,7 +24,7 @@ impl BadTuples {
         *first = (*first).min(e.record_offset);
         *last = (*last).max(e.record_offset);
         self.count += 1;
-        *self.reasons.entry(e.reason.to_string()).or_default() += 1;
+        self.reasons.add(e.reason.to_string(), 1, usize::MAX);
         // One tuple per line, whole tuples only, until the cap.
         let line = e.tuple.len() + 1;
         if self.raw.len() + line <= raw_limit {
@@ -42,9 +41,7 @@ impl BadTuples {
         let span = self.span.get_or_insert((first, last));
         *span = (span.0.min(first), span.1.max(last));
         self.count += other.count;
-        for (reason, n) in other.reasons {
-            *self.reasons.entry(reason).or_default() += n;
-        }
+        self.reasons.merge(other.reasons, usize::MAX);
         let room = raw_limit.saturating_sub(self.raw.len());
         // Whole lines only, as `add` keeps them.
         let cut = other.raw[..other.raw.len().min(room)].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -60,9 +57,7 @@ impl BadTuples {
     pub fn take(&mut self, raw_limit: usize, at: &str) -> Option<DeadLetter> {
         let this = std::mem::take(self);
         let (first, last) = this.span?;
-        let mut reasons: Vec<(String, u64)> = this.reasons.into_iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let error = reasons.iter().map(|(r, n)| format!("{r} ({n})")).collect::<Vec<_>>().join("; ");
+        let error = this.reasons.text();
         tracing::warn!(blob = this.blob.as_deref().unwrap_or("-"), bad_tuples = this.count, first_record = first, last_record = last, reasons = %error, "bad flow tuples dead-lettered (their records' other tuples were delivered)");
         Some(DeadLetter {
             raw_len: this.raw_len,

@@ -12,6 +12,7 @@ mod packer;
 mod partition;
 mod pending;
 mod read_slot;
+mod reasons;
 pub mod retry;
 mod send;
 pub mod state;
