@@ -5,7 +5,9 @@
 // issuer is given), least-privilege role assignments (for the identity and, optionally, for a
 // person running flowlog with their own login), the Event Grid system topic + subscription on
 // the EXISTING flow-log storage account, the Data Explorer database objects + Event Hub data
-// connection on an EXISTING cluster and, optionally, flowlog itself on Azure Container Apps.
+// connection on an EXISTING cluster (with outputKind eventhubs, the default) or, with outputKind
+// log_analytics, a Log Analytics workspace (Microsoft Sentinel) fed through the Logs Ingestion API
+// (docs/SENTINEL.md) and, optionally, flowlog itself on Azure Container Apps.
 // Authentication is Entra ID everywhere (local/SAS auth disabled). docs/AZURE.md walks through
 // it without Kubernetes, deploy/README.md with AKS.
 targetScope = 'resourceGroup'
@@ -79,8 +81,12 @@ param kedaNamespace string = 'kube-system'
 @description('Service account of the KEDA operator.')
 param kedaServiceAccount string = 'keda-operator'
 
-@description('Name of the EXISTING Data Explorer cluster (it must have a system-assigned managed identity).')
-param adxClusterName string
+@description('Where rows go: eventhubs (the output hub, read by Data Explorer) or log_analytics (a Log Analytics workspace / Microsoft Sentinel through the Logs Ingestion API). flowlog.toml [output] kind.')
+@allowed(['eventhubs', 'log_analytics'])
+param outputKind string = 'eventhubs'
+
+@description('Name of the EXISTING Data Explorer cluster (it must have a system-assigned managed identity). Required with outputKind eventhubs, unused otherwise.')
+param adxClusterName string = ''
 
 @description('Resource group of the existing Data Explorer cluster (same subscription).')
 param adxResourceGroup string = resourceGroup().name
@@ -99,6 +105,25 @@ param adxTableName string = 'FlowLogs'
 
 @description('JSON ingestion mapping; must equal flowlog.toml [output] adx_mapping and deploy/adx/02-mapping.kql.')
 param adxMappingName string = 'FlowLogsMapping'
+
+@description('With log_analytics: the Log Analytics workspace in this resource group receiving the rows.')
+param logAnalyticsWorkspaceName string = 'flowlog-sentinel'
+
+@description('With log_analytics: create that workspace; false to use an existing one.')
+param createLogAnalyticsWorkspace bool = true
+
+@description('With log_analytics: enable Microsoft Sentinel on the workspace (false when it is already enabled).')
+param enableSentinel bool = true
+
+@description('With log_analytics: asim writes ASimNetworkSessionLogs (ASIM NetworkSession, the default); custom writes every row field to FlowLogs_CL.')
+@allowed(['asim', 'custom'])
+param logAnalyticsDestination string = 'asim'
+
+@description('With log_analytics: data collection endpoint name.')
+param dataCollectionEndpointName string = 'flowlog-dce'
+
+@description('With log_analytics: data collection rule name.')
+param dataCollectionRuleName string = 'flowlog-rows'
 
 @description('Object ID of a person (or group) who runs flowlog with their own Entra ID login, e.g. on a laptop: az ad signed-in-user show --query id -o tsv. They get the same data roles as the identity. Empty for none.')
 param operatorPrincipalId string = ''
@@ -249,8 +274,11 @@ module subscription 'modules/eventgrid-subscription.bicep' = {
   dependsOn: [topicSendsToInputHub]
 }
 
+var toDataExplorer = outputKind == 'eventhubs'
+var toLogAnalytics = outputKind == 'log_analytics'
+
 // Data Explorer's own identity reads the output hub for the data connection.
-resource adxCluster 'Microsoft.Kusto/clusters@2023-08-15' existing = {
+resource adxCluster 'Microsoft.Kusto/clusters@2023-08-15' existing = if (toDataExplorer) {
   name: adxClusterName
   scope: resourceGroup(adxResourceGroup)
 }
@@ -259,7 +287,7 @@ resource outputHub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' existing
   name: '${eventHubsNamespaceName}/${outputHubName}'
 }
 
-resource adxReceivesOutputHub 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource adxReceivesOutputHub 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (toDataExplorer) {
   name: guid(outputHub.id, adxCluster.id, roles.eventHubsDataReceiver)
   scope: outputHub
   properties: {
@@ -270,7 +298,7 @@ resource adxReceivesOutputHub 'Microsoft.Authorization/roleAssignments@2022-04-0
   dependsOn: [eventHubs]
 }
 
-module adx 'modules/adx.bicep' = {
+module adx 'modules/adx.bicep' = if (toDataExplorer) {
   name: 'flowlog-adx'
   scope: resourceGroup(adxResourceGroup)
   params: {
@@ -285,6 +313,24 @@ module adx 'modules/adx.bicep' = {
   }
   // The connection is validated with the cluster identity's access to the hub.
   dependsOn: [adxReceivesOutputHub]
+}
+
+// Rows into Log Analytics / Microsoft Sentinel: endpoint, table, rule and flowlog's right to post.
+module sentinel 'modules/sentinel.bicep' = if (toLogAnalytics) {
+  name: 'flowlog-sentinel'
+  params: {
+    location: location
+    workspaceName: logAnalyticsWorkspaceName
+    createWorkspace: createLogAnalyticsWorkspace
+    enableSentinel: enableSentinel
+    destination: logAnalyticsDestination
+    endpointName: dataCollectionEndpointName
+    ruleName: dataCollectionRuleName
+    principalId: identity.outputs.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+    tags: tags
+  }
 }
 
 // flowlog without Kubernetes: the identity above, the same hubs, group and containers.
@@ -310,11 +356,15 @@ module containerApp 'modules/containerapp.bicep' = if (deployContainerApp) {
     flowLogStorageAccountName: flowLogStorageAccountName
     adxTableName: adxTableName
     adxMappingName: adxMappingName
+    outputKind: outputKind
+    logAnalyticsEndpoint: toLogAnalytics ? sentinel.outputs.endpoint : ''
+    logAnalyticsDcrImmutableId: toLogAnalytics ? sentinel.outputs.dcrImmutableId : ''
+    logAnalyticsStream: toLogAnalytics ? sentinel.outputs.stream : ''
     maxReplicas: inputHubPartitions
     tags: tags
   }
   // The app starts reading at once: its roles must exist first.
-  dependsOn: [flowlogRoles, source]
+  dependsOn: [flowlogRoles, source, sentinel]
 }
 
 @description('Client ID for deploy/kubernetes/settings.env AZURE_CLIENT_ID.')
@@ -333,3 +383,9 @@ output stateTableEndpoint string = state.outputs.tableEndpoint
 output flowLogBlobEndpoint string = source.outputs.blobEndpoint
 @description('Container app running flowlog (empty without deployContainerApp).')
 output containerAppName string = deployContainerApp ? containerApp.outputs.appName : ''
+@description('For flowlog.toml [log_analytics] endpoint (FLOWLOG_LOG_ANALYTICS_ENDPOINT); empty with eventhubs.')
+output logsIngestionEndpoint string = toLogAnalytics ? sentinel.outputs.endpoint : ''
+@description('For flowlog.toml [log_analytics] dcr_immutable_id (FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID); empty with eventhubs.')
+output dcrImmutableId string = toLogAnalytics ? sentinel.outputs.dcrImmutableId : ''
+@description('For flowlog.toml [log_analytics] stream (FLOWLOG_LOG_ANALYTICS_STREAM); empty with eventhubs.')
+output logsIngestionStream string = toLogAnalytics ? sentinel.outputs.stream : ''

@@ -86,6 +86,17 @@ def value(node):
         return {"$member": [value(obj), text(prop)]}
     if kind == "parenthesized_expression":
         return value(node.named_children[0])
+    # The few expressions tests evaluate (a choice between two settings, a joined list); each
+    # keeps its source so an evaluator that cannot decide shows it as it is written.
+    if kind == "ternary_expression":
+        cond, yes, no = node.named_children
+        return {"$cond": [value(cond), value(yes), value(no)], "$src": text(node)}
+    if kind == "binary_expression" and text(node.children[1]) in ("==", "!="):
+        left, right = node.named_children
+        return {"$eq" if text(node.children[1]) == "==" else "$ne": [value(left), value(right)], "$src": text(node)}
+    if kind == "call_expression" and text(node.named_children[0]) == "concat":
+        args = named(node.named_children[1])
+        return {"$concat": [value(a) for a in args], "$src": text(node)}
     return {"$expr": text(node)}
 
 

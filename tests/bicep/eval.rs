@@ -32,8 +32,9 @@ fn parse(path: &Path) -> Value {
 }
 
 /// Evaluates the literal part of Bicep expressions: parameters, variables, interpolation,
-/// `<resource>.name`, `<module>.outputs.<name>` (through the module's own file) and
-/// `environment()` of the public cloud. Anything else becomes `⟨source⟩`.
+/// `<resource>.name`, `<module>.outputs.<name>` (through the module's own file),
+/// `environment()` of the public cloud, `==`/`!=` of evaluated values, `c ? a : b` on an
+/// evaluated condition and `concat` of arrays. Anything else becomes `⟨source⟩`.
 pub struct Bicep {
     path: PathBuf,
     pub decl: Value,
@@ -90,6 +91,34 @@ impl Bicep {
                 return field.clone();
             }
             return json!(format!("⟨{}.{prop}⟩", string(&self.eval(target)).trim_matches(['⟨', '⟩'])));
+        }
+        if let Some(Value::Array(parts)) = o.get("$cond") {
+            return match self.eval(&parts[0]) {
+                Value::Bool(true) => self.eval(&parts[1]),
+                Value::Bool(false) => self.eval(&parts[2]),
+                _ => json!(format!("⟨{}⟩", o["$src"].as_str().unwrap_or_default())),
+            };
+        }
+        for (key, equal) in [("$eq", true), ("$ne", false)] {
+            if let Some(Value::Array(pair)) = o.get(key) {
+                let (a, b) = (self.eval(&pair[0]), self.eval(&pair[1]));
+                // A side still unevaluated (⟨...⟩) decides nothing.
+                let open = |v: &Value| v.as_str().is_some_and(|s| s.starts_with('⟨'));
+                if open(&a) || open(&b) {
+                    return json!(format!("⟨{}⟩", o["$src"].as_str().unwrap_or_default()));
+                }
+                return Value::Bool((a == b) == equal);
+            }
+        }
+        if let Some(Value::Array(parts)) = o.get("$concat") {
+            let mut out = Vec::new();
+            for part in parts {
+                match self.eval(part) {
+                    Value::Array(items) => out.extend(items),
+                    _ => return json!(format!("⟨{}⟩", o["$src"].as_str().unwrap_or_default())),
+                }
+            }
+            return Value::Array(out);
         }
         if o.get("$expr") == Some(&json!("environment()")) {
             return json!({ "suffixes": { "storage": "core.windows.net", "acrLoginServer": ".azurecr.io" } });

@@ -64,11 +64,33 @@ param adxTableName string
 @description('Data Explorer JSON ingestion mapping.')
 param adxMappingName string
 
+@description('Where rows go: eventhubs (the output hub, then Data Explorer) or log_analytics (the Logs Ingestion API).')
+@allowed(['eventhubs', 'log_analytics'])
+param outputKind string
+
+@description('With log_analytics: the data collection endpoint\'s logs ingestion URL.')
+param logAnalyticsEndpoint string
+
+@description('With log_analytics: the data collection rule\'s immutable ID.')
+param logAnalyticsDcrImmutableId string
+
+@description('With log_analytics: the rule\'s input stream.')
+param logAnalyticsStream string
+
 @description('Most replicas: at most the input hub partition count (a replica without a partition idles).')
 param maxReplicas int
 
 @description('Resource tags.')
 param tags object
+
+// The Logs Ingestion sink's settings, only when it is the output (the Event Hubs settings stay:
+// the output hub exists either way and the example config names it).
+var logAnalyticsEnv = outputKind == 'log_analytics' ? [
+  { name: 'FLOWLOG_OUTPUT_KIND', value: 'log_analytics' }
+  { name: 'FLOWLOG_LOG_ANALYTICS_ENDPOINT', value: logAnalyticsEndpoint }
+  { name: 'FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID', value: logAnalyticsDcrImmutableId }
+  { name: 'FLOWLOG_LOG_ANALYTICS_STREAM', value: logAnalyticsStream }
+] : []
 
 var storageSuffix = environment().suffixes.storage
 var stateBlob = 'https://${stateStorageAccountName}.blob.${storageSuffix}'
@@ -163,7 +185,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
           name: 'flowlog'
           image: image
           args: ['run', '--config', '/etc/flowlog/flowlog.toml']
-          env: [
+          env: concat([
             { name: 'RUST_LOG', value: 'info' }
             { name: 'FLOWLOG_AUTH_CREDENTIAL', value: 'managed_identity' }
             { name: 'FLOWLOG_AUTH_CLIENT_ID', value: identityClientId }
@@ -184,7 +206,7 @@ resource app 'Microsoft.App/containerApps@2025-01-01' = {
             { name: 'FLOWLOG_OUTPUT_ADX_MAPPING', value: adxMappingName }
             { name: 'FLOWLOG_DEAD_LETTER_ACCOUNT_URL', value: stateBlob }
             { name: 'FLOWLOG_DEAD_LETTER_CONTAINER', value: deadLetterContainer }
-          ]
+          ], logAnalyticsEnv)
           // A Consumption pair; drains peaked at 140-270 MiB RSS (deploy/kubernetes/deployment.yaml).
           resources: {
             cpu: json('0.5')
