@@ -76,6 +76,7 @@ fn every_bicep_file_parses_and_its_modules_and_parameters_line_up() {
         "deploy/azure/main.bicep",
         "deploy/azure/main.parameters.example.json",
         "deploy/azure/modules/containerapp.bicep",
+        "deploy/azure/modules/sentinel.bicep",
         "deploy/azure/modules/state.bicep",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} was not found among {names:?}");

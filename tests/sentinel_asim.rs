@@ -47,10 +47,40 @@ const RENAMED: &[(&str, &str)] = &[("Duration", "NetworkDuration")];
 /// literal `int(1)`, not a call. Notably absent there: `iff` (use `iif`), `coalesce`, `bag_pack`
 /// (use `pack`), `isnotempty` is present.
 const SUPPORTED_FUNCTIONS: &[&str] = &[
-    "case", "iif", "max_of", "min_of", "tostring", "toint", "tolong", "todouble", "toreal", "tobool",
-    "todatetime", "toupper", "tolower", "strcat", "strcat_delim", "substring", "strlen", "split",
-    "extract", "indexof", "isempty", "isnotempty", "isnull", "isnotnull", "pack", "pack_array",
-    "parse_json", "array_length", "geo_location", "int", "long", "real", "datetime", "dynamic",
+    "case",
+    "iif",
+    "max_of",
+    "min_of",
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "tobool",
+    "todatetime",
+    "toupper",
+    "tolower",
+    "strcat",
+    "strcat_delim",
+    "substring",
+    "strlen",
+    "split",
+    "extract",
+    "indexof",
+    "isempty",
+    "isnotempty",
+    "isnull",
+    "isnotnull",
+    "pack",
+    "pack_array",
+    "parse_json",
+    "array_length",
+    "geo_location",
+    "int",
+    "long",
+    "real",
+    "datetime",
+    "dynamic",
 ];
 
 /// The table's columns and Kusto types.
@@ -207,7 +237,12 @@ fn transformation_analyzes_against_the_stream_and_fits_the_table() {
     let table = table_columns();
     assert!(columns.len() > 40, "expected the mapped columns, got {columns:?}");
     for (name, ty) in &columns {
-        assert_eq!(table.get(name), Some(ty), "{name}: the transformation writes {ty}, the table column is {:?}", table.get(name));
+        assert_eq!(
+            table.get(name),
+            Some(ty),
+            "{name}: the transformation writes {ty}, the table column is {:?}",
+            table.get(name)
+        );
     }
     // A misspelled source field is an error, so the check above is not vacuous.
     let broken = std::env::temp_dir().join(format!("flowlog-transform-{}.kql", std::process::id()));
@@ -222,8 +257,5 @@ fn mapping_reads_projects_extends_and_aliases() {
     let kql = "T\n| extend A = iff(x == \"a, b\", 1, 2) | project A, B = f(y, z), x | extend C = B, D = x";
     let m: Mapping = mapping(kql, "T", &["x", "y", "z"]).unwrap();
     let got: Vec<(&str, &str)> = m.columns.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    assert_eq!(
-        got,
-        [("A", "iff(x == \"a, b\", 1, 2)"), ("B", "f(y, z)"), ("x", "x"), ("C", "f(y, z)"), ("D", "x")]
-    );
+    assert_eq!(got, [("A", "iff(x == \"a, b\", 1, 2)"), ("B", "f(y, z)"), ("x", "x"), ("C", "f(y, z)"), ("D", "x")]);
 }

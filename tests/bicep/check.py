@@ -88,10 +88,12 @@ def value(node):
         return value(node.named_children[0])
     # The few expressions tests evaluate (a choice between two settings, a joined list); each
     # keeps its source so an evaluator that cannot decide shows it as it is written.
-    if kind == "ternary_expression":
+    if node.has_error:
+        return {"$expr": text(node)}  # reported as a syntax problem; nothing to evaluate
+    if kind == "ternary_expression" and len(node.named_children) == 3:
         cond, yes, no = node.named_children
         return {"$cond": [value(cond), value(yes), value(no)], "$src": text(node)}
-    if kind == "binary_expression" and text(node.children[1]) in ("==", "!="):
+    if kind == "binary_expression" and len(node.named_children) == 2 and text(node.children[1]) in ("==", "!="):
         left, right = node.named_children
         return {"$eq" if text(node.children[1]) == "==" else "$ne": [value(left), value(right)], "$src": text(node)}
     if kind == "call_expression" and text(node.named_children[0]) == "concat":

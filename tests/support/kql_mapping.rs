@@ -65,7 +65,8 @@ pub fn split_top(text: &str, sep: char) -> Vec<String> {
 
 fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The pipeline that starts at the line holding only `table`, up to the end of the enclosing
@@ -109,12 +110,14 @@ pub fn mapping(kql: &str, table: &str, fields: &[&str]) -> Result<Mapping, Strin
     for stage in &stages[1..] {
         let stage = stage.trim();
         let (op, body) = stage.split_once(char::is_whitespace).unwrap_or((stage, ""));
-        let items: Vec<String> = split_top(body, ',').iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        let items: Vec<String> =
+            split_top(body, ',').iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         match op {
             "where" => {}
             "project-away" => current.columns.retain(|(n, _)| !items.contains(n)),
             "extend" | "project" => {
-                let mut out = if op == "extend" { Mapping { columns: current.columns.clone() } } else { Mapping::default() };
+                let mut out =
+                    if op == "extend" { Mapping { columns: current.columns.clone() } } else { Mapping::default() };
                 for item in &items {
                     let (name, expr) = match split_top(item, '=').as_slice() {
                         [name] => (name.trim().to_string(), name.trim().to_string()),

@@ -193,7 +193,7 @@ resource table 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = {
   dependsOn: [newWorkspace]
 }
 
-resource endpoint 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
+resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
   name: endpointName
   location: location
   tags: tags
@@ -204,12 +204,12 @@ resource endpoint 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
   }
 }
 
-resource rule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
+resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
   name: ruleName
   location: location
   tags: tags
   properties: {
-    dataCollectionEndpointId: endpoint.id
+    dataCollectionEndpointId: dce.id
     streamDeclarations: {
       'Custom-FlowlogRows': {
         columns: rowColumns
@@ -237,8 +237,8 @@ resource rule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
 }
 
 resource publish 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(rule.id, principalId, monitoringMetricsPublisher)
-  scope: rule
+  name: guid(dcr.id, principalId, monitoringMetricsPublisher)
+  scope: dcr
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
     principalId: principalId
@@ -247,8 +247,8 @@ resource publish 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource operatorPublish 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
-  name: guid(rule.id, operatorPrincipalId, monitoringMetricsPublisher)
-  scope: rule
+  name: guid(dcr.id, operatorPrincipalId, monitoringMetricsPublisher)
+  scope: dcr
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
     principalId: operatorPrincipalId
@@ -257,9 +257,9 @@ resource operatorPublish 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 }
 
 @description('flowlog.toml [log_analytics] endpoint: the endpoint\'s logs ingestion URL.')
-output endpoint string = endpoint.properties.logsIngestion.endpoint
+output endpoint string = dce.properties.logsIngestion.endpoint
 @description('flowlog.toml [log_analytics] dcr_immutable_id.')
-output dcrImmutableId string = rule.properties.immutableId
+output dcrImmutableId string = dcr.properties.immutableId
 @description('flowlog.toml [log_analytics] stream.')
 output stream string = streamName
 @description('The table the rows land in.')
