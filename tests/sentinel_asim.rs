@@ -9,7 +9,8 @@
 //!
 //! Kusto.Language (`tests/kql/transform.mjs`, from `bash tests/tools/setup.sh`) also analyzes the
 //! transformations against the stream (the row schema), and the output columns must be columns of
-//! the table with the table's types (`tests/data/sentinel/asim-network-session-logs.columns`).
+//! the table with the table's types (`tests/data/sentinel/asim-network-session-logs.columns`);
+//! the hunting queries of `docs/SENTINEL.md` are analyzed over the same table.
 
 #[path = "support/kql_mapping.rs"]
 mod kql_mapping;
@@ -209,13 +210,18 @@ fn normalisation_maps_only_equivalent_forms() {
 
 /// Runs `tests/kql/transform.mjs` on `file` with the stream `columns`: (errors, output columns).
 pub fn analyze(file: &str, columns: &[(String, String)]) -> (Vec<String>, Vec<(String, String)>) {
+    analyze_over("source", file, columns)
+}
+
+/// Runs `tests/kql/transform.mjs` on `file` over the table `table` with `columns`.
+fn analyze_over(table: &str, file: &str, columns: &[(String, String)]) -> (Vec<String>, Vec<(String, String)>) {
     let root = repo();
     let package = root.join(".tools/node_modules/@kusto/language-service-next/Kusto.Language.Bridge.js");
     assert!(package.exists(), "{} is missing: run `bash tests/tools/setup.sh`", package.display());
     let list: Vec<String> = columns.iter().map(|(n, t)| format!("{n}:{t}")).collect();
     let out = Command::new("node")
         .arg(root.join("tests/kql/transform.mjs"))
-        .args(["--columns", &list.join(","), &root.join(file).display().to_string()])
+        .args(["--table", table, "--columns", &list.join(","), &root.join(file).display().to_string()])
         .output()
         .unwrap_or_else(|e| panic!("cannot run node: {e}"));
     assert!(out.status.success(), "transform.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -258,4 +264,66 @@ fn mapping_reads_projects_extends_and_aliases() {
     let m: Mapping = mapping(kql, "T", &["x", "y", "z"]).unwrap();
     let got: Vec<(&str, &str)> = m.columns.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     assert_eq!(got, [("A", "iff(x == \"a, b\", 1, 2)"), ("B", "f(y, z)"), ("x", "x"), ("C", "f(y, z)"), ("D", "x")]);
+}
+
+/// `_Im_NetworkSession` as far as the queries use it: Sentinel's unifying parser over the table,
+/// with its time parameters and the ASIM aliases it adds.
+const IM_NETWORK_SESSION: &str =
+    "let _Im_NetworkSession = (starttime: datetime = datetime(null), endtime: datetime = datetime(null)) {
+    ASimNetworkSessionLogs
+    | where (isnull(starttime) or TimeGenerated >= starttime) and (isnull(endtime) or TimeGenerated <= endtime)
+    | extend Src = SrcIpAddr, Dst = DstIpAddr, IpAddr = SrcIpAddr, Rule = NetworkRuleName, Duration = NetworkDuration
+};
+";
+
+/// The ```kql blocks of a Markdown text.
+fn kql_blocks(markdown: &str) -> Vec<String> {
+    let (mut out, mut current): (Vec<String>, Option<String>) = (Vec::new(), None);
+    for line in markdown.lines() {
+        match (&mut current, line.trim()) {
+            (None, "```kql") => current = Some(String::new()),
+            (Some(block), "```") => {
+                out.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// Errors of each query analyzed over ASimNetworkSessionLogs (empty vectors when they are good).
+fn query_errors(queries: &[String]) -> Vec<Vec<String>> {
+    let columns: Vec<(String, String)> = table_columns().into_iter().collect();
+    let dir = std::env::temp_dir().join(format!("flowlog-sentinel-queries-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let file = dir.join(format!("q{i}.kql"));
+            std::fs::write(&file, format!("{IM_NETWORK_SESSION}{q}")).unwrap();
+            analyze_over("ASimNetworkSessionLogs", &file.display().to_string(), &columns).0
+        })
+        .collect();
+    std::fs::remove_dir_all(&dir).ok();
+    out
+}
+
+#[test]
+fn the_hunting_queries_in_the_docs_analyze_cleanly() {
+    let queries = kql_blocks(&read("docs/SENTINEL.md"));
+    assert!(queries.len() >= 5, "expected the hunting queries, found {}", queries.len());
+    assert!(queries.iter().any(|q| q.contains("_Im_NetworkSession(")), "one query uses the unifying parser");
+    for (query, errors) in queries.iter().zip(query_errors(&queries)) {
+        assert!(errors.is_empty(), "{query}\n{errors:?}");
+    }
+    // A misspelled column fails, so the loop above is not vacuous.
+    let broken = queries[0].replacen("DvcAction", "DvcActon", 1);
+    let errors = &query_errors(&[broken])[0];
+    assert!(errors.iter().any(|e| e.contains("DvcActon")), "{errors:?}");
 }

@@ -3,8 +3,9 @@
 // the way Azure Monitor runs it: against a virtual table named `source` whose columns are the
 // rule's stream declaration.
 //
-// usage: node tests/kql/transform.mjs --columns name:type,name:type,... FILE.kql
+// usage: node tests/kql/transform.mjs [--table NAME] --columns name:type,name:type,... FILE.kql
 //
+// --table names the table instead (default `source`), to analyze ordinary queries over one table.
 // Prints one JSON object: {"errors": ["line:col CODE message", ...], "columns": [{"name", "type"}]}
 // where columns are the transform's output columns with the types Kusto.Language infers.
 // Exit status 0 when it ran (errors are data for the caller), 2 when it could not run.
@@ -21,7 +22,13 @@ function fatal(msg) {
 }
 
 const argv = process.argv.slice(2);
-if (argv.length !== 3 || argv[0] !== '--columns') fatal('usage: transform.mjs --columns name:type,... FILE.kql');
+let table = 'source';
+if (argv[0] === '--table') {
+  table = argv[1] ?? '';
+  argv.splice(0, 2);
+}
+if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) fatal(`bad --table ${table}`);
+if (argv.length !== 3 || argv[0] !== '--columns') fatal('usage: transform.mjs [--table NAME] --columns name:type,... FILE.kql');
 const columns = argv[1].split(',').map((c) => c.trim()).filter((c) => c.length > 0);
 if (columns.some((c) => !/^[A-Za-z_][A-Za-z0-9_]*:[a-z]+$/.test(c))) fatal(`bad --columns ${argv[1]}`);
 const text = readFileSync(resolve(argv[2]), 'utf8');
@@ -29,7 +36,7 @@ const text = readFileSync(resolve(argv[2]), 'utf8');
 const K = loadKusto(repo);
 const S = K.Symbols;
 const schema = '(' + columns.map((c) => c.replace(/^([^:]+):/, "['$1']:")).join(', ') + ')';
-const source = new S.TableSymbol.$ctor7('source', schema, null);
+const source = new S.TableSymbol.$ctor7(table, schema, null);
 const globals = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.ctor('workspace', [source]));
 const code = K.KustoCode.ParseAndAnalyze(text, globals);
 
