@@ -208,28 +208,40 @@ fn normalisation_maps_only_equivalent_forms() {
     assert_ne!(normalise("diff(a)"), normalise("dif(a)"));
 }
 
+/// Output columns of a query, with their Kusto types.
+type Columns = Vec<(String, String)>;
+
 /// Runs `tests/kql/transform.mjs` on `file` with the stream `columns`: (errors, output columns).
-pub fn analyze(file: &str, columns: &[(String, String)]) -> (Vec<String>, Vec<(String, String)>) {
-    analyze_over("source", file, columns)
+pub fn analyze(file: &str, columns: &[(String, String)]) -> (Vec<String>, Columns) {
+    analyze_over("source", &[file.to_string()], columns).remove(0)
 }
 
-/// Runs `tests/kql/transform.mjs` on `file` over the table `table` with `columns`.
-fn analyze_over(table: &str, file: &str, columns: &[(String, String)]) -> (Vec<String>, Vec<(String, String)>) {
+/// Runs `tests/kql/transform.mjs` on `files` over the table `table` with `columns` (one run, so
+/// Kusto.Language loads once): (errors, output columns) per file.
+fn analyze_over(table: &str, files: &[String], columns: &[(String, String)]) -> Vec<(Vec<String>, Columns)> {
     let root = repo();
     let package = root.join(".tools/node_modules/@kusto/language-service-next/Kusto.Language.Bridge.js");
     assert!(package.exists(), "{} is missing: run `bash tests/tools/setup.sh`", package.display());
     let list: Vec<String> = columns.iter().map(|(n, t)| format!("{n}:{t}")).collect();
     let out = Command::new("node")
         .arg(root.join("tests/kql/transform.mjs"))
-        .args(["--table", table, "--columns", &list.join(","), &root.join(file).display().to_string()])
+        .args(["--table", table, "--columns", &list.join(",")])
+        .args(files.iter().map(|f| root.join(f)))
         .output()
         .unwrap_or_else(|e| panic!("cannot run node: {e}"));
     assert!(out.status.success(), "transform.mjs failed: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("transform.mjs prints JSON");
-    let errors = v["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
-    let cols = v["columns"].as_array().unwrap();
-    let cols = cols.iter().map(|c| (c["name"].as_str().unwrap().into(), c["type"].as_str().unwrap().into())).collect();
-    (errors, cols)
+    let results: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("transform.mjs prints JSON lines");
+            let errors = v["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
+            let cols = v["columns"].as_array().unwrap().iter();
+            let cols = cols.map(|c| (c["name"].as_str().unwrap().into(), c["type"].as_str().unwrap().into())).collect();
+            (errors, cols)
+        })
+        .collect();
+    assert_eq!(results.len(), files.len(), "one result per file");
+    results
 }
 
 fn stream() -> Vec<(String, String)> {
@@ -301,15 +313,16 @@ fn query_errors(queries: &[String]) -> Vec<Vec<String>> {
     let columns: Vec<(String, String)> = table_columns().into_iter().collect();
     let dir = std::env::temp_dir().join(format!("flowlog-sentinel-queries-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = queries
+    let files: Vec<String> = queries
         .iter()
         .enumerate()
         .map(|(i, q)| {
             let file = dir.join(format!("q{i}.kql"));
             std::fs::write(&file, format!("{IM_NETWORK_SESSION}{q}")).unwrap();
-            analyze_over("ASimNetworkSessionLogs", &file.display().to_string(), &columns).0
+            file.display().to_string()
         })
         .collect();
+    let out = analyze_over("ASimNetworkSessionLogs", &files, &columns).into_iter().map(|(errors, _)| errors).collect();
     std::fs::remove_dir_all(&dir).ok();
     out
 }
