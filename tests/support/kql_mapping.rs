@@ -4,6 +4,7 @@
 //! Only the shapes flowlog's scripts use are understood: a source table, then `where`, `extend`,
 //! `project` and `project-away` stages. An expression that is only the name of an earlier
 //! computed column is replaced by that column's expression, so aliases resolve to row fields.
+#![allow(dead_code)]
 
 /// Output columns in order, each with the expression (text as written) that produces it.
 #[derive(Debug, Default)]
