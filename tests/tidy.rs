@@ -1,7 +1,9 @@
 //! The layering rule, checked on the source text: domain <- pipeline <- {local, azure} <- app.
 //!
 //! Imports are read as `crate::<layer>::<module>` paths (the tree uses no grouped `crate::{..}`
-//! imports). Comments are ignored, so prose may still name what code must not use.
+//! imports). Comments are ignored, so prose may still name what code must not use. Inside the
+//! engine, where modules name each other by `super::` paths, those are followed too: no module
+//! there imports one that imports it back.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -134,13 +136,15 @@ fn violations(root: &Path) -> Vec<String> {
     found
 }
 
+/// Unit tests may use any module of their layer (a parser's test encodes rows to compare).
+fn is_test(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "tests.rs" || n.to_string_lossy().ends_with("_tests.rs"))
+}
+
 /// Cycles between the modules of one layer (`domain::format` -> `domain::row` -> `domain::format`).
 fn cycles(root: &Path) -> Vec<String> {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // Unit tests may use any module of their layer (a parser's test encodes rows to compare).
-    let is_test =
-        |s: &Source| s.path.file_name().is_some_and(|n| n == "tests.rs" || n.to_string_lossy().ends_with("_tests.rs"));
-    for s in load(root).into_iter().filter(|s| !is_test(s)) {
+    for s in load(root).into_iter().filter(|s| !is_test(&s.path)) {
         let from = format!("{}::{}", s.layer, s.module);
         let node = edges.entry(from.clone()).or_default();
         for (_, line) in &s.code {
@@ -152,6 +156,11 @@ fn cycles(root: &Path) -> Vec<String> {
             }
         }
     }
+    find_cycles(&edges)
+}
+
+/// Every path from a node back to itself, one line each.
+fn find_cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut found = Vec::new();
     for start in edges.keys() {
         // Depth-first search for a path back to `start`.
@@ -172,6 +181,133 @@ fn cycles(root: &Path) -> Vec<String> {
     found
 }
 
+/// The module path of a file under `src` (`pipeline/engine/read/mod.rs` -> pipeline, engine, read).
+fn module_path(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The code of a file without comments and without its inline `#[cfg(test)] mod tests`.
+fn code_outside_tests(text: &str) -> String {
+    let lines: Vec<String> = text.lines().map(strip_comment).collect();
+    let end = (1..lines.len())
+        .find(|&i| lines[i].trim_start().starts_with("mod tests") && lines[i - 1].trim() == "#[cfg(test)]")
+        .map_or(lines.len(), |i| i - 1);
+    lines[..end].join("\n")
+}
+
+/// Every module path `code` names, made absolute for a file of module `at`: `crate::a::b`,
+/// `super::b` and `super::{b, c::{D, E}}` (groups possibly over several lines).
+fn named_paths(code: &str, at: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for i in (0..code.len()).filter(|&i| code.is_char_boundary(i)) {
+        let before = i.checked_sub(1).map(|j| code.as_bytes()[j]);
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':') {
+            continue;
+        }
+        let (mut base, mut rest) = if let Some(r) = code[i..].strip_prefix("crate::") {
+            (Vec::new(), r)
+        } else if code[i..].starts_with("super::") {
+            (at.to_vec(), &code[i..])
+        } else {
+            continue;
+        };
+        while let Some(r) = rest.strip_prefix("super::") {
+            base.pop();
+            rest = r;
+        }
+        expand(base, rest, &mut out);
+    }
+    out
+}
+
+/// The paths `rest` adds to `base`: `a::b::C` one, `{a, b::{C, D}}` one per item.
+fn expand(mut base: Vec<String>, rest: &str, out: &mut Vec<Vec<String>>) {
+    let rest = rest.trim_start();
+    if let Some(group) = rest.strip_prefix('{') {
+        let (mut depth, mut from) = (0usize, 0);
+        for (i, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth > 0 => depth -= 1,
+                ',' | '}' if depth == 0 => {
+                    expand(base.clone(), &group[from..i], out);
+                    if c == '}' {
+                        return;
+                    }
+                    from = i + 1;
+                }
+                _ => {}
+            }
+        }
+        return;
+    }
+    let ident: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    if !ident.is_empty() {
+        base.push(ident.clone());
+        if let Some(next) = rest[ident.len()..].strip_prefix("::") {
+            return expand(base, next, out);
+        }
+    }
+    out.push(base);
+}
+
+/// Cycles between the modules directly inside `src/<dir>` (a directory module counts as one,
+/// whatever its files import). The parent module is left out: its children use its items by nature.
+fn cycles_inside(root: &Path, dir: &[&str]) -> Vec<String> {
+    let src = root.join("src");
+    let mut files = Vec::new();
+    rust_files(&dir.iter().fold(src.clone(), |p, d| p.join(d)), &mut files);
+    let depth = dir.len() + 1;
+    let node_of =
+        |path: &[String]| (path.len() >= depth && path[..dir.len()] == *dir).then(|| path[..depth].join("::"));
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut code = Vec::new();
+    for path in files.into_iter().filter(|p| !is_test(p)) {
+        let module = module_path(path.strip_prefix(&src).unwrap());
+        if let Some(node) = node_of(&module) {
+            edges.entry(node.clone()).or_default();
+            code.push((node, module, code_outside_tests(&std::fs::read_to_string(&path).unwrap())));
+        }
+    }
+    for (from, module, text) in code {
+        for named in named_paths(&text, &module) {
+            if let Some(to) = node_of(&named).filter(|to| *to != from && edges.contains_key(to)) {
+                edges.get_mut(&from).unwrap().insert(to);
+            }
+        }
+    }
+    find_cycles(&edges)
+}
+
+/// `src/pipeline/engine` and every directory module below it.
+fn engine_dirs(root: &Path) -> Vec<Vec<String>> {
+    let base = ["pipeline", "engine"];
+    let mut out = vec![base.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    let mut i = 0;
+    while i < out.len() {
+        let dir = out[i].iter().fold(root.join("src"), |p, d| p.join(d));
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.push([out[i].clone(), vec![path.file_name().unwrap().to_string_lossy().to_string()]].concat());
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+fn engine_cycles(root: &Path) -> Vec<String> {
+    engine_dirs(root)
+        .iter()
+        .flat_map(|d| cycles_inside(root, &d.iter().map(String::as_str).collect::<Vec<_>>()))
+        .collect()
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -186,6 +322,12 @@ fn layers_import_one_way_and_the_domain_is_pure() {
 fn modules_of_a_layer_form_no_cycle() {
     let c = cycles(&repo());
     assert!(c.is_empty(), "import cycles:\n{}", c.join("\n"));
+}
+
+#[test]
+fn modules_inside_the_engine_form_no_cycle() {
+    let c = engine_cycles(&repo());
+    assert!(c.is_empty(), "import cycles inside the engine:\n{}", c.join("\n"));
 }
 
 /// The checker itself catches what it must: a copy of the tree with forbidden imports planted.
@@ -217,4 +359,16 @@ fn the_checker_fails_on_planted_violations() {
     plant("domain/x/m.rs", "use crate::domain::y::A;\n");
     plant("domain/y/m.rs", "use crate::domain::x::B;\n");
     assert!(cycles(dir.path()).iter().any(|c| c.contains("domain::x -> domain::y")), "{:?}", cycles(dir.path()));
+    // Inside the engine: `super::` paths, grouped over lines, and a directory module as one.
+    plant("pipeline/engine/mod.rs", "mod p;\nmod q;\nuse p::A;\n");
+    plant("pipeline/engine/p.rs", "use super::{\n    Engine,\n    q::{B, C},\n};\n");
+    plant("pipeline/engine/q/mod.rs", "mod r;\n#[cfg(test)]\nmod tests {\n    use super::super::p;\n}\n");
+    assert!(engine_cycles(dir.path()).is_empty(), "{:?}", engine_cycles(dir.path()));
+    plant("pipeline/engine/q/r.rs", "fn f() { crate::pipeline::engine::p::A::new(); }\n");
+    let c = engine_cycles(dir.path());
+    assert!(c.iter().any(|c| c.contains("pipeline::engine::p -> pipeline::engine::q")), "{c:?}");
+    plant("pipeline/engine/q/r.rs", "use super::s::S;\n");
+    plant("pipeline/engine/q/s.rs", "use super::super::super::engine::q::r::R;\n");
+    let c = engine_cycles(dir.path());
+    assert!(c.iter().any(|c| c.contains("pipeline::engine::q::r -> pipeline::engine::q::s")), "{c:?}");
 }

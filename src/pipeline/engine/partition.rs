@@ -349,7 +349,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 }
 
 /// Runs `f` when dropped, so a gauge is decremented on every exit path.
-pub(super) fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
+fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     struct Guard<F: FnMut()>(F);
     impl<F: FnMut()> Drop for Guard<F> {
         fn drop(&mut self) {
