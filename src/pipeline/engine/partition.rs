@@ -6,8 +6,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::blob::BlobOutcome;
 use super::lane::{Claim, Lane};
+use super::read::BlobOutcome;
 use super::read_slot::{self, Slot};
 use super::retry::with_retry;
 use crate::domain::blob_name::BlobName;
