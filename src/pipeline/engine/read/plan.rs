@@ -25,6 +25,8 @@ use crate::pipeline::row_sink::RowSink;
 pub(super) type Planned<'a> = ControlFlow<Attempt, (BlobRead<'a>, Option<ChunkStream>)>;
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
+    /// Decides what to read of `blob`, whose stored offset is `loaded`: nothing (the attempt
+    /// ends), or a range with the read set up for it (a new generation's, if it was recreated).
     pub(super) async fn plan<'a>(
         &self,
         blob: &'a BlobName,
