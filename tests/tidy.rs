@@ -1,9 +1,16 @@
 //! The layering rule, checked on the source text: domain <- pipeline <- {local, azure} <- app.
 //!
 //! Imports are read as `crate::<layer>::<module>` paths (the tree uses no grouped `crate::{..}`
-//! imports). Comments are ignored, so prose may still name what code must not use.
+//! imports). Comments are ignored, so prose may still name what code must not use. Inside the
+//! engine, where modules name each other by `super::` paths, those are followed too: no module
+//! there imports one that imports it back.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+#[path = "tidy/engine.rs"]
+mod engine;
+
+use engine::engine_cycles;
 
 const LAYERS: [&str; 5] = ["domain", "pipeline", "local", "azure", "app"];
 
@@ -134,13 +141,15 @@ fn violations(root: &Path) -> Vec<String> {
     found
 }
 
+/// Unit tests may use any module of their layer (a parser's test encodes rows to compare).
+fn is_test(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "tests.rs" || n.to_string_lossy().ends_with("_tests.rs"))
+}
+
 /// Cycles between the modules of one layer (`domain::format` -> `domain::row` -> `domain::format`).
 fn cycles(root: &Path) -> Vec<String> {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // Unit tests may use any module of their layer (a parser's test encodes rows to compare).
-    let is_test =
-        |s: &Source| s.path.file_name().is_some_and(|n| n == "tests.rs" || n.to_string_lossy().ends_with("_tests.rs"));
-    for s in load(root).into_iter().filter(|s| !is_test(s)) {
+    for s in load(root).into_iter().filter(|s| !is_test(&s.path)) {
         let from = format!("{}::{}", s.layer, s.module);
         let node = edges.entry(from.clone()).or_default();
         for (_, line) in &s.code {
@@ -152,6 +161,11 @@ fn cycles(root: &Path) -> Vec<String> {
             }
         }
     }
+    find_cycles(&edges)
+}
+
+/// Every path from a node back to itself, one line each.
+fn find_cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut found = Vec::new();
     for start in edges.keys() {
         // Depth-first search for a path back to `start`.
@@ -188,6 +202,12 @@ fn modules_of_a_layer_form_no_cycle() {
     assert!(c.is_empty(), "import cycles:\n{}", c.join("\n"));
 }
 
+#[test]
+fn modules_inside_the_engine_form_no_cycle() {
+    let c = engine_cycles(&repo());
+    assert!(c.is_empty(), "import cycles inside the engine:\n{}", c.join("\n"));
+}
+
 /// The checker itself catches what it must: a copy of the tree with forbidden imports planted.
 #[test]
 fn the_checker_fails_on_planted_violations() {
@@ -217,4 +237,16 @@ fn the_checker_fails_on_planted_violations() {
     plant("domain/x/m.rs", "use crate::domain::y::A;\n");
     plant("domain/y/m.rs", "use crate::domain::x::B;\n");
     assert!(cycles(dir.path()).iter().any(|c| c.contains("domain::x -> domain::y")), "{:?}", cycles(dir.path()));
+    // Inside the engine: `super::` paths, grouped over lines, and a directory module as one.
+    plant("pipeline/engine/mod.rs", "mod p;\nmod q;\nuse p::A;\n");
+    plant("pipeline/engine/p.rs", "use super::{\n    Engine,\n    q::{B, C},\n};\n");
+    plant("pipeline/engine/q/mod.rs", "mod r;\n#[cfg(test)]\nmod tests {\n    use super::super::p;\n}\n");
+    assert!(engine_cycles(dir.path()).is_empty(), "{:?}", engine_cycles(dir.path()));
+    plant("pipeline/engine/q/r.rs", "fn f() { crate::pipeline::engine::p::A::new(); }\n");
+    let c = engine_cycles(dir.path());
+    assert!(c.iter().any(|c| c.contains("pipeline::engine::p -> pipeline::engine::q")), "{c:?}");
+    plant("pipeline/engine/q/r.rs", "use super::s::S;\n");
+    plant("pipeline/engine/q/s.rs", "use super::super::super::engine::q::r::R;\n");
+    let c = engine_cycles(dir.path());
+    assert!(c.iter().any(|c| c.contains("pipeline::engine::q::r -> pipeline::engine::q::s")), "{c:?}");
 }

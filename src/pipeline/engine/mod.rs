@@ -2,15 +2,14 @@
 //! seams through the commit order, one task per change-feed partition.
 mod bad_records;
 mod bad_tuples;
-pub mod blob;
 mod collector;
 pub mod config;
-mod content;
 mod lane;
 mod offset_cache;
 mod packer;
 mod partition;
 mod pending;
+mod read;
 mod read_slot;
 mod reasons;
 pub mod retry;
@@ -23,9 +22,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use blob::BlobOutcome;
 pub use config::EngineConfig;
 pub use offset_cache::OffsetCache;
+pub use read::BlobOutcome;
 pub use retry::RetryPolicy;
 use state::EngineState;
 

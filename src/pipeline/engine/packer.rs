@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
-use super::partition::scopeguard;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::{FlushReason, Metrics};
@@ -84,6 +83,27 @@ impl Drop for BusyGuard {
     }
 }
 
+/// Counts a busy blob as waiting for as long as it waits, on every exit path.
+struct Waiting<'a> {
+    packer: &'a Packer,
+    step: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn count(packer: &'a Packer, step: usize) -> Self {
+        packer.busy_waiting.fetch_add(step, Ordering::SeqCst);
+        packer.changed.notify_waiters();
+        Waiting { packer, step }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.packer.busy_waiting.fetch_sub(self.step, Ordering::SeqCst);
+        self.packer.changed.notify_waiters();
+    }
+}
+
 impl Packer {
     pub fn busy(self: &Arc<Self>) -> BusyGuard {
         self.busy.fetch_add(1, Ordering::SeqCst);
@@ -142,13 +162,7 @@ impl Packer {
     /// its linger bound passed or nobody is left to add rows to it. `reading`: the blob is
     /// still busy (it reads on afterwards), but cannot add rows while it waits.
     pub async fn wait<S: RowSink>(&self, env: &Env<'_, S>, tickets: Vec<Ticket>, reading: bool) -> ServiceResult<()> {
-        let step = usize::from(reading);
-        self.busy_waiting.fetch_add(step, Ordering::SeqCst);
-        self.changed.notify_waiters();
-        let _waiting = scopeguard(|| {
-            self.busy_waiting.fetch_sub(step, Ordering::SeqCst);
-            self.changed.notify_waiters();
-        });
+        let _waiting = Waiting::count(self, usize::from(reading));
         for ticket in tickets {
             self.wait_one(env, ticket).await?;
         }

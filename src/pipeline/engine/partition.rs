@@ -6,8 +6,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::blob::BlobOutcome;
 use super::lane::{Claim, Lane};
+use super::read::BlobOutcome;
 use super::read_slot::{self, Slot};
 use super::retry::with_retry;
 use crate::domain::blob_name::BlobName;
@@ -349,7 +349,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
 }
 
 /// Runs `f` when dropped, so a gauge is decremented on every exit path.
-pub(super) fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
+fn scopeguard<F: FnMut()>(f: F) -> impl Drop {
     struct Guard<F: FnMut()>(F);
     impl<F: FnMut()> Drop for Guard<F> {
         fn drop(&mut self) {
