@@ -9,16 +9,13 @@ use flowlog::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore
 use futures::TryStreamExt;
 
 fn letter(raw: &[u8], at: &str) -> DeadLetter {
-    DeadLetter::new(
-        DeadLetterKind::Record,
-        Some("devstoreaccount1/insights-logs-flowlogflowevent/x/PT1H.json".into()),
-        Some((12, 12 + raw.len() as u64)),
-        "partition 3 sequence 42".into(),
-        "expected ',' or ']' at byte 7".into(),
-        raw,
-        1024,
-        at.into(),
-    )
+    DeadLetter::new(DeadLetterKind::Record, "expected ',' or ']' at byte 7".into(), at.into())
+        .about(
+            Some("devstoreaccount1/insights-logs-flowlogflowevent/x/PT1H.json".into()),
+            Some((12, 12 + raw.len() as u64)),
+            "partition 3 sequence 42".into(),
+        )
+        .with_raw(raw, 1024)
 }
 
 async fn read_back(container: &str, path: &str) -> DeadLetter {

@@ -53,16 +53,9 @@ async fn a_once_pass_reads_every_blob_delivers_rows_and_commits_offsets() {
             };
             offsets.save(&changed.blob, &state, None).await.unwrap();
             if bytes.is_empty() {
-                let letter = DeadLetter::new(
-                    DeadLetterKind::Blob,
-                    Some(changed.blob.to_string()),
-                    Some((12, end)),
-                    String::new(),
-                    "no records".into(),
-                    &bytes,
-                    1024,
-                    "2025-01-01T00:00:00Z".into(),
-                );
+                let letter = DeadLetter::new(DeadLetterKind::Blob, "no records".into(), "2025-01-01T00:00:00Z".into())
+                    .about(Some(changed.blob.to_string()), Some((12, end)), String::new())
+                    .with_raw(&bytes, 1024);
                 dead.put(&letter).await.unwrap();
             }
         }

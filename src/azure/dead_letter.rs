@@ -103,16 +103,9 @@ mod tests {
     use crate::pipeline::dead_letter::DeadLetterKind;
 
     fn letter(context: &str, at: &str) -> DeadLetter {
-        DeadLetter::new(
-            DeadLetterKind::Record,
-            Some("a/c/x/PT1H.json".into()),
-            Some((12, 40)),
-            context.into(),
-            "bad json".into(),
-            b"{oops",
-            100,
-            at.into(),
-        )
+        DeadLetter::new(DeadLetterKind::Record, "bad json".into(), at.into())
+            .about(Some("a/c/x/PT1H.json".into()), Some((12, 40)), context.into())
+            .with_raw(b"{oops", 100)
     }
 
     #[test]

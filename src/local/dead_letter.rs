@@ -78,16 +78,9 @@ mod tests {
     use super::*;
 
     fn letter(kind: DeadLetterKind, blob: Option<&str>, range: Option<(u64, u64)>, context: &str) -> DeadLetter {
-        DeadLetter::new(
-            kind,
-            blob.map(str::to_string),
-            range,
-            context.to_string(),
-            "bad record".to_string(),
-            b"{\"time\":",
-            1024,
-            "2025-01-01T00:00:00Z".to_string(),
-        )
+        DeadLetter::new(kind, "bad record".to_string(), "2025-01-01T00:00:00Z".to_string())
+            .about(blob.map(str::to_string), range, context.to_string())
+            .with_raw(b"{\"time\":", 1024)
     }
 
     fn files(dir: &Path) -> Vec<String> {

@@ -64,25 +64,37 @@ pub enum RawEncoding {
 }
 
 impl DeadLetter {
-    /// Builds a dead letter, keeping at most `limit` bytes of `raw`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        kind: DeadLetterKind,
-        blob: Option<String>,
-        range: Option<(u64, u64)>,
-        context: String,
-        error: String,
-        raw: &[u8],
-        limit: usize,
-        at: String,
-    ) -> Self {
+    /// A dead letter of `kind` saying `error`, recorded `at`; `about` and `with_raw` add where
+    /// it happened and the bytes concerned (a builder, because most failures know only some of
+    /// these and a long positional list mixed them up too easily).
+    pub fn new(kind: DeadLetterKind, error: String, at: String) -> Self {
+        DeadLetter {
+            kind,
+            blob: None,
+            range: None,
+            context: String::new(),
+            error,
+            raw: String::new(),
+            raw_encoding: RawEncoding::Utf8,
+            raw_len: 0,
+            at,
+        }
+    }
+
+    /// The blob, the byte range `[start, end)` and any further context of the failure.
+    pub fn about(self, blob: Option<String>, range: Option<(u64, u64)>, context: String) -> Self {
+        DeadLetter { blob, range, context, ..self }
+    }
+
+    /// The raw input, keeping at most `limit` bytes of it (`raw_len` records the whole length).
+    pub fn with_raw(self, raw: &[u8], limit: usize) -> Self {
         use base64::Engine as _;
         let kept = &raw[..raw.len().min(limit)];
         let (raw_text, raw_encoding) = match std::str::from_utf8(kept) {
             Ok(s) => (s.to_string(), RawEncoding::Utf8),
             Err(_) => (base64::engine::general_purpose::STANDARD.encode(kept), RawEncoding::Base64),
         };
-        DeadLetter { kind, blob, range, context, error, raw: raw_text, raw_encoding, raw_len: raw.len() as u64, at }
+        DeadLetter { raw: raw_text, raw_encoding, raw_len: raw.len() as u64, ..self }
     }
 }
 

@@ -58,16 +58,13 @@ impl BadRecords {
         tracing::warn!(blob, bad_records = this.count, start = first, end, reasons = %error, "bad records dead-lettered (the records around them were delivered)");
         Some(DeadLetter {
             raw_len: this.raw_len,
-            ..DeadLetter::new(
-                DeadLetterKind::Record,
-                this.blob,
-                Some((first, end)),
-                format!("{} bad records from byte {first} to byte {end}", this.count),
-                error,
-                &this.raw,
-                raw_limit,
-                at.to_string(),
-            )
+            ..DeadLetter::new(DeadLetterKind::Record, error, at.to_string())
+                .about(
+                    this.blob,
+                    Some((first, end)),
+                    format!("{} bad records from byte {first} to byte {end}", this.count),
+                )
+                .with_raw(&this.raw, raw_limit)
         })
     }
 }

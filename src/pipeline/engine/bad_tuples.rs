@@ -61,16 +61,13 @@ impl BadTuples {
         tracing::warn!(blob = this.blob.as_deref().unwrap_or("-"), bad_tuples = this.count, first_record = first, last_record = last, reasons = %error, "bad flow tuples dead-lettered (their records' other tuples were delivered)");
         Some(DeadLetter {
             raw_len: this.raw_len,
-            ..DeadLetter::new(
-                DeadLetterKind::Tuple,
-                this.blob,
-                Some((first, last)),
-                format!("{} bad tuples in records from byte {first} to byte {last}", this.count),
-                error,
-                &this.raw,
-                raw_limit,
-                at.to_string(),
-            )
+            ..DeadLetter::new(DeadLetterKind::Tuple, error, at.to_string())
+                .about(
+                    this.blob,
+                    Some((first, last)),
+                    format!("{} bad tuples in records from byte {first} to byte {last}", this.count),
+                )
+                .with_raw(&this.raw, raw_limit)
         })
     }
 }

@@ -201,19 +201,16 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 EventBody::Invalid { reason, raw } => {
                     self.metrics.event(EventOutcome::Invalid);
                     tracing::warn!(partition, sequence = ev.position.sequence, reason, "invalid event dead-lettered");
-                    let letter = DeadLetter::new(
-                        DeadLetterKind::Event,
-                        None,
-                        None,
-                        format!(
-                            "partition {partition} sequence {} event offset {}",
-                            ev.position.sequence, ev.position.event_offset
-                        ),
-                        reason.clone(),
-                        raw,
-                        self.cfg.dead_letter_raw_limit,
-                        self.now_rfc3339(),
-                    );
+                    let letter = DeadLetter::new(DeadLetterKind::Event, reason.clone(), self.now_rfc3339())
+                        .about(
+                            None,
+                            None,
+                            format!(
+                                "partition {partition} sequence {} event offset {}",
+                                ev.position.sequence, ev.position.event_offset
+                            ),
+                        )
+                        .with_raw(raw, self.cfg.dead_letter_raw_limit);
                     self.put_dead_letter(&letter).await?;
                 }
             }
@@ -313,15 +310,10 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         content_length: u64,
         error: &str,
     ) -> ServiceResult<()> {
-        let letter = DeadLetter::new(
-            DeadLetterKind::Blob,
+        let letter = DeadLetter::new(DeadLetterKind::Blob, error.to_string(), self.now_rfc3339()).about(
             Some(blob.to_string()),
             Some((0, content_length)),
             format!("content length {content_length}"),
-            error.to_string(),
-            &[],
-            0,
-            self.now_rfc3339(),
         );
         self.put_dead_letter(&letter).await
     }
