@@ -8,6 +8,8 @@ pub mod azure;
 pub mod credential;
 #[cfg(feature = "azure")]
 pub mod hubs;
+#[cfg(feature = "azure")]
+pub mod log_analytics;
 pub mod local;
 pub mod report;
 

@@ -3,6 +3,8 @@
 #[cfg(feature = "azure")]
 pub mod azure;
 pub mod local;
+#[cfg(feature = "azure")]
+pub mod output;
 mod local_hint;
 #[cfg(feature = "azure")]
 pub mod preflight;
