@@ -57,7 +57,8 @@ async fn setup(gzip: bool, token: String, timeout: Duration) -> Setup {
         timeout,
     };
     let metrics = Arc::new(Metrics::new());
-    let retry = RetryPolicy { min_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100), max_attempts: 6 };
+    let retry =
+        RetryPolicy { min_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100), max_attempts: 6 };
     let sink = LogsIngestionSink::new(target, gzip, retry, metrics.clone()).unwrap();
     Setup { fake, sink, metrics }
 }

@@ -8,11 +8,11 @@ use crate::azure::sources::AllowedSources;
 use azure_core::credentials::TokenCredential;
 
 use crate::app::config::{AzureConfig, CredentialKind, HubRef, LogAnalyticsConfig, StorageSecret};
-use crate::azure::logs_ingestion::Target;
 use crate::azure::blob_store::AzureBlobAccount;
 use crate::azure::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
 use crate::azure::endpoint::AccountEndpoint;
 use crate::azure::eventhubs::HubTarget;
+use crate::azure::logs_ingestion::Target;
 use crate::azure::sas::{AccountKey, SasToken};
 use crate::azure::static_token::StaticToken;
 

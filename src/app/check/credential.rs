@@ -35,9 +35,8 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
         ("sources", &az.sources_secret),
         ("dead_letter", &az.dead_letter.secret),
     ];
-    let hubs: Vec<(&str, &HubRef)> = std::iter::once(("input", &az.input))
-        .chain(az.output_hub().map(|h| ("output", h)))
-        .collect();
+    let hubs: Vec<(&str, &HubRef)> =
+        std::iter::once(("input", &az.input)).chain(az.output_hub().map(|h| ("output", h))).collect();
     // The Logs Ingestion output takes a token for Azure Monitor, or a fixed one.
     let monitor = match &az.output {
         OutputTarget::LogAnalytics(la) => Some(la.token.is_none()),

@@ -8,9 +8,9 @@ pub mod azure;
 pub mod credential;
 #[cfg(feature = "azure")]
 pub mod hubs;
+pub mod local;
 #[cfg(feature = "azure")]
 pub mod log_analytics;
-pub mod local;
 pub mod report;
 
 use std::path::PathBuf;

@@ -320,9 +320,15 @@ fn log_analytics_output_is_parsed_at_the_edge_with_errors_naming_the_setting() {
     let error = |vars: &[(&str, &str)]| parse(vars).unwrap_err().to_string();
     let e = error(&[("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id)]);
     assert!(e.contains("log_analytics.endpoint is required"), "{e}");
-    let e = error(&[("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://dce.example"), ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id)]);
+    let e = error(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://dce.example"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id),
+    ]);
     assert!(e.contains("log_analytics.endpoint") && e.contains("https://"), "{e}");
-    let e = error(&[("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://127.0.0.1:9"), ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", "dcr-x/..")]);
+    let e = error(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://127.0.0.1:9"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", "dcr-x/.."),
+    ]);
     assert!(e.contains("log_analytics.dcr_immutable_id"), "{e}");
     let e = error(&[
         ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://127.0.0.1:9"),

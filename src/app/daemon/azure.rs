@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
 
+use super::output::OutputSink;
 use super::session::Session;
 use crate::app::azure_wiring::{Credentials, endpoint, source_accounts};
-use super::output::OutputSink;
 use crate::app::config::{AzureConfig, Config, ContainerRef, OutputTarget};
-use crate::azure::logs_ingestion::LogsIngestionSink;
 use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
 use crate::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::logs_ingestion::LogsIngestionSink;
 use crate::azure::reconnecting::Probing;
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;

@@ -3,9 +3,9 @@
 #[cfg(feature = "azure")]
 pub mod azure;
 pub mod local;
+mod local_hint;
 #[cfg(feature = "azure")]
 pub mod output;
-mod local_hint;
 #[cfg(feature = "azure")]
 pub mod preflight;
 pub mod progress;

@@ -16,9 +16,8 @@ pub fn parse(value: &str, now: OffsetDateTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     }
-    let format = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
+    let format =
+        format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
     let at = time::PrimitiveDateTime::parse(value, &format).ok()?.assume_utc();
     let wait = at - now;
     Some(if wait.is_negative() { Duration::ZERO } else { Duration::try_from(wait).ok()?.min(MAX_RETRY_AFTER) })

@@ -17,11 +17,15 @@ pub async fn empty_call(client: &Client) -> Result<String, ProbeError> {
     let target = client.target();
     match answer {
         Answer::Accepted => Ok("an empty call was accepted (204)".into()),
-        Answer::Refused { status: 400, detail } => {
-            Ok(format!("authenticated, rule and stream found; the empty probe array was refused as expected (400 {detail})"))
+        Answer::Refused { status: 400, detail } => Ok(format!(
+            "authenticated, rule and stream found; the empty probe array was refused as expected (400 {detail})"
+        )),
+        Answer::Refused { status: 401, detail } => {
+            Err(ProbeError::new(FailureClass::Credential, format!("401 {detail}")))
         }
-        Answer::Refused { status: 401, detail } => Err(ProbeError::new(FailureClass::Credential, format!("401 {detail}"))),
-        Answer::Refused { status: 403, detail } => Err(ProbeError::new(FailureClass::Forbidden, format!("403 {detail}"))),
+        Answer::Refused { status: 403, detail } => {
+            Err(ProbeError::new(FailureClass::Forbidden, format!("403 {detail}")))
+        }
         Answer::Refused { status: 404, detail } => Err(ProbeError::new(
             FailureClass::NotFound,
             format!("404 for rule {} stream {}: {detail}", target.dcr_immutable_id, target.stream),
@@ -30,10 +34,9 @@ pub async fn empty_call(client: &Client) -> Result<String, ProbeError> {
         Answer::TooLarge => Err(ProbeError::new(FailureClass::Other, "413 for an empty array".to_string())),
         Answer::Throttled { .. } => Err(ProbeError::new(FailureClass::Unavailable, "429 (throttled)".to_string())),
         Answer::ServerError { status, .. } => Err(ProbeError::new(FailureClass::Unavailable, format!("{status}"))),
-        Answer::Unanswered => Err(ProbeError::new(
-            FailureClass::Timeout,
-            format!("no answer within {} s", target.timeout.as_secs_f32()),
-        )),
+        Answer::Unanswered => {
+            Err(ProbeError::new(FailureClass::Timeout, format!("no answer within {} s", target.timeout.as_secs_f32())))
+        }
         Answer::Failed(text) => Err(ProbeError::new(FailureClass::of_text(&text), text)),
     }
 }

@@ -79,8 +79,11 @@ struct LogsIngestionArgs {
 /// `logs-ingestion`: serves until SIGTERM/Ctrl-C; prints the endpoint once it accepts.
 async fn logs_ingestion(args: &LogsIngestionArgs) -> anyhow::Result<()> {
     use eventhubs_emulator::logs_ingestion::{LogsIngestion, LogsIngestionConfig};
-    let config =
-        LogsIngestionConfig { dcr_immutable_id: args.dcr.clone(), stream: args.stream.clone(), max_body: args.max_body };
+    let config = LogsIngestionConfig {
+        dcr_immutable_id: args.dcr.clone(),
+        stream: args.stream.clone(),
+        max_body: args.max_body,
+    };
     let fake = LogsIngestion::start(config, &args.listen).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "logs ingestion on {}", fake.endpoint())?;

@@ -73,7 +73,11 @@ fn authorize(header: Option<&str>) -> Result<(), Refusal> {
         ));
     }
     if claims["sub"].as_str() == Some(NO_ROLE_SUBJECT) {
-        return Err(refuse(403, "OperationFailed", "the identity lacks Microsoft.Insights/Telemetry/Write on the rule"));
+        return Err(refuse(
+            403,
+            "OperationFailed",
+            "the identity lacks Microsoft.Insights/Telemetry/Write on the rule",
+        ));
     }
     Ok(())
 }
@@ -102,10 +106,10 @@ mod tests {
         let path = format!("/dataCollectionRules/{}/streams/{}?api-version=2023-01-01", c.dcr_immutable_id, c.stream);
         let good = Some(test_token(MONITOR_AUDIENCE, "flowlog"));
         let status = |r: &Request| judge(r, &c).map(|_| 204).unwrap_or_else(|(s, _)| s);
-        assert_eq!(judge(&request(good.clone(), &path, br#"[{"a":1},{"b":2}]"#, false), &c).unwrap(), [
-            r#"{"a":1}"#,
-            r#"{"b":2}"#
-        ]);
+        assert_eq!(
+            judge(&request(good.clone(), &path, br#"[{"a":1},{"b":2}]"#, false), &c).unwrap(),
+            [r#"{"a":1}"#, r#"{"b":2}"#]
+        );
         assert_eq!(status(&request(None, &path, b"[]", false)), 401);
         assert_eq!(status(&request(Some(test_token("https://storage.azure.com", "x")), &path, b"[]", false)), 401);
         assert_eq!(status(&request(Some(test_token(MONITOR_AUDIENCE, NO_ROLE_SUBJECT)), &path, b"[]", false)), 403);

@@ -75,7 +75,7 @@ pub enum Fault {
     Silence,
     /// The connection is reset (TCP RST) before anything is stored.
     Reset,
-    /// 413 whatever the size.
+    /// 413 whatever the size, for the next call of two rows or more (one row cannot be split).
     TooLarge,
 }
 
