@@ -60,12 +60,6 @@ impl LogsIngestionSink {
         Ok(LogsIngestionSink { client: Client::new(target)?, gzip, max_call: split::MAX_CALL_BYTES, retry, metrics })
     }
 
-    /// Calls of at most `bytes` of JSON each (tests use small calls; never above the default).
-    pub fn with_max_call(mut self, bytes: usize) -> Self {
-        self.max_call = bytes.clamp(64, split::MAX_CALL_BYTES);
-        self
-    }
-
     pub fn client(&self) -> &Client {
         &self.client
     }
