@@ -3,9 +3,12 @@
 use std::ops::Range;
 
 /// The documented limit of one Logs Ingestion API call: 1 MB, for compressed and uncompressed
-/// data alike ("Azure Monitor service limits", Logs Ingestion API: "Maximum size of API call:
-/// 1 MB, both compressed and uncompressed data"; Microsoft's own SDK, azure-monitor-ingestion,
-/// cuts its uncompressed JSON at 1 MiB before gzip). So the uncompressed array is what is sized.
+/// data alike (Azure Monitor service limits, section "Logs Ingestion API"
+/// (learn.microsoft.com/azure/azure-monitor/service-limits#logs-ingestion-api): "Maximum size of
+/// API call: 1 MB. Both compressed and uncompressed data."; Microsoft's Python SDK,
+/// azure-monitor-ingestion, likewise cuts its uncompressed JSON at 1 MiB before gzip). So the
+/// uncompressed array is what is sized; gzip saves bandwidth, not calls. The same table limits a
+/// rule to 2 GB and 12,000 requests per minute, answered with 429 and `Retry-After`.
 pub const DOCUMENTED_CALL_BYTES: usize = 1_000_000;
 
 /// What flowlog puts in one call, at most: 10% under the documented figure, for the service's
