@@ -68,7 +68,7 @@ fn the_quick_start_sed_gives_a_working_configuration_with_the_readers_names() {
     let Mode::Azure(az) = cfg.mode else { panic!("not Azure mode") };
     assert_eq!(az.credential, CredentialKind::AzureCli);
     assert_eq!(az.input.namespace, "my-hubs.servicebus.windows.net");
-    assert_eq!(az.output.namespace, "my-hubs.servicebus.windows.net");
+    assert_eq!(az.output_hub().expect("an output hub").namespace, "my-hubs.servicebus.windows.net");
     assert_eq!(az.checkpoints.account_url, "https://mystate.blob.core.windows.net");
     assert_eq!(az.dead_letter.account_url, "https://mystate.blob.core.windows.net");
     assert_eq!(az.offsets_account_url, "https://mystate.table.core.windows.net");

@@ -17,6 +17,8 @@
 # STACK_FLOWLOG and STACK_EMULATOR name binaries to use instead of building target/debug/flowlog
 # and target/debug/eventhubs-emulator (the docs test passes its own).
 # The emulator keeps its events in $STACK_DIR/eventhubs, so a restarted stack still holds them.
+# STACK_OUTPUT=log_analytics sends rows to the emulator's fake Logs Ingestion API instead
+# (output.kind = "log_analytics"; LOGS_INGESTION_ENDPOINT/control/rows lists what it stored).
 stack_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
 
 stack_start() {
@@ -55,6 +57,32 @@ stack_start() {
     sleep 0.1
   done
   export EMULATOR_ENDPOINT="amqp://127.0.0.1:$port" EMULATOR_CONTROL="http://127.0.0.1:$control"
+  # STACK_OUTPUT=log_analytics: rows go to the emulator's fake Logs Ingestion API instead of the
+  # output hub (stored rows: curl -s "$LOGS_INGESTION_ENDPOINT/control/rows").
+  local output_section="namespace = \"flowlog-local.servicebus.windows.net\"
+hub = \"flowlog-rows\"
+endpoint = \"$EMULATOR_ENDPOINT\""
+  if [ "${STACK_OUTPUT:-eventhubs}" = log_analytics ]; then
+    local la_port; la_port=$(azurite_free_port)
+    "$emulator" logs-ingestion --listen "127.0.0.1:$la_port" >"$STACK_DIR/logs-ingestion.log" 2>&1 &
+    LOGS_INGESTION_PID=$!
+    export LOGS_INGESTION_PID LOGS_INGESTION_ENDPOINT="http://127.0.0.1:$la_port"
+    for i in $(seq 1 300); do
+      grep -q "logs ingestion on" "$STACK_DIR/logs-ingestion.log" 2>/dev/null && break
+      kill -0 "$LOGS_INGESTION_PID" 2>/dev/null || { cat "$STACK_DIR/logs-ingestion.log" >&2; return 1; }
+      sleep 0.1
+    done
+    output_section="kind = \"log_analytics\"
+
+[log_analytics]
+endpoint = \"$LOGS_INGESTION_ENDPOINT\"
+dcr_immutable_id = \"dcr-00000000000000000000000000000001\"
+stream = \"Custom-FlowlogRows\""
+    # An unsigned token for the fake: it checks only the audience (aud).
+    local b64url='base64 -w0 | tr "+/" "-_" | tr -d "="'
+    FLOWLOG_LOG_ANALYTICS_TOKEN="$(printf '{"alg":"none","typ":"JWT"}' | eval "$b64url").$(printf '{"aud":"https://monitor.azure.com","sub":"flowlog"}' | eval "$b64url")."
+    export FLOWLOG_LOG_ANALYTICS_TOKEN
+  fi
   # The daemon's ops server: one daemon per config (a second one, e.g. a replica, needs --listen).
   export STACK_METRICS_URL="http://127.0.0.1:$ops/metrics"
   cat >"$STACK_DIR/flowlog.toml" <<TOML
@@ -81,9 +109,7 @@ table = "flowlogoffsets"
 allowed = ["$AZURITE_BLOB_ENDPOINT/insights-logs-flowlogflowevent", "$AZURITE_BLOB_ENDPOINT/insights-logs-networksecuritygroupflowevent"]
 
 [output]
-namespace = "flowlog-local.servicebus.windows.net"
-hub = "flowlog-rows"
-endpoint = "$EMULATOR_ENDPOINT"
+$output_section
 
 [dead_letter]
 account_url = "$AZURITE_BLOB_ENDPOINT"
@@ -158,6 +184,7 @@ stack_kill() {
 stack_stop() {
   [ -z "${STACK_DAEMON_PID:-}" ] || stack_kill "$STACK_DAEMON_PID"
   [ -z "${EMULATOR_PID:-}" ] || stack_kill "$EMULATOR_PID"
+  [ -z "${LOGS_INGESTION_PID:-}" ] || stack_kill "$LOGS_INGESTION_PID"
   azurite_stop
   return 0
 }

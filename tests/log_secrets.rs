@@ -93,3 +93,59 @@ listen = "off"
         lines.len()
     );
 }
+
+/// The Logs Ingestion bearer token never reaches the log either: `flowlog check` at
+/// `RUST_LOG=trace` posts to the fake Logs Ingestion API with the token (the fake accepts it, so
+/// the request was made) and prints nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_ingestion_token_never_reaches_the_log_even_at_trace() {
+    use eventhubs_emulator::logs_ingestion::{LogsIngestion, LogsIngestionConfig, MONITOR_AUDIENCE, test_token};
+    let fake = LogsIngestion::start(LogsIngestionConfig::default(), "127.0.0.1:0").await.unwrap();
+    let storage = format!("http://127.0.0.1:{}/devstoreaccount1", refused_port());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("azure.toml");
+    let c = fake.config();
+    std::fs::write(
+        &config,
+        format!(
+            r#"[input]
+namespace = "flowlog-test.servicebus.windows.net"
+hub = "input"
+[checkpoints]
+account_url = "{storage}"
+container = "checkpoints"
+[offsets]
+account_url = "{storage}"
+table = "offsets"
+[sources]
+allowed = ["{storage}/insights-logs-networksecuritygroupflowevent"]
+[output]
+kind = "log_analytics"
+[log_analytics]
+endpoint = "{}"
+dcr_immutable_id = "{}"
+stream = "{}"
+[dead_letter]
+account_url = "{storage}"
+container = "deadletters"
+"#,
+            fake.endpoint(),
+            c.dcr_immutable_id,
+            c.stream
+        ),
+    )
+    .unwrap();
+    // The token's signature part is a marker no log line may carry.
+    let token = format!("{}{SIGNATURE}", test_token(MONITOR_AUDIENCE, "flowlog"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlog"));
+    cmd.args(["check", "--timeout", "3", "--config"]).arg(&config).env("RUST_LOG", "trace");
+    cmd.env("FLOWLOG_LOG_ANALYTICS_TOKEN", &token).env("FLOWLOG_INPUT_TOKEN", "t");
+    for section in ["CHECKPOINTS", "OFFSETS", "SOURCES", "DEAD_LETTER"] {
+        cmd.env(format!("FLOWLOG_{section}_ACCOUNT_KEY"), "a2V5");
+    }
+    let output = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(fake.calls().iter().any(|c| c.status == 204), "the check's call was made and accepted:\n{text}");
+    assert!(!text.contains(SIGNATURE), "the token leaked:\n{text}");
+    assert!(text.contains("log analytics"), "the check line is there:\n{text}");
+}

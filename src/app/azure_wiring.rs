@@ -7,11 +7,12 @@ use anyhow::Context;
 use crate::azure::sources::AllowedSources;
 use azure_core::credentials::TokenCredential;
 
-use crate::app::config::{AzureConfig, CredentialKind, HubRef, StorageSecret};
+use crate::app::config::{AzureConfig, CredentialKind, HubRef, LogAnalyticsConfig, StorageSecret};
 use crate::azure::blob_store::AzureBlobAccount;
 use crate::azure::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
 use crate::azure::endpoint::AccountEndpoint;
 use crate::azure::eventhubs::HubTarget;
+use crate::azure::logs_ingestion::Target;
 use crate::azure::sas::{AccountKey, SasToken};
 use crate::azure::static_token::StaticToken;
 
@@ -77,6 +78,24 @@ impl Credentials {
             Some(token) => Ok(StaticToken::credential(token.clone())),
             None => self.entra(),
         }
+    }
+}
+
+impl Credentials {
+    /// Where and how to reach the Logs Ingestion API: its fixed token if configured, else
+    /// Entra ID; `timeout` bounds each call.
+    pub fn logs_ingestion_target(&self, la: &LogAnalyticsConfig) -> anyhow::Result<Target> {
+        let credential = match &la.token {
+            Some(token) => StaticToken::credential(token.clone()),
+            None => self.entra().context("log_analytics uses Entra ID")?,
+        };
+        Ok(Target {
+            endpoint: la.endpoint.clone(),
+            dcr_immutable_id: la.dcr_immutable_id.clone(),
+            stream: la.stream.clone(),
+            credential,
+            timeout: la.timeout,
+        })
     }
 }
 

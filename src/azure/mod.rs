@@ -9,6 +9,7 @@ pub mod eventgrid;
 pub mod eventhubs;
 pub mod feed;
 pub mod link_size;
+pub mod logs_ingestion;
 pub mod probe;
 pub mod reconnecting;
 pub mod sas;

@@ -20,7 +20,9 @@ fn label(key: &'static str, value: impl Into<String>) -> Labels {
 
 use crate::pipeline::labels::label_enum;
 
+mod logs_ingestion;
 mod output;
+pub use logs_ingestion::{CallOutcome, LogsIngestionMetrics};
 pub use output::{FlushReason, OutputMetrics};
 
 label_enum!(
@@ -85,6 +87,8 @@ pub struct Metrics {
     pub latency_seconds: Histogram,
     /// Shared output events (group commit).
     pub output: OutputMetrics,
+    /// The Logs Ingestion sink's calls (a `log_analytics` output only).
+    pub logs_ingestion: LogsIngestionMetrics,
     /// Storage requests and the offset cache (a clone goes into the storage adapters' pipelines).
     pub storage: StorageMetrics,
 }
@@ -127,6 +131,7 @@ impl Metrics {
             blob_lag_bytes: Histogram::new(exponential_buckets(1024.0, 4.0, 10)),
             latency_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             output: OutputMetrics::new(),
+            logs_ingestion: LogsIngestionMetrics::default(),
             storage: StorageMetrics::default(),
             registry: Registry::default(),
         };
@@ -203,6 +208,7 @@ impl Metrics {
             m.latency_seconds.clone(),
         );
         m.output.register(r);
+        m.logs_ingestion.register(r);
         m.storage.register(r);
         // Every labelled series exists from the start at zero, so dashboards and alerts see
         // "none yet" rather than "no data".

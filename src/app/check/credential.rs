@@ -1,11 +1,11 @@
 //! The credential check: which identity `auth.credential` selects, and a token from it for each
-//! audience some setting uses (Storage, Event Hubs); or, when every service has an account key,
+//! audience some setting uses (Storage, Event Hubs, Azure Monitor); or, when every service has an account key,
 //! SAS or fixed token, that none is needed.
 use super::advice::{Dependency, Secret};
 use super::azure::probe;
 use super::{Check, Options, Outcome};
 use crate::app::azure_wiring::Credentials;
-use crate::app::config::{AzureConfig, CredentialKind, StorageSecret};
+use crate::app::config::{AzureConfig, CredentialKind, HubRef, OutputTarget, StorageSecret};
 use crate::azure::probe::{FailureClass, ProbeError, token};
 
 const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
@@ -35,7 +35,13 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
         ("sources", &az.sources_secret),
         ("dead_letter", &az.dead_letter.secret),
     ];
-    let hubs = [("input", &az.input), ("output", &az.output)];
+    let hubs: Vec<(&str, &HubRef)> =
+        std::iter::once(("input", &az.input)).chain(az.output_hub().map(|h| ("output", h))).collect();
+    // The Logs Ingestion output takes a token for Azure Monitor, or a fixed one.
+    let monitor = match &az.output {
+        OutputTarget::LogAnalytics(la) => Some(la.token.is_none()),
+        OutputTarget::EventHubs(_) => None,
+    };
     let storage_entra: Vec<&str> =
         storage.iter().filter(|(_, s)| s.account_key.is_none() && s.sas.is_none()).map(|(n, _)| *n).collect();
     let hubs_entra: Vec<&str> = hubs.iter().filter(|(_, h)| h.token.is_none()).map(|(n, _)| *n).collect();
@@ -44,6 +50,7 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
         .filter(|(_, s)| s.account_key.is_some() || s.sas.is_some())
         .map(|(n, _)| *n)
         .chain(hubs.iter().filter(|(_, h)| h.token.is_some()).map(|(n, _)| *n))
+        .chain((monitor == Some(false)).then_some("log_analytics"))
         .collect();
     let statics = if fixed.is_empty() {
         String::new()
@@ -60,7 +67,7 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
         scope: String::new(),
         when_missing: "the credential's identity does not exist: check auth.client_id".into(),
     };
-    if storage_entra.is_empty() && hubs_entra.is_empty() {
+    if storage_entra.is_empty() && hubs_entra.is_empty() && monitor != Some(true) {
         let detail = format!("no Entra ID token needed{statics}");
         return Check::new("credential", "", "auth.credential", Outcome::Pass(detail));
     }
@@ -70,6 +77,9 @@ pub async fn check(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
     }
     if !hubs_entra.is_empty() {
         audiences.push((EVENTHUBS_SCOPE, hubs_entra));
+    }
+    if monitor == Some(true) {
+        audiences.push((crate::azure::logs_ingestion::SCOPE, vec!["log_analytics"]));
     }
     let check = probe("credential", &dep, o, async {
         let entra = creds.entra().map_err(|e| ProbeError::new(FailureClass::Credential, e.to_string()))?;

@@ -6,7 +6,7 @@ use super::advice::{Dependency, Secret};
 use super::azure::probe;
 use super::{Check, Options, Outcome};
 use crate::app::azure_wiring::Credentials;
-use crate::app::config::{AzureConfig, HubRef};
+use crate::app::config::{AzureConfig, HubRef, OutputTarget};
 use crate::azure::eventhubs::HubTarget;
 use crate::azure::probe::hubs::{self, LinkState};
 use crate::azure::probe::{FailureClass, ProbeError};
@@ -42,9 +42,13 @@ fn hub_dependency(section: &str, h: &HubRef, role: &str, o: Options, creds: &Cre
 }
 
 pub async fn output(az: &AzureConfig, creds: &Credentials, o: Options) -> Check {
-    let dep = hub_dependency("output", &az.output, "Azure Event Hubs Data Sender", o, creds);
+    let output = match &az.output {
+        OutputTarget::EventHubs(hub) => hub,
+        OutputTarget::LogAnalytics(la) => return super::log_analytics::check(la, creds, o).await,
+    };
+    let dep = hub_dependency("output", output, "Azure Event Hubs Data Sender", o, creds);
     probe("output hub", &dep, o, async {
-        let target = hub_target(&az.output, creds, o)?;
+        let target = hub_target(output, creds, o)?;
         if o.daemon {
             let partitions = hubs::partitions(&target).await?;
             return Ok(format!("{} partitions", partitions.len()));

@@ -9,6 +9,8 @@ pub mod credential;
 #[cfg(feature = "azure")]
 pub mod hubs;
 pub mod local;
+#[cfg(feature = "azure")]
+pub mod log_analytics;
 pub mod report;
 
 use std::path::PathBuf;

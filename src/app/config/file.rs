@@ -64,6 +64,7 @@ pub struct RawConfig {
     pub offsets: Option<OffsetsSection>,
     pub sources: Option<SourcesSection>,
     pub output: Option<OutputSection>,
+    pub log_analytics: Option<LogAnalyticsSection>,
     pub dead_letter: Option<ContainerSection>,
     #[serde(default)]
     pub server: ServerSection,
@@ -89,6 +90,7 @@ pub const SECTIONS: &[SectionKeys] = &[
     OffsetsSection::SECTION,
     SourcesSection::SECTION,
     OutputSection::SECTION,
+    LogAnalyticsSection::SECTION,
     SectionKeys { name: "dead_letter", keys: ContainerSection::SECTION.keys },
     AuthSection::SECTION,
     EngineSection::SECTION,
@@ -209,6 +211,9 @@ section!(SourcesSection "sources" storage {
 });
 
 section!(OutputSection "output" token {
+    /// Where rows go: `eventhubs` (default: an Event Hub read by Data Explorer) or
+    /// `log_analytics` (the Logs Ingestion API, see `[log_analytics]`).
+    kind: Option<String>,
     namespace: Option<String>,
     hub: Option<String>,
     endpoint: Option<String>,
@@ -227,6 +232,19 @@ section!(OutputSection "output" token {
     /// Output events being sent at once (default 4): bounds memory and the rows sent again
     /// after a crash.
     max_events_in_flight: Option<usize>,
+});
+
+section!(
+    /// The Logs Ingestion API target of `output.kind = "log_analytics"`.
+    LogAnalyticsSection "log_analytics" token {
+    /// Data collection endpoint, or the rule's own logs ingestion endpoint (https).
+    endpoint: Option<String>,
+    /// The data collection rule's immutable id (`dcr-` and 32 hex digits).
+    dcr_immutable_id: Option<String>,
+    /// The stream the rule declares (default `Custom-FlowlogRows`).
+    stream: Option<String>,
+    /// Longest wait for one call's answer (default 30 s); unanswered, it is sent once more.
+    timeout_secs: Option<u64>,
 });
 
 section!(ServerSection "server" {

@@ -110,11 +110,44 @@ pub struct AzureConfig {
     /// `https://account.blob.core.windows.net/container` prefixes events may name.
     pub allowed_sources: Vec<String>,
     pub sources_secret: StorageSecret,
-    pub output: HubRef,
+    /// Where rows go: the output Event Hub (default) or the Logs Ingestion API.
+    pub output: OutputTarget,
     pub batch: BatchConfig,
     pub adx_table: String,
     pub adx_mapping: String,
     pub dead_letter: ContainerRef,
+}
+
+/// The row sink of Azure mode (`output.kind`).
+#[derive(Debug, Clone)]
+pub enum OutputTarget {
+    EventHubs(HubRef),
+    LogAnalytics(LogAnalyticsConfig),
+}
+
+/// A data collection rule's stream on the Logs Ingestion API (`[log_analytics]`).
+#[derive(Debug, Clone)]
+pub struct LogAnalyticsConfig {
+    /// `https://...` without a trailing `/` (http only on loopback, for the test endpoint).
+    pub endpoint: String,
+    pub dcr_immutable_id: String,
+    pub stream: String,
+    /// Fixed bearer token instead of Entra ID (the test endpoint).
+    pub token: Option<Secret>,
+    pub timeout: Duration,
+}
+
+/// The stream name the shipped data collection rule declares.
+pub const DEFAULT_STREAM: &str = "Custom-FlowlogRows";
+
+impl AzureConfig {
+    /// The output Event Hub, when rows go to one.
+    pub fn output_hub(&self) -> Option<&HubRef> {
+        match &self.output {
+            OutputTarget::EventHubs(hub) => Some(hub),
+            OutputTarget::LogAnalytics(_) => None,
+        }
+    }
 }
 
 /// Load balancing of input partitions between replicas (the SDK's `EventProcessor`).
@@ -477,12 +510,46 @@ fn azure_config(raw: &RawConfig) -> anyhow::Result<AzureConfig> {
             &sources.account_key,
             &sources.account_key_file,
         )?,
-        output: hub("output", &output.namespace, &output.hub, &output.endpoint, &output.token, &output.token_file)?,
+        output: match output.kind.as_deref().map(str::trim) {
+            None | Some("eventhubs") => OutputTarget::EventHubs(hub(
+                "output",
+                &output.namespace,
+                &output.hub,
+                &output.endpoint,
+                &output.token,
+                &output.token_file,
+            )?),
+            Some("log_analytics") => OutputTarget::LogAnalytics(log_analytics(raw.log_analytics.as_ref())?),
+            Some(other) => bail!("output.kind: {other:?} is not eventhubs or log_analytics"),
+        },
         batch: BatchConfig { max_bytes: max_batch_bytes, gzip: output.gzip.unwrap_or(true) },
         adx_table: output.adx_table.clone().unwrap_or_else(|| "FlowLogs".into()),
         adx_mapping: output.adx_mapping.clone().unwrap_or_else(|| "FlowLogsMapping".into()),
         dead_letter: container("dead_letter", &raw.dead_letter)?,
     })
+}
+
+/// `[log_analytics]`: every value checked here, since the id and stream become URL path segments.
+fn log_analytics(section: Option<&file::LogAnalyticsSection>) -> anyhow::Result<LogAnalyticsConfig> {
+    let s = section.cloned().unwrap_or_default();
+    let endpoint = https_url("log_analytics.endpoint", required("log_analytics", "endpoint", &s.endpoint)?)?;
+    let id = required("log_analytics", "dcr_immutable_id", &s.dcr_immutable_id)?;
+    let hex = id.strip_prefix("dcr-").filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex.is_none() {
+        bail!(
+            "log_analytics.dcr_immutable_id: {id:?} is not a rule's immutable id (dcr- and 32 hex digits, the rule's immutableId property)"
+        );
+    }
+    let stream = s.stream.as_deref().map(str::trim).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_STREAM).to_string();
+    let valid = stream.len() <= 256 && stream.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid || !(stream.starts_with("Custom-") || stream.starts_with("Microsoft-")) {
+        bail!(
+            "log_analytics.stream: {stream:?} is not a stream name (Custom-<name> as declared in the rule; letters, digits, _ and -)"
+        );
+    }
+    let timeout = Duration::from_secs(s.timeout_secs.unwrap_or(30));
+    in_range("log_analytics.timeout_secs", timeout.as_secs(), 1, 600)?;
+    Ok(LogAnalyticsConfig { endpoint, dcr_immutable_id: id, stream, token: secret(&s.token, &s.token_file)?, timeout })
 }
 
 /// Reads a secret from a file (a mounted Kubernetes secret, for instance).

@@ -46,7 +46,7 @@ fn shipped_example_configs_parse() {
     let cfg = Config::from_raw(raw, &Overrides::default()).unwrap();
     let Mode::Azure(a) = cfg.mode else { panic!("azure expected") };
     assert_eq!(
-        (a.input.hub.as_str(), a.output.hub.as_str(), a.consumer_group.as_str()),
+        (a.input.hub.as_str(), a.output_hub().unwrap().hub.as_str(), a.consumer_group.as_str()),
         ("flowlog-input", "flowlog-rows", "flowlog")
     );
     assert!(a.offsets_secret.sas.is_none() && a.offsets_secret.account_key.is_none(), "Entra ID by default");
@@ -293,4 +293,50 @@ fn output_is_gzip_by_default_and_plain_is_one_setting_away() {
     assert!(gzip_of(Some(""), &[]), "no gzip key: the default gzips");
     assert!(!gzip_of(Some("gzip = false\n"), &[]), "plain from the file");
     assert!(!gzip_of(None, &[("FLOWLOG_OUTPUT_GZIP", "false")]), "plain from the environment");
+}
+
+#[test]
+fn log_analytics_output_is_parsed_at_the_edge_with_errors_naming_the_setting() {
+    let example = std::path::Path::new("deploy/config/azure.example.toml");
+    let id = "dcr-0123456789abcdef0123456789abcdef";
+    let parse = |vars: &[(&str, &str)]| {
+        let mut all = vec![("FLOWLOG_OUTPUT_KIND", "log_analytics")];
+        all.extend_from_slice(vars);
+        let raw = load(Some(example), env(&all))?;
+        Config::from_raw(raw, &Overrides::default())
+    };
+    let cfg = parse(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "https://dce-1.westeurope-1.ingest.monitor.azure.com/"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id),
+        ("FLOWLOG_LOG_ANALYTICS_TOKEN", "t0k3n"),
+    ])
+    .unwrap();
+    let Mode::Azure(a) = cfg.mode else { panic!("azure") };
+    let OutputTarget::LogAnalytics(la) = &a.output else { panic!("log analytics expected") };
+    assert_eq!(la.endpoint, "https://dce-1.westeurope-1.ingest.monitor.azure.com");
+    assert_eq!((la.dcr_immutable_id.as_str(), la.stream.as_str()), (id, DEFAULT_STREAM));
+    assert_eq!(la.timeout, Duration::from_secs(30));
+    assert!(a.output_hub().is_none() && !format!("{la:?}").contains("t0k3n"));
+    let error = |vars: &[(&str, &str)]| parse(vars).unwrap_err().to_string();
+    let e = error(&[("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id)]);
+    assert!(e.contains("log_analytics.endpoint is required"), "{e}");
+    let e = error(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://dce.example"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id),
+    ]);
+    assert!(e.contains("log_analytics.endpoint") && e.contains("https://"), "{e}");
+    let e = error(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://127.0.0.1:9"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", "dcr-x/.."),
+    ]);
+    assert!(e.contains("log_analytics.dcr_immutable_id"), "{e}");
+    let e = error(&[
+        ("FLOWLOG_LOG_ANALYTICS_ENDPOINT", "http://127.0.0.1:9"),
+        ("FLOWLOG_LOG_ANALYTICS_DCR_IMMUTABLE_ID", id),
+        ("FLOWLOG_LOG_ANALYTICS_STREAM", "Custom-a/../b"),
+    ]);
+    assert!(e.contains("log_analytics.stream"), "{e}");
+    let raw = load(Some(example), env(&[("FLOWLOG_OUTPUT_KIND", "kafka")])).unwrap();
+    let e = Config::from_raw(raw, &Overrides::default()).unwrap_err().to_string();
+    assert!(e.contains("output.kind"), "{e}");
 }

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use azure_messaging_eventhubs::{ProcessorStrategy, StartLocation};
 
+use super::output::OutputSink;
 use super::session::Session;
 use crate::app::azure_wiring::{Credentials, endpoint, source_accounts};
-use crate::app::config::{AzureConfig, Config, ContainerRef};
+use crate::app::config::{AzureConfig, Config, ContainerRef, OutputTarget};
 use crate::azure::AccountEndpoint;
 use crate::azure::blob_store::{AzureBlobStore, AzureBlobStoreOptions};
 use crate::azure::dead_letter::AzureDeadLetters;
 use crate::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, blob_checkpoint_store};
+use crate::azure::logs_ingestion::LogsIngestionSink;
 use crate::azure::reconnecting::Probing;
 use crate::azure::sink::{AdxRouting, EventHubsSink};
 use crate::azure::sources::AllowedSources;
@@ -25,7 +27,7 @@ use crate::pipeline::metrics::{Metrics, RetryOp};
 /// Bound on each Event Hubs call (the SDK has none of its own for send and close).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-type AzureEngine = Engine<AzureBlobStore, TableOffsetStore, EventHubsSink, AzureDeadLetters>;
+type AzureEngine = Engine<AzureBlobStore, TableOffsetStore, OutputSink, AzureDeadLetters>;
 
 fn container_parts(
     setting: &str,
@@ -61,13 +63,30 @@ async fn engine(
     dead.ensure_container()
         .await
         .map_err(|e| anyhow::anyhow!("dead_letter: container {}: {e}", az.dead_letter.container))?;
-    let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
-    let target = creds.hub_target(&az.output, CALL_TIMEOUT)?;
-    let sink = until_connected("output hub", &cfg.engine.retry, &metrics, || {
-        EventHubsSink::open_with(target.clone(), az.batch, routing.clone(), Some(metrics.clone()), Probing::for_sends())
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", az.output.namespace, az.output.hub))?;
+    let sink = match &az.output {
+        OutputTarget::EventHubs(hub) => {
+            let routing = AdxRouting { table: az.adx_table.clone(), mapping: az.adx_mapping.clone() };
+            let target = creds.hub_target(hub, CALL_TIMEOUT)?;
+            let sink = until_connected("output hub", &cfg.engine.retry, &metrics, || {
+                EventHubsSink::open_with(
+                    target.clone(),
+                    az.batch,
+                    routing.clone(),
+                    Some(metrics.clone()),
+                    Probing::for_sends(),
+                )
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("output: hub {}/{}: {e}", hub.namespace, hub.hub))?;
+            OutputSink::EventHubs(sink)
+        }
+        OutputTarget::LogAnalytics(la) => {
+            let target = creds.logs_ingestion_target(la)?;
+            let sink = LogsIngestionSink::new(target, az.batch.gzip, cfg.engine.retry.clone(), metrics.clone())
+                .map_err(|e| anyhow::anyhow!("output: {e}"))?;
+            OutputSink::LogAnalytics(sink)
+        }
+    };
     Ok(Engine::new(Arc::new(blobs), Arc::new(offsets), Arc::new(sink), Arc::new(dead), cfg.engine.clone())
         .with_metrics(metrics)
         .with_enrichment(enrichment))
@@ -155,7 +174,11 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
         session.finish();
         return Ok(());
     };
-    tracing::info!(input = %az.input.hub, output = %az.output.hub, owner = handle.owner_id(), "flowlog running on Azure");
+    let output = match &az.output {
+        OutputTarget::EventHubs(hub) => hub.hub.clone(),
+        OutputTarget::LogAnalytics(la) => format!("{} stream {}", la.dcr_immutable_id, la.stream),
+    };
+    tracing::info!(input = %az.input.hub, %output, owner = handle.owner_id(), "flowlog running on Azure");
     // Weekly database updates are picked up without a restart.
     let reload = crate::app::enrich::reload_loop(
         cfg.enrich.clone(),

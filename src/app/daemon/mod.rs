@@ -5,6 +5,8 @@ pub mod azure;
 pub mod local;
 mod local_hint;
 #[cfg(feature = "azure")]
+pub mod output;
+#[cfg(feature = "azure")]
 pub mod preflight;
 pub mod progress;
 pub mod session;

@@ -3,6 +3,7 @@
 //! table round trip) once, without the SDKs' own retries, and returns what it found or a
 //! [`ProbeError`] classified the way an operator fixes it. Time limits are the caller's.
 pub mod hubs;
+pub mod logs_ingestion;
 pub mod storage;
 
 use std::future::Future;

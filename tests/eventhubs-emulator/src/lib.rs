@@ -28,6 +28,7 @@ mod credential;
 mod hash;
 pub mod http;
 mod inspect;
+pub mod logs_ingestion;
 mod nodes;
 mod persist;
 mod publish;

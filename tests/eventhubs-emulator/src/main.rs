@@ -1,6 +1,7 @@
 //! The `eventhubs-emulator` binary: serves the configured hubs on `--listen`, optionally the HTTP
 //! control API on `--control`, and prints the counters as JSON on exit (Ctrl-C / SIGTERM);
-//! `eventhubs-emulator dump` prints what a running emulator's hub holds.
+//! `eventhubs-emulator dump` prints what a running emulator's hub holds; `eventhubs-emulator
+//! logs-ingestion` serves a fake Logs Ingestion API instead.
 
 mod dump;
 
@@ -55,6 +56,41 @@ struct Args {
 enum Command {
     /// Print the events a hub of a running emulator holds (bodies, gunzipped; or --events).
     Dump(dump::DumpArgs),
+    /// Serve a fake Azure Monitor Logs Ingestion API (see the crate's `logs_ingestion` module).
+    LogsIngestion(LogsIngestionArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LogsIngestionArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: String,
+    /// The data collection rule's immutable id the fake knows.
+    #[arg(long, default_value = "dcr-00000000000000000000000000000001")]
+    dcr: String,
+    /// The stream the rule declares.
+    #[arg(long, default_value = "Custom-FlowlogRows")]
+    stream: String,
+    /// Largest body accepted, as sent and decoded (the documented 1 MB).
+    #[arg(long, default_value_t = eventhubs_emulator::logs_ingestion::DEFAULT_MAX_BODY)]
+    max_body: usize,
+}
+
+/// `logs-ingestion`: serves until SIGTERM/Ctrl-C; prints the endpoint once it accepts.
+async fn logs_ingestion(args: &LogsIngestionArgs) -> anyhow::Result<()> {
+    use eventhubs_emulator::logs_ingestion::{LogsIngestion, LogsIngestionConfig};
+    let config = LogsIngestionConfig {
+        dcr_immutable_id: args.dcr.clone(),
+        stream: args.stream.clone(),
+        max_body: args.max_body,
+    };
+    let fake = LogsIngestion::start(config, &args.listen).await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "logs ingestion on {}", fake.endpoint())?;
+    stdout.flush()?;
+    terminated().await;
+    writeln!(stdout, "{} rows stored in {} calls", fake.rows().len(), fake.calls().len())?;
+    Ok(())
 }
 
 /// The largest publication a tier accepts (Event Hubs quotas: 256 KB on Basic, 1 MB otherwise).
@@ -110,8 +146,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    if let Some(Command::Dump(dump)) = &args.command {
-        return dump::run(dump);
+    match &args.command {
+        Some(Command::Dump(dump)) => return dump::run(dump),
+        Some(Command::LogsIngestion(li)) => return logs_ingestion(li).await,
+        None => {}
     }
     let emulator = Emulator::start(config(&args)?, args.listen.as_str()).await?;
     let mut stdout = std::io::stdout();
