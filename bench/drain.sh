@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 read -r qb qm qt <<<"${QUIET:-300 10 20}"
 read -r bb bm bt <<<"${BUSY:-60 2 2000}"
 read -r pb pm pi pt <<<"${PACED:-100 5 1000 20}"
-bm=${bm:-0} bt=${bt:-0} pm=${pm:-0} pi=${pi:-0} pt=${pt:-0}
+qm=${qm:-0} qt=${qt:-0} bm=${bm:-0} bt=${bt:-0} pm=${pm:-0} pi=${pi:-0} pt=${pt:-0}
 read -r -a phases <<<"${REPLICAS:-1 2}"
 bin=${BENCH_BIN:-target/release/flowlog}
 [ -n "${BENCH_BIN:-}" ] || cargo build --release -q -p flowlog
@@ -133,6 +133,9 @@ cpu = ticks / clk
 print(f"== {phase}: {replicas} replica(s), {rows} rows in {appends} blob-appends")
 print(f"drain: {secs:.2f} s = {rows/secs:.0f} rows/s, {appends/secs:.0f} blob-appends/s (from the replicas' start)")
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
+inp = json.load(open(f"{d}/counters.{phase}.after.json"))["hubs"].get("flowlog-input", {}).get("partitions", {}).values()
+ie, ib = sum(p["events_received"] for p in inp), sum(p["bytes_received"] for p in inp)
+if ie: print(f"input hub (every backlog so far): {ie} BlobCreated events, {ib/ie:.0f} bytes each")
 flushes = {k.split('"')[1]: v for k, v in m.items() if k.startswith("flowlog_output_flushes_total{")}
 if flushes: print("engine events closed by reason: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(flushes.items())))
 reads = sum(v for k, v in m.items() if k.startswith("flowlog_blobs_total{") and 'outcome="processed"' in k)
