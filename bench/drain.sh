@@ -66,7 +66,9 @@ start_replicas() {
   ports=() pids=()
   for i in $(seq 1 "$n"); do
     port=$(azurite_free_port)
-    "$bin" run --config "$cfg" --listen "127.0.0.1:$port" 2>"$STACK_DIR/replica$i.$phase.log" &
+    # As in a container: a developer shell's RUST_BACKTRACE would make every error the SDKs
+    # build and drop (an absent optional header, a 404) capture a backtrace.
+    env -u RUST_BACKTRACE "$bin" run --config "$cfg" --listen "127.0.0.1:$port" 2>"$STACK_DIR/replica$i.$phase.log" &
     pids+=($!) ports+=("$port")
   done
 }
