@@ -14,7 +14,9 @@
 # Usage: bash bench/drain.sh
 #   QUIET="BLOBS MINUTES TUPLES"  quiet blobs of the backlog   (default "300 10 20": 3,000 appends)
 #   BUSY="BLOBS MINUTES TUPLES"   busy blobs of the backlog    (default "60 2 2000": 120 appends)
-#   PACED="BLOBS MINUTES INTERVAL_MS TUPLES"  the paced phase (default "100 5 1000 20")
+#   PACED="BLOBS MINUTES INTERVAL_MS TUPLES"  the paced phase (default "100 5 1000 20"; PACED=0 skips it)
+#   REPLICAS="1 2"  the drain phases to run, by replica count (the paced phase uses the last one's)
+#   A shape of 0 blobs is left out: QUIET="300 3 20" BUSY=0 drains quiet blobs only.
 #   PARTITIONS=8 input hub partitions; GZIP=0 plain output events (default gzip, set explicitly); BENCH_BIN=path/to/flowlog;
 #   EVENT_BYTES=N output.max_batch_bytes; MAX_MESSAGE=N the hubs' max message size (Dedicated: 20971520);
 #   TIMEOUT=seconds per phase (default 600); KEEP=1 keeps $STACK_DIR (logs, metrics) afterwards.
@@ -24,9 +26,13 @@ cd "$(dirname "$0")/.."
 read -r qb qm qt <<<"${QUIET:-300 10 20}"
 read -r bb bm bt <<<"${BUSY:-60 2 2000}"
 read -r pb pm pi pt <<<"${PACED:-100 5 1000 20}"
+qm=${qm:-0} qt=${qt:-0} bm=${bm:-0} bt=${bt:-0} pm=${pm:-0} pi=${pi:-0} pt=${pt:-0}
+read -r -a phases <<<"${REPLICAS:-1 2}"
 bin=${BENCH_BIN:-target/release/flowlog}
 [ -n "${BENCH_BIN:-}" ] || cargo build --release -q -p flowlog
 cargo build -q -p eventhubs-emulator
+# The stack runs the binary measured here rather than building a debug one of its own.
+export STACK_FLOWLOG; STACK_FLOWLOG=$(realpath "$bin")
 export STACK_DIR; STACK_DIR=$(mktemp -d)
 export STACK_INPUT_PARTITIONS=${PARTITIONS:-8}
 [ -z "${MAX_MESSAGE:-}" ] || export STACK_MAX_MESSAGE_SIZE=$MAX_MESSAGE
@@ -50,9 +56,9 @@ simulate_failed() { tail -20 "$STACK_DIR/simulate.log" >&2; KEEP=1; exit 1; }
 # Publishes one backlog (quiet blobs in hour 00, busy ones in hour 12 of DAY); prints its appends.
 publish() {
   local day=$1
-  "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$qb" --minutes "$qm" \
+  [ "$qb" = 0 ] || "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$qb" --minutes "$qm" \
     --tuples-per-minute "$qt" --start "${day}T00:00:00Z" >>"$STACK_DIR/simulate.log" 2>&1 || simulate_failed
-  "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$bb" --minutes "$bm" \
+  [ "$bb" = 0 ] || "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$bb" --minutes "$bm" \
     --tuples-per-minute "$bt" --start "${day}T12:00:00Z" >>"$STACK_DIR/simulate.log" 2>&1 || simulate_failed
 }
 start_replicas() {
@@ -60,7 +66,9 @@ start_replicas() {
   ports=() pids=()
   for i in $(seq 1 "$n"); do
     port=$(azurite_free_port)
-    "$bin" run --config "$cfg" --listen "127.0.0.1:$port" 2>"$STACK_DIR/replica$i.$phase.log" &
+    # As in a container: a developer shell's RUST_BACKTRACE would make every error the SDKs
+    # build and drop (an absent optional header, a 404) capture a backtrace.
+    env -u RUST_BACKTRACE "$bin" run --config "$cfg" --listen "127.0.0.1:$port" 2>"$STACK_DIR/replica$i.$phase.log" &
     pids+=($!) ports+=("$port")
   done
 }
@@ -127,6 +135,9 @@ cpu = ticks / clk
 print(f"== {phase}: {replicas} replica(s), {rows} rows in {appends} blob-appends")
 print(f"drain: {secs:.2f} s = {rows/secs:.0f} rows/s, {appends/secs:.0f} blob-appends/s (from the replicas' start)")
 print(f"output: {events} events, {size} bytes = {events*1000/rows:.2f} events and {size*1000/rows:.0f} bytes per 1,000 rows")
+inp = json.load(open(f"{d}/counters.{phase}.after.json"))["hubs"].get("flowlog-input", {}).get("partitions", {}).values()
+ie, ib = sum(p["events_received"] for p in inp), sum(p["bytes_received"] for p in inp)
+if ie: print(f"input hub (every backlog so far): {ie} BlobCreated events, {ib/ie:.0f} bytes each")
 flushes = {k.split('"')[1]: v for k, v in m.items() if k.startswith("flowlog_output_flushes_total{")}
 if flushes: print("engine events closed by reason: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(flushes.items())))
 reads = sum(v for k, v in m.items() if k.startswith("flowlog_blobs_total{") and 'outcome="processed"' in k)
@@ -210,8 +221,11 @@ PY
 tag=$([ "$FLOWLOG_OUTPUT_GZIP" = true ] && echo gzip || echo plain)
 echo "drain bench ($tag): quiet $qb blobs x $qm min x $qt tuples, busy $bb x $bm x $bt, $STACK_INPUT_PARTITIONS input partitions" >&2
 day=1
-for replicas in 1 2; do
+for i in "${!phases[@]}"; do
+  replicas=${phases[$i]}
   phase="drain$replicas"
+  # A repeated replica count (REPLICAS="1 1 1") gets phases of its own.
+  [ ! -e "$STACK_DIR/counters.$phase.before.json" ] || phase="drain$replicas.$day"
   rows=$((qb * qm * qt + bb * bm * bt)) appends=$((qb * qm + bb * bm))
   pub0=$SECONDS
   publish "2026-04-0$day"
@@ -227,8 +241,10 @@ for replicas in 1 2; do
   out_counters "$phase.after"
   report "$replicas" "$rows" "$appends" "$(echo "$t1 - $t0" | bc)" "$ticks" "$clk"
   echo "daemon peak RSS (VmHWM, largest replica): $(peak_rss) MiB"
-  [ "$replicas" = 2 ] || stop_replicas
+  [ "$i" = $((${#phases[@]} - 1)) ] || stop_replicas
 done
+[ "$pb" != 0 ] || exit 0
+last=$phase
 # The paced load appends to the first PACED blobs of backlog 2 (same seed, same hour, the
 # minutes after it): blobs these replicas already know, as in steady operation.
 [ "$pb" -le "$qb" ] && [ $((qm + pm)) -le 60 ] || { echo "PACED blobs must be <= QUIET blobs and minutes fit the hour" >&2; exit 1; }
@@ -244,6 +260,6 @@ ticks=$(( $(cpu_ticks) - ticks0 ))
 snapshot "paced.after"
 echo "== paced: $pb blobs x $pm min x $pt tuples, one minute every $pi ms, 2 replicas"
 paced_report $((pb * pm)) $((pb * pm * pt)) "$ticks" "$clk"
-cat "$STACK_DIR/owned.drain2.txt" "$STACK_DIR/owned.paced.txt" >"$STACK_DIR/owned.both.txt"
+cat "$STACK_DIR/owned.$last.txt" "$STACK_DIR/owned.paced.txt" >"$STACK_DIR/owned.both.txt"
 phase=both
 balance
