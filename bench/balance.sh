@@ -33,15 +33,16 @@ for line in open(sys.argv[1]):
     f = dict(kv.split("=", 1) for kv in line.strip().split("|")[1:])
     key = (int(f["partitions"]), int(f["replicas"]))
     shapes.setdefault(key, []).append(
-        (int(f["initial_ms"]), int(f["takeover_ms"]), int(f["delivered_ms"]), f["interval_ms"], f["expiration_ms"])
+        (int(f["initial_ms"]), int(f["takeover_ms"]), int(f["delivered_ms"]), f["interval_ms"], f["expiration_ms"],
+         int(f.get("refusals", 0)))
     )
-print("| partitions | replicas | runs | initial balance, median (range) | takeover after SIGKILL, median (range) | SIGKILL to every row |")
-print("|---:|---:|---:|---|---|---|")
+print("| partitions | replicas | runs | initial balance, median (range) | takeover after SIGKILL, median (range) | SIGKILL to every row | links refused by a rule |")
+print("|---:|---:|---:|---|---|---|---:|")
 for (p, r), rows in sorted(shapes.items()):
     def fmt(xs):
         return f"{statistics.median(xs) / 1000:.2f} s ({min(xs) / 1000:.2f}-{max(xs) / 1000:.2f})"
     cells = " | ".join(fmt([x[i] for x in rows]) for i in range(3))
-    print(f"| {p} | {r} | {len(rows)} | {cells} |")
+    print(f"| {p} | {r} | {len(rows)} | {cells} | {sum(x[5] for x in rows)} |")
 interval, expiration = rows[0][3], rows[0][4]
 print(f"\nupdate_interval_ms = {interval}, partition_expiration_ms = {expiration}")
 PY
