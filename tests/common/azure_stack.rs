@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventhubs_emulator::logs_ingestion::{LogsIngestion, MONITOR_AUDIENCE, test_token};
-use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE};
+use eventhubs_emulator::{EmulatorConfig, EmulatorHandle, HubConfig, NAMESPACE, Rules};
 use flowlog::azure::StorageAuth;
 use flowlog::azure::blob_store::AzureBlobStoreOptions;
 use flowlog::azure::table::TableOffsetStore;
@@ -84,10 +84,18 @@ pub struct Stack {
 }
 
 pub async fn stack() -> Stack {
-    let emulator = start_emulator(EmulatorConfig::new(vec![
-        HubConfig::new("input", 4).with_consumer_group("flowlog"),
-        HubConfig::new("rows", 4).with_consumer_group("adx"),
-    ]))
+    stack_with(4, Rules::default()).await
+}
+
+/// A stack whose input hub has `input_partitions` partitions, the emulator enforcing `rules`.
+pub async fn stack_with(input_partitions: u32, rules: Rules) -> Stack {
+    let emulator = start_emulator(
+        EmulatorConfig::new(vec![
+            HubConfig::new("input", input_partitions).with_consumer_group("flowlog"),
+            HubConfig::new("rows", 4).with_consumer_group("adx"),
+        ])
+        .with_rules(rules),
+    )
     .await;
     Stack {
         emulator,
@@ -144,7 +152,7 @@ listen = "127.0.0.1:{listen}"
 shutdown_deadline_secs = 10
 "#,
             ep = self.emulator.endpoint(),
-            cp = self.table.replace("offsets", "checkpoints"),
+            cp = self.checkpoints_container(),
             tbl = self.table,
             dl = self.dead_letters,
             extra = self.engine_extra,
@@ -270,6 +278,24 @@ shutdown_deadline_secs = 10
             ends.push((listing.blob, len - 2));
         }
         (rows, ends)
+    }
+
+    /// The container of the daemons' checkpoint store (ownership and checkpoint records).
+    pub fn checkpoints_container(&self) -> String {
+        self.table.replace("offsets", "checkpoints")
+    }
+
+    /// The daemons' checkpoint store as the SDK reads it (on Azurite, whatever proxies the
+    /// daemons use).
+    pub fn checkpoint_store(&self) -> std::sync::Arc<dyn azure_messaging_eventhubs::CheckpointStore + Send + Sync> {
+        let container = self.checkpoints_container();
+        flowlog::azure::feed::blob_checkpoint_store(
+            &common::blob_endpoint(),
+            &container,
+            &StorageAuth::emulator(),
+            None,
+        )
+        .expect("checkpoint store client")
     }
 
     pub async fn offsets(&self) -> TableOffsetStore {

@@ -142,13 +142,15 @@ async fn ensure_container(
         )
     })?;
     if !exists {
-        client.create(None).await.map_err(|e| {
-            anyhow::anyhow!(
+        match client.create(None).await {
+            Ok(_) => tracing::info!(container, "created the checkpoint container"),
+            // Replicas starting together: another one created it since the check.
+            Err(e) if crate::azure::errors::error_code(&e) == Some("ContainerAlreadyExists") => {}
+            Err(e) => anyhow::bail!(
                 "{setting}: creating container {container}: {}",
                 crate::azure::errors::from_azure(container, &e)
-            )
-        })?;
-        tracing::info!(container, "created the checkpoint container");
+            ),
+        }
     }
     Ok(())
 }

@@ -4,22 +4,24 @@
 /// Azure's receivers-per-partition quota: "Number of non-epoch receivers per consumer group: 5".
 pub const AZURE_MAX_RECEIVERS: usize = 5;
 
-/// Which service rules are enforced. [`Rules::default`] enforces those that neither SDK 0.15
-/// (flowlog's client) nor flowlog's tests trip; [`Rules::strict`] enforces all of them. The idle timers of the
-/// service are documented in the README but not enforced.
+/// Which service rules are enforced. [`Rules::default`] enforces all but the `$cbs` link rule,
+/// which SDK 0.15 trips when it authorizes links back to back (see the field); [`Rules::strict`]
+/// enforces all of them. The idle timers of the service are documented in the README but not
+/// enforced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// At most this many receivers without an owner level per partition and consumer group; the
     /// next attach is refused with `amqp:resource-limit-exceeded`. `None`: unlimited.
     pub max_receivers_per_partition: Option<usize>,
     /// At most one link per direction to `$cbs` on a connection; another attach is refused with
-    /// `amqp:not-allowed`. Off by default: SDK 0.15 authorizes every link on its own `$cbs`
-    /// links and overlaps them when it opens links concurrently.
+    /// `amqp:not-allowed`. Off by default: SDK 0.15 authorizes every link on a throwaway `$cbs`
+    /// session whose links it drops without waiting for their detach, and its token refresher
+    /// authorizes outside the lock that serializes new links; authorizations in quick succession
+    /// (a refresh of many tokens, or one during a partition claim) are then refused.
     pub one_cbs_link_per_connection: bool,
     /// Publisher and consumer links need an unexpired `put-token` whose audience covers their
     /// address (refused with `amqp:unauthorized-access` otherwise), and are detached with
-    /// `amqp:unauthorized-access` when that token expires without renewal. Off by default:
-    /// flowlog's own tests attach bare AMQP receivers (an owner-level "thief") that put no token.
+    /// `amqp:unauthorized-access` when that token expires without renewal.
     pub token_expiry: bool,
 }
 
@@ -28,7 +30,7 @@ impl Default for Rules {
         Self {
             max_receivers_per_partition: Some(AZURE_MAX_RECEIVERS),
             one_cbs_link_per_connection: false,
-            token_expiry: false,
+            token_expiry: true,
         }
     }
 }
@@ -36,7 +38,7 @@ impl Default for Rules {
 impl Rules {
     /// Every rule on, with the service's limits and timers.
     pub fn strict() -> Self {
-        Self { one_cbs_link_per_connection: true, token_expiry: true, ..Self::default() }
+        Self { one_cbs_link_per_connection: true, ..Self::default() }
     }
 
     /// Every rule off: the behaviour of the emulator before the rules existed.
@@ -78,7 +80,8 @@ mod tests {
     fn parses_rule_sets_and_switches() {
         assert_eq!(Rules::parse("default").unwrap(), Rules::default());
         assert_eq!(Rules::parse("strict").unwrap(), Rules::strict());
-        assert!(Rules::parse("strict").unwrap().token_expiry && !Rules::default().token_expiry);
+        assert!(Rules::default().token_expiry && !Rules::default().one_cbs_link_per_connection);
+        assert!(Rules::parse("strict").unwrap().one_cbs_link_per_connection);
         let rules = Rules::parse("strict,-cbs,-token").unwrap();
         assert_eq!((rules.one_cbs_link_per_connection, rules.token_expiry), (false, false));
         assert!(Rules::parse("default,+cbs").unwrap().one_cbs_link_per_connection);
