@@ -3,6 +3,8 @@
 use futures::StreamExt;
 
 use super::Engine;
+
+mod reread;
 use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
@@ -137,7 +139,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         };
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         // Rows of the open record at the offset that an earlier read already sent.
-        let mut flattener = RangeFlattener::new(ids, start).skip_delivered(cursor.state.open_tuples);
+        let mut flattener = RangeFlattener::new(ids, start).skip_delivered(cursor.state.open_tuples).with_rereads();
         let mut collector = Collector::new(
             self.cfg.dead_letter_raw_limit,
             self.now_rfc3339(),
@@ -180,25 +182,37 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                     m.observe(piece);
                 }
                 collector.reserve(total - read + piece.len() as u64);
-                let p = flattener.push(piece, atomic && read == total && last, &mut collector);
-                self.metrics.records.inc_by(p.records);
-                if let Some(m) = &mut marker {
-                    m.advance(flattener.offset());
-                }
-                if collector.buffered_bytes() >= self.cfg.flush_bytes {
-                    // Possibly in the middle of a record: its rows go now, its offset when it
-                    // ends; how many of its tuples went is committed with the offset, so a
-                    // later read of the record does not send them again.
-                    let open = flattener.open_tuples();
-                    let commit = flattener.offset() > cursor.state.offset || open > cursor.state.open_tuples;
-                    let marks = marker.as_ref().and_then(|m| m.marks_at(flattener.offset()));
-                    let at = (flattener.offset(), open);
-                    match self.deliver(blob, &mut cursor, &mut collector, at, marks, commit, true).await? {
+                let mut rest = piece;
+                loop {
+                    let p = flattener.push(rest, atomic && read == total && last, &mut collector);
+                    self.metrics.records.inc_by(p.records);
+                    let delivered = match flattener.reread_range() {
+                        // A record whose header came after its tuples: its rows are in a second read.
+                        Some(_) => {
+                            self.reread(blob, &mut flattener, &mut collector, &mut cursor, marker.as_ref()).await?
+                        }
+                        None => Some(0),
+                    };
+                    if let Some(m) = &mut marker {
+                        m.advance(flattener.offset());
+                    }
+                    let flushed = match delivered {
+                        Some(n) => self
+                            .flush_full(blob, &mut cursor, &mut collector, &flattener, marker.as_ref())
+                            .await?
+                            .map(|f| n + f),
+                        None => None,
+                    };
+                    match flushed {
                         Some(n) => rows += n,
                         None => {
                             let outcome = BlobOutcome::Superseded { rows };
                             return Ok(Attempt { outcome, cursor, incomplete: false });
                         }
+                    }
+                    rest = &rest[p.taken..];
+                    if rest.is_empty() {
+                        break;
                     }
                 }
             }
