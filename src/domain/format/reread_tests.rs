@@ -44,9 +44,7 @@ fn nsg(groups: usize, per: usize, head_last: bool, values_last: bool, from_group
 }
 
 fn vnet(head_last: bool) -> String {
-    let body = format!(
-        r#""flowRecords":{{"flows":[{{"flowGroups":[{{"flowTuples":["1663146003000,10.0.0.6,2001:db8::1,1,443,6,O,E,NX,1,2,3,4","x"],"rule":"r0"}}],"aclID":"acl"}}]}}"#
-    );
+    let body = r#""flowRecords":{"flows":[{"flowGroups":[{"flowTuples":["1663146003000,10.0.0.6,2001:db8::1,1,443,6,O,E,NX,1,2,3,4","x"],"rule":"r0"}],"aclID":"acl"}]}"#;
     if head_last { format!("{{{body},{VNET_HEAD}}}") } else { format!("{{{VNET_HEAD},{body}}}") }
 }
 
