@@ -72,3 +72,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         self.deliver(blob, cursor, collector, at, marks, commit, true).await
     }
 }
+
+#[cfg(test)]
+#[path = "reread_tests.rs"]
+mod tests;
