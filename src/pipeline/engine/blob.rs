@@ -1,10 +1,10 @@
 //! Processing of one blob in the commit order of docs/ARCHITECTURE.md section 5:
 //! load offset → read and parse `[O, L-2)` → dead letters → send rows → compare-and-swap offset.
+mod reread;
+
 use futures::StreamExt;
 
 use super::Engine;
-
-mod reread;
 use super::collector::Collector;
 use crate::domain::blob_name::BlobName;
 use crate::domain::flatten::RangeFlattener;
