@@ -5,6 +5,11 @@
 //! Everything before [`RangeFlattener::offset`] has been turned into rows or reported as an
 //! error; rows of a record still being parsed may already have been visited (see
 //! [`RowVisitor::record_end`]).
+//!
+//! A caller that can read bytes of the blob again ([`RangeFlattener::with_rereads`]) keeps that
+//! bound for records whose header fields come after their tuples too: such a record is read twice.
+use std::ops::Range;
+
 use crate::domain::format::framing::{Framer, Progress};
 use crate::domain::format::{GroupCtx, RecordCtx, RecordError, RowVisitor, Tuple, TupleError};
 use crate::domain::ids::RowIds;
@@ -94,6 +99,16 @@ impl RangeFlattener {
         }
     }
 
+    /// The caller can read a record's bytes again: a record whose rows wait for header fields
+    /// after its tuples is counted, not kept, and after its end [`Self::reread_range`] names its
+    /// bytes, to be given to [`Self::push_reread`] before anything more is pushed. Without it
+    /// (input that cannot be read twice, such as a pipe) such a record keeps its tuples' text
+    /// until its end.
+    pub fn with_rereads(mut self) -> Self {
+        self.framer.set_rereads(true);
+        self
+    }
+
     /// Leaves out the rows of the first `tuples` tuples of the record that starts after
     /// `start`: an earlier read delivered them while that record was still open.
     pub fn skip_delivered(mut self, tuples: u32) -> Self {
@@ -119,6 +134,44 @@ impl RangeFlattener {
         let p = self.framer.push(&self.blob, chunk, is_final, &mut tracking);
         self.total.add(p);
         p
+    }
+
+    /// The bytes of the blob to read again, when a record's rows come from a second read: give
+    /// them to [`Self::push_reread`], then push the data [`Progress::taken`] left.
+    pub fn reread_range(&self) -> Option<Range<u64>> {
+        self.framer.reread_range()
+    }
+
+    /// The next bytes of [`Self::reread_range`]; rows go to `visitor` as with [`Self::push`].
+    pub fn push_reread<V: RowVisitor + ?Sized>(&mut self, chunk: &[u8], visitor: &mut V) -> Progress {
+        let mut tracking = Tracking { inner: visitor, open: &mut self.open };
+        let p = self.framer.push_reread(&self.blob, chunk, &mut tracking);
+        self.total.add(p);
+        p
+    }
+
+    /// Pushes `chunk` whole, reading records again where needed from `whole`, the blob's bytes
+    /// from offset 0 (of which `chunk` is a part): for callers that hold the blob in memory.
+    pub fn push_all<V: RowVisitor + ?Sized>(
+        &mut self,
+        whole: &[u8],
+        mut chunk: &[u8],
+        is_final: bool,
+        visitor: &mut V,
+    ) -> Progress {
+        let mut total = Progress::default();
+        loop {
+            let p = self.push(chunk, is_final, visitor);
+            total.add(p);
+            chunk = &chunk[p.taken..];
+            let Some(range) = self.reread_range() else { return total };
+            total.add(self.push_reread(&whole[range.start as usize..range.end as usize], visitor));
+        }
+    }
+
+    /// Bytes the flattener keeps between chunks (see [`Framer::retained`]).
+    pub fn retained(&self) -> usize {
+        self.framer.retained()
     }
 
     /// The blob offset up to which everything is handled: the next stored offset.

@@ -1,5 +1,5 @@
 //! `flowlog flatten`: flow-log files (or stdin) to rows on stdout, errors on stderr.
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -156,11 +156,14 @@ pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
     for path in &args.files {
         summary.files += 1;
         let name = args.blob.clone().unwrap_or_else(|| path.display().to_string());
-        let input: Box<dyn Read> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin().lock())
+        let input = if path.as_os_str() == "-" {
+            Input::Pipe(Box::new(std::io::stdin().lock()))
         } else {
             match std::fs::File::open(path) {
-                Ok(file) => Box::new(file),
+                // A regular file can be read again where a record needs it (its header after
+                // its tuples); anything else (a pipe, a device) is read once.
+                Ok(file) if file.metadata().is_ok_and(|m| m.is_file()) => Input::File(file),
+                Ok(file) => Input::Pipe(Box::new(file)),
                 Err(e) => {
                     note(format_args!("cannot open {}: {e}; skipped", path.display()));
                     summary.unreadable += 1;
@@ -194,13 +197,16 @@ pub fn run(args: &FlattenArgs) -> anyhow::Result<Summary> {
 
 /// The outer error is stdout's; the inner result is the input's: read to the end, or why not.
 fn flatten_stream(
-    mut input: impl Read,
+    mut input: Input,
     blob: RowIds,
     rep: &mut Reporting<'_>,
     out: &mut impl Write,
 ) -> std::io::Result<std::io::Result<()>> {
     let name = blob.name.clone();
     let mut flattener = RangeFlattener::new(blob, 0);
+    if matches!(input, Input::File(_)) {
+        flattener = flattener.with_rereads();
+    }
     let mut chunk = vec![0u8; CHUNK];
     let mut bytes = 0u64;
     loop {
@@ -213,9 +219,17 @@ fn flatten_stream(
             }
         };
         bytes += n as u64;
-        flattener.push(&chunk[..n], n == 0, rep);
-        out.write_all(rep.enc.out())?;
-        rep.enc.out().clear();
+        let mut rest = &chunk[..n];
+        loop {
+            let p = flattener.push(rest, n == 0, rep);
+            out.write_all(rep.enc.out())?;
+            rep.enc.out().clear();
+            let (Some(range), Input::File(file)) = (flattener.reread_range(), &input) else { break };
+            if let Err(e) = reread(file, range, &mut flattener, rep, out)? {
+                return Ok(Err(e));
+            }
+            rest = &rest[p.taken..];
+        }
         if n == 0 {
             break;
         }
@@ -237,4 +251,67 @@ fn flatten_stream(
         rep.errors += 1;
     }
     Ok(Ok(()))
+}
+
+/// Where a file's bytes come from.
+enum Input {
+    /// A regular file: read once in order, and again where a record needs it.
+    File(std::fs::File),
+    /// Anything that can only be read once: a record whose header fields come after its tuples
+    /// keeps its tuples' text until its end.
+    Pipe(Box<dyn Read>),
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Input::File(f) => f.read(buf),
+            Input::Pipe(r) => r.read(buf),
+        }
+    }
+}
+
+/// Reads bytes `range` of `file` again into `flattener`, writing rows as they come, and puts
+/// the file's position back where the first read was. Same error nesting as [`flatten_stream`].
+fn reread(
+    mut file: &std::fs::File,
+    range: std::ops::Range<u64>,
+    flattener: &mut RangeFlattener,
+    rep: &mut Reporting<'_>,
+    out: &mut impl Write,
+) -> std::io::Result<std::io::Result<()>> {
+    let mut chunk = vec![0u8; CHUNK];
+    let read = (|| {
+        let back = file.stream_position()?;
+        file.seek(SeekFrom::Start(range.start))?;
+        let mut at = range.start;
+        while at < range.end {
+            let want = chunk.len().min((range.end - at) as usize);
+            let n = match file.read(&mut chunk[..want]) {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("shorter than when its record at byte {} was first read", range.start),
+                    ));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            at += n as u64;
+            flattener.push_reread(&chunk[..n], rep);
+            // Rows go out as they come: a large record is never held.
+            if let Err(e) = out.write_all(rep.enc.out()) {
+                return Ok(Err(e));
+            }
+            rep.enc.out().clear();
+        }
+        file.seek(SeekFrom::Start(back))?;
+        Ok(Ok(()))
+    })();
+    match read {
+        Ok(Ok(())) => Ok(Ok(())),
+        Ok(Err(stdout)) => Err(stdout),
+        Err(input) => Ok(Err(input)),
+    }
 }

@@ -4,7 +4,10 @@
 //! Azure writes a record's header fields before its flows, so rows normally stream. When a field
 //! rows depend on has not been seen by the time tuples start (JSON does not fix key order), the
 //! rest of the record's tuples are kept, as text, until its closing brace: only that unusual
-//! shape costs memory proportional to the record.
+//! shape costs memory proportional to the record. A parser that may read the record again
+//! ([`Emitter::set_defer`]) keeps nothing but the values of each flow group instead, and reports at
+//! the record's end that its rows come from a second read, primed with what the first one found
+//! (see [`super::stream::Primed`]).
 use super::Layout;
 use super::error::{TupleError, TupleErrorReason};
 use super::record::{GroupCtx, Header, RecordCtx, RowVisitor, Seen, group_ctx};
@@ -20,16 +23,24 @@ enum Mode {
     Streaming(Layout),
     /// Tuples are kept until the record ends.
     Buffering,
+    /// Tuples are only counted: their rows come from a second read of the record.
+    Counting,
 }
 
 /// A flow group whose tuples are buffered; its values are filled in when its objects close.
 #[derive(Debug, Default)]
-struct BufGroup {
+pub(super) struct BufGroup {
     /// Index of its first tuple in `Emitter::tuples`.
     first: usize,
-    rule: Option<String>,
-    acl: Option<String>,
-    mac: Option<String>,
+    pub(super) rule: Option<String>,
+    pub(super) acl: Option<String>,
+    pub(super) mac: Option<String>,
+}
+
+impl BufGroup {
+    fn text_len(&self) -> usize {
+        [&self.rule, &self.acl, &self.mac].iter().map(|v| v.as_ref().map_or(0, String::capacity)).sum()
+    }
 }
 
 #[derive(Debug)]
@@ -53,6 +64,12 @@ pub struct Emitter {
     /// Ordinal of the first buffered tuple.
     buffered_from: u32,
     pub rows: u64,
+    /// Count tuples instead of keeping them when rows would have to wait for the record's end.
+    defer: bool,
+    /// `flowTuples` arrays started in the record so far, and how many had started when rows
+    /// began to wait (those before streamed).
+    started: usize,
+    streamed: usize,
     groups: Vec<BufGroup>,
     tuples: Vec<BufTuple>,
     text: Vec<u8>,
@@ -119,13 +136,38 @@ impl Emitter {
         let big = self.text.capacity() > KEEP_CAPACITY;
         let (groups, tuples, text) =
             (std::mem::take(&mut self.groups), std::mem::take(&mut self.tuples), std::mem::take(&mut self.text));
-        *self = Emitter::default();
+        *self = Emitter { defer: self.defer, ..Emitter::default() };
         if !big {
             (self.groups, self.tuples, self.text) = (groups, tuples, text);
             self.groups.clear();
             self.tuples.clear();
             self.text.clear();
         }
+    }
+
+    /// Whether rows that must wait for the record's end are counted (and read again) rather
+    /// than kept; survives [`Self::clear`].
+    pub fn set_defer(&mut self, defer: bool) {
+        self.defer = defer;
+    }
+
+    /// The record ended with rows still to visit: they come from a read of it again.
+    pub fn deferred(&self) -> bool {
+        self.mode == Mode::Counting && self.defer
+    }
+
+    /// For a read again: whether `RowVisitor::record` was called, the groups that streamed, and
+    /// the values of those that did not.
+    pub(super) fn take_deferred(&mut self) -> (bool, usize, Vec<BufGroup>) {
+        (self.recorded, self.streamed, std::mem::take(&mut self.groups))
+    }
+
+    /// Bytes held for rows still to visit (buffer capacity, not just use).
+    pub fn retained(&self) -> usize {
+        self.text.capacity()
+            + self.tuples.capacity() * std::mem::size_of::<BufTuple>()
+            + self.groups.capacity() * std::mem::size_of::<BufGroup>()
+            + self.groups.iter().map(BufGroup::text_len).sum::<usize>()
     }
 
     pub fn buffered_groups(&self) -> usize {
@@ -148,7 +190,8 @@ impl Emitter {
         offset: u64,
         v: &mut V,
     ) {
-        if self.mode != Mode::Buffering {
+        self.started += 1;
+        if !matches!(self.mode, Mode::Buffering | Mode::Counting) {
             let layout = header.streamable(vnet).filter(|l| group.complete(*l, header));
             match (self.mode, layout) {
                 (Mode::Idle, Some(layout)) => {
@@ -159,8 +202,9 @@ impl Emitter {
                 }
                 (Mode::Streaming(current), Some(layout)) if current == layout => {}
                 _ => {
-                    self.mode = Mode::Buffering;
+                    self.mode = if self.defer { Mode::Counting } else { Mode::Buffering };
                     self.buffered_from = self.ordinal;
+                    self.streamed = self.started - 1;
                 }
             }
             if let Mode::Streaming(layout) = self.mode {
@@ -169,6 +213,37 @@ impl Emitter {
             }
         }
         self.groups.push(BufGroup { first: self.tuples.len(), ..BufGroup::default() });
+    }
+
+    /// A `flowTuples` array starts in a record read again: its values are known (`Some`), or
+    /// its rows were visited by the first read (`None`: its tuples are only counted).
+    pub fn primed_group_start<V: RowVisitor + ?Sized>(
+        &mut self,
+        rows: Option<(&RecordCtx<'_>, &GroupCtx<'_>)>,
+        recorded: bool,
+        v: &mut V,
+    ) {
+        self.started += 1;
+        let Some((record, group)) = rows else {
+            self.mode = Mode::Counting;
+            return;
+        };
+        if !(recorded || self.recorded) {
+            v.record(record);
+        }
+        self.recorded = true;
+        self.mode = Mode::Streaming(record.layout);
+        v.group(record, group);
+    }
+
+    /// Tuples seen in the record so far (rows, errors, counted or kept).
+    pub fn tuples(&self) -> u32 {
+        self.ordinal
+    }
+
+    /// `flowTuples` arrays started in the record so far.
+    pub fn started(&self) -> usize {
+        self.started
     }
 
     /// The sink for the current group's tuples.
@@ -188,6 +263,9 @@ impl Emitter {
 
     fn buffer_tuple(&mut self, text: &[u8], too_long: Option<usize>) {
         self.ordinal = self.ordinal.wrapping_add(1);
+        if self.mode == Mode::Counting {
+            return;
+        }
         self.text.extend_from_slice(text);
         self.tuples.push(BufTuple { end: self.text.len(), too_long });
     }
@@ -220,6 +298,9 @@ impl Emitter {
     ) -> Result<(), super::error::RecordErrorReason> {
         let layout = header.layout()?;
         header.fix(layout);
+        if self.deferred() {
+            return Ok(());
+        }
         let record = header.ctx(blob, offset);
         if !self.recorded {
             v.record(&record);

@@ -6,7 +6,14 @@
 //! tail are recognised wherever a range starts and ends. Every byte is looked at once; between
 //! chunks only the framing state, the record parser's state and the first [`RAW_EXCERPT`] bytes
 //! of the current record (for its dead letter, should it turn out bad) are kept.
+//!
+//! A record whose rows wait for header fields that come after its tuples is, with
+//! [`Framer::set_rereads`], not kept either: at its end the framer stops and asks for the
+//! record's bytes again ([`Framer::reread_range`], fed to [`Framer::push_reread`]), and only then
+//! moves on. Without it, such a record keeps its tuples' text until its end.
 mod resync;
+
+use std::ops::Range;
 
 use resync::Resync;
 
@@ -27,6 +34,9 @@ pub struct Progress {
     pub rows: u64,
     /// Records and stretches of bytes reported through `RowVisitor::record_error`.
     pub record_errors: u64,
+    /// Bytes of the data given to this call that were looked at: all of them, unless a record
+    /// is to be read again first ([`Framer::reread_range`]); the rest is to be given again after.
+    pub taken: usize,
 }
 
 impl Progress {
@@ -35,6 +45,7 @@ impl Progress {
         self.records += other.records;
         self.rows += other.rows;
         self.record_errors += other.record_errors;
+        self.taken += other.taken;
     }
 }
 
@@ -61,6 +72,19 @@ enum State {
     Gzip {
         reported: bool,
     },
+    /// A record's first read ended; its rows come from the second (see [`Reread`]).
+    Reread,
+}
+
+/// A record being read a second time, with what its first read found.
+#[derive(Clone, Copy, Debug)]
+struct Reread {
+    start: u64,
+    end: u64,
+    /// Bytes of it fed to the second read so far.
+    fed: u64,
+    /// Rows the first read visited.
+    rows: u64,
 }
 
 /// A bad stretch being measured. It ends at the record's balanced closing brace (brace counting
@@ -91,6 +115,7 @@ pub struct Framer {
     /// The first bytes since `raw_base` (the offset, or the current record's start).
     raw: Vec<u8>,
     raw_base: u64,
+    reread: Option<Reread>,
 }
 
 impl Framer {
@@ -105,7 +130,50 @@ impl Framer {
             scan: Scan::default(),
             raw: Vec::new(),
             raw_base: start,
+            reread: None,
         }
+    }
+
+    /// The caller can read a record's bytes again: rows that wait for header fields coming after
+    /// the tuples are produced by a second read instead of being kept.
+    pub fn set_rereads(&mut self, on: bool) {
+        self.parser.set_defer(on);
+    }
+
+    /// The blob bytes to give [`Self::push_reread`] before pushing anything more.
+    pub fn reread_range(&self) -> Option<Range<u64>> {
+        self.reread.map(|r| r.start + r.fed..r.end)
+    }
+
+    /// The next bytes of [`Self::reread_range`]. When the record's last byte is fed, its rows
+    /// have all been visited and the offset moves past it; bytes that are not the record of the
+    /// first read (the blob changed in between) make it a bad record instead.
+    pub fn push_reread<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, data: &[u8], v: &mut V) -> Progress {
+        let mut p = Progress::default();
+        let Some(r) = self.reread.as_mut() else { return p };
+        let data = &data[..data.len().min((r.end - r.start - r.fed) as usize)];
+        let before = r.start + r.fed;
+        r.fed += data.len() as u64;
+        let r = *r;
+        let ok = match self.parser.feed(blob, data, v) {
+            Step::More if r.start + r.fed < r.end => return p,
+            Step::Done(n, Ok(())) => before + n as u64 == r.end,
+            _ => false,
+        };
+        self.reread = None;
+        self.state = State::Between { comma: false };
+        let offset = self.offset;
+        if ok {
+            p.records += 1;
+            p.rows += r.rows + self.parser.rows();
+            self.boundary(r.end);
+            v.record_end();
+        } else {
+            let reason = RecordErrorReason::Framing("the record's bytes changed between two reads of it".into());
+            self.report(blob, r.start, r.end, Some(reason), v, &mut p);
+        }
+        p.consumed = (self.offset - offset) as usize;
+        p
     }
 
     pub fn offset(&self) -> u64 {
@@ -117,13 +185,18 @@ impl Framer {
         self.pos - self.offset
     }
 
+    /// Bytes kept between calls: the record's excerpt and the parser's state.
+    pub fn retained(&self) -> usize {
+        self.raw.capacity() + self.parser.retained()
+    }
+
     /// True when the bytes past the offset are more than whitespace and the `]}` tail.
     pub fn has_partial_record(&self) -> bool {
         match self.state {
             State::Head { token, at } => token > 0 || at > 0,
             State::Between { comma } => comma,
             State::Tail | State::Gzip { .. } => false,
-            State::Record | State::Scan => true,
+            State::Record | State::Scan | State::Reread => true,
         }
     }
 
@@ -133,7 +206,7 @@ impl Framer {
         let before = self.offset;
         let mut p = Progress::default();
         let mut i = 0;
-        while i < data.len() {
+        while i < data.len() && self.state != State::Reread {
             i = match self.state {
                 State::Head { .. } => self.head(data, i, v),
                 State::Between { comma } => self.between(data, i, comma),
@@ -154,9 +227,11 @@ impl Framer {
                     self.keep(&data[i..]);
                     data.len()
                 }
+                State::Reread => unreachable!("the loop stops for a read again"),
             };
         }
-        self.pos += data.len() as u64;
+        self.pos += i as u64;
+        p.taken = i;
         if let State::Gzip { reported } = self.state {
             // Nothing in it can be framed: the offset moves past every byte seen, and the blob
             // is dead-lettered once, with its first bytes, instead of waiting for a record forever.
@@ -289,6 +364,14 @@ impl Framer {
                 self.keep(&data[i..i + n]);
                 let end = self.at(i + n);
                 match result {
+                    Ok(()) if let Some(primed) = self.parser.take_primed() => {
+                        // Its rows are in its bytes, which the caller reads again: keep neither.
+                        let rows = primed.rows();
+                        self.parser.start_primed(self.record_start, primed);
+                        self.reread = Some(Reread { start: self.record_start, end, fed: 0, rows });
+                        self.state = State::Reread;
+                        return i + n;
+                    }
                     Ok(()) => {
                         p.records += 1;
                         p.rows += self.parser.rows();
@@ -415,3 +498,7 @@ impl Framer {
 #[cfg(test)]
 #[path = "framing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reread_tests.rs"]
+mod reread_tests;

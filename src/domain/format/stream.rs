@@ -5,7 +5,9 @@
 //! header and group values rows carry, and the bytes of one string cut by a chunk edge (at most
 //! [`MAX_STRING`]). Unknown keys are skipped without being kept. Header fields that come after
 //! the tuples (JSON does not fix key order; Azure writes them first) make the record buffer its
-//! tuples until its end: see [`super::emit`].
+//! tuples until its end (see [`super::emit`]), or, for a caller that can read the record's bytes
+//! again ([`RecordParser::set_defer`]), only count them: the record's end then yields a
+//! [`Primed`] state, and the second read, started with it, visits the rows.
 use memchr::memchr2;
 
 mod scalars;
@@ -14,7 +16,7 @@ mod shape;
 use scalars::unescape;
 use shape::{Frame, Slot, key_slot};
 
-use super::emit::Emitter;
+use super::emit::{BufGroup, Emitter};
 use super::error::RecordErrorReason;
 use super::record::{Group, Header, RowVisitor, duplicate};
 use crate::domain::ids::RowIds;
@@ -88,6 +90,33 @@ pub struct RecordParser {
     group_tuples: bool,
     emit: Emitter,
     offset: u64,
+    /// What the first read of this record found, when this is the second.
+    primed: Option<Primed>,
+}
+
+/// What a first read of a record whose rows had to wait found: the header fields (its layout
+/// fixed), the flow groups whose rows were visited, and the values of the others, in order.
+/// Only these values, never tuples, are kept between the two reads.
+#[derive(Debug)]
+pub struct Primed {
+    header: Header,
+    recorded: bool,
+    streamed: usize,
+    groups: Vec<BufGroup>,
+    /// The values of the group being read again.
+    current: Group,
+    /// Rows the first read visited.
+    rows: u64,
+    /// Flow groups and tuples the first read found: the second must find as many.
+    started: usize,
+    tuples: u32,
+}
+
+impl Primed {
+    /// Rows of the record the first read visited (before its rows had to wait).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
 }
 
 impl RecordParser {
@@ -103,6 +132,37 @@ impl RecordParser {
         self.group_tuples = false;
         self.emit.clear();
         self.offset = offset;
+        self.primed = None;
+    }
+
+    /// Rows that would wait for the record's end are only counted; a record that needed it
+    /// ends with [`Self::take_primed`] set, to be read again.
+    pub fn set_defer(&mut self, defer: bool) {
+        self.emit.set_defer(defer);
+    }
+
+    /// After a record's successful end: the state to read it again with, when its rows wait for that.
+    pub fn take_primed(&mut self) -> Option<Primed> {
+        if self.primed.is_some() || !self.emit.deferred() {
+            return None;
+        }
+        let (recorded, streamed, groups) = self.emit.take_deferred();
+        let header = std::mem::take(&mut self.header);
+        let (started, tuples) = (self.emit.started(), self.emit.tuples());
+        let current = Group::default();
+        Some(Primed { header, recorded, streamed, groups, current, rows: self.emit.rows, started, tuples })
+    }
+
+    /// Starts the second read of a record at `offset` with what its first read found: every row
+    /// the first did not visit is visited, with the same values and ordinals.
+    pub fn start_primed(&mut self, offset: u64, primed: Primed) {
+        self.start(offset);
+        self.primed = Some(primed);
+    }
+
+    /// Bytes kept between chunks: a string cut by a chunk edge and rows waiting for the record's end.
+    pub fn retained(&self) -> usize {
+        self.text.capacity() + self.emit.retained() + self.primed.as_ref().map_or(0, |p| p.groups.len() * 64)
     }
 
     /// Rows visited for the current record so far.
@@ -203,7 +263,10 @@ impl RecordParser {
     /// The hot path: complete tuple strings inside a `flowTuples` array, straight from the chunk.
     /// Returns where the general path must take over (a cut or escaped string, `]`, bad input).
     fn tuples_fast<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, data: &[u8], mut i: usize, v: &mut V) -> usize {
-        let mut sink = self.emit.sink(&self.header, &self.group, blob, self.offset);
+        let mut sink = match &self.primed {
+            Some(p) => self.emit.sink(&p.header, &p.current, blob, self.offset),
+            None => self.emit.sink(&self.header, &self.group, blob, self.offset),
+        };
         // Tuples go to the sink in pairs (see `RowVisitor::row_pair`): one read and not yet
         // handed over is held here, and handed over before this returns.
         let mut held: Option<&[u8]> = None;
@@ -340,7 +403,11 @@ impl RecordParser {
                     return Err(duplicate("flowTuples"));
                 }
                 let vnet = matches!(self.frames.last(), Some(Frame::VnetGroup(_)));
-                self.emit.group_start(vnet, &mut self.header, &self.group, blob, self.offset, v);
+                if self.primed.is_some() {
+                    self.primed_group_start(blob, v);
+                } else {
+                    self.emit.group_start(vnet, &mut self.header, &self.group, blob, self.offset, v);
+                }
                 Frame::Tuples
             }
             _ => return Err(json_err(format!("`{}` has the wrong type", slot.name()))),
@@ -373,7 +440,13 @@ impl RecordParser {
             Frame::NsgMac(from) => self.emit.fill_mac(from, &self.group.mac),
             Frame::VnetAcl(from) => self.emit.fill_acl(from, &self.group.acl),
             Frame::Record => {
-                let result = self.emit.finish(&mut self.header, blob, self.offset, v);
+                let result = match &mut self.primed {
+                    Some(p) if (p.started, p.tuples) != (self.emit.started(), self.emit.tuples()) => {
+                        Err(RecordErrorReason::Framing("the record's bytes changed between two reads of it".into()))
+                    }
+                    Some(p) => self.emit.finish(&mut p.header, blob, self.offset, v),
+                    None => self.emit.finish(&mut self.header, blob, self.offset, v),
+                };
                 self.lex = None;
                 return Ok(Some(Step::Done(i + 1, result)));
             }
@@ -405,11 +478,14 @@ impl RecordParser {
             raw
         };
         if slot == Slot::Tuple {
+            let mut sink = match &self.primed {
+                Some(p) => self.emit.sink(&p.header, &p.current, blob, self.offset),
+                None => self.emit.sink(&self.header, &self.group, blob, self.offset),
+            };
             if len > MAX_STRING {
-                let shown = &text[..text.len().min(MAX_STRING)];
-                self.emit.sink(&self.header, &self.group, blob, self.offset).too_long(shown, len, v);
+                sink.too_long(&text[..text.len().min(MAX_STRING)], len, v);
             } else {
-                self.emit.sink(&self.header, &self.group, blob, self.offset).tuple(text, v);
+                sink.tuple(text, v);
             }
             return Ok(());
         }
@@ -423,6 +499,24 @@ impl RecordParser {
         }
         let value = String::from_utf8(text.to_vec()).map_err(|_| json_err("string is not UTF-8"))?;
         self.set_string(slot, Some(value))
+    }
+
+    /// A `flowTuples` array starts in a second read: the group's rows come with the values
+    /// its first read found, unless that read visited them already.
+    fn primed_group_start<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, v: &mut V) {
+        let p = self.primed.as_mut().expect("a second read");
+        let at = self.emit.started();
+        // `Group` values, unlike the first read's, may come after the tuples: the group's row
+        // values are the first read's, and this read's own are left for its duplicate checks.
+        let Some(values) = at.checked_sub(p.streamed).and_then(|i| p.groups.get(i)) else {
+            self.emit.primed_group_start(None, p.recorded, v);
+            return;
+        };
+        p.current =
+            Group { rule: Some(values.rule.clone()), mac: Some(values.mac.clone()), acl: Some(values.acl.clone()) };
+        let record = p.header.ctx(blob, self.offset);
+        let group = p.current.ctx(record.layout, &p.header);
+        self.emit.primed_group_start(Some((&record, &group)), p.recorded, v);
     }
 
     fn set_string(&mut self, slot: Slot, value: Option<String>) -> Result<(), RecordErrorReason> {

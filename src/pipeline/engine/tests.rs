@@ -256,9 +256,9 @@ async fn small_flush_threshold_sends_and_commits_as_it_goes() {
 }
 
 /// A sink that accepts the first `n` batches and then fails the rest, as a crash would.
-struct CrashAfter {
-    inner: MemoryRowSink,
-    left: std::sync::atomic::AtomicUsize,
+pub(super) struct CrashAfter {
+    pub(super) inner: MemoryRowSink,
+    pub(super) left: std::sync::atomic::AtomicUsize,
 }
 
 impl crate::pipeline::row_sink::RowSink for CrashAfter {

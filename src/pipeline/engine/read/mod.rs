@@ -3,7 +3,8 @@
 //! 1. `plan.rs`: load the offset `O`, learn the blob's length `L` (and, for stores whose blobs
 //!    can be rewritten in place, judge its content), and decide what to read: `[O, L-2)`, nothing,
 //!    or a new generation of the blob from 0;
-//! 2. `stream.rs`: read that range in chunks and parse them into rows and dead letters;
+//! 2. `stream.rs`: read that range in chunks and parse them into rows and dead letters (and
+//!    `reread.rs`: read a record again whose header fields came after its tuples);
 //! 3. `deliver.rs`: write the dead letters, then send the rows and wait until the sink accepted
 //!    them (whenever the buffer fills, and once at the end);
 //! 4. `commit.rs`: compare-and-swap the offset past what was delivered.
@@ -16,6 +17,7 @@ mod content;
 mod deliver;
 mod marker;
 mod plan;
+mod reread;
 mod stream;
 
 use std::ops::{ControlFlow, Range};

@@ -69,7 +69,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let prefetched = opened.filter(|_| start == guess).map(|chunks| limit_to(chunks, end - start));
         let ids = RowIds::generation(blob.as_str(), cursor.state.generation);
         // Rows of the open record at the offset that an earlier read already sent.
-        let flattener = RangeFlattener::new(ids, start).skip_delivered(cursor.state.open_tuples);
+        let flattener = RangeFlattener::new(ids, start).skip_delivered(cursor.state.open_tuples).with_rereads();
         let collector = Collector::new(
             self.cfg.dead_letter_raw_limit,
             self.now_rfc3339(),

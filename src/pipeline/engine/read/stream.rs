@@ -3,8 +3,8 @@
 //! stream goes on.
 //!
 //! A [`RangedRead`] is one ranged read of the blob and how far it got. The step reads one, from
-//! the offset to the planned end; a read that must go back over part of its range (a record to
-//! read again from its start) would open another `RangedRead` there and feed it the same way.
+//! the offset to the planned end; a record whose header fields came after its tuples is read
+//! once more from its start (`reread.rs`) when the parser asks, and the stream goes on after it.
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -104,13 +104,25 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         for (i, piece) in chunk.chunks(slice).chain(chunk.is_empty().then_some(&[][..])).enumerate() {
             read.content.observe(piece);
             read.collector.reserve(left + piece.len() as u64);
-            let progress = read.flattener.push(piece, ends_blob && i + 1 == pieces, &mut read.collector);
-            self.metrics.records.inc_by(progress.records);
-            read.content.advance(read.flattener.offset());
-            if read.collector.buffered_bytes() >= self.cfg.flush_bytes
-                && self.deliver(read, Flush::Full).await? == Delivered::Superseded
-            {
-                return Ok(Delivered::Superseded);
+            // The parser stops inside the piece when a record must be read again; the rest of
+            // the piece follows that second read.
+            let mut rest = piece;
+            loop {
+                let progress = read.flattener.push(rest, ends_blob && i + 1 == pieces, &mut read.collector);
+                self.metrics.records.inc_by(progress.records);
+                if self.reread(read).await? == Delivered::Superseded {
+                    return Ok(Delivered::Superseded);
+                }
+                read.content.advance(read.flattener.offset());
+                if read.collector.buffered_bytes() >= self.cfg.flush_bytes
+                    && self.deliver(read, Flush::Full).await? == Delivered::Superseded
+                {
+                    return Ok(Delivered::Superseded);
+                }
+                rest = &rest[progress.taken..];
+                if rest.is_empty() {
+                    break;
+                }
             }
         }
         Ok(Delivered::Ours)
