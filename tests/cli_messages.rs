@@ -1,12 +1,10 @@
 //! What the binary says when something is off: errors name where a value came from and state
 //! their cause once, without internal prefixes; summaries count in words people use.
-use std::process::{Command, Stdio};
+mod support;
 
-fn flowlog() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowlog"));
-    c.env("RUST_LOG", "warn").env_remove("FLOWLOG_LOCAL_OUT");
-    c
-}
+use std::process::Stdio;
+
+use support::cli::flowlog;
 
 #[test]
 fn environment_errors_name_the_variable_and_numeric_paths_are_paths() {

@@ -10,16 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn flowlog() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowlog"));
-    c.env("RUST_LOG", "warn").env_remove("FLOWLOG_LOCAL_OUT");
-    c
-}
-
-fn simulate(out: &Path, args: &[&str]) {
-    let status = flowlog().arg("simulate").arg("--out").arg(out).args(args).stderr(Stdio::null()).status().unwrap();
-    assert!(status.success());
-}
+use support::cli::{flowlog, simulate};
 
 /// `flowlog run --once` over `logs`, keeping offsets and dead letters in `state`.
 fn run_once(logs: &Path, state: &Path) -> Command {

@@ -1,14 +1,12 @@
 //! What a newcomer meets through the binary: commands that end quietly when their reader goes
 //! away, files that are not flow logs explained, options that point to the right command,
 //! errors that name their file, line or directory, and help text that says what is required.
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn flowlog() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowlog"));
-    c.env("RUST_LOG", "warn").env_remove("FLOWLOG_LOCAL_OUT");
-    c
-}
+use support::cli::flowlog;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -8,18 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::cli::{flowlog, simulate};
 use support::expected::{blobs, check_delivery, rows};
-
-fn flowlog() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowlog"));
-    c.env("RUST_LOG", "warn").env_remove("FLOWLOG_LOCAL_OUT");
-    c
-}
-
-fn simulate(out: &Path, args: &[&str]) {
-    let status = flowlog().arg("simulate").arg("--out").arg(out).args(args).stderr(Stdio::null()).status().unwrap();
-    assert!(status.success());
-}
 
 fn once_at(watch: &Path, state: &Path) -> Output {
     let mut cmd = flowlog();

@@ -1,4 +1,5 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
+pub mod cli;
 pub mod expected;
 pub mod flowgen;
