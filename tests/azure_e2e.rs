@@ -26,33 +26,9 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     let (mut a, _) = stack.daemon("a").await;
     let (b, port_b) = stack.daemon("b").await;
     let (start, hour) = fresh_hour(3);
-    let sim = stack.simulate(&[
-        "--format",
-        "mixed",
-        "--blobs",
-        "4",
-        "--minutes",
-        "8",
-        "--tuples-per-minute",
-        "30",
-        "--seed",
-        "11",
-        "--start",
-        &start,
-        "--interval-ms",
-        "400",
-        "--duplicate-percent",
-        "20",
-        "--delay-percent",
-        "20",
-        "--reorder",
-    ]);
+    let sim = stack.simulate_shuffled(4, 8, 30, 11, &start, 400);
     // Kill one replica while events are flowing: after the first rows reached the output hub.
-    let counters = stack.emulator.control();
-    wait_for("first rows", Duration::from_secs(60), || {
-        counters.counters().hubs.get("rows").is_some_and(|h| h.partitions.values().any(|p| p.events_received > 0))
-    })
-    .await;
+    stack.first_rows_in_output_hub().await;
     a.kill();
     exit_of(a).await;
     assert!(exit_of(sim).await.success());

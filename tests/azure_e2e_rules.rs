@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use eventhubs_emulator::{NAMESPACE, Rules};
 use flowlog::pipeline::offset_store::OffsetStore;
-use stack::{Stack, check, exit_of, fresh_hour_in, metric, signal, stack_with, wait_for, wait_for_rows};
+use stack::{Stack, check, exit_of, fresh_hour_in, metric, signal, stack_with, wait_for_rows};
 
 /// The load-balancing interval and ownership expiry the stack's daemons run with (its config).
 const UPDATE_INTERVAL_MS: u64 = 300;
@@ -103,34 +103,10 @@ async fn scenario(partitions: u32, replicas: usize, month: u32) {
     let initial = wait_balanced(&stack, &ports, partitions).await;
 
     let (start, hour) = fresh_hour_in(2031, month);
-    let blobs = (partitions / 2).to_string();
-    let sim = stack.simulate(&[
-        "--format",
-        "mixed",
-        "--blobs",
-        &blobs,
-        "--minutes",
-        "6",
-        "--tuples-per-minute",
-        "20",
-        "--seed",
-        "21",
-        "--start",
-        &start,
-        "--interval-ms",
-        "300",
-        "--duplicate-percent",
-        "20",
-        "--delay-percent",
-        "20",
-        "--reorder",
-    ]);
+    let blobs = partitions / 2;
+    let sim = stack.simulate_shuffled(blobs, 6, 20, 21, &start, 300);
     // Kill a replica while events are flowing: after the first rows reached the output hub.
-    let counters = stack.emulator.control();
-    wait_for("first rows", Duration::from_secs(60), || {
-        counters.counters().hubs.get("rows").is_some_and(|h| h.partitions.values().any(|p| p.events_received > 0))
-    })
-    .await;
+    stack.first_rows_in_output_hub().await;
     let (mut victim, _) = daemons.remove(0);
     let killed = Instant::now();
     victim.kill();

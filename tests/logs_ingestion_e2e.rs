@@ -41,27 +41,7 @@ async fn log_analytics_output_through_throttling_splits_5xx_and_a_killed_replica
     let (mut a, _) = stack.daemon("a").await;
     let (b, port_b) = stack.daemon("b").await;
     let (start, hour) = fresh_hour_in(2027, 5);
-    let sim = stack.simulate(&[
-        "--format",
-        "mixed",
-        "--blobs",
-        "4",
-        "--minutes",
-        "8",
-        "--tuples-per-minute",
-        "30",
-        "--seed",
-        "21",
-        "--start",
-        &start,
-        "--interval-ms",
-        "400",
-        "--duplicate-percent",
-        "20",
-        "--delay-percent",
-        "20",
-        "--reorder",
-    ]);
+    let sim = stack.simulate_shuffled(4, 8, 30, 21, &start, 400);
     // Kill one replica while rows are flowing, after some offsets were committed.
     wait_for("a third of the rows", Duration::from_secs(90), || stack.delivered().len() >= 320).await;
     a.kill();

@@ -214,6 +214,52 @@ shutdown_deadline_secs = 10
         Proc(Some(self.command(&["simulate", "--azure"], &config).args(args).stderr(file).spawn().unwrap()), Some(log))
     }
 
+    /// The end-to-end tests' traffic: `blobs` blobs of mixed formats over `minutes` minutes from
+    /// `start`, one event every `interval_ms`, a fifth of them duplicated and a fifth delayed,
+    /// and the rest reordered.
+    pub fn simulate_shuffled(
+        &self,
+        blobs: u32,
+        minutes: u32,
+        tuples: u32,
+        seed: u32,
+        start: &str,
+        interval_ms: u32,
+    ) -> Proc {
+        let (blobs, minutes, tuples) = (blobs.to_string(), minutes.to_string(), tuples.to_string());
+        let (seed, interval) = (seed.to_string(), interval_ms.to_string());
+        self.simulate(&[
+            "--format",
+            "mixed",
+            "--blobs",
+            &blobs,
+            "--minutes",
+            &minutes,
+            "--tuples-per-minute",
+            &tuples,
+            "--seed",
+            &seed,
+            "--start",
+            start,
+            "--interval-ms",
+            &interval,
+            "--duplicate-percent",
+            "20",
+            "--delay-percent",
+            "20",
+            "--reorder",
+        ])
+    }
+
+    /// Waits until the output hub received its first rows.
+    pub async fn first_rows_in_output_hub(&self) {
+        let counters = self.emulator.control();
+        wait_for("first rows", Duration::from_secs(60), || {
+            counters.counters().hubs.get("rows").is_some_and(|h| h.partitions.values().any(|p| p.events_received > 0))
+        })
+        .await;
+    }
+
     /// Events accepted by the output hub so far (the emulator's counters).
     pub fn output_events(&self) -> u64 {
         if let Some(logs) = &self.logs {

@@ -122,7 +122,7 @@ impl Client {
         };
         Ok(match tokio::time::timeout(self.target.timeout, call).await {
             Err(_) => Answer::Unanswered,
-            Ok(Err(e)) => Answer::Failed(chain(&e)),
+            Ok(Err(e)) => Answer::Failed(crate::azure::probe::chain_text(&e)),
             Ok(Ok((status, retry_after, text))) => match status {
                 204 | 200 => Answer::Accepted,
                 413 => Answer::TooLarge,
@@ -146,19 +146,4 @@ fn detail(body: &[u8]) -> String {
         ),
         _ => String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string(),
     }
-}
-
-/// Every message of an error's source chain (the transport's cause is at the end: "connection
-/// refused", "dns error"), for messages and the check's classification.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    crate::azure::errors::redact(&parts.join(": "))
 }
