@@ -122,7 +122,7 @@ impl Client {
         };
         Ok(match tokio::time::timeout(self.target.timeout, call).await {
             Err(_) => Answer::Unanswered,
-            Ok(Err(e)) => Answer::Failed(crate::azure::probe::chain_text(&e)),
+            Ok(Err(e)) => Answer::Failed(crate::azure::errors::chain_text(&e)),
             Ok(Ok((status, retry_after, text))) => match status {
                 204 | 200 => Answer::Accepted,
                 413 => Answer::TooLarge,

@@ -13,7 +13,7 @@ use azure_core::credentials::TokenCredential;
 use azure_core_amqp::{AmqpErrorCondition, AmqpErrorKind};
 use azure_messaging_eventhubs::EventHubsError;
 
-use super::errors::redact;
+use super::errors::{chain_text, redact};
 use super::eventhubs::amqp_errors;
 pub use crate::pipeline::probe::{FailureClass, ProbeError};
 
@@ -129,20 +129,6 @@ fn of_text(display: &str, debug: &str) -> ProbeError {
         class => class,
     };
     ProbeError::new(class, detail(display))
-}
-
-/// Every message of an error's source chain, joined, with SAS signatures redacted.
-pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    redact(&parts.join(": "))
 }
 
 fn detail(text: &str) -> String {
