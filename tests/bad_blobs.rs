@@ -3,6 +3,8 @@
 //! with the valid records around them delivered; a gzip-compressed `PT1H.json` is dead-lettered
 //! and logged as gzip, with how to fix it, instead of waiting for a record forever; a NUL byte
 //! inside a record with data after it is a bad record, not bytes still to be written.
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -10,15 +12,7 @@ use std::process::{Command, Output};
 const SAMPLE: &str = include_str!("../samples/nsg_v2.json");
 
 fn run_once(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowlog"))
-        .env("RUST_LOG", "warn")
-        .env_remove("FLOWLOG_LOCAL_OUT")
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(dir.join("logs"))
-        .arg("--state")
-        .arg(dir.join("state"))
-        .output()
-        .unwrap()
+    support::cli::run_once(&dir.join("logs"), &dir.join("state")).output().unwrap()
 }
 
 fn letters(dir: &Path) -> Vec<serde_json::Value> {

@@ -10,14 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, simulate};
-
-/// `flowlog run --once` over `logs`, keeping offsets and dead letters in `state`.
-fn run_once(logs: &Path, state: &Path) -> Command {
-    let mut c = flowlog();
-    c.args(["run", "--once", "--listen", "off", "--watch"]).arg(logs).arg("--state").arg(state);
-    c
-}
+use support::cli::{flowlog, run_once, simulate};
 
 /// Every `PT1H.json` under `root`, as paths.
 fn flow_logs(root: &Path) -> Vec<std::path::PathBuf> {

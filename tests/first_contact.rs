@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::cli::flowlog;
+use support::cli::{flowlog, simulate};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -265,13 +265,7 @@ fn log_lines(log: &Path, prefix: &str) -> Vec<serde_json::Value> {
 fn a_running_daemon_logs_a_progress_line_of_what_it_did_since_the_last() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let status = flowlog()
-        .args(["simulate", "--format", "vnet", "--blobs", "2", "--minutes", "1", "--tuples-per-minute", "25", "--out"])
-        .arg(&logs)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    simulate(&logs, &["--format", "vnet", "--blobs", "2", "--minutes", "1", "--tuples-per-minute", "25"]);
     let log = dir.path().join("flowlog.log");
     let mut child = flowlog()
         .args(["run", "--listen", "off", "--watch"])

@@ -1,6 +1,8 @@
 //! Records larger than a read, through the `flowlog` binary in local mode: a record still being
 //! written is delivered once however many reads see it, and a large record, open or closed,
 //! costs a bounded amount of memory.
+mod support;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -54,14 +56,8 @@ fn blob(tuples: u32, header_first: bool, closed: bool) -> Vec<u8> {
 }
 
 fn run_once(dir: &Path, flush_bytes: &str) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_flowlog"))
-        .env("RUST_LOG", "warn")
-        .env_remove("FLOWLOG_LOCAL_OUT")
+    let out = support::cli::run_once(&dir.join("logs"), &dir.join("state"))
         .env("FLOWLOG_ENGINE_FLUSH_BYTES", flush_bytes)
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(dir.join("logs"))
-        .arg("--state")
-        .arg(dir.join("state"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -7,18 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, simulate};
+use support::cli::{flowlog, run_once, simulate};
 use support::expected::{blobs, check_delivery, rows};
 
 /// `run --once` over `dir/logs` with state in `dir/state`.
 fn once(dir: &Path) -> Output {
-    flowlog()
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(dir.join("logs"))
-        .arg("--state")
-        .arg(dir.join("state"))
-        .output()
-        .unwrap()
+    run_once(&dir.join("logs"), &dir.join("state")).output().unwrap()
 }
 
 fn run_ok(dir: &Path) -> String {

@@ -8,13 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, simulate};
+use support::cli::{flowlog, run_once, simulate};
 use support::expected::{blobs, check_delivery, rows};
 
 fn once_at(watch: &Path, state: &Path) -> Output {
-    let mut cmd = flowlog();
-    cmd.args(["run", "--once", "--listen", "off", "--watch"]).arg(watch).arg("--state").arg(state);
-    unprivileged(cmd).output().unwrap()
+    unprivileged(run_once(watch, state)).output().unwrap()
 }
 
 fn stdout_of(out: &Output) -> String {

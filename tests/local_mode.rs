@@ -11,13 +11,7 @@ use support::cli::{flowlog, simulate};
 use support::expected::{check_delivery, rows};
 
 fn run_once(dir: &Path) -> String {
-    let out = flowlog()
-        .args(["run", "--once", "--listen", "off", "--watch"])
-        .arg(dir.join("logs"))
-        .arg("--state")
-        .arg(dir.join("state"))
-        .output()
-        .unwrap();
+    let out = support::cli::run_once(&dir.join("logs"), &dir.join("state")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

@@ -8,13 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, simulate};
+use support::cli::{flowlog, run_once, simulate};
 use support::expected::{check_delivery, rows};
 
 fn once(dir: &Path) -> Command {
-    let mut c = flowlog();
-    c.args(["run", "--once", "--listen", "off", "--watch"]).arg(dir.join("logs")).arg("--state").arg(dir.join("state"));
-    c
+    run_once(&dir.join("logs"), &dir.join("state"))
 }
 
 fn setup() -> tempfile::TempDir {

@@ -3,6 +3,7 @@
 //! `RUST_LOG=trace` (the SDKs then print each request's URL, query string and all), never
 //! writes a signature to stderr; the redacted URLs are there.
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,19 +16,16 @@ fn refused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn sas_signatures_never_reach_the_log_even_at_trace() {
-    let port = refused_port();
-    let storage = format!("http://127.0.0.1:{port}/devstoreaccount1");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("azure.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[input]
+/// An Azure-mode configuration in `dir` with every storage setting at `storage`: `input` adds to
+/// the `[input]` section, `output` is the `[output]` section's body (and any section after it),
+/// `tail` any further sections.
+fn azure_config(dir: &Path, storage: &str, input: &str, output: &str, tail: &str) -> PathBuf {
+    let config = dir.join("azure.toml");
+    let text = format!(
+        r#"[input]
 namespace = "flowlog-test.servicebus.windows.net"
 hub = "input"
-consumer_group = "flowlog"
+{input}
 [checkpoints]
 account_url = "{storage}"
 container = "checkpoints"
@@ -37,21 +35,25 @@ table = "offsets"
 [sources]
 allowed = ["{storage}/insights-logs-networksecuritygroupflowevent"]
 [output]
-namespace = "flowlog-test.servicebus.windows.net"
-hub = "rows"
+{output}
 [dead_letter]
 account_url = "{storage}"
 container = "deadletters"
-[engine]
-retry_max_attempts = 2
-retry_min_delay_ms = 10
-retry_max_delay_ms = 20
-[server]
-listen = "off"
+{tail}
 "#
-        ),
-    )
-    .unwrap();
+    );
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+#[test]
+fn sas_signatures_never_reach_the_log_even_at_trace() {
+    let port = refused_port();
+    let storage = format!("http://127.0.0.1:{port}/devstoreaccount1");
+    let dir = tempfile::tempdir().unwrap();
+    let output = "namespace = \"flowlog-test.servicebus.windows.net\"\nhub = \"rows\"";
+    let tail = "[engine]\nretry_max_attempts = 2\nretry_min_delay_ms = 10\nretry_max_delay_ms = 20\n[server]\nlisten = \"off\"";
+    let config = azure_config(dir.path(), &storage, "consumer_group = \"flowlog\"", output, tail);
     let sas =
         format!("sv=2022-11-02&ss=bt&srt=sco&sp=rwdlacu&se=2099-01-01T00:00:00Z&spr=https,http&sig={SIGNATURE}%3D");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlog"));
@@ -103,38 +105,14 @@ async fn the_logs_ingestion_token_never_reaches_the_log_even_at_trace() {
     let fake = LogsIngestion::start(LogsIngestionConfig::default(), "127.0.0.1:0").await.unwrap();
     let storage = format!("http://127.0.0.1:{}/devstoreaccount1", refused_port());
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("azure.toml");
     let c = fake.config();
-    std::fs::write(
-        &config,
-        format!(
-            r#"[input]
-namespace = "flowlog-test.servicebus.windows.net"
-hub = "input"
-[checkpoints]
-account_url = "{storage}"
-container = "checkpoints"
-[offsets]
-account_url = "{storage}"
-table = "offsets"
-[sources]
-allowed = ["{storage}/insights-logs-networksecuritygroupflowevent"]
-[output]
-kind = "log_analytics"
-[log_analytics]
-endpoint = "{}"
-dcr_immutable_id = "{}"
-stream = "{}"
-[dead_letter]
-account_url = "{storage}"
-container = "deadletters"
-"#,
-            fake.endpoint(),
-            c.dcr_immutable_id,
-            c.stream
-        ),
-    )
-    .unwrap();
+    let output = format!(
+        "kind = \"log_analytics\"\n[log_analytics]\nendpoint = \"{}\"\ndcr_immutable_id = \"{}\"\nstream = \"{}\"",
+        fake.endpoint(),
+        c.dcr_immutable_id,
+        c.stream
+    );
+    let config = azure_config(dir.path(), &storage, "", &output, "");
     // The token's signature part is a marker no log line may carry.
     let token = format!("{}{SIGNATURE}", test_token(MONITOR_AUDIENCE, "flowlog"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowlog"));
