@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::cli::{flowlog, simulate};
+use support::cli::{flowlog, simulate, watch};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -267,11 +267,7 @@ fn a_running_daemon_logs_a_progress_line_of_what_it_did_since_the_last() {
     let logs = dir.path().join("logs");
     simulate(&logs, &["--format", "vnet", "--blobs", "2", "--minutes", "1", "--tuples-per-minute", "25"]);
     let log = dir.path().join("flowlog.log");
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(dir.path().join("state"))
+    let mut child = watch(&logs, &dir.path().join("state"))
         .arg("--out")
         .arg(dir.path().join("rows.ndjson"))
         .env("RUST_LOG", "info")

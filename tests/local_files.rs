@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, run_once, simulate};
+use support::cli::{run_once, simulate, watch};
 use support::expected::{blobs, check_delivery, rows};
 
 /// `run --once` over `dir/logs` with state in `dir/state`.
@@ -166,11 +166,7 @@ fn watch_mode_reads_a_preallocated_blob_as_its_chunks_arrive() {
     f.set_len(bytes.len() as u64).unwrap();
     f.write_all(&bytes[..half]).unwrap();
     let out = dir.path().join("rows.ndjson");
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(dir.path().join("logs"))
-        .arg("--state")
-        .arg(dir.path().join("state"))
+    let mut child = watch(&dir.path().join("logs"), &dir.path().join("state"))
         .arg("--out")
         .arg(&out)
         .stderr(Stdio::null())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, run_once, simulate};
+use support::cli::{flowlog, run_once, simulate, watch};
 use support::expected::{blobs, check_delivery, rows};
 
 fn once_at(watch: &Path, state: &Path) -> Output {
@@ -196,11 +196,7 @@ fn a_deleted_and_recreated_watch_root_is_watched_again() {
     let logs = dir.path().join("logs");
     let out = dir.path().join("rows.ndjson");
     simulate(&logs, &["--format", "nsg2", "--blobs", "1", "--minutes", "1", "--tuples-per-minute", "10"]);
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(dir.path().join("state"))
+    let mut child = watch(&logs, &dir.path().join("state"))
         .arg("--out")
         .arg(&out)
         .env("FLOWLOG_LOCAL_POLL_INTERVAL_MS", "100")
@@ -259,16 +255,8 @@ fn retention_keeps_offsets_of_files_still_there() {
     }
     assert_eq!(aged, 2);
     // Watch mode sweeps at start; wait for the sweep's verdict in the log.
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(&state)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        watch(&logs, &state).env("RUST_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, simulate};
+use support::cli::{flowlog, simulate, watch};
 use support::expected::{check_delivery, rows};
 
 fn run_once(dir: &Path) -> String {
@@ -105,15 +105,7 @@ fn watch_mode_follows_appends_and_stops_on_sigterm() {
     let logs = dir.path().join("logs");
     let out = dir.path().join("rows.ndjson");
     simulate(&logs, &["--format", "vnet", "--blobs", "2", "--minutes", "1", "--tuples-per-minute", "25"]);
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(&logs)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .arg("--out")
-        .arg(&out)
-        .spawn()
-        .unwrap();
+    let mut child = watch(&logs, &dir.path().join("state")).arg("--out").arg(&out).spawn().unwrap();
     let count = || std::fs::read_to_string(&out).map(|s| s.lines().count()).unwrap_or(0);
     wait_for("the initial rows", Duration::from_secs(30), || count() == 50);
     simulate(

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cli::{flowlog, run_once, simulate};
+use support::cli::{flowlog, run_once, simulate, watch};
 use support::expected::{check_delivery, rows};
 
 fn once(dir: &Path) -> Command {
@@ -90,11 +90,7 @@ fn once_exits_3_when_anything_was_dead_lettered() {
 #[test]
 fn a_closed_reader_stops_watch_mode() {
     let dir = setup();
-    let mut child = flowlog()
-        .args(["run", "--listen", "off", "--watch"])
-        .arg(dir.path().join("logs"))
-        .arg("--state")
-        .arg(dir.path().join("state"))
+    let mut child = watch(&dir.path().join("logs"), &dir.path().join("state"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

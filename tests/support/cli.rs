@@ -17,6 +17,13 @@ pub fn run_once(logs: &Path, state: &Path) -> Command {
     c
 }
 
+/// `flowlog run` watching `logs`, keeping offsets and dead letters in `state`, until stopped.
+pub fn watch(logs: &Path, state: &Path) -> Command {
+    let mut c = flowlog();
+    c.args(["run", "--listen", "off", "--watch"]).arg(logs).arg("--state").arg(state);
+    c
+}
+
 /// `flowlog simulate --out OUT ARGS…`, which must succeed.
 pub fn simulate(out: &Path, args: &[&str]) {
     let status = flowlog().arg("simulate").arg("--out").arg(out).args(args).stderr(Stdio::null()).status().unwrap();
