@@ -6,18 +6,8 @@ mod common;
 use azure_messaging_eventhubs::{ProducerClient, RetryOptions};
 use common::*;
 use eventhubs_emulator::{NAMESPACE, StaticTokenCredential};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
-
-/// Kills the child if a test fails midway.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::io::{BufRead, Read, Write};
+use std::process::Command;
 
 /// One HTTP/1.1 request to the control surface; returns (status, body).
 fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
@@ -33,15 +23,18 @@ fn http(addr: &str, method: &str, path: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn binary_serves_prints_readiness_and_takes_faults_over_http() {
-    let child = Command::new(env!("CARGO_BIN_EXE_eventhubs-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--hub", "logs:2", "--hub", "rows:1"])
-        .args(["--consumer-group", "rows:adx", "--control", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut child = Running(child);
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (mut child, mut stdout) = binary::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--hub",
+        "logs:2",
+        "--hub",
+        "rows:1",
+        "--consumer-group",
+        "rows:adx",
+        "--control",
+        "127.0.0.1:0",
+    ]);
     let mut line = || {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("stdout line");

@@ -1,21 +1,14 @@
 //! The fake Logs Ingestion API as scripts use it: the binary's `logs-ingestion` subcommand,
 //! its readiness line, the control routes (faults, stored rows, calls) and the contract over a
 //! real socket, keep-alive included.
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::binary;
 use eventhubs_emulator::logs_ingestion::{MONITOR_AUDIENCE, test_token};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Reads one response (status, headers, body by Content-Length) from a keep-alive stream.
 fn response(r: &mut BufReader<TcpStream>) -> (u16, String, String) {
@@ -45,14 +38,8 @@ fn request(stream: &mut TcpStream, method: &str, path: &str, headers: &str, body
 
 #[test]
 fn the_subcommand_serves_the_contract_faults_and_stored_rows() {
-    let child = Command::new(env!("CARGO_BIN_EXE_eventhubs-emulator"))
-        .args(["logs-ingestion", "--listen", "127.0.0.1:0", "--dcr", "dcr-0123456789abcdef0123456789abcdef"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut child = Running(child);
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (_child, mut stdout) =
+        binary::start(&["logs-ingestion", "--listen", "127.0.0.1:0", "--dcr", "dcr-0123456789abcdef0123456789abcdef"]);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     let addr = line.trim().strip_prefix("logs ingestion on http://").expect("readiness line").to_string();

@@ -3,6 +3,7 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod member;
 pub mod raw;
 pub mod sas;
