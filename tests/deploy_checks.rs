@@ -2,144 +2,19 @@
 //! here): parameters are documented and used, module parameters and outputs referenced exist,
 //! example resource names follow Azure's naming rules, and the example config, Bicep
 //! parameters and Kubernetes manifests agree on names.
+#[path = "bicep/azure_names.rs"]
+mod azure_names;
+#[path = "bicep/lint.rs"]
+mod lint;
 
+use azure_names::name_problem;
+use lint::{module_problems, param_problems, params, read};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// Bicep source without `//` line comments (none of our strings contain `//` except URLs in
-/// descriptions, which only matter for the @description check on the raw text).
-fn code(bicep: &str) -> String {
-    bicep
-        .lines()
-        .map(|l| match l.find("//") {
-            Some(i) if !l[..i].contains('\'') => &l[..i],
-            _ => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn is_ident_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
-}
-
-/// Occurrences of `word` as a whole identifier.
-fn count_word(text: &str, word: &str) -> usize {
-    text.match_indices(word)
-        .filter(|(i, _)| {
-            let before = text[..*i].chars().next_back();
-            let after = text[i + word.len()..].chars().next();
-            !before.is_some_and(is_ident_char) && !after.is_some_and(is_ident_char)
-        })
-        .count()
-}
-
-/// Declared parameters: name -> has a default value.
-fn params(bicep: &str) -> BTreeMap<String, bool> {
-    code(bicep)
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("param "))
-        .map(|rest| {
-            let name: String = rest.chars().take_while(|c| is_ident_char(*c)).collect();
-            (name, rest.contains('='))
-        })
-        .collect()
-}
-
-fn outputs(bicep: &str) -> BTreeSet<String> {
-    code(bicep)
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("output "))
-        .map(|rest| rest.chars().take_while(|c| is_ident_char(*c)).collect())
-        .collect()
-}
-
-/// Problems with parameter declarations: undocumented or unused parameters.
-fn param_problems(file: &str, bicep: &str) -> Vec<String> {
-    let lines: Vec<&str> = bicep.lines().collect();
-    let mut problems = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(rest) = line.trim().strip_prefix("param ") else {
-            continue;
-        };
-        let name: String = rest.chars().take_while(|c| is_ident_char(*c)).collect();
-        let decorators = lines[..i].iter().rev().take_while(|l| l.trim().starts_with('@'));
-        if !decorators.clone().any(|l| l.trim().starts_with("@description(")) {
-            problems.push(format!("{file}: param {name} has no @description"));
-        }
-        if count_word(&code(bicep), &name) < 2 {
-            problems.push(format!("{file}: param {name} is never used"));
-        }
-    }
-    problems
-}
-
-/// Module calls in `bicep`: (symbol, relative path, parameter names passed).
-fn module_calls(bicep: &str) -> Vec<(String, String, BTreeSet<String>)> {
-    let text = code(bicep);
-    let mut calls = Vec::new();
-    for (start, _) in text.match_indices("\nmodule ") {
-        let decl = &text[start + 8..];
-        let symbol: String = decl.chars().take_while(|c| is_ident_char(*c)).collect();
-        let path = decl.split('\'').nth(1).unwrap_or_default().to_string();
-        let body = &decl[decl.find('{').expect("module body")..];
-        let mut names = BTreeSet::new();
-        if let Some(p) = body.find("params: {") {
-            let mut depth = 0;
-            for line in body[p + "params: {".len()..].lines() {
-                if depth == 0 && line.trim() == "}" {
-                    break;
-                }
-                if depth == 0
-                    && let Some((key, _)) = line.trim().split_once(':')
-                    && !key.is_empty()
-                    && key.chars().all(is_ident_char)
-                {
-                    names.insert(key.to_string());
-                }
-                depth += line.matches(['{', '[']).count() as i32 - line.matches(['}', ']']).count() as i32;
-            }
-        }
-        calls.push((symbol, path, names));
-    }
-    calls
-}
-
-/// Problems with module calls: unknown or missing parameters, unknown outputs referenced.
-fn module_problems(dir: &Path, file: &str, bicep: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (symbol, path, passed) in module_calls(bicep) {
-        let target = read(&dir.join(&path));
-        let declared = params(&target);
-        for name in &passed {
-            if !declared.contains_key(name) {
-                problems.push(format!("{file}: module {symbol} passes {name}, which {path} does not declare"));
-            }
-        }
-        for (name, has_default) in &declared {
-            if !has_default && !passed.contains(name) {
-                problems.push(format!("{file}: module {symbol} does not pass required {name} of {path}"));
-            }
-        }
-        let outs = outputs(&target);
-        let prefix = format!("{symbol}.outputs.");
-        for (i, _) in bicep.match_indices(&prefix) {
-            let name: String = bicep[i + prefix.len()..].chars().take_while(|c| is_ident_char(*c)).collect();
-            if !outs.contains(&name) {
-                problems.push(format!("{file}: {symbol}.outputs.{name} is not an output of {path}"));
-            }
-        }
-    }
-    problems
 }
 
 fn bicep_files() -> Vec<(String, PathBuf)> {
@@ -184,60 +59,6 @@ fn parameter_file_matches_main_bicep() {
     for (name, has_default) in &declared {
         assert!(*has_default || given.contains_key(name), "required param {name} is missing from the example");
     }
-}
-
-/// Azure naming rules for the resource names the example sets (None = valid).
-fn name_problem(param: &str, value: &str) -> Option<String> {
-    let len = value.chars().count();
-    let all = |f: fn(char) -> bool| value.chars().all(f);
-    let alnum = |c: char| c.is_ascii_alphanumeric();
-    let first_alpha = value.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    let last_alnum = value.chars().last().is_some_and(alnum);
-    let ok = match param {
-        // Storage: 3-24 lower-case letters and digits.
-        "stateStorageAccountName" | "flowLogStorageAccountName" => {
-            (3..=24).contains(&len) && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        }
-        // Event Hubs namespace: 6-50, letters/digits/hyphens, starts with a letter, ends with a
-        // letter or digit, and must not end with -sb or -mgmt.
-        "eventHubsNamespaceName" => {
-            (6..=50).contains(&len)
-                && all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && first_alpha
-                && last_alnum
-                && !value.ends_with("-sb")
-                && !value.ends_with("-mgmt")
-        }
-        // Event hub: 1-256, letters/digits/periods/hyphens/underscores, alphanumeric ends.
-        "inputHubName" | "outputHubName" => {
-            (1..=256).contains(&len)
-                && all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
-                && value.chars().next().is_some_and(alnum)
-                && last_alnum
-        }
-        // Data Explorer cluster: 4-22 lower-case letters and digits, starting with a letter.
-        "adxClusterName" => {
-            (4..=22).contains(&len) && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) && first_alpha
-        }
-        "adxDatabaseName" => (1..=260).contains(&len) && all(|c| c.is_ascii_alphanumeric() || " .-_".contains(c)),
-        // User-assigned identity: 3-128, letters/digits/hyphens/underscores, alphanumeric start.
-        "identityName" => {
-            (3..=128).contains(&len)
-                && all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-                && value.chars().next().is_some_and(alnum)
-        }
-        "systemTopicName" => (3..=128).contains(&len) && all(|c| c.is_ascii_alphanumeric() || c == '-'),
-        // Kubernetes names used in the federated credential subject: DNS labels.
-        "kubernetesNamespace" | "kubernetesServiceAccount" | "kedaNamespace" | "kedaServiceAccount" => {
-            (1..=63).contains(&len)
-                && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && value.chars().next().is_some_and(alnum)
-                && last_alnum
-        }
-        "aksOidcIssuerUrl" => value.starts_with("https://") && value.ends_with('/'),
-        _ => true,
-    };
-    (!ok).then(|| format!("{param} = {value:?} breaks Azure's naming rules"))
 }
 
 #[test]

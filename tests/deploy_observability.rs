@@ -4,11 +4,16 @@
 //! values it can take. The exported names are read from src/pipeline/metrics.rs the way
 //! prometheus-client exposes them: prefix `flowlog_`, counters `_total`, histograms
 //! `_bucket`/`_sum`/`_count`.
-use std::collections::{BTreeMap, BTreeSet};
+#[path = "support/exported_metrics.rs"]
+mod exported_metrics;
+
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
+
+use exported_metrics::{Exported, exported, first_literal};
 
 /// Series the alerts and dashboard use before the daemon exports them. Each is a known gap: the
 /// test fails once the name is registered, so the entry is removed with the change that adds it.
@@ -33,84 +38,6 @@ impl<T, E: std::fmt::Display> OrExpect<T> for Result<T, E> {
     fn unwrap_or_expect(self, what: &str) -> T {
         self.unwrap_or_else(|e| panic!("{what}: {e}"))
     }
-}
-
-/// What the daemon exports: series name -> label names, and every label value it can set.
-struct Exported {
-    series: BTreeMap<String, BTreeSet<String>>,
-    label_values: BTreeSet<String>,
-}
-
-/// The first `"..."` literal in `text`.
-fn first_literal(text: &str) -> Option<&str> {
-    let start = text.find('"')? + 1;
-    Some(&text[start..start + text[start..].find('"')?])
-}
-
-fn ident_after<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let rest = &text[text.find(prefix)? + prefix.len()..];
-    Some(&rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?])
-}
-
-fn exported(metrics_rs: &str, structure: &str, label_sources: &[&str]) -> Exported {
-    // Field name -> metric kind, from `pub struct Metrics { .. }`.
-    let body = &metrics_rs[metrics_rs.find(structure).expect("metrics struct")..];
-    let body = &body[..body.find("\n}").unwrap()];
-    let mut kinds = BTreeMap::new();
-    for line in body.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
-        let Some((name, ty)) = line.trim_start_matches("pub ").split_once(':') else { continue };
-        let kind = ["Counter", "Gauge", "Histogram"].into_iter().find(|k| ty.contains(k));
-        if let Some(kind) = kind {
-            kinds.insert(name.trim().to_string(), kind);
-        }
-    }
-    // Field -> label names, from `<field>.get_or_create(&label("key", ..))`.
-    let mut labels: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (i, _) in metrics_rs.match_indices(".get_or_create(&label(\"") {
-        let field: String =
-            metrics_rs[..i].chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let field: String = field.chars().rev().collect();
-        let key = first_literal(&metrics_rs[i..]).unwrap();
-        labels.entry(field).or_default().insert(key.to_string());
-    }
-    // Two labels: `<field>.get_or_create(&label2("key", .., "key2", ..))`.
-    for (i, _) in metrics_rs.match_indices(".get_or_create(&label2(\"") {
-        let field: String =
-            metrics_rs[..i].chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        let field: String = field.chars().rev().collect();
-        let call = &metrics_rs[i..];
-        let key = first_literal(call).unwrap();
-        let rest = &call[call.find(key).unwrap() + key.len() + 1..];
-        let key2 = first_literal(rest).unwrap();
-        let entry = labels.entry(field).or_default();
-        entry.insert(key.to_string());
-        entry.insert(key2.to_string());
-    }
-    let mut series = BTreeMap::new();
-    for (i, _) in metrics_rs.match_indices("r.register(") {
-        let call = &metrics_rs[i..i + metrics_rs[i..].find(");").unwrap()];
-        let name = first_literal(call).expect("registered name");
-        let field = ident_after(call, "m.").unwrap_or_else(|| panic!("register({name}) names no field"));
-        let keys = labels.get(field).cloned().unwrap_or_default();
-        let base = format!("flowlog_{name}");
-        let names = match kinds.get(field) {
-            Some(&"Counter") => vec![format!("{base}_total")],
-            Some(&"Gauge") => vec![base],
-            Some(&"Histogram") => ["_bucket", "_sum", "_count"].iter().map(|s| format!("{base}{s}")).collect(),
-            _ => panic!("register({name}): field {field} is not a Counter, Gauge or Histogram"),
-        };
-        for n in names {
-            series.insert(n, keys.clone());
-        }
-    }
-    // Label values: the `=> "text"` arms of the label enums.
-    let mut label_values = BTreeSet::new();
-    for source in label_sources {
-        for (i, _) in source.match_indices("=> \"") {
-            label_values.insert(first_literal(&source[i..]).unwrap().to_string());
-        }
-    }
-    Exported { series, label_values }
 }
 
 fn daemon_metrics() -> Exported {

@@ -9,163 +9,26 @@
 //! every expected row id was delivered, every duplicate is an identical row, offsets
 //! never moved backwards and end at the blobs' record-region ends, and no offset was ever
 //! saved past a row the sink had not accepted.
+#[path = "support/faulty_seams.rs"]
+mod faulty_seams;
 mod support;
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use faulty_seams::{Fault, FaultyOffsets, FaultySink, Ledger, fault_strategy, row_id};
 use flowlog::domain::blob_name::BlobName;
 use flowlog::domain::flatten::RangeFlattener;
 use flowlog::domain::ids::RowIds;
-use flowlog::domain::offset::OffsetState;
 use flowlog::domain::row::ndjson::NdjsonEncoder;
 use flowlog::pipeline::blob_store::memory::MemoryBlobStore;
 use flowlog::pipeline::change_feed::memory::MemoryFeed;
 use flowlog::pipeline::change_feed::{BlobChanged, EventBody, FeedEvent, FeedPosition};
 use flowlog::pipeline::dead_letter::memory::MemoryDeadLetters;
 use flowlog::pipeline::engine::{Engine, EngineConfig, RetryPolicy};
-use flowlog::pipeline::error::{ServiceError, ServiceResult};
-use flowlog::pipeline::offset_store::memory::MemoryOffsetStore;
-use flowlog::pipeline::offset_store::{OffsetStore, Version};
-use flowlog::pipeline::row_sink::memory::MemoryRowSink;
-use flowlog::pipeline::row_sink::{RowBatch, RowSink};
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    None,
-    Transient,
-    /// Fails without doing the work (crash before the step).
-    Before,
-    /// Does the work, then fails (crash after the step, before the next one).
-    After,
-}
-
-fn fault_strategy() -> impl Strategy<Value = Fault> {
-    prop_oneof![4 => Just(Fault::None), 1 => Just(Fault::Transient), 1 => Just(Fault::Before), 1 => Just(Fault::After)]
-}
-
-#[derive(Default)]
-struct Faults(Mutex<VecDeque<Fault>>);
-
-impl Faults {
-    fn next(&self) -> Fault {
-        self.0.lock().unwrap().pop_front().unwrap_or(Fault::None)
-    }
-    fn set(&self, f: Vec<Fault>) {
-        *self.0.lock().unwrap() = f.into();
-    }
-}
-
-fn crash(step: &str) -> ServiceError {
-    ServiceError::permanent(format!("injected crash around {step}"))
-}
-
-/// Row ids the sink accepted, and what the offset store saw: shared by the faulty seams.
-#[derive(Default)]
-struct Ledger {
-    delivered: Mutex<HashSet<String>>,
-    /// Per blob, its rows' (record offset, id) in the final content.
-    expected: Mutex<HashMap<BlobName, Vec<(u64, String)>>>,
-    /// Offsets saved past rows the sink had not accepted.
-    violations: Mutex<Vec<String>>,
-    /// Accepted events carrying rows of more than one blob.
-    shared_events: Mutex<usize>,
-}
-
-impl Ledger {
-    fn accepted(&self, batch: &RowBatch<'_>) {
-        let mut delivered = self.delivered.lock().unwrap();
-        let mut blobs = HashSet::new();
-        for line in batch.segments.iter().flat_map(|s| std::str::from_utf8(s).unwrap().lines()) {
-            let id = row_id(line);
-            blobs.insert(id.split('-').next().unwrap().to_string());
-            delivered.insert(id);
-        }
-        if blobs.len() > 1 {
-            *self.shared_events.lock().unwrap() += 1;
-        }
-    }
-
-    /// Every row of a record before `offset` must have been accepted before the offset is saved.
-    fn check_save(&self, blob: &BlobName, offset: u64) {
-        let delivered = self.delivered.lock().unwrap();
-        let expected = self.expected.lock().unwrap();
-        for (at, id) in expected.get(blob).into_iter().flatten() {
-            if *at < offset && !delivered.contains(id) {
-                self.violations.lock().unwrap().push(format!("{blob}: offset {offset} saved before row {id}"));
-            }
-        }
-    }
-}
-
-#[derive(Default)]
-struct FaultySink {
-    inner: MemoryRowSink,
-    faults: Faults,
-    ledger: Arc<Ledger>,
-    /// The event size the engine packs to (`None`: four flushes).
-    event_bytes: Option<usize>,
-}
-
-impl RowSink for FaultySink {
-    fn segment_bytes(&self) -> Option<usize> {
-        self.event_bytes
-    }
-
-    async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
-        match self.faults.next() {
-            Fault::None => {
-                self.ledger.accepted(&batch);
-                self.inner.send(batch).await
-            }
-            Fault::Transient => Err(ServiceError::transient("injected throttling")),
-            Fault::Before => Err(crash("send")),
-            Fault::After => {
-                self.ledger.accepted(&batch);
-                self.inner.send(batch).await?;
-                Err(crash("send"))
-            }
-        }
-    }
-}
-
-#[derive(Default)]
-struct FaultyOffsets {
-    inner: MemoryOffsetStore,
-    faults: Faults,
-    history: Mutex<HashMap<BlobName, Vec<u64>>>,
-    ledger: Arc<Ledger>,
-}
-
-impl OffsetStore for FaultyOffsets {
-    async fn load(&self, blob: &BlobName) -> ServiceResult<Option<(OffsetState, Version)>> {
-        self.inner.load(blob).await
-    }
-
-    async fn save(&self, blob: &BlobName, state: &OffsetState, expected: Option<&Version>) -> ServiceResult<Version> {
-        let fault = self.faults.next();
-        match fault {
-            Fault::Transient => return Err(ServiceError::transient("injected timeout")),
-            Fault::Before => return Err(crash("offset commit")),
-            _ => {}
-        }
-        let v = self.inner.save(blob, state, expected).await?;
-        self.ledger.check_save(blob, state.offset);
-        self.history.lock().unwrap().entry(blob.clone()).or_default().push(state.offset);
-        if let Fault::After = fault { Err(crash("offset commit")) } else { Ok(v) }
-    }
-
-    async fn sweep(&self, cutoff_ms: i64) -> ServiceResult<u64> {
-        self.inner.sweep(cutoff_ms).await
-    }
-
-    async fn pending(&self) -> ServiceResult<Vec<(BlobName, OffsetState)>> {
-        self.inner.pending().await
-    }
-}
 
 #[derive(Clone, Debug)]
 struct Round {
@@ -241,10 +104,6 @@ fn expected_rows(name: &str, full: &str) -> HashMap<String, String> {
 /// The record offset in a row id (`hash-offset-ordinal`).
 fn record_offset(id: &str) -> u64 {
     id.split('-').nth(1).unwrap().parse().unwrap()
-}
-
-fn row_id(line: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["id"].as_str().unwrap().to_string()
 }
 
 type TestEngine = Engine<MemoryBlobStore, FaultyOffsets, FaultySink, MemoryDeadLetters>;

@@ -11,17 +11,18 @@
 //! [`Framer::set_rereads`], not kept either: at its end the framer stops and asks for the
 //! record's bytes again ([`Framer::reread_range`], fed to [`Framer::push_reread`]), and only then
 //! moves on. Without it, such a record keeps its tuples' text until its end.
+mod bad_stretch;
+mod records;
 mod resync;
 
 use std::ops::Range;
 
-use resync::Resync;
+use bad_stretch::Scan;
 
-use super::error::{RAW_EXCERPT, RecordError, RecordErrorReason};
+use super::error::{RAW_EXCERPT, RecordErrorReason};
 use super::record::RowVisitor;
 use super::stream::{RecordParser, Step, is_ws};
 use crate::domain::ids::RowIds;
-use crate::domain::magic::GZIP_MAGIC;
 pub use crate::domain::magic::is_gzip;
 
 /// What one call achieved.
@@ -48,9 +49,6 @@ impl Progress {
         self.taken += other.taken;
     }
 }
-
-/// `{"records":[`, token by token; whitespace may separate them.
-const HEAD: [&[u8]; 4] = [b"{", b"\"records\"", b":", b"["];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -85,21 +83,6 @@ struct Reread {
     fed: u64,
     /// Rows the first read visited.
     rows: u64,
-}
-
-/// A bad stretch being measured. It ends at the record's balanced closing brace (brace counting
-/// outside strings, from the depth where parsing failed), at the next plausible record start (a
-/// `,` or `[`, then an object whose first key is a record-level key: nested objects never start
-/// that way), or at the end of a final range.
-#[derive(Debug, Default)]
-struct Scan {
-    start: u64,
-    /// `None` for bytes between records that are not framing (reported as a framing error).
-    reason: Option<RecordErrorReason>,
-    depth: usize,
-    in_string: bool,
-    escaped: bool,
-    resync: Resync,
 }
 
 /// Frames and flattens one byte range of a blob, fed chunk by chunk.
@@ -267,231 +250,6 @@ impl Framer {
         self.offset = at;
         self.raw.clear();
         self.raw_base = at;
-    }
-
-    fn head<V: RowVisitor + ?Sized>(&mut self, data: &[u8], mut i: usize, v: &mut V) -> usize {
-        // Editors and some tools write a UTF-8 byte order mark; Azure does not, but it is not garbage.
-        const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
-        while let (State::Head { mut token, mut at }, Some(&b)) = (self.state, data.get(i)) {
-            let pos = self.at(i);
-            if token == 0 && at == 0 && pos < 3 && b == BOM[pos as usize] {
-                self.keep(&[b]);
-                i += 1;
-                continue;
-            }
-            if at == 0 && is_ws(b) {
-                self.keep(&[b]);
-                i += 1;
-                continue;
-            }
-            // gzip's magic is never the start of JSON text (its second byte may come in the next chunk).
-            if pos == 0 && b == GZIP_MAGIC[0] && data.get(i + 1).is_none_or(|&next| next == GZIP_MAGIC[1]) {
-                self.state = State::Gzip { reported: false };
-                return i;
-            }
-            if HEAD[token][at] != b {
-                self.start_garbage();
-                return i;
-            }
-            self.keep(&[b]);
-            i += 1;
-            at += 1;
-            if at == HEAD[token].len() {
-                (token, at) = (token + 1, 0);
-            }
-            if token == HEAD.len() {
-                self.boundary(self.at(i));
-                v.record_end();
-                self.state = State::Between { comma: false };
-            } else {
-                self.state = State::Head { token, at };
-            }
-        }
-        i
-    }
-
-    fn between(&mut self, data: &[u8], mut i: usize, comma: bool) -> usize {
-        let start = i;
-        while i < data.len() && is_ws(data[i]) {
-            i += 1;
-        }
-        self.keep(&data[start..i]);
-        match data.get(i) {
-            None => {}
-            Some(b',') if !comma => {
-                self.keep(b",");
-                self.state = State::Between { comma: true };
-                i += 1;
-            }
-            Some(b'{') => self.start_record(self.at(i)),
-            Some(b']') => {
-                self.keep(b"]");
-                self.state = State::Tail;
-                i += 1;
-            }
-            Some(_) => self.start_garbage(),
-        }
-        i
-    }
-
-    fn start_record(&mut self, at: u64) {
-        self.record_start = at;
-        self.raw.clear();
-        self.raw_base = at;
-        self.parser.start(at);
-        self.state = State::Record;
-    }
-
-    fn start_garbage(&mut self) {
-        self.scan = Scan { start: self.offset, ..Scan::default() };
-        self.state = State::Scan;
-    }
-
-    fn record<V: RowVisitor + ?Sized>(
-        &mut self,
-        blob: &RowIds,
-        data: &[u8],
-        i: usize,
-        v: &mut V,
-        p: &mut Progress,
-    ) -> usize {
-        match self.parser.feed(blob, &data[i..], v) {
-            Step::More => {
-                self.keep(&data[i..]);
-                data.len()
-            }
-            Step::Done(n, result) => {
-                self.keep(&data[i..i + n]);
-                let end = self.at(i + n);
-                match result {
-                    Ok(()) if let Some(primed) = self.parser.take_primed() => {
-                        // Its rows are in its bytes, which the caller reads again: keep neither.
-                        let rows = primed.rows();
-                        self.parser.start_primed(self.record_start, primed);
-                        self.reread = Some(Reread { start: self.record_start, end, fed: 0, rows });
-                        self.state = State::Reread;
-                        return i + n;
-                    }
-                    Ok(()) => {
-                        p.records += 1;
-                        p.rows += self.parser.rows();
-                        self.boundary(end);
-                        v.record_end();
-                    }
-                    Err(reason) => self.report(blob, self.record_start, end, Some(reason), v, p),
-                }
-                self.state = State::Between { comma: false };
-                i + n
-            }
-            Step::Failed { at, reason, depth, in_string } => {
-                // Positions in the blob, as `dd`, editors and dead letters count them.
-                let reason = match reason {
-                    RecordErrorReason::Json(m) => RecordErrorReason::Json(format!("{m} at byte {}", self.at(i + at))),
-                    other => other,
-                };
-                self.keep(&data[i..i + at]);
-                self.scan =
-                    Scan { start: self.record_start, reason: Some(reason), depth, in_string, ..Scan::default() };
-                self.state = State::Scan;
-                i + at
-            }
-        }
-    }
-
-    fn scan<V: RowVisitor + ?Sized>(
-        &mut self,
-        blob: &RowIds,
-        data: &[u8],
-        mut i: usize,
-        v: &mut V,
-        p: &mut Progress,
-    ) -> usize {
-        while let Some(&b) = data.get(i) {
-            let at = self.at(i);
-            if let Some(key) = self.scan.resync.step(b, at) {
-                self.keep(&[b]);
-                self.resync(blob, key, v, p);
-                return i + 1;
-            }
-            self.keep(&[b]);
-            i += 1;
-            let s = &mut self.scan;
-            if s.depth == 0 {
-                continue;
-            }
-            if s.in_string {
-                match (s.escaped, b) {
-                    (true, _) => s.escaped = false,
-                    (false, b'\\') => s.escaped = true,
-                    (false, b'"') => s.in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match b {
-                b'"' => s.in_string = true,
-                b'{' | b'[' => s.depth += 1,
-                b'}' | b']' => {
-                    s.depth -= 1;
-                    if s.depth == 0 {
-                        let (start, reason) = (s.start, s.reason.take());
-                        self.report(blob, start, at + 1, reason, v, p);
-                        self.state = State::Between { comma: false };
-                        return i;
-                    }
-                }
-                _ => {}
-            }
-        }
-        i
-    }
-
-    /// A record start found inside a bad stretch: the stretch ends at its `{`, and the record is
-    /// parsed from there (its `{` and first key were consumed by the scan and are replayed).
-    fn resync<V: RowVisitor + ?Sized>(&mut self, blob: &RowIds, key: &[u8], v: &mut V, p: &mut Progress) {
-        let brace = self.scan.resync.brace;
-        let reason = self.scan.reason.take();
-        let kept = brace.checked_sub(self.raw_base).and_then(|from| self.raw.get(from as usize..)).map(<[u8]>::to_vec);
-        self.report(blob, self.scan.start, brace, reason, v, p);
-        self.start_record(brace);
-        let quoted = [&b"\""[..], key, b"\""].concat();
-        self.raw = kept.unwrap_or_else(|| [&b"{"[..], &quoted].concat());
-        for bytes in [&b"{"[..], &quoted] {
-            let step = self.parser.feed(blob, bytes, v);
-            debug_assert_eq!(step, Step::More);
-        }
-    }
-
-    /// Reports `[start, end)` as one bad record or stretch and moves the offset past it.
-    fn report<V: RowVisitor + ?Sized>(
-        &mut self,
-        blob: &RowIds,
-        start: u64,
-        end: u64,
-        reason: Option<RecordErrorReason>,
-        v: &mut V,
-        p: &mut Progress,
-    ) {
-        let raw = start.checked_sub(self.raw_base).and_then(|from| self.raw.get(from as usize..)).unwrap_or_default();
-        let reason = reason.unwrap_or_else(|| {
-            let shown = String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned();
-            // Only a blob whose head did not match has a bad stretch starting at byte 0.
-            if start == 0 {
-                RecordErrorReason::NotFlowLog(shown)
-            } else {
-                RecordErrorReason::Framing(format!("unexpected bytes starting {shown:?}"))
-            }
-        });
-        v.record_error(RecordError {
-            blob: blob.name.clone(),
-            offset: start,
-            len: end - start,
-            reason,
-            raw: raw.to_vec(),
-        });
-        p.record_errors += 1;
-        self.boundary(end);
-        v.record_end();
     }
 }
 

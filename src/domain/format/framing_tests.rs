@@ -1,5 +1,6 @@
 //! Framing edge cases: heads, separators, whitespace, tails, partial and malformed records.
 use super::*;
+use crate::domain::format::error::RecordError;
 use crate::domain::format::{GroupCtx, RecordCtx, Tuple, TupleError};
 
 #[derive(Default)]

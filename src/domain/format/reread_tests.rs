@@ -3,6 +3,7 @@
 //! the rows (ids, ordinals, values, errors) one read that kept its tuples gives.
 use super::*;
 use crate::domain::flatten::RangeFlattener;
+use crate::domain::format::error::RecordError;
 use crate::domain::format::stream::MAX_STRING;
 use crate::domain::row::ndjson::NdjsonEncoder;
 
