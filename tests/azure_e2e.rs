@@ -18,7 +18,9 @@ use fault_proxy::{Action, FaultProxy, Matcher};
 use flowlog::pipeline::offset_store::OffsetStore;
 use futures::StreamExt;
 use hubs::InputSender;
-use stack::{Stack, VNET, check, exit_of, fresh_hour, http_get, metric, signal, stack, wait_for, wait_for_rows};
+use stack::{
+    Stack, VNET, assert_succeeds, check, exit_of, fresh_hour, http_get, metric, signal, stack, wait_for, wait_for_rows,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
@@ -31,7 +33,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     stack.first_rows_in_output_hub().await;
     a.kill();
     exit_of(a).await;
-    assert!(exit_of(sim).await.success());
+    assert_succeeds(sim, "simulate publishes its traffic").await;
     let (expected, ends) = stack.expected(&hour).await;
     assert_eq!(expected.len(), 4 * 8 * 30);
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(90)).await;
@@ -44,7 +46,7 @@ async fn two_replicas_one_killed_nothing_lost_offsets_at_region_ends() {
     }
     assert!(metric(port_b, "flowlog_rows_sent_total") > 0, "the survivor delivered rows");
     signal(&b, "TERM");
-    assert!(exit_of(b).await.success());
+    assert_succeeds(b, "the daemon stops cleanly").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,15 +78,15 @@ async fn sigterm_under_load_exits_zero_in_time_and_restart_resends_nothing() {
     .await;
     let stopped = Instant::now();
     signal(&first, "TERM");
-    assert!(exit_of(first).await.success(), "graceful stop exits 0");
+    assert_succeeds(first, "graceful stop exits 0").await;
     assert!(stopped.elapsed() < Duration::from_secs(12), "within the 10 s deadline: {:?}", stopped.elapsed());
-    assert!(exit_of(sim).await.success());
+    assert_succeeds(sim, "simulate publishes its traffic").await;
     let (second, _) = stack.daemon("second").await;
     let (expected, _) = stack.expected(&hour).await;
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(90)).await;
     assert_eq!(check(&expected, &rows), 0, "a graceful stop commits what it sent: nothing is re-sent");
     signal(&second, "TERM");
-    assert!(exit_of(second).await.success());
+    assert_succeeds(second, "the daemon stops cleanly").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +153,7 @@ async fn bad_input_is_counted_and_dead_lettered_and_the_partition_keeps_flowing(
     }
     assert_eq!(documents, 4, "one dead-letter document per failure");
     signal(&daemon, "TERM");
-    assert!(exit_of(daemon).await.success());
+    assert_succeeds(daemon, "the daemon stops cleanly").await;
 }
 
 /// With both hubs gone and every Storage request (checkpoints, offsets,

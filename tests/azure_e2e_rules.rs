@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use eventhubs_emulator::{NAMESPACE, Rules};
 use flowlog::pipeline::offset_store::OffsetStore;
-use stack::{Stack, check, exit_of, fresh_hour_in, metric, signal, stack_with, wait_for_rows};
+use stack::{Stack, assert_succeeds, check, exit_of, fresh_hour_in, metric, signal, stack_with, wait_for_rows};
 
 /// The load-balancing interval and ownership expiry the stack's daemons run with (its config).
 const UPDATE_INTERVAL_MS: u64 = 300;
@@ -113,7 +113,7 @@ async fn scenario(partitions: u32, replicas: usize, month: u32) {
     exit_of(victim).await;
     let takeover = wait_balanced(&stack, &ports[1..], partitions).await;
 
-    assert!(exit_of(sim).await.success());
+    assert_succeeds(sim, "simulate publishes its traffic").await;
     let (expected, ends) = stack.expected(&hour).await;
     assert_eq!(expected.len(), (partitions as usize / 2) * 6 * 20);
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(90)).await;
@@ -144,6 +144,6 @@ async fn scenario(partitions: u32, replicas: usize, month: u32) {
         signal(daemon, "TERM");
     }
     for (daemon, _) in daemons {
-        assert!(exit_of(daemon).await.success(), "a survivor stops cleanly");
+        assert_succeeds(daemon, "a survivor stops cleanly").await;
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stack::{Proc, Stack, exit_of, free_port, http_get, signal, stack};
+use stack::{Proc, Stack, assert_succeeds, exit_of, free_port, http_get, signal, stack};
 
 /// Bound on one `flowlog check` run: every check has a 2-3 s limit and they run concurrently.
 const CHECK_BOUND: Duration = Duration::from_secs(90);
@@ -319,7 +319,7 @@ async fn a_daemon_names_a_refused_endpoint_and_readyz_lists_it() {
     assert!(body.contains("failing: offsets table") && body.contains(&table_url), "{body}");
     assert!(body.contains("(offsets.account_url): connection refused"), "{body}");
     signal(&daemon, "TERM");
-    assert!(exit_of(daemon).await.success(), "a stop while waiting is a clean exit");
+    assert_succeeds(daemon, "a stop while waiting is a clean exit").await;
 }
 
 /// A failure retrying cannot fix ends the start at once with one ERROR naming it.

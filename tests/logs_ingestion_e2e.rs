@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use eventhubs_emulator::logs_ingestion::{Fault, LogsIngestion, LogsIngestionConfig};
 use flowlog::pipeline::offset_store::OffsetStore;
 use stack::{
-    check, exit_of, fresh_hour_in, metric, offsets_cover_only_delivered_rows, signal, stack, wait_for, wait_for_rows,
+    assert_succeeds, check, exit_of, fresh_hour_in, metric, offsets_cover_only_delivered_rows, signal, stack, wait_for,
+    wait_for_rows,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +49,7 @@ async fn log_analytics_output_through_throttling_splits_5xx_and_a_killed_replica
     exit_of(a).await;
     let covered = offsets_cover_only_delivered_rows(&stack, &hour).await;
     assert!(covered > 0, "offsets were committed before the kill");
-    assert!(exit_of(sim).await.success());
+    assert_succeeds(sim, "simulate publishes its traffic").await;
     let (expected, ends) = stack.expected(&hour).await;
     assert_eq!(expected.len(), 4 * 8 * 30);
     let rows = wait_for_rows(&stack, &expected, Duration::from_secs(120)).await;
@@ -79,5 +80,5 @@ async fn log_analytics_output_through_throttling_splits_5xx_and_a_killed_replica
         started.elapsed()
     );
     signal(&b, "TERM");
-    assert!(exit_of(b).await.success());
+    assert_succeeds(b, "the daemon stops cleanly").await;
 }

@@ -47,12 +47,7 @@ impl Drop for Proc {
         if std::thread::panicking()
             && let Some(log) = &self.1
         {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("--- last lines of {}:", log.display());
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
+            eprintln!("{}", log_tail(log));
         }
         if let Some(mut c) = self.0.take() {
             let _ = c.kill();
@@ -460,6 +455,24 @@ pub async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> boo
 pub async fn exit_of(mut proc: Proc) -> std::process::ExitStatus {
     let mut child = proc.0.take().expect("not waited for yet");
     tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap()
+}
+
+/// Waits for `proc` and fails with `what` and the end of its log unless it exited 0: the log is
+/// the only trace of why a helper process failed.
+pub async fn assert_succeeds(proc: Proc, what: &str) {
+    let log = proc.1.clone();
+    let status = exit_of(proc).await;
+    if !status.success() {
+        let tail = log.as_deref().map(log_tail).unwrap_or_default();
+        panic!("{what}: exited with {status}\n{tail}");
+    }
+}
+
+/// The last 40 lines of a process's log, headed by its path.
+fn log_tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    format!("--- last lines of {}:\n{}", log.display(), lines[lines.len().saturating_sub(40)..].join("\n"))
 }
 
 pub fn signal(child: &Proc, sig: &str) {

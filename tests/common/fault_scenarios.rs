@@ -9,7 +9,9 @@ use flowlog::pipeline::offset_store::OffsetStore;
 
 use crate::common;
 use crate::fault_proxy::{Action, FaultProxy, Matcher};
-use crate::stack::{Stack, check, exit_of, fresh_hour_in, http_get, id_of, signal, stack, wait_for, wait_for_rows};
+use crate::stack::{
+    Stack, assert_succeeds, check, exit_of, fresh_hour_in, http_get, id_of, signal, stack, wait_for, wait_for_rows,
+};
 
 /// How long a scenario may take to deliver everything once its fault has ended.
 const RECOVERY: Duration = Duration::from_secs(60);
@@ -62,7 +64,7 @@ async fn backlog(stack: &Stack, slot: u32, blobs: usize) -> (HashMap<String, Str
         "--start",
         &start,
     ];
-    assert!(exit_of(stack.simulate(&args)).await.success(), "simulate publishes the backlog");
+    assert_succeeds(stack.simulate(&args), "simulate publishes the backlog").await;
     let (expected, ends) = stack.expected(&hour).await;
     assert_eq!(expected.len(), blobs * 4 * 30);
     (expected, ends)
@@ -232,6 +234,6 @@ pub async fn hub_scenario(
     ends.extend(more_ends);
     let outcome = recovered(name, &stack, &expected, &ends, fault_end, port, HUB_RECOVERY).await;
     signal(&daemon, "TERM");
-    assert!(exit_of(daemon).await.success(), "{name}: the daemon stops cleanly after the fault");
+    assert_succeeds(daemon, &format!("{name}: the daemon stops cleanly after the fault")).await;
     outcome
 }
