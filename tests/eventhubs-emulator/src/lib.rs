@@ -20,6 +20,7 @@
 //! See the crate README for what is and is not emulated.
 
 mod address;
+mod cbs_links;
 mod config;
 mod connection;
 mod consume;
