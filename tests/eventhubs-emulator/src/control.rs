@@ -63,6 +63,9 @@ pub struct Counters {
     /// Links refused or detached by a service rule other than the receiver quota (no valid
     /// token, an expired token, a second `$cbs` link).
     pub rule_refusals: u64,
+    /// `$cbs` links refused because another `$cbs` link of the same direction was open on their
+    /// connection (also counted in `rule_refusals`).
+    pub cbs_links_refused: u64,
     /// Hub name to counters.
     pub hubs: BTreeMap<String, HubCounters>,
 }

@@ -163,6 +163,7 @@ async fn route(
     let rules = &state.config.rules;
     if entity == Some(Entity::Cbs) && conn.cbs_overlapped(channel, attach.handle.0) && rules.one_cbs_link_per_connection
     {
+        state.control.update(|c| c.cbs_links_refused += 1);
         // The service's answer, as SDK authors quote it.
         let description = "A link to connection's $cbs node has already been opened: the service \
                            permits one $cbs link in each direction per connection.";

@@ -12,8 +12,12 @@ use azure_core_amqp::{
     error::Result, AmqpClaimsBasedSecurity, AmqpClaimsBasedSecurityApis, AmqpConnection, AmqpError,
     AmqpSession, AmqpSessionApis,
 };
+use futures::future::Either;
 use std::sync::{Arc, Weak};
 use tracing::warn;
+
+/// FLOWLOG PATCH: bound on waiting for the service's detach of a `$cbs` link.
+const CBS_DETACH_LIMIT: azure_core::time::Duration = azure_core::time::Duration::seconds(10);
 
 /// Thin wrapper around the [`AmqpClaimsBasedSecurityApis`] trait that implements the retry functionality.
 ///
@@ -81,22 +85,46 @@ impl AmqpClaimsBasedSecurityApis for RecoverableClaimsBasedSecurity {
                 let secret = secret.clone();
 
                 async move {
-                    let claims_based_security_client = self
+                    let connection = self
                         .recoverable_connection
                         .upgrade()
-                        .ok_or_else(|| AmqpError::with_message("Missing Connection"))?
-                        .ensure_amqp_cbs()
-                        .await
-                        .map_err(|e| {
+                        .ok_or_else(|| AmqpError::with_message("Missing Connection"))?;
+
+                    // FLOWLOG PATCH (backported from 0.16): the service permits one `$cbs`
+                    // link for each connection, and `ensure_amqp_cbs` attaches a new link for
+                    // each authorization. Hold the lock for the full round trip (attach,
+                    // put-token, detach), so two authorizations that start at the same time
+                    // (a token refresh and a new link's) do not collide with `NotAllowed`.
+                    let _cbs_guard = connection.lock_claims_based_security().await;
+
+                    let claims_based_security_client =
+                        connection.ensure_amqp_cbs().await.map_err(|e| {
                             AmqpError::from(azure_core::Error::with_error(
                                 AzureErrorKind::Other,
                                 e,
                                 "Failed to ensure AMQP CBS",
                             ))
                         })?;
-                    claims_based_security_client
+                    let result = claims_based_security_client
                         .authorize_path(path, token_type, &secret, expires_on)
-                        .await
+                        .await;
+
+                    // FLOWLOG PATCH: detach the link pair, and wait for the service's
+                    // detach, before the lock is released. Dropping a fe2o3 link only
+                    // queues its detach for its session's task, which may send it after
+                    // the next authorization's attach.
+                    if let Ok(client) = Arc::try_unwrap(claims_based_security_client) {
+                        let detach = std::pin::pin!(client.detach());
+                        let limit = std::pin::pin!(azure_core::sleep::sleep(CBS_DETACH_LIMIT));
+                        match futures::future::select(detach, limit).await {
+                            Either::Left((Ok(()), _)) => {}
+                            Either::Left((Err(e), _)) => {
+                                warn!("Detaching the CBS link failed: {e}")
+                            }
+                            Either::Right(_) => warn!("Detaching the CBS link timed out"),
+                        }
+                    }
+                    result
                 }
             },
             &self

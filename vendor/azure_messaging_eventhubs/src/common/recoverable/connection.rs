@@ -18,7 +18,7 @@ use crate::{
     producer::DEFAULT_EVENTHUBS_APPLICATION,
     RetryOptions,
 };
-use async_lock::Mutex as AsyncMutex;
+use async_lock::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 use azure_core::{
     credentials::TokenCredential, error::ErrorKind as AzureErrorKind, http::Url, time::Duration,
     Uuid,
@@ -83,6 +83,12 @@ pub(crate) struct RecoverableConnection {
     sender_instances: AsyncMutex<HashMap<Url, Arc<AmqpSender>>>,
     session_instances: AsyncMutex<HashMap<Url, Arc<AmqpSession>>>,
     pub(super) authorizer: Arc<Authorizer>,
+    // FLOWLOG PATCH (backported from 0.16): the service permits one `$cbs` link for
+    // each connection. Every authorization attaches a link, uses it, and then drops
+    // it, so two authorizations that overlap (a token refresh and a new link's
+    // authorization) make the service reject the second one with `NotAllowed`. This
+    // lock keeps them in sequence. See `lock_claims_based_security`.
+    cbs_lock: AsyncMutex<()>,
     connections: AsyncMutex<Option<Arc<AmqpConnection>>>,
     connection_name: String,
     pub(super) retry_options: RetryOptions,
@@ -115,6 +121,7 @@ impl RecoverableConnection {
                 connection_name,
                 custom_endpoint,
                 retry_options,
+                cbs_lock: AsyncMutex::new(()),
                 connections: AsyncMutex::new(None),
                 session_instances: AsyncMutex::new(HashMap::new()),
                 sender_instances: AsyncMutex::new(HashMap::new()),
@@ -421,6 +428,17 @@ impl RecoverableConnection {
 
         warn!("Management client is None, cannot ensure management client.");
         Err(AmqpError::with_message("Missing Management Client"))
+    }
+
+    /// FLOWLOG PATCH (backported from 0.16): takes the lock that keeps the
+    /// claims-based-security round trips of this connection in sequence.
+    ///
+    /// The service permits one `$cbs` link for each connection, and it rejects a
+    /// second attach with `NotAllowed`. [`Self::ensure_amqp_cbs`] attaches a new
+    /// link for each authorization, so the caller must hold this lock for the
+    /// full round trip.
+    pub(super) async fn lock_claims_based_security(&self) -> AsyncMutexGuard<'_, ()> {
+        self.cbs_lock.lock().await
     }
 
     /// Ensures that the AMQP Claims-Based Security (CBS) client is created and attached.
