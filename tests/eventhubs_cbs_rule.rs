@@ -76,6 +76,13 @@ fn drive(mut feed: EventHubsFeed) -> Arc<Mutex<BTreeSet<String>>> {
     seen
 }
 
+/// Put-tokens accepted for each partition's receiver so far, by partition number.
+fn partition_tokens(emulator: &eventhubs_emulator::EmulatorHandle) -> Vec<u64> {
+    let counters = emulator.control().counters();
+    let partitions = counters.hubs.get(HUB).map(|h| h.partitions.clone()).unwrap_or_default();
+    (0..PARTITIONS).map(|p| partitions.get(&p.to_string()).map_or(0, |c| c.tokens_accepted)).collect()
+}
+
 /// Polls `check` every 50 ms until it holds; fails after [`LIMIT`] with the emulator's counters.
 async fn wait_for(what: &str, emulator: &eventhubs_emulator::EmulatorHandle, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + LIMIT;
@@ -118,10 +125,13 @@ async fn partitions_are_claimed_and_keep_receiving_while_every_token_is_renewed_
     let seen = drive(feed);
     wait_for("every partition's first event", &emulator, || first.is_subset(&seen.lock().unwrap())).await;
 
-    // Every receiver is open; the refresher must still be running and renew all their tokens.
-    let renewals_from = emulator.control().counters().tokens_accepted;
+    // Every receiver is open; the receiving connection's refresher must still be running and
+    // renew each of their tokens again (counted per partition: the processor's own connection
+    // renews its token too).
+    let opened = partition_tokens(&emulator);
     wait_for("a renewal of every partition's token", &emulator, || {
-        emulator.control().counters().tokens_accepted >= renewals_from + u64::from(PARTITIONS)
+        let now = partition_tokens(&emulator);
+        (0..PARTITIONS as usize).all(|p| now[p] > opened[p])
     })
     .await;
     // After the renewals, the same receivers keep receiving.

@@ -28,6 +28,9 @@ pub struct PartitionCounters {
     pub batches_received: u64,
     /// Events delivered to receivers (re-deliveries count again).
     pub events_delivered: u64,
+    /// `$cbs` put-tokens accepted for the partition or a consumer link of it (also counted in
+    /// [`Counters::tokens_accepted`]): a receiver's first authorization and its renewals.
+    pub tokens_accepted: u64,
 }
 
 /// Per-hub counters.
