@@ -266,36 +266,8 @@ async fn epoch_receiver(
 /// Authorizes links to `audience` on the session's connection, as every client must where the
 /// service checks tokens (the emulator's token rule): one `put-token` on a `$cbs` link pair.
 async fn put_token(session: &mut fe2o3_amqp::session::SessionHandle<()>, audience: &str) {
-    use fe2o3_amqp::types::messaging::{ApplicationProperties, Body, Message, Properties};
-    use fe2o3_amqp::types::primitives::{SimpleValue, Timestamp, Value};
-    let mut request = fe2o3_amqp::Sender::attach(session, "thief-cbs", "$cbs").await.expect("$cbs sender");
-    let mut replies = fe2o3_amqp::Receiver::builder()
-        .name("thief-cbs-reply")
-        .source("$cbs")
-        .target("thief-reply")
-        .attach(session)
-        .await
-        .expect("$cbs receiver");
-    let expires = std::time::SystemTime::now() + Duration::from_secs(3600);
-    let expires_ms = expires.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let properties = ApplicationProperties::builder()
-        .insert("operation", "put-token")
-        .insert("type", "servicebus.windows.net:sastoken")
-        .insert("name", audience)
-        .insert("expiration", SimpleValue::Timestamp(Timestamp::from_milliseconds(expires_ms)))
-        .build();
-    let message = Message::builder()
-        .properties(Properties::builder().message_id(String::from("thief-token")).reply_to("thief-reply").build())
-        .application_properties(properties)
-        .value("thief-token")
-        .build();
-    request.send(message).await.expect("put-token accepted");
-    let response = replies.recv::<Body<Value>>().await.expect("put-token answered");
-    let status = response.message().application_properties.as_ref().and_then(|p| p.get("status-code")).cloned();
-    assert_eq!(status, Some(SimpleValue::Int(202)), "put-token accepted");
-    let _ = replies.accept(&response).await;
-    let _ = request.close().await;
-    let _ = replies.close().await;
+    let status = eventhubs_emulator::put_token(session, audience, "thief-token", Duration::from_secs(3600)).await;
+    assert_eq!(status.expect("put-token answered"), 202, "put-token accepted");
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! Per-connection state that the service rules need: the tokens a client put on `$cbs` (which
-//! links they authorize and until when) and the `$cbs` links it has attached.
+//! links they authorize and until when) and the `$cbs` links it has open (see `cbs_links`).
 //!
 //! Why per connection: "The tokens are scoped to the current client and anchored on the current
 //! connection" and "When a token expires, Service Bus promptly drops all links on the
 //! connection to the respective entity" (AMQP 1.0 in Service Bus and Event Hubs protocol guide).
 
-use fe2o3_types::definitions::Role;
+use crate::cbs_links::CbsLinks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,8 +18,8 @@ pub(crate) struct ConnectionState {
     tokens: Mutex<HashMap<String, Option<i64>>>,
     /// Bumped on every accepted token, so links waiting for an expiry re-check.
     renewed: watch::Sender<u64>,
-    /// `$cbs` links attached, by the client's role: [sending, receiving].
-    cbs_links: Arc<Mutex<[usize; 2]>>,
+    /// `$cbs` links open, in wire order (the transport shim feeds it).
+    pub cbs_links: Arc<Mutex<CbsLinks>>,
 }
 
 impl Default for ConnectionState {
@@ -90,29 +90,10 @@ impl ConnectionState {
         }
     }
 
-    /// Registers a `$cbs` link attached by a client in `role`; `None` when `exclusive` and one
-    /// in that role is already attached. Dropping the guard unregisters the link.
-    pub fn attach_cbs(&self, role: &Role, exclusive: bool) -> Option<CbsLinkGuard> {
-        let index = usize::from(*role == Role::Receiver);
-        let mut links = self.cbs_links.lock().unwrap();
-        if exclusive && links[index] > 0 {
-            return None;
-        }
-        links[index] += 1;
-        Some(CbsLinkGuard { links: self.cbs_links.clone(), index })
-    }
-}
-
-/// Keeps a `$cbs` link registered while its task runs.
-#[derive(Debug)]
-pub(crate) struct CbsLinkGuard {
-    links: Arc<Mutex<[usize; 2]>>,
-    index: usize,
-}
-
-impl Drop for CbsLinkGuard {
-    fn drop(&mut self) {
-        self.links.lock().unwrap()[self.index] -= 1;
+    /// Whether the `$cbs` attach on `channel`/`handle` being routed found another `$cbs` link
+    /// of its role open on this connection when it arrived.
+    pub fn cbs_overlapped(&self, channel: u16, handle: u32) -> bool {
+        self.cbs_links.lock().unwrap().overlapped(channel, handle)
     }
 }
 
@@ -174,19 +155,5 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("lost in time").unwrap();
         assert!(started.elapsed() >= Duration::from_millis(350), "the renewal extended the authorization");
         assert!(conn.authorized_until("hub").is_none());
-    }
-
-    #[test]
-    fn one_cbs_link_per_role_when_exclusive() {
-        let conn = ConnectionState::default();
-        let first = conn.attach_cbs(&Role::Sender, true).expect("first $cbs sender");
-        assert!(conn.attach_cbs(&Role::Sender, true).is_none());
-        let _reply = conn.attach_cbs(&Role::Receiver, true).expect("the reply link is the other role");
-        let second = conn.attach_cbs(&Role::Sender, false);
-        assert!(second.is_some(), "not exclusive: always allowed");
-        drop(first);
-        assert!(conn.attach_cbs(&Role::Sender, true).is_none(), "the non-exclusive one still counts");
-        drop(second);
-        assert!(conn.attach_cbs(&Role::Sender, true).is_some());
     }
 }

@@ -28,6 +28,9 @@ pub struct PartitionCounters {
     pub batches_received: u64,
     /// Events delivered to receivers (re-deliveries count again).
     pub events_delivered: u64,
+    /// `$cbs` put-tokens accepted for the partition or a consumer link of it (also counted in
+    /// [`Counters::tokens_accepted`]): a receiver's first authorization and its renewals.
+    pub tokens_accepted: u64,
 }
 
 /// Per-hub counters.
@@ -63,6 +66,9 @@ pub struct Counters {
     /// Links refused or detached by a service rule other than the receiver quota (no valid
     /// token, an expired token, a second `$cbs` link).
     pub rule_refusals: u64,
+    /// `$cbs` links refused because another `$cbs` link of the same direction was open on their
+    /// connection (also counted in `rule_refusals`).
+    pub cbs_links_refused: u64,
     /// Hub name to counters.
     pub hubs: BTreeMap<String, HubCounters>,
 }

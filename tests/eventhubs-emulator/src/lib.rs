@@ -20,6 +20,7 @@
 //! See the crate README for what is and is not emulated.
 
 mod address;
+mod cbs_links;
 mod config;
 mod connection;
 mod consume;
@@ -32,6 +33,7 @@ pub mod logs_ingestion;
 mod nodes;
 mod persist;
 mod publish;
+mod put_token;
 mod rules;
 mod server;
 mod state;
@@ -46,6 +48,7 @@ pub use credential::{DEFAULT_TEST_TOKEN, StaticTokenCredential};
 pub use hash::partition_for_key;
 pub use inspect::{EventRecord, StoreReader};
 pub use publish::BATCH_MESSAGE_FORMAT;
+pub use put_token::{attach_cbs_links, put_token, put_token_on, unique_name};
 pub use rules::{AZURE_MAX_RECEIVERS, Rules};
 
 use state::State;

@@ -40,7 +40,7 @@ struct Args {
     #[arg(long, default_value = "standard")]
     tier: String,
     /// The service rules to enforce: default, strict or lenient, optionally followed by
-    /// switches such as ",+cbs" or ",-token" (see the README's rules table).
+    /// switches such as ",-cbs" or ",-token" (see the README's rules table).
     #[arg(long, default_value = "default", value_parser = Rules::parse)]
     rules: Rules,
     /// Owner level assumed for receivers that attach without one (SDK 0.15 never sends it);

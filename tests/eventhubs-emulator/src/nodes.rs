@@ -2,6 +2,7 @@
 //! (READ of hub and partition properties), answered with the status codes and AMQP types the
 //! SDK decodes.
 
+use crate::address::{Entity, parse_address};
 use crate::connection::ConnectionState;
 use crate::server::CLOSE_TIMEOUT;
 use crate::state::State;
@@ -200,7 +201,15 @@ fn put_token(request: &Reply, conn: &ConnectionState, state: &State) -> (i32, St
         return (401, format!("InvalidSignature: the token for '{name}' is not valid"), Value::Null);
     }
     state.control.update(|c| c.tokens_accepted += 1);
-    conn.put_token(app_property(request, "name").unwrap_or_default(), expiration_ms(request));
+    let audience = app_property(request, "name").unwrap_or_default();
+    if let Some(Entity::Partition { hub, partition } | Entity::Consumer { hub, partition, .. }) =
+        parse_address(audience)
+        && let Some(hub) = state.hub(&hub)
+        && hub.partition(&partition).is_some()
+    {
+        state.control.partition(&hub.config.name, &partition, |c| c.tokens_accepted += 1);
+    }
+    conn.put_token(audience, expiration_ms(request));
     (202, "Accepted".into(), Value::Null)
 }
 

@@ -4,20 +4,18 @@
 /// Azure's receivers-per-partition quota: "Number of non-epoch receivers per consumer group: 5".
 pub const AZURE_MAX_RECEIVERS: usize = 5;
 
-/// Which service rules are enforced. [`Rules::default`] enforces all but the `$cbs` link rule,
-/// which SDK 0.15 trips when it authorizes links back to back (see the field); [`Rules::strict`]
-/// enforces all of them. The idle timers of the service are documented in the README but not
-/// enforced.
+/// Which service rules are enforced. [`Rules::default`] (the same as [`Rules::strict`])
+/// enforces all of them; [`Rules::lenient`] none. The idle timers of the service are documented
+/// in the README but not enforced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// At most this many receivers without an owner level per partition and consumer group; the
     /// next attach is refused with `amqp:resource-limit-exceeded`. `None`: unlimited.
     pub max_receivers_per_partition: Option<usize>,
     /// At most one link per direction to `$cbs` on a connection; another attach is refused with
-    /// `amqp:not-allowed`. Off by default: SDK 0.15 authorizes every link on a throwaway `$cbs`
-    /// session whose links it drops without waiting for their detach, and its token refresher
-    /// authorizes outside the lock that serializes new links; authorizations in quick succession
-    /// (a refresh of many tokens, or one during a partition claim) are then refused.
+    /// `amqp:not-allowed`. Links are counted in the order their frames arrive (see `cbs_links`).
+    /// Published SDK 0.15 trips it when its token refresher renews while a new link is
+    /// authorized; flowlog's vendored SDK runs a connection's authorizations in sequence.
     pub one_cbs_link_per_connection: bool,
     /// Publisher and consumer links need an unexpired `put-token` whose audience covers their
     /// address (refused with `amqp:unauthorized-access` otherwise), and are detached with
@@ -29,16 +27,16 @@ impl Default for Rules {
     fn default() -> Self {
         Self {
             max_receivers_per_partition: Some(AZURE_MAX_RECEIVERS),
-            one_cbs_link_per_connection: false,
+            one_cbs_link_per_connection: true,
             token_expiry: true,
         }
     }
 }
 
 impl Rules {
-    /// Every rule on, with the service's limits and timers.
+    /// Every rule on, with the service's limits and timers (what [`Rules::default`] is).
     pub fn strict() -> Self {
-        Self { one_cbs_link_per_connection: true, ..Self::default() }
+        Self::default()
     }
 
     /// Every rule off: the behaviour of the emulator before the rules existed.
@@ -48,7 +46,7 @@ impl Rules {
 
     /// Parses the binary's `--rules` value: `default`, `strict`, `lenient`, or `strict` /
     /// `default` followed by `,-RULE` / `,+RULE` to turn single rules off or on (`receivers`,
-    /// `cbs`, `token`), e.g. `default,+cbs`.
+    /// `cbs`, `token`), e.g. `default,-cbs`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut parts = spec.split(',').map(str::trim);
         let mut rules = match parts.next().unwrap_or_default() {
@@ -80,11 +78,12 @@ mod tests {
     fn parses_rule_sets_and_switches() {
         assert_eq!(Rules::parse("default").unwrap(), Rules::default());
         assert_eq!(Rules::parse("strict").unwrap(), Rules::strict());
-        assert!(Rules::default().token_expiry && !Rules::default().one_cbs_link_per_connection);
+        assert!(Rules::default().token_expiry && Rules::default().one_cbs_link_per_connection);
         assert!(Rules::parse("strict").unwrap().one_cbs_link_per_connection);
         let rules = Rules::parse("strict,-cbs,-token").unwrap();
         assert_eq!((rules.one_cbs_link_per_connection, rules.token_expiry), (false, false));
-        assert!(Rules::parse("default,+cbs").unwrap().one_cbs_link_per_connection);
+        assert!(!Rules::parse("default,-cbs").unwrap().one_cbs_link_per_connection);
+        assert!(Rules::parse("lenient,+cbs").unwrap().one_cbs_link_per_connection);
         assert!(Rules::parse("loose").is_err());
         assert!(Rules::parse("default,-everything").is_err());
     }

@@ -66,13 +66,13 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
         .channel_max(65_535)
         .sasl_acceptor(SaslAnonymousMechanism::new())
         .build();
-    let stream = crate::wire::WireShim::new(stream, state.config.max_message_size);
+    let conn = Arc::new(ConnectionState::default());
+    let stream = crate::wire::WireShim::new(stream, state.config.max_message_size, conn.cbs_links.clone());
     let mut connection = acceptor.accept(stream).await?;
     let mut dropped = state.control.drop_signal();
     dropped.borrow_and_update();
     // Cancelled when the connection goes away so its session and link tasks stop too.
     let scope = state.shutdown.child_token();
-    let conn = Arc::new(ConnectionState::default());
     let _guard = scope.clone().drop_guard();
     loop {
         tokio::select! {
@@ -96,6 +96,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
             }
             incoming = connection.next_incoming_session() => {
                 let Some(incoming) = incoming else { return Ok(()) };
+                let channel = incoming.channel;
                 // handle-max explicit: fe2o3 omits its default (u32::MAX) from `begin`, which the
                 // spec allows, but the Python SDK reads the field as a number (see `wire_pad`).
                 let session = SessionAcceptor::builder()
@@ -105,14 +106,16 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) -> anyhow::Resul
                     .await?;
                 let task_state = state.clone();
                 let task_scope = scope.clone();
-                state.tasks.spawn(serve_session(session, conn.clone(), task_state, task_scope));
+                state.tasks.spawn(serve_session(session, channel, conn.clone(), task_state, task_scope));
             }
         }
     }
 }
 
+/// `channel` is the client's channel of the session, by which the shim knows its links.
 async fn serve_session(
     mut session: ListenerSessionHandle,
+    channel: u16,
     conn: Arc<ConnectionState>,
     state: Arc<State>,
     scope: CancellationToken,
@@ -127,14 +130,14 @@ async fn serve_session(
             tracing::debug!("session ended by the client");
             return;
         };
-        if let Err(error) = route(attach, &mut session, &conn, &state, &replies, &scope).await {
+        if let Err(error) = route(attach, channel, &mut session, &conn, &state, &replies, &scope).await {
             tracing::debug!(%error, "attach failed");
         }
     }
 }
 
 /// The node address of an attach: the target when the client sends, the source when it receives.
-fn node_address(attach: &Attach) -> Option<String> {
+pub(crate) fn node_address(attach: &Attach) -> Option<String> {
     match attach.role {
         Role::Sender => match attach.target.as_deref() {
             Some(TargetArchetype::Target(t)) => t.address.clone(),
@@ -146,6 +149,7 @@ fn node_address(attach: &Attach) -> Option<String> {
 
 async fn route(
     attach: Attach,
+    channel: u16,
     session: &mut ListenerSessionHandle,
     conn: &Arc<ConnectionState>,
     state: &Arc<State>,
@@ -157,18 +161,14 @@ async fn route(
     tracing::debug!(%address, role = ?attach.role, link = %attach.name, "attach");
     let tasks = &state.tasks;
     let rules = &state.config.rules;
-    let cbs_guard = match entity {
-        Some(Entity::Cbs) => match conn.attach_cbs(&attach.role, rules.one_cbs_link_per_connection) {
-            Some(guard) => Some(guard),
-            None => {
-                // The service's answer, as SDK authors quote it.
-                let description = "A link to connection's $cbs node has already been opened: the service \
-                                   permits one $cbs link in each direction per connection.";
-                return refuse(attach, session, state, AmqpError::NotAllowed, description.into()).await;
-            }
-        },
-        _ => None,
-    };
+    if entity == Some(Entity::Cbs) && conn.cbs_overlapped(channel, attach.handle.0) && rules.one_cbs_link_per_connection
+    {
+        state.control.update(|c| c.cbs_links_refused += 1);
+        // The service's answer, as SDK authors quote it.
+        let description = "A link to connection's $cbs node has already been opened: the service \
+                           permits one $cbs link in each direction per connection.";
+        return refuse(attach, session, state, AmqpError::NotAllowed, description.into()).await;
+    }
     let auth = LinkAuthorization::new(conn.clone(), &address, rules.token_expiry);
     if matches!(entity, Some(Entity::Hub { .. } | Entity::Partition { .. } | Entity::Consumer { .. }))
         && !auth.granted()
@@ -183,10 +183,7 @@ async fn route(
             let receiver = accept(receiving_acceptor(), attach, session).await?.into_receiver()?;
             let serve =
                 nodes::serve_requests(node, receiver, conn.clone(), state.clone(), replies.clone(), scope.clone());
-            tasks.spawn(async move {
-                let _registered = cbs_guard;
-                serve.await
-            });
+            tasks.spawn(serve);
         }
         (Some(entity @ (Entity::Cbs | Entity::Management)), Role::Receiver) => {
             let node = if entity == Entity::Cbs { nodes::Node::Cbs } else { nodes::Node::Management };
@@ -197,10 +194,7 @@ async fn route(
             };
             let sender = accept(sending_acceptor(), attach, session).await?.into_sender()?;
             let serve = nodes::serve_replies(node, sender, reply_to, replies.clone(), scope.clone());
-            tasks.spawn(async move {
-                let _registered = cbs_guard;
-                serve.await
-            });
+            tasks.spawn(serve);
         }
         (Some(Entity::Hub { hub }), Role::Sender) => {
             // No limit at the fe2o3 level: see `wire` for how the limit is advertised and why.

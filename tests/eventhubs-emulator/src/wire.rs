@@ -9,11 +9,13 @@
 //! limit (fe2o3 then enforces nothing), this shim advertises the limit on the wire (the SDK
 //! sizes batches by it and refuses to batch at 0), and `publish` rejects oversize deliveries.
 
+use crate::cbs_links::CbsLinks;
 use crate::wire_in::IncomingFrames;
 use fe2o3_types::definitions::Role;
 use fe2o3_types::performatives::Attach;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -35,8 +37,10 @@ pub(crate) struct WireShim<S> {
 }
 
 impl<S> WireShim<S> {
-    pub fn new(inner: S, limit: u64) -> Self {
-        Self { inner, incoming: IncomingFrames::default(), limit, pending: Vec::new(), passthrough: 0, out: Vec::new() }
+    /// `cbs_links` follows the connection's `$cbs` links in wire order.
+    pub fn new(inner: S, limit: u64, cbs_links: Arc<Mutex<CbsLinks>>) -> Self {
+        let incoming = IncomingFrames::new(cbs_links);
+        Self { inner, incoming, limit, pending: Vec::new(), passthrough: 0, out: Vec::new() }
     }
 
     /// Moves complete frames from `pending` to `out`, rewriting receiver attaches.
@@ -211,7 +215,7 @@ mod tests {
 
     #[test]
     fn frames_split_across_writes_are_reassembled() {
-        let mut shim = WireShim::new(Vec::<u8>::new(), 7);
+        let mut shim = WireShim::new(Vec::<u8>::new(), 7, Arc::default());
         let mut bytes = b"AMQP\x00\x01\x00\x00".to_vec();
         bytes.extend(attach_frame(Role::Receiver));
         for chunk in bytes.chunks(5) {

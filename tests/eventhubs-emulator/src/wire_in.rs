@@ -9,8 +9,10 @@
 //! of an open delivery are stripped of their (wrong) delivery id, tag and format here, so the
 //! whole message arrives and `publish` can reject it.
 
+use crate::cbs_links::CbsLinks;
 use fe2o3_types::performatives::Transfer;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Frames up to this size are buffered whole; larger ones (never sent under the negotiated
 /// 64 KiB frame size) pass through untouched.
@@ -26,9 +28,15 @@ pub(crate) struct IncomingFrames {
     passthrough: usize,
     /// (channel, handle) with a delivery in progress, to the delivery id it started with.
     open: HashMap<(u16, u32), u32>,
+    /// The connection's `$cbs` links, told of each frame in the order it arrived.
+    pub cbs_links: Arc<Mutex<CbsLinks>>,
 }
 
 impl IncomingFrames {
+    pub fn new(cbs_links: Arc<Mutex<CbsLinks>>) -> Self {
+        Self { cbs_links, ..Self::default() }
+    }
+
     /// Moves complete frames from `raw` to `ready`; `eof` flushes whatever is left.
     pub fn process(&mut self, eof: bool) {
         loop {
@@ -57,6 +65,7 @@ impl IncomingFrames {
                 break;
             }
             let frame: Vec<u8> = self.raw.drain(..size).collect();
+            self.cbs_links.lock().unwrap().observe(&frame);
             let frame = self.repair(&frame).unwrap_or(frame);
             match crate::wire_pad::shrink_client_open(&frame) {
                 Some(shrunk) => self.ready.extend(shrunk),
@@ -162,8 +171,7 @@ mod tests {
         assert_eq!((repaired.delivery_id, repaired.delivery_tag, repaired.more), (None, None, false));
         assert_eq!(payload, b"tail");
         // A new delivery afterwards is left alone.
-        let mut incoming = IncomingFrames { open: HashMap::new(), ..Default::default() };
-        incoming.raw = frame(Some(9), Some(2), false, b"x");
+        let mut incoming = IncomingFrames { raw: frame(Some(9), Some(2), false, b"x"), ..Default::default() };
         incoming.process(false);
         assert_eq!(decode(&incoming.ready).0.delivery_id, Some(9));
     }
