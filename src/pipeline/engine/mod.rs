@@ -220,6 +220,8 @@ fn note_partition_end(
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod gather_tests;
+#[cfg(test)]
 mod group_commit_tests;
 #[cfg(test)]
 mod tests;
