@@ -4,6 +4,7 @@ mod bad_records;
 mod bad_tuples;
 mod collector;
 pub mod config;
+mod gather;
 mod lane;
 mod offset_cache;
 mod packer;
