@@ -1,6 +1,9 @@
 //! The Table offset store against Azurite: exact round trips, ETag compare-and-swap between
-//! concurrent writers, insert races, and the retention sweep.
+//! concurrent writers, insert races, the retention sweep, and connections kept open.
 mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use flowlog::azure::StorageAuth;
@@ -137,4 +140,46 @@ async fn a_missing_table_is_an_error_not_an_empty_store() {
     let err = store.load(&blob(0)).await.expect_err("no table");
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
     assert!(TableOffsetStore::new(&table_endpoint(), "1bad-name", &StorageAuth::emulator()).is_err());
+}
+
+/// A TCP relay in front of Azurite's Table endpoint that counts the connections it accepts.
+async fn counting_relay(upstream: &flowlog::azure::AccountEndpoint) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let target = format!("{}:{}", upstream.url().host_str().expect("host"), upstream.url().port().expect("port"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/{}", upstream.account()), accepted)
+}
+
+#[tokio::test]
+async fn offset_loads_and_writes_reuse_one_connection() {
+    // The SDK's own HTTP client keeps no idle connection: every request opened one (and, against
+    // Azure, a TLS session), which was most of a quiet blob's Table cost.
+    let (url, accepted) = counting_relay(&table_endpoint()).await;
+    let endpoint = flowlog::azure::AccountEndpoint::parse(&url).expect("relay endpoint");
+    let store = TableOffsetStore::new(&endpoint, &unique_name("pooled"), &StorageAuth::emulator()).expect("store");
+    store.ensure_table().await.expect("ensure_table");
+    for i in 0..10 {
+        let b = blob(i);
+        assert!(store.load(&b).await.expect("load").is_none(), "a 404 answer must leave the connection usable");
+        let v = store.save(&b, &state(10, 1), None).await.expect("insert");
+        store.save(&b, &state(20, 2), Some(&v)).await.expect("replace");
+    }
+    let conflict = store.save(&blob(0), &state(30, 3), None).await.expect_err("a second insert conflicts");
+    assert_eq!(conflict.kind, ErrorKind::Conflict);
+    assert_eq!(store.load(&blob(0)).await.expect("load").map(|(s, _)| s.offset), Some(20));
+    let opened = accepted.load(Ordering::SeqCst);
+    assert!(opened <= 2, "32 sequential Table requests opened {opened} connections");
 }

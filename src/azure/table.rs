@@ -8,6 +8,7 @@
 //! number is stored as Int32 or Double, which would lose exactness past 2^31 or 2^53.
 pub mod entity;
 pub mod probe;
+pub mod transport;
 
 use futures::StreamExt;
 
@@ -77,7 +78,7 @@ impl TableOffsetStore {
         let location =
             CloudLocation::Custom { account: endpoint.account().to_string(), uri: endpoint.url().to_string() };
         let mut builder = TableServiceClientBuilder::with_location(location, auth.table_credentials()?);
-        let mut options = azure_core_legacy::ClientOptions::default();
+        let mut options = azure_core_legacy::ClientOptions::new(transport::pooled()?);
         if let Some(counter) = counter {
             // A per-retry policy: it runs after the SDK's retry policy, once per try.
             options.per_retry_policies_mut().push(counter.legacy_policy());

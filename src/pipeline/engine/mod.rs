@@ -4,6 +4,7 @@ mod bad_records;
 mod bad_tuples;
 mod collector;
 pub mod config;
+mod gather;
 mod lane;
 mod offset_cache;
 mod packer;
@@ -219,6 +220,8 @@ fn note_partition_end(
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod gather_tests;
 #[cfg(test)]
 mod group_commit_tests;
 #[cfg(test)]

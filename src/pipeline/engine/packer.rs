@@ -45,7 +45,7 @@ pub(crate) struct Packer {
     busy: AtomicUsize,
     /// Busy blobs waiting for their events' acknowledgement before they read on.
     busy_waiting: AtomicUsize,
-    /// Woken when `busy` or `waiting` change, so waiters can see that nobody will add rows.
+    /// Woken when `busy` or `waiting` change to idle, so waiters can see that nobody will add rows.
     changed: Notify,
     /// Held by whoever closed an event while it waits for room in flight; rows are added only
     /// when nobody does.
@@ -79,7 +79,7 @@ pub(crate) struct BusyGuard(Arc<Packer>);
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
-        self.0.changed.notify_waiters();
+        self.0.wake_if_idle();
     }
 }
 
@@ -92,7 +92,7 @@ struct Waiting<'a> {
 impl<'a> Waiting<'a> {
     fn count(packer: &'a Packer, step: usize) -> Self {
         packer.busy_waiting.fetch_add(step, Ordering::SeqCst);
-        packer.changed.notify_waiters();
+        packer.wake_if_idle();
         Waiting { packer, step }
     }
 }
@@ -100,7 +100,6 @@ impl<'a> Waiting<'a> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.packer.busy_waiting.fetch_sub(self.step, Ordering::SeqCst);
-        self.packer.changed.notify_waiters();
     }
 }
 
@@ -112,6 +111,15 @@ impl Packer {
 
     fn idle(&self) -> bool {
         self.busy_waiting.load(Ordering::SeqCst) >= self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Wakes the waiters when nobody is left to add rows, the only change they act on (waking all
+    /// on every change was quadratic in a drain). The last of concurrent changes sees their sum
+    /// (SeqCst), and a waiter registers before it checks `idle`: none misses it.
+    fn wake_if_idle(&self) {
+        if self.idle() {
+            self.changed.notify_waiters();
+        }
     }
 
     fn is_open(&self, id: u64) -> bool {

@@ -83,7 +83,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 }
                 b = part.next_batch(self.cfg.max_batch_events) => b?,
             };
-            let Some(batch) = batch else { break };
+            let Some(mut batch) = batch else { break };
+            // Only a cancel-safe feed may be interrupted by the gathering's deadline.
+            let ended = safe && self.gather(&mut part, &mut batch).await?;
             let Some(last) = batch.last().map(|e| e.position.clone()) else { continue };
             let claim = lane.claim(batch.iter().filter_map(|e| match &e.body {
                 EventBody::Changed(c) => Some(&c.blob),
@@ -92,6 +94,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             let (engine, id, lane, stop) = (self.clone(), id.clone(), lane.clone(), shutdown.clone());
             let handle = tokio::spawn(async move { engine.finish_batch(&id, &batch, &lane, claim, &stop).await });
             running.push_back((last, handle));
+            if ended {
+                break;
+            }
         }
         // Batches already taken finish (or give up, when stopping) and are acknowledged in order.
         while let Some((last, handle)) = running.pop_front() {
