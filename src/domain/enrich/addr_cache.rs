@@ -254,21 +254,28 @@ impl AddrCache {
     }
 }
 
-/// Looks the address up and renders its fragments (as source, then as destination, each
-/// after its length) at the end of `out`.
-fn compute(enricher: &Enricher, settings: Settings, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
-    let info = enricher.ip_info(ip);
+/// Looks the address up and copies its fragments (as source, then as destination, each after
+/// its length) to the end of `out`: the pieces of the merged index, rendered at load.
+fn compute(enricher: &Enricher, _settings: Settings, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
+    let class = super::class::classify(ip);
     let start = out.len() + 4;
-    for side in [Side::Src, Side::Dst] {
-        let at = out.len();
-        out.extend_from_slice(&[0; 4]);
-        if info.class.is_public() {
-            super::writer::write_side(out, side.prefix(), &info, settings);
+    let mut azure = false;
+    if class.is_public() {
+        let index = &enricher.index;
+        let c = index.get(ip);
+        azure = c.tags != super::catalog::NULL;
+        let (a, g, t) = (index.asn.piece(c.asn), index.geo.piece(c.geo), index.tags.piece(c.tags));
+        for side in [(a.0, g.0, t.0), (a.1, g.1, t.1)] {
+            let len = (side.0.len() + side.1.len() + side.2.len()) as u32;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(side.0);
+            out.extend_from_slice(side.1);
+            out.extend_from_slice(side.2);
         }
-        let len = (out.len() - at - 4) as u32;
-        out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    } else {
+        out.extend_from_slice(&[0; 8]);
     }
-    Entry { words: key.0, frag: start as u32, len: key.1, class: info.class, azure: info.azure.is_some() }
+    Entry { words: key.0, frag: start as u32, len: key.1, class, azure }
 }
 
 #[cfg(test)]

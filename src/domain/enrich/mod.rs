@@ -6,12 +6,17 @@
 //! batches while every row sees exactly one version. [`writer::EnrichWriter`] is the per-encoder
 //! part with the lookup cache that keeps the hot path free of allocation.
 mod addr_cache;
+mod catalog;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;
 pub mod flow_type;
+mod index;
 pub mod mmdb;
+pub mod mmdb_ranges;
+mod partition;
 pub mod ranges;
+pub mod records;
 pub mod service_tags;
 pub mod services;
 pub mod writer;
@@ -21,7 +26,9 @@ use std::sync::{Arc, LazyLock};
 
 use class::{AddrClass, classify};
 use csv_ranges::{AsnTable, CountryTable};
+use index::Index;
 use mmdb::Mmdb;
+use mmdb_ranges::MmdbRanges;
 use service_tags::{Entry, ServiceTags};
 
 /// Why a data file cannot be used.
@@ -37,10 +44,11 @@ pub enum DataError {
     Content(String),
 }
 
-/// A loaded ASN or geography file, by what it turned out to be.
+/// A loaded ASN or geography file, by what it turned out to be. A `.mmdb` is kept as its
+/// ranges and distinct records, not its bytes.
 #[derive(Debug)]
 pub enum DataFile {
-    Mmdb(Mmdb),
+    Mmdb(MmdbRanges),
     AsnCsv(AsnTable),
     CountryCsv(CountryTable),
 }
@@ -52,7 +60,9 @@ impl DataFile {
         let tail = &bytes[bytes.len().saturating_sub(128 * 1024)..];
         // The first byte is checked on its own: a slice compare per window is a call each.
         if tail.windows(MARKER.len()).any(|w| w[0] == MARKER[0] && w == MARKER) {
-            return Mmdb::from_bytes(bytes).map(DataFile::Mmdb);
+            let db = Mmdb::from_bytes(bytes)?;
+            let ranges = MmdbRanges::new(&db).map_err(|e| DataError::Mmdb(format!("damaged: {e}")))?;
+            return Ok(DataFile::Mmdb(ranges));
         }
         match csv_ranges::columns(&bytes) {
             Some(4) => AsnTable::from_csv(&bytes).map(DataFile::AsnCsv),
@@ -83,7 +93,7 @@ impl DataFile {
     /// Bytes of memory the loaded data takes.
     pub fn memory(&self) -> usize {
         match self {
-            DataFile::Mmdb(m) => m.size(),
+            DataFile::Mmdb(m) => m.heap_bytes(),
             DataFile::AsnCsv(t) => t.heap_bytes(),
             DataFile::CountryCsv(t) => t.heap_bytes(),
         }
@@ -132,13 +142,17 @@ impl Settings {
 }
 
 /// One immutable version of the enrichment data.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Enricher {
-    asn: Vec<DataFile>,
-    geo: Vec<DataFile>,
+    index: Index,
     tags: Option<ServiceTags>,
-    community_id: bool,
-    service_names: bool,
+    settings: Settings,
+}
+
+impl Default for Enricher {
+    fn default() -> Self {
+        Enricher::new(vec![], vec![], None, false, false).expect("no files")
+    }
 }
 
 static BASIC: LazyLock<Arc<Enricher>> = LazyLock::new(|| Arc::new(Enricher::default()));
@@ -163,66 +177,47 @@ impl Enricher {
         if let Some(i) = geo.iter().position(|f| !f.has_geo()) {
             return Err(DataError::Content(format!("geo_db file #{} holds no countries (an ASN database?)", i + 1)));
         }
-        Ok(Enricher { asn, geo, tags, community_id, service_names })
+        let settings = Settings {
+            asn: !asn.is_empty(),
+            geo: !geo.is_empty(),
+            service_tags: tags.is_some(),
+            community_id,
+            service_names,
+        };
+        let index = Index::new(asn, geo, tags.as_ref(), (settings.asn, settings.geo, settings.service_tags));
+        Ok(Enricher { index, tags, settings })
     }
 
     pub fn settings(&self) -> Settings {
-        Settings {
-            asn: !self.asn.is_empty(),
-            geo: !self.geo.is_empty(),
-            service_tags: self.tags.is_some(),
-            community_id: self.community_id,
-            service_names: self.service_names,
-        }
+        self.settings
     }
 
     /// Memory held by the loaded databases, in bytes.
     pub fn memory(&self) -> usize {
-        self.asn.iter().chain(&self.geo).map(DataFile::memory).sum::<usize>()
-            + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
+        self.index.heap_bytes() + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
     }
 
-    /// Class and, for public addresses, what the databases know. Lookups borrow; a record a
-    /// database cannot decode counts as no data (files are checked when loaded).
+    /// Runs of the merged index (IPv4, IPv4-mapped IPv6 when apart, IPv6) and distinct
+    /// records (ASN, geography, service tag): what [`Self::memory`] holds.
+    pub fn index_counts(&self) -> ([usize; 3], [usize; 3]) {
+        self.index.counts()
+    }
+
+    /// Class and, for public addresses, what the databases know (lookups borrow).
     pub fn ip_info(&self, ip: IpAddr) -> IpInfo<'_> {
         let class = classify(ip);
         let mut info = IpInfo::bare(class);
         if !class.is_public() {
             return info;
         }
-        for f in &self.asn {
-            let hit = match f {
-                DataFile::Mmdb(m) => m.lookup(ip).ok().flatten().and_then(|r| {
-                    r.autonomous_system_number.map(|n| (n, r.autonomous_system_organization.filter(|o| !o.is_empty())))
-                }),
-                DataFile::AsnCsv(t) => t.get(ip),
-                DataFile::CountryCsv(_) => None,
-            };
-            if let Some((asn, org)) = hit {
-                (info.asn, info.as_org) = (Some(asn), org);
-                break;
-            }
+        let c = self.index.get(ip);
+        if let Some(r) = self.index.asn.record(c.asn) {
+            (info.asn, info.as_org) = (Some(r.asn), r.org.as_deref());
         }
-        for f in &self.geo {
-            match f {
-                DataFile::Mmdb(m) => {
-                    if let Some(r) = m.lookup(ip).ok().flatten().filter(|r| r.country().is_some()) {
-                        info.country = r.country();
-                        info.city = r.city();
-                        (info.lat, info.lon) = r.lat_lon();
-                        break;
-                    }
-                }
-                DataFile::CountryCsv(t) => {
-                    if let Some(c) = t.get(ip) {
-                        info.country = Some(c);
-                        break;
-                    }
-                }
-                DataFile::AsnCsv(_) => {}
-            }
+        if let Some(r) = self.index.geo.record(c.geo) {
+            (info.country, info.city, info.lat, info.lon) = (Some(&*r.country), r.city.as_deref(), r.lat, r.lon);
         }
-        info.azure = self.tags.as_ref().and_then(|t| t.get(ip));
+        info.azure = self.index.tags.record(c.tags).and_then(|&i| Some(self.tags.as_ref()?.entry(i)));
         info
     }
 }

@@ -11,17 +11,24 @@ use std::collections::BTreeMap;
 
 /// An address as a number of its family's width.
 pub trait Key: Copy + Ord + std::fmt::Debug {
+    const ZERO: Self;
     const MAX: Self;
     fn succ(self) -> Self;
     fn pred(self) -> Self;
     /// The top 16 bits: the first-level table's slot.
     fn top16(self) -> usize;
+    /// The first key of slot `h`.
+    fn slot_start(h: usize) -> Self;
 }
 
 impl Key for u32 {
+    const ZERO: Self = 0;
     const MAX: Self = u32::MAX;
     fn top16(self) -> usize {
         (self >> 16) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u32) << 16
     }
     fn succ(self) -> Self {
         self + 1
@@ -32,9 +39,13 @@ impl Key for u32 {
 }
 
 impl Key for u128 {
+    const ZERO: Self = 0;
     const MAX: Self = u128::MAX;
     fn top16(self) -> usize {
         (self >> 112) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u128) << 112
     }
     fn succ(self) -> Self {
         self + 1
@@ -145,6 +156,11 @@ impl<K: Key, V: Copy> RangeTable<K, V> {
         let i = (lo + self.starts[lo..hi].partition_point(|&s| s <= k)).checked_sub(1)?;
         let (end, value) = self.tails[i];
         (end >= k).then_some(value)
+    }
+
+    /// Every range, `(start, end, value)`, sorted.
+    pub(super) fn runs(&self) -> impl Iterator<Item = (K, K, V)> + '_ {
+        self.starts.iter().zip(&self.tails).map(|(&s, &(e, v))| (s, e, v))
     }
 
     pub fn len(&self) -> usize {

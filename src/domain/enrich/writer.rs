@@ -11,12 +11,13 @@ use super::addr_cache::{AddrCache, Side};
 use super::class::{AddrClass, classify};
 use super::community_id::{community_id, community_id_pair, message};
 use super::flow_type::{End, FlowType, flow_type};
+use super::service_tags::Entry;
 use super::services::service_name;
 use super::{Enricher, IpInfo, Settings};
 use crate::domain::format::Tuple;
 use crate::domain::json::{write_int, write_opt_str};
 
-fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
+pub(super) fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(prefix.as_bytes());
     out.push(b'_');
@@ -34,7 +35,7 @@ impl core::fmt::Write for Bytes<'_> {
     }
 }
 
-fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
+pub(super) fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
     match v {
         Some(v) if v.is_finite() => {
             let _ = write!(Bytes(out), "{v}");
@@ -65,11 +66,16 @@ pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: 
         write_real(out, info.lon);
     }
     if s.service_tags {
-        key(out, prefix, "azure_service");
-        write_opt_str(out, info.azure.map(|e| &*e.service));
-        key(out, prefix, "azure_region");
-        write_opt_str(out, info.azure.and_then(|e| e.region.as_deref()));
+        write_tag(out, prefix, info.azure);
     }
+}
+
+/// `src_azure_service`, `src_azure_region` (with `prefix`).
+pub(super) fn write_tag(out: &mut Vec<u8>, prefix: &str, tag: Option<&Entry>) {
+    key(out, prefix, "azure_service");
+    write_opt_str(out, tag.map(|e| &*e.service));
+    key(out, prefix, "azure_region");
+    write_opt_str(out, tag.and_then(|e| e.region.as_deref()));
 }
 
 /// What [`EnrichWriter::prepare`] found for a row.
