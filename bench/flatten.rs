@@ -6,7 +6,7 @@
 //! `BENCH_FORMAT=nsg-v2|vnet` and `BENCH_ADDRESSES=repeating|unique` for one of its cases,
 //! `BENCH_NO_COMMUNITY_ID=1` for "enriched" without Community ID (what its SHA-1 costs),
 //! `BENCH_GEO=country|city` for one of the two geography databases, `BENCH_NO_PER_MINUTE=1`
-//! without the per-minute reads.
+//! without the per-minute reads, `BENCH_LOAD_ONLY=1` for the databases' load time and memory.
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -244,6 +244,14 @@ fn enrichment_figures_with(
         enricher.memory() as f64 / (1 << 20) as f64,
         rss_kib as f64 / 1024.0
     );
+    let (runs, distinct) = enricher.index_counts();
+    println!(
+        "merged index: {} IPv4 runs, {} IPv4-mapped, {} IPv6; {} ASN records, {} geography, {} service tags",
+        runs[0], runs[1], runs[2], distinct[0], distinct[1], distinct[2]
+    );
+    if std::env::var_os("BENCH_LOAD_ONLY").is_some() {
+        return;
+    }
     println!(
         "{:<8} {:<10} {:<9} {:>12} {:>12} {:>9}",
         "format", "addresses", "rows", "tuples/s", "bytes/tuple", "vs plain"

@@ -12,7 +12,8 @@
 //! table is half full the cache starts over, which bounds memory and costs one miss per address.
 use core::net::IpAddr;
 
-use super::class::AddrClass;
+use super::class::{AddrClass, classify};
+use super::index::Combo;
 use super::{Enricher, IpInfo, Settings};
 
 /// Longer than any textual IP address without an embedded IPv4 part (39 characters).
@@ -174,31 +175,73 @@ impl AddrCache {
     /// The entries of `texts`, looked up in order, all valid together (for [`Self::entry`] and
     /// [`Self::fragment`] with the same sides). A side's uncacheable text uses that side's one
     /// scratch entry, so each side may hold such a text once.
-    pub fn indexes<const N: usize>(
-        &mut self,
-        enricher: &Enricher,
-        settings: Settings,
-        texts: [(Side, &str, IpAddr); N],
-    ) -> [usize; N] {
+    ///
+    /// The cache is probed for all first; the index searches of the addresses it lacks are then
+    /// started together (each is a few dependent cache misses), so that their misses overlap.
+    pub fn indexes<const N: usize>(&mut self, enricher: &Enricher, texts: [(Side, &str, IpAddr); N]) -> [usize; N] {
         let starts = self.starts;
-        let found = texts.map(|(side, text, ip)| self.index(enricher, settings, side, text, ip));
+        let probed = texts.map(|(side, text, _)| self.probe(side, text));
+        let mut combos = [None; N];
+        if probed.iter().any(Option::is_none) {
+            let public = |i: usize| probed[i].is_none() && classify(texts[i].2).is_public();
+            for i in (0..N).filter(|&i| public(i)) {
+                enricher.index.prefetch(texts[i].2);
+            }
+            for i in (0..N).filter(|&i| public(i)) {
+                let c = enricher.index.get(texts[i].2);
+                enricher.index.asn.prefetch(c.asn);
+                enricher.index.geo.prefetch(c.geo);
+                combos[i] = Some(c);
+            }
+        }
+        let mut n = 0;
+        let found = texts.map(|(side, text, ip)| {
+            let i = probed[n].unwrap_or_else(|| self.index(enricher, side, text, ip, combos[n]));
+            n += 1;
+            i
+        });
         if self.starts == starts {
             return found;
         }
         // A lookup started the cache over and took the entries found before it along; the cache
         // now holds at most N entries, so looking all up again cannot start it over again.
-        texts.map(|(side, text, ip)| self.index(enricher, settings, side, text, ip))
+        texts.map(|(side, text, ip)| self.index(enricher, side, text, ip, None))
     }
 
-    /// The number of `text`'s entry (`ip` is the text parsed), computed on first sight; valid
-    /// until the cache starts over.
-    fn index(&mut self, enricher: &Enricher, settings: Settings, side: Side, text: &str, ip: IpAddr) -> usize {
+    /// The entry holding `text`, if cached.
+    fn probe(&mut self, side: Side, text: &str) -> Option<usize> {
+        let key = Text::new(text.as_bytes())?;
+        let last = self.last[side as usize];
+        if self.table.get(last).is_some_and(|e| key.matches(e)) {
+            return Some(last);
+        }
+        if self.table.is_empty() {
+            return None;
+        }
+        let mut i = key.hash() as usize & (TABLE - 1);
+        loop {
+            let e = &self.table[i];
+            if e.len == 0 {
+                return None;
+            }
+            if key.matches(e) {
+                self.last[side as usize] = i;
+                return Some(i);
+            }
+            i = (i + 1) & (TABLE - 1);
+        }
+    }
+
+    /// The number of `text`'s entry (`ip` is the text parsed), computed on first sight (with
+    /// `combo`, the index's answer for `ip`, when the caller has it); valid until the cache
+    /// starts over.
+    fn index(&mut self, enricher: &Enricher, side: Side, text: &str, ip: IpAddr, combo: Option<Combo>) -> usize {
         let Some(key) = Text::new(text.as_bytes()) else {
             // Not an address a tuple can hold (or one with an embedded IPv4 part): computed
             // each time into the side's scratch entry, never cached.
             let (entry, frags) = &mut self.odd[side as usize];
             frags.clear();
-            *entry = compute(enricher, settings, ip, ([0; WORDS], 0), frags);
+            *entry = compute(enricher, ip, ([0; WORDS], 0), frags, combo);
             return ODD;
         };
         let last = self.last[side as usize];
@@ -227,7 +270,7 @@ impl AddrCache {
             self.arena.clear();
             i = key.hash() as usize & (TABLE - 1);
         }
-        self.table[i] = compute(enricher, settings, ip, key.key(), &mut self.arena);
+        self.table[i] = compute(enricher, ip, key.key(), &mut self.arena, combo);
         self.used += 1;
         self.last[side as usize] = i;
         i
@@ -256,21 +299,28 @@ impl AddrCache {
 
 /// Looks the address up and copies its fragments (as source, then as destination, each after
 /// its length) to the end of `out`: the pieces of the merged index, rendered at load.
-fn compute(enricher: &Enricher, _settings: Settings, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>) -> Entry {
-    let class = super::class::classify(ip);
+fn compute(enricher: &Enricher, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>, combo: Option<Combo>) -> Entry {
+    let class = classify(ip);
     let start = out.len() + 4;
     let mut azure = false;
     if class.is_public() {
         let index = &enricher.index;
-        let c = index.get(ip);
+        let c = combo.unwrap_or_else(|| index.get(ip));
         azure = c.tags != super::catalog::NULL;
         let (a, g, t) = (index.asn.piece(c.asn), index.geo.piece(c.geo), index.tags.piece(c.tags));
-        for side in [(a.0, g.0, t.0), (a.1, g.1, t.1)] {
-            let len = (side.0.len() + side.1.len() + side.2.len()) as u32;
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(side.0);
-            out.extend_from_slice(side.1);
-            out.extend_from_slice(side.2);
+        let len = a.len() + g.len() + t.len();
+        out.reserve(8 + 2 * len);
+        for side in [Side::Src, Side::Dst] {
+            out.extend_from_slice(&(len as u32).to_le_bytes());
+            if side == Side::Src {
+                out.extend_from_slice(a);
+                out.extend_from_slice(g);
+                out.extend_from_slice(t);
+            } else {
+                index.asn.write_dst(c.asn, out);
+                index.geo.write_dst(c.geo, out);
+                index.tags.write_dst(c.tags, out);
+            }
         }
     } else {
         out.extend_from_slice(&[0; 8]);

@@ -211,12 +211,7 @@ impl Enricher {
             return info;
         }
         let c = self.index.get(ip);
-        if let Some(r) = self.index.asn.record(c.asn) {
-            (info.asn, info.as_org) = (Some(r.asn), r.org.as_deref());
-        }
-        if let Some(r) = self.index.geo.record(c.geo) {
-            (info.country, info.city, info.lat, info.lon) = (Some(&*r.country), r.city.as_deref(), r.lat, r.lon);
-        }
+        self.index.fill(c, &mut info);
         info.azure = self.index.tags.record(c.tags).and_then(|&i| Some(self.tags.as_ref()?.entry(i)));
         info
     }

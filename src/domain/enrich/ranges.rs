@@ -38,6 +38,23 @@ impl Key for u32 {
     }
 }
 
+impl Key for u64 {
+    const ZERO: Self = 0;
+    const MAX: Self = u64::MAX;
+    fn top16(self) -> usize {
+        (self >> 48) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u64) << 48
+    }
+    fn succ(self) -> Self {
+        self + 1
+    }
+    fn pred(self) -> Self {
+        self - 1
+    }
+}
+
 impl Key for u128 {
     const ZERO: Self = 0;
     const MAX: Self = u128::MAX;

@@ -24,6 +24,42 @@ pub struct GeoRec {
     pub lon: Option<f64>,
 }
 
+/// Country, city, latitude, longitude.
+pub(super) type GeoFields<'a> = (Option<&'a str>, Option<&'a str>, Option<f64>, Option<f64>);
+
+impl GeoRec {
+    /// Whether the record's piece cannot give it back exactly: a string JSON escapes, or a
+    /// coordinate that is no finite number (written as null).
+    pub(super) fn keep_whole(&self) -> bool {
+        let plain = |s: &str| !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+        let finite = |x: Option<f64>| x.is_none_or(f64::is_finite);
+        !(plain(&self.country) && self.city.as_deref().is_none_or(plain) && finite(self.lat) && finite(self.lon))
+    }
+
+    /// The fields of a record not [kept whole](Self::keep_whole), from the piece [`render_geo`]
+    /// wrote for it. Numbers read back exactly: `f64`'s `Display` is the shortest text that
+    /// parses to the same value.
+    pub(super) fn read_back(piece: &[u8]) -> GeoFields<'_> {
+        let mut rest = piece;
+        let [country, city, lat, lon] = ["country", "city", "lat", "lon"].map(|name| value(&mut rest, name));
+        fn text(v: &[u8]) -> Option<&str> {
+            (v != b"null").then(|| std::str::from_utf8(&v[1..v.len() - 1]).ok()).flatten()
+        }
+        let real = |v: &[u8]| std::str::from_utf8(v).ok().and_then(|t| t.parse().ok());
+        (text(country), text(city), real(lat), real(lon))
+    }
+}
+
+/// The value after the key `,"src_NAME":` at the start of `rest`, which moves past it: up to the
+/// next key (rendered values never hold `,"`: a quote in a string is escaped).
+fn value<'a>(rest: &mut &'a [u8], name: &str) -> &'a [u8] {
+    let r = &rest[",\"src_".len() + name.len() + "\":".len()..];
+    let end = r.windows(6).position(|w| w == b",\"src_").unwrap_or(r.len());
+    let (v, tail) = r.split_at(end);
+    *rest = tail;
+    v
+}
+
 /// Ranges `(first, last, value)` per family, sorted and not overlapping: IPv4, IPv4-mapped IPv6
 /// (by the IPv4 part), other IPv6.
 #[derive(Debug, Default, PartialEq)]

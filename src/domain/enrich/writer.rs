@@ -147,11 +147,8 @@ impl EnrichWriter {
         if self.direct {
             return Prepared::direct(t, community_id);
         }
-        let [si, di] = self.cache.indexes(
-            &self.enricher,
-            self.settings,
-            [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)],
-        );
+        let [si, di] =
+            self.cache.indexes(&self.enricher, [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)]);
         Prepared { si, di, classes: None, community_id }
     }
 
@@ -174,7 +171,6 @@ impl EnrichWriter {
         }
         let [sa, da, sb, db] = self.cache.indexes(
             &self.enricher,
-            self.settings,
             [
                 (Side::Src, a.src_ip, a.src_addr),
                 (Side::Dst, a.dst_ip, a.dst_addr),
