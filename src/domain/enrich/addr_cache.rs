@@ -138,7 +138,27 @@ pub(crate) struct AddrCache {
     last: [usize; 2],
     /// Per side, the scratch entry for text that is no cacheable address, and its fragments.
     odd: [(Entry, Vec<u8>); 2],
+    /// Addresses of the current [`Self::indexes`] call looked up but not cached, and their
+    /// pieces: while most lookups miss, only every [`SPARSE_ADMIT`]-th missed address is cached.
+    direct: Vec<(Entry, Combo)>,
+    /// Probes and hits since the hit rate was last checked, and whether misses are admitted
+    /// sparsely.
+    window: (u32, u32),
+    sparse: bool,
+    misses: u32,
 }
+
+/// Probes between checks of the hit rate.
+const WINDOW: u32 = 1024;
+/// While fewer than one probe in [`SPARSE_BELOW`] hits, one missed address in this many is
+/// cached: caching an address costs more than looking it up once (copying its pieces, a line of
+/// the table written, the arena and table pushed out of the core's cache, starting over every
+/// 4,096 addresses), and when addresses are new each time the entry is never read again. An
+/// address that does repeat still gets in after a few sightings.
+const SPARSE_ADMIT: u32 = 8;
+const SPARSE_BELOW: u32 = 4;
+/// Index of the first uncached entry of [`AddrCache::direct`].
+const DIRECT: usize = usize::MAX / 2;
 
 /// The index of a side's scratch entry.
 const ODD: usize = usize::MAX;
@@ -158,6 +178,10 @@ impl AddrCache {
             nulls,
             last: [0; 2],
             odd: [(Entry::EMPTY, Vec::new()), (Entry::EMPTY, Vec::new())],
+            direct: Vec::new(),
+            window: (0, 0),
+            sparse: false,
+            misses: 0,
         }
     }
 
@@ -180,6 +204,7 @@ impl AddrCache {
     /// started together (each is a few dependent cache misses), so that their misses overlap.
     pub fn indexes<const N: usize>(&mut self, enricher: &Enricher, texts: [(Side, &str, IpAddr); N]) -> [usize; N] {
         let starts = self.starts;
+        self.direct.clear();
         let probed = texts.map(|(side, text, _)| self.probe(side, text));
         let mut combos = [None; N];
         if probed.iter().any(Option::is_none) {
@@ -194,11 +219,28 @@ impl AddrCache {
                 combos[i] = Some(c);
             }
         }
+        self.window.0 += N as u32;
+        self.window.1 += probed.iter().filter(|p| p.is_some()).count() as u32;
+        if self.window.0 >= WINDOW {
+            self.sparse = self.window.1 * SPARSE_BELOW < self.window.0;
+            self.window = (0, 0);
+        }
         let mut n = 0;
         let found = texts.map(|(side, text, ip)| {
-            let i = probed[n].unwrap_or_else(|| self.index(enricher, side, text, ip, combos[n]));
+            let k = n;
             n += 1;
-            i
+            if let Some(i) = probed[k] {
+                return i;
+            }
+            self.misses = self.misses.wrapping_add(1);
+            if self.sparse && self.misses % SPARSE_ADMIT != 0 && Text::new(text.as_bytes()).is_some() {
+                let class = classify(ip);
+                let c = combos[k].unwrap_or(Combo::NONE);
+                let azure = class.is_public() && c.tags != super::catalog::NULL;
+                self.direct.push((Entry { class, azure, ..Entry::EMPTY }, c));
+                return DIRECT + self.direct.len() - 1;
+            }
+            self.index(enricher, side, text, ip, combos[k])
         });
         if self.starts == starts {
             return found;
@@ -277,11 +319,41 @@ impl AddrCache {
     }
 
     pub fn entry(&self, side: Side, i: usize) -> &Entry {
-        if i == ODD { &self.odd[side as usize].0 } else { &self.table[i] }
+        match i {
+            ODD => &self.odd[side as usize].0,
+            DIRECT.. => &self.direct[i - DIRECT].0,
+            _ => &self.table[i],
+        }
+    }
+
+    /// Appends the entry's database fields for `side`, rendered.
+    pub fn write_fragment(&self, enricher: &Enricher, side: Side, i: usize, out: &mut Vec<u8>) {
+        if i < DIRECT || i == ODD {
+            out.extend_from_slice(self.fragment(side, i));
+            return;
+        }
+        let (e, c) = &self.direct[i - DIRECT];
+        if !e.class.is_public() {
+            out.extend_from_slice(&self.nulls[side as usize]);
+            return;
+        }
+        let index = &enricher.index;
+        match side {
+            Side::Src => {
+                for piece in [index.asn.piece(c.asn), index.geo.piece(c.geo), index.tags.piece(c.tags)] {
+                    out.extend_from_slice(piece);
+                }
+            }
+            Side::Dst => {
+                index.asn.write_dst(c.asn, out);
+                index.geo.write_dst(c.geo, out);
+                index.tags.write_dst(c.tags, out);
+            }
+        }
     }
 
     /// The entry's database fields for `side`, rendered.
-    pub fn fragment(&self, side: Side, i: usize) -> &[u8] {
+    fn fragment(&self, side: Side, i: usize) -> &[u8] {
         let e = self.entry(side, i);
         if !e.class.is_public() {
             return &self.nulls[side as usize];

@@ -24,6 +24,11 @@ pub(super) struct Combo {
     pub tags: u32,
 }
 
+impl Combo {
+    /// Nothing known.
+    pub const NONE: Combo = Combo { asn: NULL, geo: NULL, tags: NULL };
+}
+
 #[derive(Debug)]
 pub(super) struct Index {
     v4: Partition<u32, Combo>,

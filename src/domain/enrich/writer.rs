@@ -205,8 +205,8 @@ impl EnrichWriter {
         out.push(b'"');
         if p.classes.is_none() {
             // With no database on, the fragments are empty.
-            out.extend_from_slice(self.cache.fragment(Side::Src, si));
-            out.extend_from_slice(self.cache.fragment(Side::Dst, di));
+            self.cache.write_fragment(&self.enricher, Side::Src, si, out);
+            self.cache.write_fragment(&self.enricher, Side::Dst, di, out);
         }
         if let Some(id) = &p.community_id {
             out.extend_from_slice(b",\"community_id\":\"");
