@@ -141,8 +141,8 @@ pub(crate) struct AddrCache {
     /// Addresses of the current [`Self::indexes`] call looked up but not cached, and their
     /// pieces: while most lookups miss, only every [`SPARSE_ADMIT`]-th missed address is cached.
     direct: Vec<(Entry, Combo)>,
-    /// Probes and hits since the hit rate was last checked, and whether misses are admitted
-    /// sparsely.
+    /// Probes and hits of public addresses since the hit rate was last checked, and whether
+    /// misses are admitted sparsely.
     window: (u32, u32),
     sparse: bool,
     misses: u32,
@@ -219,8 +219,17 @@ impl AddrCache {
                 combos[i] = Some(c);
             }
         }
-        self.window.0 += N as u32;
-        self.window.1 += probed.iter().filter(|p| p.is_some()).count() as u32;
+        // Public addresses only: the interface's own address, a hit in nearly every row, would
+        // hide that every remote address is new.
+        for (k, p) in probed.iter().enumerate() {
+            match p {
+                Some(i) if self.entry(texts[k].0, *i).class.is_public() => {
+                    self.window = (self.window.0 + 1, self.window.1 + 1)
+                }
+                Some(_) => {}
+                None => self.window.0 += u32::from(combos[k].is_some()),
+            }
+        }
         if self.window.0 >= WINDOW {
             self.sparse = self.window.1 * SPARSE_BELOW < self.window.0;
             self.window = (0, 0);
