@@ -208,11 +208,13 @@ impl AddrCache {
         let probed = texts.map(|(side, text, _)| self.probe(side, text));
         let mut combos = [None; N];
         if probed.iter().any(Option::is_none) {
-            let public = |i: usize| probed[i].is_none() && classify(texts[i].2).is_public();
-            for i in (0..N).filter(|&i| public(i)) {
-                enricher.index.prefetch(texts[i].2);
+            let public: [bool; N] = core::array::from_fn(|i| probed[i].is_none() && classify(texts[i].2).is_public());
+            if public.iter().filter(|&&p| p).count() > 1 {
+                for i in (0..N).filter(|&i| public[i]) {
+                    enricher.index.prefetch(texts[i].2);
+                }
             }
-            for i in (0..N).filter(|&i| public(i)) {
+            for i in (0..N).filter(|&i| public[i]) {
                 let c = enricher.index.get(texts[i].2);
                 enricher.index.asn.prefetch(c.asn);
                 enricher.index.geo.prefetch(c.geo);

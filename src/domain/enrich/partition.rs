@@ -1,5 +1,5 @@
 //! An address family cut into runs, each with one value (gaps hold a "none" value), searched
-//! through a first-level table by the address's top 16 bits.
+//! through a first-level table by the address's top bits.
 //!
 //! Unlike [`super::ranges::RangeTable`], a run has no end to check (the next run's start ends
 //! it) and its start and value sit side by side: the search's last probe has already read the
@@ -7,8 +7,44 @@
 //! costs one search whatever the number of databases.
 use super::ranges::Key;
 
-/// Slots of the first-level table.
-const SLOTS: usize = 1 << 16;
+/// A key with its first-level table: 18 bits for IPv4 (1 MiB; a real ASN or country file has a
+/// run or two per slot, one cache line), 16 for IPv6 (whose runs cluster in a few slots).
+pub(super) trait SlotKey: Key {
+    const SLOT_BITS: u32;
+    fn slot(self) -> usize;
+    /// The first key of slot `h`.
+    fn slot_start(h: usize) -> Self;
+}
+
+impl SlotKey for u32 {
+    const SLOT_BITS: u32 = 18;
+    fn slot(self) -> usize {
+        (self >> (32 - Self::SLOT_BITS)) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u32) << (32 - Self::SLOT_BITS)
+    }
+}
+
+impl SlotKey for u64 {
+    const SLOT_BITS: u32 = 16;
+    fn slot(self) -> usize {
+        (self >> (64 - Self::SLOT_BITS)) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u64) << (64 - Self::SLOT_BITS)
+    }
+}
+
+impl SlotKey for u128 {
+    const SLOT_BITS: u32 = 16;
+    fn slot(self) -> usize {
+        (self >> (128 - Self::SLOT_BITS)) as usize
+    }
+    fn slot_start(h: usize) -> Self {
+        (h as u128) << (128 - Self::SLOT_BITS)
+    }
+}
 
 /// "No value" in the lists [`zip`] merges.
 pub(super) const NONE: u32 = u32::MAX;
@@ -17,19 +53,20 @@ pub(super) const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub(super) struct Partition<K, V> {
     runs: Vec<(K, V)>,
-    /// `first[h]`: the run holding slot `h`'s first key; `first[SLOTS]` is the last run.
+    /// `first[h]`: the run holding slot `h`'s first key; one more entry for the last run.
     first: Vec<u32>,
 }
 
-impl<K: Key, V: Copy> Partition<K, V> {
+impl<K: SlotKey, V: Copy> Partition<K, V> {
     /// From runs sorted by start, the first at [`Key::ZERO`].
     pub(super) fn new(mut runs: Vec<(K, V)>) -> Self {
         assert!(runs.first().is_some_and(|r| r.0 == K::ZERO), "runs cover the family from its first address");
         assert!(runs.len() < u32::MAX as usize, "fewer than 2^32 runs");
         runs.shrink_to_fit();
-        let mut first = Vec::with_capacity(SLOTS + 1);
+        let slots = 1usize << K::SLOT_BITS;
+        let mut first = Vec::with_capacity(slots + 1);
         let mut i = 0;
-        for h in 0..SLOTS {
+        for h in 0..slots {
             let slot = K::slot_start(h);
             while i + 1 < runs.len() && runs[i + 1].0 <= slot {
                 i += 1;
@@ -42,7 +79,7 @@ impl<K: Key, V: Copy> Partition<K, V> {
 
     #[inline]
     pub(super) fn get(&self, k: K) -> V {
-        let h = k.top16();
+        let h = k.slot();
         let (lo, hi) = (self.first[h] as usize, self.first[h + 1] as usize);
         let i = lo + self.runs[lo + 1..=hi].partition_point(|r| r.0 <= k);
         self.runs[i].1
@@ -52,7 +89,7 @@ impl<K: Key, V: Copy> Partition<K, V> {
     /// and the middle of its runs), so that the misses of several lookups overlap.
     #[inline]
     pub(super) fn prefetch(&self, k: K) {
-        let h = k.top16();
+        let h = k.slot();
         let (lo, hi) = (self.first[h] as usize, self.first[h + 1] as usize);
         prefetch(&self.runs[(lo + hi) / 2]);
     }

@@ -17,8 +17,6 @@ pub trait Key: Copy + Ord + std::fmt::Debug {
     fn pred(self) -> Self;
     /// The top 16 bits: the first-level table's slot.
     fn top16(self) -> usize;
-    /// The first key of slot `h`.
-    fn slot_start(h: usize) -> Self;
 }
 
 impl Key for u32 {
@@ -26,9 +24,6 @@ impl Key for u32 {
     const MAX: Self = u32::MAX;
     fn top16(self) -> usize {
         (self >> 16) as usize
-    }
-    fn slot_start(h: usize) -> Self {
-        (h as u32) << 16
     }
     fn succ(self) -> Self {
         self + 1
@@ -44,9 +39,6 @@ impl Key for u64 {
     fn top16(self) -> usize {
         (self >> 48) as usize
     }
-    fn slot_start(h: usize) -> Self {
-        (h as u64) << 48
-    }
     fn succ(self) -> Self {
         self + 1
     }
@@ -60,9 +52,6 @@ impl Key for u128 {
     const MAX: Self = u128::MAX;
     fn top16(self) -> usize {
         (self >> 112) as usize
-    }
-    fn slot_start(h: usize) -> Self {
-        (h as u128) << 112
     }
     fn succ(self) -> Self {
         self + 1
