@@ -4,21 +4,18 @@
 //! Flow logs repeat a few thousand addresses row after row, and the rows' output streams
 //! through the core's cache between lookups, so what a row costs is the cache lines its lookups
 //! touch. Each entry is one cache line, kept in an open-addressing table (linear probing, at most
-//! half full): a hit reads the entry's line and its fragment in a dense arena. (The first version
-//! kept 96-byte slots two-way associative, and then dense entries behind a table of indices: a
-//! dependent miss more per address.) The key is read from the text a word at a time, never copied
-//! byte-wise into a buffer first (a store-forwarding stall per address). The previous entry of
-//! each side is tried first: one end of most tuples is the interface's own address. When the
-//! table is half full the cache starts over, which bounds memory and costs one miss per address.
+//! half full): a hit reads the entry's line and its fragment in a dense arena. The key is read
+//! from the text a word at a time (`addr_text`). The previous entry of each side is tried first:
+//! one end of most tuples is the interface's own address. When the table is half full the cache
+//! starts over. While most public addresses miss, only some are cached (see [`SPARSE_ADMIT`]).
 use core::net::IpAddr;
 
+use super::addr_fill::compute;
+pub(crate) use super::addr_text::{Text, WORDS};
 use super::class::{AddrClass, classify};
 use super::index::Combo;
 use super::{Enricher, IpInfo, Settings};
 
-/// Longer than any textual IP address without an embedded IPv4 part (39 characters).
-const MAX_KEY: usize = 40;
-const WORDS: usize = MAX_KEY / 8;
 /// Table slots (entries): 512 KiB.
 const TABLE: usize = 8192;
 /// Entries before the cache starts over: half the table, so probe chains stay short.
@@ -27,75 +24,15 @@ const MAX_ENTRIES: usize = TABLE / 2;
 /// but database strings have no set limit): keeps the arena's offsets within `u32`.
 const ARENA_BYTES: usize = 64 << 20;
 
-/// Address text, read as zero-padded little-endian words where it lies: hashing and comparing
-/// word by word never builds the words in memory first (a store-forwarding stall per address
-/// when the first version did).
-#[derive(Clone, Copy)]
-struct Text<'a>(&'a [u8]);
-
-impl<'a> Text<'a> {
-    fn new(b: &'a [u8]) -> Option<Self> {
-        (!b.is_empty() && b.len() <= MAX_KEY).then_some(Text(b))
-    }
-
-    fn words(self) -> usize {
-        self.0.len().div_ceil(8)
-    }
-
-    /// Word `i` (< `words()`), zero past the end of the text.
-    #[inline(always)]
-    fn word(self, i: usize) -> u64 {
-        let b = self.0;
-        let at = 8 * i;
-        if b.len() >= at + 8 {
-            return u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        }
-        let tail = &b[at..];
-        if b.len() >= 8 {
-            // The last 8 bytes, shifted so the ones before this word fall off.
-            let last = u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes"));
-            last >> (8 * (8 - tail.len()))
-        } else if tail.len() >= 4 {
-            let lo = u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")) as u64;
-            let hi = u32::from_le_bytes(tail[tail.len() - 4..].try_into().expect("4 bytes")) as u64;
-            lo | hi << (8 * (tail.len() - 4))
-        } else {
-            tail.iter().rev().fold(0, |w, &c| w << 8 | u64::from(c))
-        }
-    }
-
-    fn hash(self) -> u64 {
-        let mut h = (self.0.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for i in 0..self.words() {
-            h = (h ^ self.word(i)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            h ^= h >> 31;
-        }
-        h
-    }
-
-    /// Whether `e` holds this text (an entry's words past its length are zero).
-    fn matches(self, e: &Entry) -> bool {
-        usize::from(e.len) == self.0.len() && (0..self.words()).all(|i| e.words[i] == self.word(i))
-    }
-
-    fn key(self) -> ([u64; WORDS], u8) {
-        let mut words = [0; WORDS];
-        for (i, w) in words.iter_mut().enumerate().take(self.words()) {
-            *w = self.word(i);
-        }
-        (words, self.0.len() as u8)
-    }
-}
-
 /// What a row needs of one address, in one cache line: a hit touches a table slot and this.
 #[derive(Clone)]
 #[repr(C, align(64))]
 pub(crate) struct Entry {
-    words: [u64; WORDS],
+    pub(crate) words: [u64; WORDS],
     /// Where the rendered source fragment starts in the arena (after its 4-byte length; the
     /// destination fragment follows, after its own).
-    frag: u32,
-    len: u8,
+    pub(crate) frag: u32,
+    pub(crate) len: u8,
     pub class: AddrClass,
     pub azure: bool,
 }
@@ -112,7 +49,7 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Side::Src => "src",
             Side::Dst => "dst",
@@ -206,21 +143,7 @@ impl AddrCache {
         let starts = self.starts;
         self.direct.clear();
         let probed = texts.map(|(side, text, _)| self.probe(side, text));
-        let mut combos = [None; N];
-        if probed.iter().any(Option::is_none) {
-            let public: [bool; N] = core::array::from_fn(|i| probed[i].is_none() && classify(texts[i].2).is_public());
-            if public.iter().filter(|&&p| p).count() > 1 {
-                for i in (0..N).filter(|&i| public[i]) {
-                    enricher.index.prefetch(texts[i].2);
-                }
-            }
-            for i in (0..N).filter(|&i| public[i]) {
-                let c = enricher.index.get(texts[i].2);
-                enricher.index.asn.prefetch(c.asn);
-                enricher.index.geo.prefetch(c.geo);
-                combos[i] = Some(c);
-            }
-        }
+        let combos = super::addr_fill::look_up(enricher, &texts, &probed);
         // Public addresses only: the interface's own address, a hit in nearly every row, would
         // hide that every remote address is new.
         for (k, p) in probed.iter().enumerate() {
@@ -244,7 +167,8 @@ impl AddrCache {
                 return i;
             }
             self.misses = self.misses.wrapping_add(1);
-            if self.sparse && self.misses % SPARSE_ADMIT != 0 && Text::new(text.as_bytes()).is_some() {
+            let direct = self.sparse && !enricher.has_chains() && self.misses % SPARSE_ADMIT != 0;
+            if direct && Text::new(text.as_bytes()).is_some() {
                 let class = classify(ip);
                 let c = combos[k].unwrap_or(Combo::NONE);
                 let azure = class.is_public() && c.tags != super::catalog::NULL;
@@ -348,22 +272,9 @@ impl AddrCache {
             out.extend_from_slice(&self.nulls[side as usize]);
             return;
         }
-        let index = &enricher.index;
-        match side {
-            Side::Src => {
-                for piece in [index.asn.piece(c.asn), index.geo.piece(c.geo), index.tags.piece(c.tags)] {
-                    out.extend_from_slice(piece);
-                }
-            }
-            Side::Dst => {
-                index.asn.write_dst(c.asn, out);
-                index.geo.write_dst(c.geo, out);
-                index.tags.write_dst(c.tags, out);
-            }
-        }
+        super::addr_fill::write_pieces(enricher, side, c, out);
     }
 
-    /// The entry's database fields for `side`, rendered.
     fn fragment(&self, side: Side, i: usize) -> &[u8] {
         let e = self.entry(side, i);
         if !e.class.is_public() {
@@ -380,58 +291,9 @@ impl AddrCache {
     }
 }
 
-/// Looks the address up and copies its fragments (as source, then as destination, each after
-/// its length) to the end of `out`: the pieces of the merged index, rendered at load.
-fn compute(enricher: &Enricher, ip: IpAddr, key: ([u64; WORDS], u8), out: &mut Vec<u8>, combo: Option<Combo>) -> Entry {
-    let class = classify(ip);
-    let start = out.len() + 4;
-    let mut azure = false;
-    if class.is_public() {
-        let index = &enricher.index;
-        let c = combo.unwrap_or_else(|| index.get(ip));
-        azure = c.tags != super::catalog::NULL;
-        let (a, g, t) = (index.asn.piece(c.asn), index.geo.piece(c.geo), index.tags.piece(c.tags));
-        let len = a.len() + g.len() + t.len();
-        out.reserve(8 + 2 * len);
-        for side in [Side::Src, Side::Dst] {
-            out.extend_from_slice(&(len as u32).to_le_bytes());
-            if side == Side::Src {
-                out.extend_from_slice(a);
-                out.extend_from_slice(g);
-                out.extend_from_slice(t);
-            } else {
-                index.asn.write_dst(c.asn, out);
-                index.geo.write_dst(c.geo, out);
-                index.tags.write_dst(c.tags, out);
-            }
-        }
-    } else {
-        out.extend_from_slice(&[0; 8]);
-    }
-    Entry { words: key.0, frag: start as u32, len: key.1, class, azure }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The word-wise reads (whole words, the shifted last word, the two overlapping halves, the
-    /// byte loop) agree with zero-padding the text, at every length.
-    #[test]
-    fn keys_equal_the_zero_padded_text() {
-        let text: Vec<u8> = (0..MAX_KEY as u8).map(|i| b'0' + i % 75).collect();
-        for len in 1..=MAX_KEY {
-            let b = &text[..len];
-            let mut padded = [0u8; MAX_KEY];
-            padded[..len].copy_from_slice(b);
-            let want: Vec<u64> = padded.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
-            let (words, n) = Text::new(b).unwrap().key();
-            assert_eq!(words.to_vec(), want, "length {len}");
-            assert_eq!(n as usize, len);
-        }
-        assert!(Text::new(b"").is_none());
-        assert!(Text::new(&[b'1'; MAX_KEY + 1]).is_none());
-    }
 
     #[test]
     fn an_entry_is_one_cache_line() {

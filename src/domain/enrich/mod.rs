@@ -6,7 +6,10 @@
 //! batches while every row sees exactly one version. [`writer::EnrichWriter`] is the per-encoder
 //! part with the lookup cache that keeps the hot path free of allocation.
 mod addr_cache;
+mod addr_fill;
+mod addr_text;
 mod catalog;
+mod chain;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;
@@ -24,6 +27,7 @@ pub mod writer;
 use core::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
+use chain::{Source, chain};
 use class::{AddrClass, classify};
 use csv_ranges::{AsnTable, CountryTable};
 use index::Index;
@@ -44,11 +48,18 @@ pub enum DataError {
     Content(String),
 }
 
+/// The largest `.mmdb` turned into ranges at load. A country or ASN database (under 10 MB) is;
+/// a city database (60-130 MB) is not: as ranges its half-million records and eight million runs
+/// took 270 MiB, and building them over 800 MiB at its peak, against the 130 MiB of the file.
+pub const MMDB_INDEX_MAX: usize = 32 << 20;
+
 /// A loaded ASN or geography file, by what it turned out to be. A `.mmdb` is kept as its
 /// ranges and distinct records, not its bytes.
 #[derive(Debug)]
 pub enum DataFile {
     Mmdb(MmdbRanges),
+    /// A `.mmdb` over [`MMDB_INDEX_MAX`] bytes, kept whole and searched by its tree.
+    MmdbTree(Mmdb),
     AsnCsv(AsnTable),
     CountryCsv(CountryTable),
 }
@@ -61,6 +72,9 @@ impl DataFile {
         // The first byte is checked on its own: a slice compare per window is a call each.
         if tail.windows(MARKER.len()).any(|w| w[0] == MARKER[0] && w == MARKER) {
             let db = Mmdb::from_bytes(bytes)?;
+            if db.size() > MMDB_INDEX_MAX {
+                return Ok(DataFile::MmdbTree(db));
+            }
             let ranges = MmdbRanges::new(&db).map_err(|e| DataError::Mmdb(format!("damaged: {e}")))?;
             return Ok(DataFile::Mmdb(ranges));
         }
@@ -77,6 +91,7 @@ impl DataFile {
     pub fn has_asn(&self) -> bool {
         match self {
             DataFile::Mmdb(m) => m.has_asn,
+            DataFile::MmdbTree(m) => m.has_asn,
             DataFile::AsnCsv(_) => true,
             DataFile::CountryCsv(_) => false,
         }
@@ -85,6 +100,7 @@ impl DataFile {
     pub fn has_geo(&self) -> bool {
         match self {
             DataFile::Mmdb(m) => m.has_geo,
+            DataFile::MmdbTree(m) => m.has_geo,
             DataFile::AsnCsv(_) => false,
             DataFile::CountryCsv(_) => true,
         }
@@ -94,6 +110,7 @@ impl DataFile {
     pub fn memory(&self) -> usize {
         match self {
             DataFile::Mmdb(m) => m.heap_bytes(),
+            DataFile::MmdbTree(m) => m.size(),
             DataFile::AsnCsv(t) => t.heap_bytes(),
             DataFile::CountryCsv(t) => t.heap_bytes(),
         }
@@ -145,6 +162,10 @@ impl Settings {
 #[derive(Debug)]
 pub struct Enricher {
     index: Index,
+    /// The ASN and geography files, one by one, of a setting with a `.mmdb` kept whole
+    /// ([`DataFile::MmdbTree`]); the merged index then leaves that setting out.
+    asn_chain: Option<Vec<Source>>,
+    geo_chain: Option<Vec<Source>>,
     tags: Option<ServiceTags>,
     settings: Settings,
 }
@@ -184,8 +205,10 @@ impl Enricher {
             community_id,
             service_names,
         };
-        let index = Index::new(asn, geo, tags.as_ref(), (settings.asn, settings.geo, settings.service_tags));
-        Ok(Enricher { index, tags, settings })
+        let ((asn, asn_chain), (geo, geo_chain)) = (chain(asn, true), chain(geo, false));
+        let on = (settings.asn && asn_chain.is_none(), settings.geo && geo_chain.is_none(), settings.service_tags);
+        let index = Index::new(asn, geo, tags.as_ref(), on);
+        Ok(Enricher { index, asn_chain, geo_chain, tags, settings })
     }
 
     pub fn settings(&self) -> Settings {
@@ -194,7 +217,13 @@ impl Enricher {
 
     /// Memory held by the loaded databases, in bytes.
     pub fn memory(&self) -> usize {
-        self.index.heap_bytes() + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
+        let chains = self.asn_chain.iter().chain(&self.geo_chain).flatten().map(Source::memory).sum::<usize>();
+        self.index.heap_bytes() + chains + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
+    }
+
+    /// Whether a setting is looked up file by file (a `.mmdb` kept whole).
+    pub(crate) fn has_chains(&self) -> bool {
+        self.asn_chain.is_some() || self.geo_chain.is_some()
     }
 
     /// Runs of the merged index (IPv4, IPv4-mapped IPv6 when apart, IPv6) and distinct
@@ -212,6 +241,12 @@ impl Enricher {
         }
         let c = self.index.get(ip);
         self.index.fill(c, &mut info);
+        if let Some(chain) = &self.asn_chain {
+            chain::fill_asn(chain, ip, &mut info);
+        }
+        if let Some(chain) = &self.geo_chain {
+            chain::fill_geo(chain, ip, &mut info);
+        }
         info.azure = self.index.tags.record(c.tags).and_then(|&i| Some(self.tags.as_ref()?.entry(i)));
         info
     }

@@ -53,7 +53,8 @@ pub(super) const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub(super) struct Partition<K, V> {
     runs: Vec<(K, V)>,
-    /// `first[h]`: the run holding slot `h`'s first key; one more entry for the last run.
+    /// `first[h]`: the run holding slot `h`'s first key; one more entry for the last run (empty
+    /// when there is one run).
     first: Vec<u32>,
 }
 
@@ -63,6 +64,10 @@ impl<K: SlotKey, V: Copy> Partition<K, V> {
         assert!(runs.first().is_some_and(|r| r.0 == K::ZERO), "runs cover the family from its first address");
         assert!(runs.len() < u32::MAX as usize, "fewer than 2^32 runs");
         runs.shrink_to_fit();
+        if runs.len() == 1 {
+            // No data (flowlog without databases): no table to search.
+            return Partition { runs, first: Vec::new() };
+        }
         let slots = 1usize << K::SLOT_BITS;
         let mut first = Vec::with_capacity(slots + 1);
         let mut i = 0;
@@ -79,6 +84,9 @@ impl<K: SlotKey, V: Copy> Partition<K, V> {
 
     #[inline]
     pub(super) fn get(&self, k: K) -> V {
+        if self.first.is_empty() {
+            return self.runs[0].1;
+        }
         let h = k.slot();
         let (lo, hi) = (self.first[h] as usize, self.first[h + 1] as usize);
         let i = lo + self.runs[lo + 1..=hi].partition_point(|r| r.0 <= k);
@@ -89,6 +97,9 @@ impl<K: SlotKey, V: Copy> Partition<K, V> {
     /// and the middle of its runs), so that the misses of several lookups overlap.
     #[inline]
     pub(super) fn prefetch(&self, k: K) {
+        if self.first.is_empty() {
+            return;
+        }
         let h = k.slot();
         let (lo, hi) = (self.first[h] as usize, self.first[h + 1] as usize);
         prefetch(&self.runs[(lo + hi) / 2]);

@@ -123,7 +123,8 @@ pub(super) fn asn_lists(files: Vec<DataFile>) -> (Vec<AsnRec>, Lists) {
                     .collect();
                 m.lists.map(|i| numbers[i as usize])
             }
-            DataFile::CountryCsv(_) => Lists::default(),
+            // Never here: a setting with a `.mmdb` kept whole is looked up file by file.
+            DataFile::CountryCsv(_) | DataFile::MmdbTree(_) => Lists::default(),
         });
     }
     (distinct.records, overlay(lists))
@@ -159,7 +160,7 @@ pub(super) fn geo_lists(files: Vec<DataFile>) -> (Vec<GeoRec>, Lists) {
                     .collect();
                 m.lists.map(|i| numbers[i as usize])
             }
-            DataFile::AsnCsv(_) => Lists::default(),
+            DataFile::AsnCsv(_) | DataFile::MmdbTree(_) => Lists::default(),
         });
     }
     (distinct.records, overlay(lists))
