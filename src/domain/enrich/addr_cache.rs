@@ -167,7 +167,7 @@ impl AddrCache {
                 return i;
             }
             self.misses = self.misses.wrapping_add(1);
-            let direct = self.sparse && !enricher.has_chains() && self.misses % SPARSE_ADMIT != 0;
+            let direct = self.sparse && !enricher.has_chains() && !self.misses.is_multiple_of(SPARSE_ADMIT);
             if direct && Text::new(text.as_bytes()).is_some() {
                 let class = classify(ip);
                 let c = combos[k].unwrap_or(Combo::NONE);
