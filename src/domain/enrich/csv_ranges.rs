@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::DataError;
 use super::ranges::{IpRanges, RangeTable};
+use super::records::{AsnRec, Lists};
 
 /// ASN and organisation per range; organisation names are stored once each.
 #[derive(Debug, Default)]
@@ -39,6 +40,23 @@ impl AsnTable {
         let (asn, org) = self.ranges.get(ip)?;
         let org = &self.orgs[org as usize];
         Some((asn, (!org.is_empty()).then_some(&**org)))
+    }
+
+    /// The distinct (ASN, organisation) pairs and the ranges naming them, for the merged index
+    /// (IPv4-mapped IPv6 addresses answer as their IPv4 address).
+    pub(super) fn into_lists(self) -> (Vec<AsnRec>, Lists) {
+        let mut numbers: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut records = Vec::new();
+        let mut number = |(asn, org): (u32, u32)| {
+            *numbers.entry((asn, org)).or_insert_with(|| {
+                let name = &self.orgs[org as usize];
+                records.push(AsnRec { asn, org: (!name.is_empty()).then(|| name.clone()) });
+                (records.len() - 1) as u32
+            })
+        };
+        let v4: Vec<(u32, u32, u32)> = self.ranges.v4.runs().map(|(s, e, v)| (s, e, number(v))).collect();
+        let v6 = self.ranges.v6.runs().map(|(s, e, v)| (s, e, number(v))).collect();
+        (records, Lists { mapped: v4.clone(), v4, v6 })
     }
 
     pub fn len(&self) -> usize {
@@ -82,6 +100,13 @@ impl CountryTable {
 
     pub fn get(&self, ip: IpAddr) -> Option<&str> {
         self.ranges.get(ip).map(|i| &*self.codes[i as usize])
+    }
+
+    /// The codes and the ranges naming them, for the merged index.
+    pub(super) fn into_lists(self) -> (Vec<Box<str>>, Lists) {
+        let v4: Vec<(u32, u32, u32)> = self.ranges.v4.runs().map(|(s, e, v)| (s, e, u32::from(v))).collect();
+        let v6 = self.ranges.v6.runs().map(|(s, e, v)| (s, e, u32::from(v))).collect();
+        (self.codes, Lists { mapped: v4.clone(), v4, v6 })
     }
 
     pub fn len(&self) -> usize {

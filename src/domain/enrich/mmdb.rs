@@ -210,6 +210,10 @@ impl Mmdb {
         &self.reader.metadata().database_type
     }
 
+    pub fn reader(&self) -> &Reader<Vec<u8>> {
+        &self.reader
+    }
+
     pub fn size(&self) -> usize {
         self.size
     }

@@ -6,12 +6,20 @@
 //! batches while every row sees exactly one version. [`writer::EnrichWriter`] is the per-encoder
 //! part with the lookup cache that keeps the hot path free of allocation.
 mod addr_cache;
+mod addr_fill;
+mod addr_text;
+mod catalog;
+mod chain;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;
 pub mod flow_type;
+mod index;
 pub mod mmdb;
+pub mod mmdb_ranges;
+mod partition;
 pub mod ranges;
+pub mod records;
 pub mod service_tags;
 pub mod services;
 pub mod writer;
@@ -19,9 +27,12 @@ pub mod writer;
 use core::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
+use chain::{Source, chain};
 use class::{AddrClass, classify};
 use csv_ranges::{AsnTable, CountryTable};
+use index::Index;
 use mmdb::Mmdb;
+use mmdb_ranges::MmdbRanges;
 use service_tags::{Entry, ServiceTags};
 
 /// Why a data file cannot be used.
@@ -37,10 +48,18 @@ pub enum DataError {
     Content(String),
 }
 
-/// A loaded ASN or geography file, by what it turned out to be.
+/// The largest `.mmdb` turned into ranges at load. A country or ASN database (under 10 MB) is;
+/// a city database (60-130 MB) is not: as ranges its half-million records and eight million runs
+/// took 270 MiB, and building them over 800 MiB at its peak, against the 130 MiB of the file.
+pub const MMDB_INDEX_MAX: usize = 32 << 20;
+
+/// A loaded ASN or geography file, by what it turned out to be. A `.mmdb` is kept as its
+/// ranges and distinct records, not its bytes.
 #[derive(Debug)]
 pub enum DataFile {
-    Mmdb(Mmdb),
+    Mmdb(MmdbRanges),
+    /// A `.mmdb` over [`MMDB_INDEX_MAX`] bytes, kept whole and searched by its tree.
+    MmdbTree(Mmdb),
     AsnCsv(AsnTable),
     CountryCsv(CountryTable),
 }
@@ -52,7 +71,12 @@ impl DataFile {
         let tail = &bytes[bytes.len().saturating_sub(128 * 1024)..];
         // The first byte is checked on its own: a slice compare per window is a call each.
         if tail.windows(MARKER.len()).any(|w| w[0] == MARKER[0] && w == MARKER) {
-            return Mmdb::from_bytes(bytes).map(DataFile::Mmdb);
+            let db = Mmdb::from_bytes(bytes)?;
+            if db.size() > MMDB_INDEX_MAX {
+                return Ok(DataFile::MmdbTree(db));
+            }
+            let ranges = MmdbRanges::new(&db).map_err(|e| DataError::Mmdb(format!("damaged: {e}")))?;
+            return Ok(DataFile::Mmdb(ranges));
         }
         match csv_ranges::columns(&bytes) {
             Some(4) => AsnTable::from_csv(&bytes).map(DataFile::AsnCsv),
@@ -67,6 +91,7 @@ impl DataFile {
     pub fn has_asn(&self) -> bool {
         match self {
             DataFile::Mmdb(m) => m.has_asn,
+            DataFile::MmdbTree(m) => m.has_asn,
             DataFile::AsnCsv(_) => true,
             DataFile::CountryCsv(_) => false,
         }
@@ -75,6 +100,7 @@ impl DataFile {
     pub fn has_geo(&self) -> bool {
         match self {
             DataFile::Mmdb(m) => m.has_geo,
+            DataFile::MmdbTree(m) => m.has_geo,
             DataFile::AsnCsv(_) => false,
             DataFile::CountryCsv(_) => true,
         }
@@ -83,7 +109,8 @@ impl DataFile {
     /// Bytes of memory the loaded data takes.
     pub fn memory(&self) -> usize {
         match self {
-            DataFile::Mmdb(m) => m.size(),
+            DataFile::Mmdb(m) => m.heap_bytes(),
+            DataFile::MmdbTree(m) => m.size(),
             DataFile::AsnCsv(t) => t.heap_bytes(),
             DataFile::CountryCsv(t) => t.heap_bytes(),
         }
@@ -132,13 +159,21 @@ impl Settings {
 }
 
 /// One immutable version of the enrichment data.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Enricher {
-    asn: Vec<DataFile>,
-    geo: Vec<DataFile>,
+    index: Index,
+    /// The ASN and geography files, one by one, of a setting with a `.mmdb` kept whole
+    /// ([`DataFile::MmdbTree`]); the merged index then leaves that setting out.
+    asn_chain: Option<Vec<Source>>,
+    geo_chain: Option<Vec<Source>>,
     tags: Option<ServiceTags>,
-    community_id: bool,
-    service_names: bool,
+    settings: Settings,
+}
+
+impl Default for Enricher {
+    fn default() -> Self {
+        Enricher::new(vec![], vec![], None, false, false).expect("no files")
+    }
 }
 
 static BASIC: LazyLock<Arc<Enricher>> = LazyLock::new(|| Arc::new(Enricher::default()));
@@ -163,66 +198,56 @@ impl Enricher {
         if let Some(i) = geo.iter().position(|f| !f.has_geo()) {
             return Err(DataError::Content(format!("geo_db file #{} holds no countries (an ASN database?)", i + 1)));
         }
-        Ok(Enricher { asn, geo, tags, community_id, service_names })
+        let settings = Settings {
+            asn: !asn.is_empty(),
+            geo: !geo.is_empty(),
+            service_tags: tags.is_some(),
+            community_id,
+            service_names,
+        };
+        let ((asn, asn_chain), (geo, geo_chain)) = (chain(asn, true), chain(geo, false));
+        let on = (settings.asn && asn_chain.is_none(), settings.geo && geo_chain.is_none(), settings.service_tags);
+        let index = Index::new(asn, geo, tags.as_ref(), on);
+        Ok(Enricher { index, asn_chain, geo_chain, tags, settings })
     }
 
     pub fn settings(&self) -> Settings {
-        Settings {
-            asn: !self.asn.is_empty(),
-            geo: !self.geo.is_empty(),
-            service_tags: self.tags.is_some(),
-            community_id: self.community_id,
-            service_names: self.service_names,
-        }
+        self.settings
     }
 
     /// Memory held by the loaded databases, in bytes.
     pub fn memory(&self) -> usize {
-        self.asn.iter().chain(&self.geo).map(DataFile::memory).sum::<usize>()
-            + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
+        let chains = self.asn_chain.iter().chain(&self.geo_chain).flatten().map(Source::memory).sum::<usize>();
+        self.index.heap_bytes() + chains + self.tags.as_ref().map_or(0, ServiceTags::heap_bytes)
     }
 
-    /// Class and, for public addresses, what the databases know. Lookups borrow; a record a
-    /// database cannot decode counts as no data (files are checked when loaded).
+    /// Whether a setting is looked up file by file (a `.mmdb` kept whole).
+    pub(crate) fn has_chains(&self) -> bool {
+        self.asn_chain.is_some() || self.geo_chain.is_some()
+    }
+
+    /// Runs of the merged index (IPv4, IPv4-mapped IPv6 when apart, IPv6) and distinct
+    /// records (ASN, geography, service tag): what [`Self::memory`] holds.
+    pub fn index_counts(&self) -> ([usize; 3], [usize; 3]) {
+        self.index.counts()
+    }
+
+    /// Class and, for public addresses, what the databases know (lookups borrow).
     pub fn ip_info(&self, ip: IpAddr) -> IpInfo<'_> {
         let class = classify(ip);
         let mut info = IpInfo::bare(class);
         if !class.is_public() {
             return info;
         }
-        for f in &self.asn {
-            let hit = match f {
-                DataFile::Mmdb(m) => m.lookup(ip).ok().flatten().and_then(|r| {
-                    r.autonomous_system_number.map(|n| (n, r.autonomous_system_organization.filter(|o| !o.is_empty())))
-                }),
-                DataFile::AsnCsv(t) => t.get(ip),
-                DataFile::CountryCsv(_) => None,
-            };
-            if let Some((asn, org)) = hit {
-                (info.asn, info.as_org) = (Some(asn), org);
-                break;
-            }
+        let c = self.index.get(ip);
+        self.index.fill(c, &mut info);
+        if let Some(chain) = &self.asn_chain {
+            chain::fill_asn(chain, ip, &mut info);
         }
-        for f in &self.geo {
-            match f {
-                DataFile::Mmdb(m) => {
-                    if let Some(r) = m.lookup(ip).ok().flatten().filter(|r| r.country().is_some()) {
-                        info.country = r.country();
-                        info.city = r.city();
-                        (info.lat, info.lon) = r.lat_lon();
-                        break;
-                    }
-                }
-                DataFile::CountryCsv(t) => {
-                    if let Some(c) = t.get(ip) {
-                        info.country = Some(c);
-                        break;
-                    }
-                }
-                DataFile::AsnCsv(_) => {}
-            }
+        if let Some(chain) = &self.geo_chain {
+            chain::fill_geo(chain, ip, &mut info);
         }
-        info.azure = self.tags.as_ref().and_then(|t| t.get(ip));
+        info.azure = self.index.tags.record(c.tags).and_then(|&i| Some(self.tags.as_ref()?.entry(i)));
         info
     }
 }

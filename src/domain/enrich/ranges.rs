@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 /// An address as a number of its family's width.
 pub trait Key: Copy + Ord + std::fmt::Debug {
+    const ZERO: Self;
     const MAX: Self;
     fn succ(self) -> Self;
     fn pred(self) -> Self;
@@ -19,6 +20,7 @@ pub trait Key: Copy + Ord + std::fmt::Debug {
 }
 
 impl Key for u32 {
+    const ZERO: Self = 0;
     const MAX: Self = u32::MAX;
     fn top16(self) -> usize {
         (self >> 16) as usize
@@ -31,7 +33,22 @@ impl Key for u32 {
     }
 }
 
+impl Key for u64 {
+    const ZERO: Self = 0;
+    const MAX: Self = u64::MAX;
+    fn top16(self) -> usize {
+        (self >> 48) as usize
+    }
+    fn succ(self) -> Self {
+        self + 1
+    }
+    fn pred(self) -> Self {
+        self - 1
+    }
+}
+
 impl Key for u128 {
+    const ZERO: Self = 0;
     const MAX: Self = u128::MAX;
     fn top16(self) -> usize {
         (self >> 112) as usize
@@ -145,6 +162,11 @@ impl<K: Key, V: Copy> RangeTable<K, V> {
         let i = (lo + self.starts[lo..hi].partition_point(|&s| s <= k)).checked_sub(1)?;
         let (end, value) = self.tails[i];
         (end >= k).then_some(value)
+    }
+
+    /// Every range, `(start, end, value)`, sorted.
+    pub(super) fn runs(&self) -> impl Iterator<Item = (K, K, V)> + '_ {
+        self.starts.iter().zip(&self.tails).map(|(&s, &(e, v))| (s, e, v))
     }
 
     pub fn len(&self) -> usize {

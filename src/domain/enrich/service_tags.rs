@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::DataError;
 use super::ranges::{IpRanges, RangeTable};
+use super::records::Lists;
 
 #[derive(Deserialize)]
 struct File {
@@ -94,6 +95,20 @@ impl ServiceTags {
             v6: RangeTable::painted(v6.into_iter().map(|(_, _, i, s, e)| (s, e, i))),
         };
         Ok(ServiceTags { ranges, entries })
+    }
+
+    pub(super) fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn entry(&self, i: u32) -> &Entry {
+        &self.entries[i as usize]
+    }
+
+    /// The ranges naming entries, for the merged index.
+    pub(super) fn lists(&self) -> Lists {
+        let v4: Vec<(u32, u32, u32)> = self.ranges.v4.runs().collect();
+        Lists { mapped: v4.clone(), v4, v6: self.ranges.v6.runs().collect() }
     }
 
     pub fn get(&self, ip: IpAddr) -> Option<&Entry> {

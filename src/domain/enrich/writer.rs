@@ -11,12 +11,13 @@ use super::addr_cache::{AddrCache, Side};
 use super::class::{AddrClass, classify};
 use super::community_id::{community_id, community_id_pair, message};
 use super::flow_type::{End, FlowType, flow_type};
+use super::service_tags::Entry;
 use super::services::service_name;
 use super::{Enricher, IpInfo, Settings};
 use crate::domain::format::Tuple;
 use crate::domain::json::{write_int, write_opt_str};
 
-fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
+pub(super) fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(prefix.as_bytes());
     out.push(b'_');
@@ -34,7 +35,7 @@ impl core::fmt::Write for Bytes<'_> {
     }
 }
 
-fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
+pub(super) fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
     match v {
         Some(v) if v.is_finite() => {
             let _ = write!(Bytes(out), "{v}");
@@ -65,11 +66,16 @@ pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: 
         write_real(out, info.lon);
     }
     if s.service_tags {
-        key(out, prefix, "azure_service");
-        write_opt_str(out, info.azure.map(|e| &*e.service));
-        key(out, prefix, "azure_region");
-        write_opt_str(out, info.azure.and_then(|e| e.region.as_deref()));
+        write_tag(out, prefix, info.azure);
     }
+}
+
+/// `src_azure_service`, `src_azure_region` (with `prefix`).
+pub(super) fn write_tag(out: &mut Vec<u8>, prefix: &str, tag: Option<&Entry>) {
+    key(out, prefix, "azure_service");
+    write_opt_str(out, tag.map(|e| &*e.service));
+    key(out, prefix, "azure_region");
+    write_opt_str(out, tag.and_then(|e| e.region.as_deref()));
 }
 
 /// What [`EnrichWriter::prepare`] found for a row.
@@ -141,11 +147,8 @@ impl EnrichWriter {
         if self.direct {
             return Prepared::direct(t, community_id);
         }
-        let [si, di] = self.cache.indexes(
-            &self.enricher,
-            self.settings,
-            [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)],
-        );
+        let [si, di] =
+            self.cache.indexes(&self.enricher, [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)]);
         Prepared { si, di, classes: None, community_id }
     }
 
@@ -168,7 +171,6 @@ impl EnrichWriter {
         }
         let [sa, da, sb, db] = self.cache.indexes(
             &self.enricher,
-            self.settings,
             [
                 (Side::Src, a.src_ip, a.src_addr),
                 (Side::Dst, a.dst_ip, a.dst_addr),
@@ -203,8 +205,8 @@ impl EnrichWriter {
         out.push(b'"');
         if p.classes.is_none() {
             // With no database on, the fragments are empty.
-            out.extend_from_slice(self.cache.fragment(Side::Src, si));
-            out.extend_from_slice(self.cache.fragment(Side::Dst, di));
+            self.cache.write_fragment(&self.enricher, Side::Src, si, out);
+            self.cache.write_fragment(&self.enricher, Side::Dst, di, out);
         }
         if let Some(id) = &p.community_id {
             out.extend_from_slice(b",\"community_id\":\"");

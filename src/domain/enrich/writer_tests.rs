@@ -165,3 +165,38 @@ fn pairs_across_cache_restarts_never_mix_addresses() {
         }
     }
 }
+
+/// On addresses new each time the cache admits few of them and writes the others straight from
+/// the index's pieces: every row still gets exactly what a fresh writer writes, and once
+/// addresses repeat they are cached again.
+#[test]
+fn addresses_written_without_caching_get_the_same_fields() {
+    let e = full();
+    let mut w = EnrichWriter::new(e.clone());
+    let addresses: Vec<String> = (0..20_000u32)
+        .map(|i| core::net::Ipv4Addr::from(0x0800_0000u32.wrapping_add(i.wrapping_mul(65_543))).to_string())
+        .collect();
+    for (i, a) in addresses.iter().enumerate() {
+        let t = if i % 2 == 0 {
+            tuple("10.0.0.4", a, Direction::Outbound)
+        } else {
+            tuple(a, "10.0.0.4", Direction::Inbound)
+        };
+        let want = fragment(&mut EnrichWriter::new(e.clone()), &t);
+        assert_eq!(fragment(&mut w, &t), want, "{a}");
+    }
+    let sparse = w.cached_addresses();
+    assert!(sparse < 20_000 / 4, "{sparse} of 20,000 new addresses cached");
+    let pass = |w: &mut EnrichWriter| {
+        for a in &addresses[..200] {
+            let t = tuple("10.0.0.4", a, Direction::Outbound);
+            assert_eq!(fragment(w, &t), fragment(&mut EnrichWriter::new(e.clone()), &t), "{a}");
+        }
+    };
+    for _ in 0..30 {
+        pass(&mut w);
+    }
+    let cached = w.cached_addresses();
+    pass(&mut w);
+    assert_eq!(w.cached_addresses(), cached, "repeating addresses are all cached again");
+}
