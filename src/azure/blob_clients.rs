@@ -35,9 +35,13 @@ const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 pub struct BlobTransport(Transport);
 
 impl BlobTransport {
-    /// The SDK's default HTTP client (pooled, its timeouts and redirect policy), built once.
+    /// The HTTP client the Blob SDK builds for each client when given none (pooled, its timeouts
+    /// and redirect policy), built once. As there, without automatic decompression: an offset
+    /// is a position in the stored bytes, and a range of a blob stored with `Content-Encoding:
+    /// gzip` is not a gzip stream of its own.
     pub fn new() -> Self {
-        BlobTransport(Transport::new(azure_core::http::new_http_client(None)))
+        let options = azure_core::http::HttpClientOptions { automatic_decompression: false, ..Default::default() };
+        BlobTransport(Transport::new(azure_core::http::new_http_client(Some(options))))
     }
 }
 
