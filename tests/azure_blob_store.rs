@@ -2,12 +2,14 @@
 //! them, properties, listings, missing blobs and the account/container allow-list.
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_core::http::RequestContent;
 use common::*;
 use flowlog::app::simulate::block_writer::BlockAppender;
-use flowlog::azure::blob_store::AzureBlobStoreOptions;
+use flowlog::azure::blob_clients::BlobTransport;
+use flowlog::azure::blob_store::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
 use flowlog::pipeline::blob_store::BlobStore;
 use flowlog::pipeline::error::ErrorKind;
 use futures::StreamExt;
@@ -176,4 +178,65 @@ async fn blobs_outside_the_configured_containers_are_refused_without_a_request()
     let err = offline.properties(&blob_name(&other, "a/PT1H.json")).await.expect_err("refused");
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
     assert!(err.message.contains("not configured"), "{err}");
+}
+
+#[tokio::test]
+async fn container_clients_of_one_transport_read_over_one_connection() {
+    // Each Blob client used to build an HTTP client of its own (loading the system's root
+    // certificates for it): a connection pool per container and per store.
+    let (url, accepted) = common::counting_relay::counting_relay(&blob_endpoint()).await;
+    let relay = flowlog::azure::AccountEndpoint::parse(&url).expect("relay endpoint");
+    let mut containers = Vec::new();
+    for i in 0..3 {
+        let (name, client) = new_container("shared").await;
+        let body = format!(r#"{{"n":{i}}}"#).into_bytes();
+        client.blob_client("a/PT1H.json").upload(RequestContent::from(body), None).await.expect("upload");
+        containers.push(name);
+    }
+    let transport = BlobTransport::new();
+    let store = || {
+        let account = AzureBlobAccount {
+            endpoint: relay.clone(),
+            containers: containers.clone(),
+            auth: flowlog::azure::StorageAuth::emulator(),
+        };
+        let options = AzureBlobStoreOptions { transport: Some(transport.clone()), ..Default::default() };
+        AzureBlobStore::new(vec![account], options).expect("store")
+    };
+    let stores = [store(), store(), store()];
+    for round in 0..5 {
+        for (i, container) in containers.iter().enumerate() {
+            let blob = blob_name(container, "a/PT1H.json");
+            for s in &stores {
+                let got = read_all(s.read_range(&blob, 0..7).await.expect("read"), usize::MAX).await;
+                assert_eq!(got, format!(r#"{{"n":{i}}}"#).into_bytes(), "round {round}, container {i}");
+            }
+        }
+    }
+    let opened = accepted.load(Ordering::SeqCst);
+    assert!(opened <= 2, "45 sequential range reads through 9 container clients opened {opened} connections");
+}
+
+#[tokio::test]
+async fn a_blob_stored_gzip_encoded_is_read_as_its_stored_bytes() {
+    // Offsets are positions in the stored bytes: a shared transport that decompressed
+    // `Content-Encoding: gzip` answers would return other bytes than the blob's length says.
+    use std::io::Write;
+    let (container, client) = new_container("encoded").await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"records":[]}"#).expect("gzip");
+    let stored = gz.finish().expect("gzip");
+    let options = azure_storage_blob::models::BlobClientUploadOptions {
+        blob_content_encoding: Some("gzip".into()),
+        ..Default::default()
+    };
+    let path = "a/PT1H.json";
+    client.blob_client(path).upload(RequestContent::from(stored.clone()), Some(options)).await.expect("upload");
+    let store = blob_store(&[&container], AzureBlobStoreOptions::default());
+    let blob = blob_name(&container, path);
+    assert_eq!(store.properties(&blob).await.expect("properties").content_length, stored.len() as u64);
+    let whole = read_all(store.read_range(&blob, 0..stored.len() as u64).await.expect("read"), usize::MAX).await;
+    assert_eq!(whole, stored);
+    let tail = read_all(store.read_range(&blob, 10..stored.len() as u64).await.expect("read"), usize::MAX).await;
+    assert_eq!(tail, stored[10..]);
 }

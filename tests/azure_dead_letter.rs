@@ -36,7 +36,13 @@ async fn count_blobs(container: &str) -> usize {
 #[tokio::test]
 async fn dead_letters_are_written_as_json_and_rewritten_in_place() {
     let container = unique_name("deadletters");
-    let store = AzureDeadLetters::new(&blob_endpoint(), &container, &StorageAuth::emulator()).expect("store");
+    let store = AzureDeadLetters::new(
+        &blob_endpoint(),
+        &container,
+        &StorageAuth::emulator(),
+        &flowlog::azure::blob_clients::BlobTransport::new(),
+    )
+    .expect("store");
     store.ensure_container().await.expect("create container");
     store.ensure_container().await.expect("ensure_container is idempotent");
 
@@ -63,9 +69,24 @@ async fn dead_letters_are_written_as_json_and_rewritten_in_place() {
 #[tokio::test]
 async fn writing_to_a_missing_container_fails_loudly() {
     let container = unique_name("nodeadletters");
-    let store = AzureDeadLetters::new(&blob_endpoint(), &container, &StorageAuth::emulator()).expect("store");
+    let store = AzureDeadLetters::new(
+        &blob_endpoint(),
+        &container,
+        &StorageAuth::emulator(),
+        &flowlog::azure::blob_clients::BlobTransport::new(),
+    )
+    .expect("store");
     let err = store.put(&letter(b"x", "2025-03-04T05:06:07Z")).await.expect_err("no container");
     assert_eq!(err.kind, flowlog::pipeline::error::ErrorKind::NotFound, "{err}");
     let other = AccountEndpoint::parse("http://127.0.0.1:9/otheraccount").expect("endpoint");
-    assert!(AzureDeadLetters::new(&other, "c1x", &StorageAuth::emulator()).is_err(), "key of another account");
+    assert!(
+        AzureDeadLetters::new(
+            &other,
+            "c1x",
+            &StorageAuth::emulator(),
+            &flowlog::azure::blob_clients::BlobTransport::new()
+        )
+        .is_err(),
+        "key of another account"
+    );
 }

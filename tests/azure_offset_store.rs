@@ -2,9 +2,9 @@
 //! concurrent writers, insert races, the retention sweep, and connections kept open.
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
+use common::counting_relay::counting_relay;
 use common::*;
 use flowlog::azure::StorageAuth;
 use flowlog::azure::table::TableOffsetStore;
@@ -140,27 +140,6 @@ async fn a_missing_table_is_an_error_not_an_empty_store() {
     let err = store.load(&blob(0)).await.expect_err("no table");
     assert_eq!(err.kind, ErrorKind::Permanent, "{err}");
     assert!(TableOffsetStore::new(&table_endpoint(), "1bad-name", &StorageAuth::emulator()).is_err());
-}
-
-/// A TCP relay in front of Azurite's Table endpoint that counts the connections it accepts.
-async fn counting_relay(upstream: &flowlog::azure::AccountEndpoint) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let target = format!("{}:{}", upstream.url().host_str().expect("host"), upstream.url().port().expect("port"));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            let target = target.clone();
-            tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{port}/{}", upstream.account()), accepted)
 }
 
 #[tokio::test]

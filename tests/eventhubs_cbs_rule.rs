@@ -103,7 +103,14 @@ async fn wait_for(what: &str, emulator: &eventhubs_emulator::EmulatorHandle, mut
 async fn partitions_are_claimed_and_keep_receiving_while_every_token_is_renewed_on_one_cbs_link() {
     let emulator = start_emulator(hubs(HUB, PARTITIONS).with_rules(Rules::strict())).await;
     let (container, _) = common::new_container("cbsrule").await;
-    let store = blob_checkpoint_store(&common::blob_endpoint(), &container, &StorageAuth::emulator(), None).unwrap();
+    let store = blob_checkpoint_store(
+        &common::blob_endpoint(),
+        &container,
+        &StorageAuth::emulator(),
+        None,
+        &flowlog::azure::blob_clients::BlobTransport::new(),
+    )
+    .unwrap();
     let allowed = AllowedSources::parse(&[format!("{}/flowlogs", common::blob_endpoint())]).unwrap();
     let first = publish_round(&emulator, "a").await;
 

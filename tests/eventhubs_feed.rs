@@ -33,7 +33,14 @@ struct Setup {
 async fn setup(partitions: u32) -> Setup {
     let emulator = start_emulator(hubs(HUB, partitions)).await;
     let (container, _) = common::new_container("ckpt").await;
-    let store = blob_checkpoint_store(&common::blob_endpoint(), &container, &StorageAuth::emulator(), None).unwrap();
+    let store = blob_checkpoint_store(
+        &common::blob_endpoint(),
+        &container,
+        &StorageAuth::emulator(),
+        None,
+        &flowlog::azure::blob_clients::BlobTransport::new(),
+    )
+    .unwrap();
     let allowed = AllowedSources::parse(&[format!("{}/flowlogs", common::blob_endpoint())]).unwrap();
     Setup { emulator, store, allowed }
 }

@@ -53,8 +53,14 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     input.send("0", serde_json::to_vec(&vec![foreign]).unwrap()).await;
     input.close().await;
 
-    let store =
-        blob_checkpoint_store(&common::blob_endpoint(), &ckpt_container, &StorageAuth::emulator(), None).unwrap();
+    let store = blob_checkpoint_store(
+        &common::blob_endpoint(),
+        &ckpt_container,
+        &StorageAuth::emulator(),
+        None,
+        &flowlog::azure::blob_clients::BlobTransport::new(),
+    )
+    .unwrap();
     let options = EventHubsFeedOptions {
         update_interval: Duration::from_millis(200),
         partition_expiration: Duration::from_secs(3),

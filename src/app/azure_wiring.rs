@@ -1,6 +1,7 @@
 //! Turns the Azure part of the configuration into credentials and store accounts, building the
-//! Entra ID credential once and only if some service needs it.
-use std::sync::{Arc, Mutex};
+//! Entra ID credential once and only if some service needs it, and the Blob clients' one HTTP
+//! transport.
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Context;
 
@@ -8,6 +9,7 @@ use crate::azure::sources::AllowedSources;
 use azure_core::credentials::TokenCredential;
 
 use crate::app::config::{AzureConfig, CredentialKind, HubRef, LogAnalyticsConfig, StorageSecret};
+use crate::azure::blob_clients::BlobTransport;
 use crate::azure::blob_store::AzureBlobAccount;
 use crate::azure::credentials::{EntraCredentialKind, StorageAuth, entra_credential};
 use crate::azure::endpoint::AccountEndpoint;
@@ -16,10 +18,11 @@ use crate::azure::logs_ingestion::Target;
 use crate::azure::sas::{AccountKey, SasToken};
 use crate::azure::static_token::StaticToken;
 
-/// Hands out the one Entra ID credential, created on first use.
+/// Hands out the one Entra ID credential and the one Blob transport, each created on first use.
 pub struct Credentials {
     kind: EntraCredentialKind,
     entra: Mutex<Option<Arc<dyn TokenCredential>>>,
+    blob_transport: OnceLock<BlobTransport>,
 }
 
 impl Credentials {
@@ -30,7 +33,12 @@ impl Credentials {
             CredentialKind::AzureCli => EntraCredentialKind::AzureCli,
             CredentialKind::DeveloperTools => EntraCredentialKind::DeveloperTools,
         };
-        Credentials { kind, entra: Mutex::new(None) }
+        Credentials { kind, entra: Mutex::new(None), blob_transport: OnceLock::new() }
+    }
+
+    /// The HTTP transport every Blob client built from these credentials shares.
+    pub fn blob_transport(&self) -> &BlobTransport {
+        self.blob_transport.get_or_init(BlobTransport::new)
     }
 
     pub fn entra(&self) -> anyhow::Result<Arc<dyn TokenCredential>> {

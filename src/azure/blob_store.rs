@@ -20,7 +20,7 @@ use azure_storage_blob::{BlobClient, BlobContainerClient};
 use futures::{StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
-use crate::azure::blob_clients::counted_container_client;
+use crate::azure::blob_clients::{BlobTransport, counted_container_client};
 use crate::azure::endpoint::{is_container_name, split_blob_name};
 use crate::azure::errors::from_azure;
 use crate::azure::storage_counter::StorageCounter;
@@ -45,11 +45,13 @@ pub struct AzureBlobStoreOptions {
     pub list_page_size: Option<u32>,
     /// Counts every HTTP try of the store's clients.
     pub counter: Option<StorageCounter>,
+    /// The HTTP client the store's container clients share; `None` = one of the store's own.
+    pub transport: Option<BlobTransport>,
 }
 
 impl Default for AzureBlobStoreOptions {
     fn default() -> Self {
-        AzureBlobStoreOptions { request_bytes: 4 * 1024 * 1024, list_page_size: None, counter: None }
+        AzureBlobStoreOptions { request_bytes: 4 * 1024 * 1024, list_page_size: None, counter: None, transport: None }
     }
 }
 
@@ -66,6 +68,7 @@ impl AzureBlobStore {
         if options.request_bytes == 0 {
             return Err(ServiceError::permanent("blob store request_bytes must be positive"));
         }
+        let transport = options.transport.clone().unwrap_or_default();
         let mut containers = HashMap::new();
         for account in &accounts {
             for container in &account.containers {
@@ -78,6 +81,7 @@ impl AzureBlobStore {
                     &account.auth,
                     "rl",
                     options.counter.as_ref(),
+                    &transport,
                 )?;
                 let key = (account.endpoint.account().to_string(), container.clone());
                 if containers.insert(key, client).is_some() {

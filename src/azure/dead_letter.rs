@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::azure::blob_clients::container_client;
+use crate::azure::blob_clients::{BlobTransport, counted_container_client};
 use crate::azure::endpoint::is_container_name;
 use crate::azure::errors::{error_code, from_azure};
 use crate::azure::{AccountEndpoint, StorageAuth};
@@ -28,12 +28,17 @@ pub struct AzureDeadLetters {
 impl AzureDeadLetters {
     /// Writes to `container` of the account at `endpoint`. Account SAS tokens signed from an
     /// account key get create and write permissions only.
-    pub fn new(endpoint: &AccountEndpoint, container: &str, auth: &StorageAuth) -> ServiceResult<Self> {
+    pub fn new(
+        endpoint: &AccountEndpoint,
+        container: &str,
+        auth: &StorageAuth,
+        transport: &BlobTransport,
+    ) -> ServiceResult<Self> {
         if !is_container_name(container) {
             return Err(ServiceError::permanent(format!("invalid dead-letter container name {container:?}")));
         }
         Ok(AzureDeadLetters {
-            container: container_client(endpoint, container, auth, "cw")?,
+            container: counted_container_client(endpoint, container, auth, "cw", None, transport)?,
             location: format!("{}/{container}", endpoint.account()),
         })
     }

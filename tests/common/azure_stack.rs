@@ -335,6 +335,7 @@ shutdown_deadline_secs = 10
             &container,
             &StorageAuth::emulator(),
             None,
+            &flowlog::azure::blob_clients::BlobTransport::new(),
         )
         .expect("checkpoint store client")
     }

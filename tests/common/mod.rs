@@ -2,6 +2,8 @@
 //! authenticate with account SAS tokens signed by Azurite's well-known key.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod counting_relay;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -127,7 +127,7 @@ async fn container(name: &str, section: &str, c: &ContainerRef, creds: &Credenti
         let auth = creds
             .storage(section, &ep, &c.secret)
             .map_err(|e| ProbeError::new(FailureClass::Credential, e.to_string()))?;
-        let probe = ContainerProbe::new(&ep, &c.container, &auth)?;
+        let probe = ContainerProbe::new(&ep, &c.container, &auth, creds.blob_transport())?;
         let mut state = "exists";
         if !probe.exists().await? {
             if o.daemon {
@@ -184,7 +184,7 @@ async fn sources(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check
                     let auth = creds
                         .storage("sources", ep, &az.sources_secret)
                         .map_err(|e| ProbeError::new(FailureClass::Credential, e.to_string()))?;
-                    let listed = ContainerProbe::new(ep, c, &auth)?.list_and_read().await?;
+                    let listed = ContainerProbe::new(ep, c, &auth, creds.blob_transport())?.list_and_read().await?;
                     Ok(match listed.read {
                         Some(blob) => format!("listed {} blob(s); read the head of {blob}", listed.blobs),
                         None => format!("listed {} blob(s), no PT1H.json among them yet", listed.blobs),

@@ -49,7 +49,11 @@ async fn engine(
     // Data files first: a missing database should fail before any connection is attempted.
     let enrichment = crate::app::enrich::start(&cfg.enrich)?;
     let counter = |role| Some(StorageCounter::new(&metrics.storage, role));
-    let options = AzureBlobStoreOptions { counter: counter(StorageRole::Sources), ..Default::default() };
+    let options = AzureBlobStoreOptions {
+        counter: counter(StorageRole::Sources),
+        transport: Some(creds.blob_transport().clone()),
+        ..Default::default()
+    };
     let blobs =
         AzureBlobStore::new(source_accounts(az, creds)?, options).map_err(|e| anyhow::anyhow!("sources: {e}"))?;
     let table_endpoint = endpoint("offsets.account_url", &az.offsets_account_url)?;
@@ -58,7 +62,7 @@ async fn engine(
         .map_err(|e| anyhow::anyhow!("offsets: {e}"))?;
     offsets.ensure_table().await.map_err(|e| anyhow::anyhow!("offsets: table {}: {e}", az.offsets_table))?;
     let (dl_endpoint, dl_auth) = container_parts("dead_letter", &az.dead_letter, creds)?;
-    let dead = AzureDeadLetters::new(&dl_endpoint, &az.dead_letter.container, &dl_auth)
+    let dead = AzureDeadLetters::new(&dl_endpoint, &az.dead_letter.container, &dl_auth, creds.blob_transport())
         .map_err(|e| anyhow::anyhow!("dead_letter: {e}"))?;
     dead.ensure_container()
         .await
@@ -132,9 +136,11 @@ async fn ensure_container(
     endpoint: &AccountEndpoint,
     container: &str,
     auth: &crate::azure::StorageAuth,
+    transport: &crate::azure::blob_clients::BlobTransport,
 ) -> anyhow::Result<()> {
-    let client = crate::azure::blob_clients::container_client(endpoint, container, auth, "rcwl")
-        .map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
+    let client =
+        crate::azure::blob_clients::counted_container_client(endpoint, container, auth, "rcwl", None, transport)
+            .map_err(|e| anyhow::anyhow!("{setting}: {e}"))?;
     let exists = client.exists().await.map_err(|e| {
         anyhow::anyhow!(
             "{setting}: checking container {container}: {}",
@@ -209,10 +215,16 @@ async fn start(
     let creds = Credentials::new(&az.credential);
     let engine = engine(cfg, az, &creds, metrics.clone()).await?;
     let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
-    ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth).await?;
+    ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth, creds.blob_transport()).await?;
     let checkpoints = StorageCounter::new(&metrics.storage, StorageRole::Checkpoints);
-    let store = blob_checkpoint_store(&cp_endpoint, &az.checkpoints.container, &cp_auth, Some(&checkpoints))
-        .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+    let store = blob_checkpoint_store(
+        &cp_endpoint,
+        &az.checkpoints.container,
+        &cp_auth,
+        Some(&checkpoints),
+        creds.blob_transport(),
+    )
+    .map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
     let allowed = AllowedSources::parse(&az.allowed_sources).map_err(|e| anyhow::anyhow!("sources.allowed: {e}"))?;
     let options = EventHubsFeedOptions {
         consumer_group: az.consumer_group.clone(),

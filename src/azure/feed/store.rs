@@ -107,7 +107,9 @@ pub fn blob_checkpoint_store(
     container: &str,
     auth: &crate::azure::StorageAuth,
     counter: Option<&crate::azure::storage_counter::StorageCounter>,
+    transport: &crate::azure::blob_clients::BlobTransport,
 ) -> ServiceResult<Arc<dyn CheckpointStore + Send + Sync>> {
-    let client = crate::azure::blob_clients::counted_container_client(endpoint, container, auth, "rcwl", counter)?;
+    let client =
+        crate::azure::blob_clients::counted_container_client(endpoint, container, auth, "rcwl", counter, transport)?;
     Ok(azure_messaging_eventhubs_checkpointstore_blob::BlobCheckpointStore::new(client))
 }

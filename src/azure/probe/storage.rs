@@ -7,7 +7,7 @@ use azure_storage_blob::models::{BlobClientDownloadOptions, BlobContainerClientL
 use futures::{StreamExt, TryStreamExt};
 
 use super::{FailureClass, ProbeError, of_azure};
-use crate::azure::blob_clients::probe_container_client;
+use crate::azure::blob_clients::{BlobTransport, probe_container_client};
 use crate::azure::{AccountEndpoint, StorageAuth};
 
 /// Where scratch blobs go; the name says what wrote them, should a delete ever fail.
@@ -26,8 +26,13 @@ pub struct Listed {
 }
 
 impl ContainerProbe {
-    pub fn new(endpoint: &AccountEndpoint, container: &str, auth: &StorageAuth) -> Result<Self, ProbeError> {
-        let client = probe_container_client(endpoint, container, auth, "rcwdl")
+    pub fn new(
+        endpoint: &AccountEndpoint,
+        container: &str,
+        auth: &StorageAuth,
+        transport: &BlobTransport,
+    ) -> Result<Self, ProbeError> {
+        let client = probe_container_client(endpoint, container, auth, "rcwdl", transport)
             .map_err(|e| ProbeError::new(FailureClass::Other, e.message))?;
         Ok(ContainerProbe { client })
     }
