@@ -3,9 +3,11 @@
 mod common;
 
 use common::*;
+use flowlog::azure::blob_clients::BlobTransport;
 use flowlog::azure::dead_letter::{AzureDeadLetters, dead_letter_path};
 use flowlog::azure::{AccountEndpoint, StorageAuth};
 use flowlog::pipeline::dead_letter::{DeadLetter, DeadLetterKind, DeadLetterStore, RawEncoding};
+use flowlog::pipeline::error::ServiceResult;
 use futures::TryStreamExt;
 
 fn letter(raw: &[u8], at: &str) -> DeadLetter {
@@ -33,16 +35,15 @@ async fn count_blobs(container: &str) -> usize {
     n
 }
 
+/// A dead-letter store of the emulator account's key, at `endpoint`.
+fn dead_letters(endpoint: &AccountEndpoint, container: &str) -> ServiceResult<AzureDeadLetters> {
+    AzureDeadLetters::new(endpoint, container, &StorageAuth::emulator(), &BlobTransport::new())
+}
+
 #[tokio::test]
 async fn dead_letters_are_written_as_json_and_rewritten_in_place() {
     let container = unique_name("deadletters");
-    let store = AzureDeadLetters::new(
-        &blob_endpoint(),
-        &container,
-        &StorageAuth::emulator(),
-        &flowlog::azure::blob_clients::BlobTransport::new(),
-    )
-    .expect("store");
+    let store = dead_letters(&blob_endpoint(), &container).expect("store");
     store.ensure_container().await.expect("create container");
     store.ensure_container().await.expect("ensure_container is idempotent");
 
@@ -69,24 +70,9 @@ async fn dead_letters_are_written_as_json_and_rewritten_in_place() {
 #[tokio::test]
 async fn writing_to_a_missing_container_fails_loudly() {
     let container = unique_name("nodeadletters");
-    let store = AzureDeadLetters::new(
-        &blob_endpoint(),
-        &container,
-        &StorageAuth::emulator(),
-        &flowlog::azure::blob_clients::BlobTransport::new(),
-    )
-    .expect("store");
+    let store = dead_letters(&blob_endpoint(), &container).expect("store");
     let err = store.put(&letter(b"x", "2025-03-04T05:06:07Z")).await.expect_err("no container");
     assert_eq!(err.kind, flowlog::pipeline::error::ErrorKind::NotFound, "{err}");
     let other = AccountEndpoint::parse("http://127.0.0.1:9/otheraccount").expect("endpoint");
-    assert!(
-        AzureDeadLetters::new(
-            &other,
-            "c1x",
-            &StorageAuth::emulator(),
-            &flowlog::azure::blob_clients::BlobTransport::new()
-        )
-        .is_err(),
-        "key of another account"
-    );
+    assert!(dead_letters(&other, "c1x").is_err(), "key of another account");
 }

@@ -22,8 +22,7 @@ use std::time::Duration;
 use azure_core::time::Duration as AzDuration;
 use azure_messaging_eventhubs::ProcessorStrategy;
 use eventhubs_emulator::{Rules, StaticTokenCredential};
-use flowlog::azure::StorageAuth;
-use flowlog::azure::feed::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
+use flowlog::azure::feed::{EventHubsFeed, EventHubsFeedOptions};
 use flowlog::azure::sources::AllowedSources;
 use flowlog::pipeline::change_feed::{ChangeFeed, EventBody, FeedPartition};
 use flowlog::pipeline::metrics::Metrics;
@@ -102,15 +101,7 @@ async fn wait_for(what: &str, emulator: &eventhubs_emulator::EmulatorHandle, mut
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_are_claimed_and_keep_receiving_while_every_token_is_renewed_on_one_cbs_link() {
     let emulator = start_emulator(hubs(HUB, PARTITIONS).with_rules(Rules::strict())).await;
-    let (container, _) = common::new_container("cbsrule").await;
-    let store = blob_checkpoint_store(
-        &common::blob_endpoint(),
-        &container,
-        &StorageAuth::emulator(),
-        None,
-        &flowlog::azure::blob_clients::BlobTransport::new(),
-    )
-    .unwrap();
+    let store = common::checkpoint_store("cbsrule").await;
     let allowed = AllowedSources::parse(&[format!("{}/flowlogs", common::blob_endpoint())]).unwrap();
     let first = publish_round(&emulator, "a").await;
 

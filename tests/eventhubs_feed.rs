@@ -12,10 +12,7 @@ use std::time::Duration;
 
 use azure_messaging_eventhubs::{CheckpointStore, ProcessorStrategy};
 use eventhubs_emulator::{EmulatorHandle, NAMESPACE};
-use flowlog::azure::StorageAuth;
-use flowlog::azure::feed::{
-    EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, EventHubsPartition, blob_checkpoint_store,
-};
+use flowlog::azure::feed::{EventHubsFeed, EventHubsFeedHandle, EventHubsFeedOptions, EventHubsPartition};
 use flowlog::azure::sources::AllowedSources;
 use flowlog::pipeline::change_feed::{ChangeFeed, EventBody, FeedEvent, FeedPartition};
 use flowlog::pipeline::metrics::Metrics;
@@ -32,15 +29,7 @@ struct Setup {
 
 async fn setup(partitions: u32) -> Setup {
     let emulator = start_emulator(hubs(HUB, partitions)).await;
-    let (container, _) = common::new_container("ckpt").await;
-    let store = blob_checkpoint_store(
-        &common::blob_endpoint(),
-        &container,
-        &StorageAuth::emulator(),
-        None,
-        &flowlog::azure::blob_clients::BlobTransport::new(),
-    )
-    .unwrap();
+    let store = common::checkpoint_store("ckpt").await;
     let allowed = AllowedSources::parse(&[format!("{}/flowlogs", common::blob_endpoint())]).unwrap();
     Setup { emulator, store, allowed }
 }

@@ -12,9 +12,8 @@ use std::time::Duration;
 use azure_core::http::RequestContent;
 use azure_messaging_eventhubs::ProcessorStrategy;
 use eventhubs_emulator::{EmulatorConfig, HubConfig, NAMESPACE};
-use flowlog::azure::StorageAuth;
 use flowlog::azure::blob_store::AzureBlobStoreOptions;
-use flowlog::azure::feed::{EventHubsFeed, EventHubsFeedOptions, blob_checkpoint_store};
+use flowlog::azure::feed::{EventHubsFeed, EventHubsFeedOptions};
 use flowlog::azure::sink::{AdxRouting, EventHubsSink};
 use flowlog::azure::sources::AllowedSources;
 use flowlog::domain::row::batch::BatchConfig;
@@ -34,7 +33,6 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     let emulator =
         start_emulator(EmulatorConfig::new(vec![HubConfig::new("input", 1), HubConfig::new("output", 2)])).await;
     let (container, client) = common::new_container("flowlogs").await;
-    let (ckpt_container, _) = common::new_container("ckpt").await;
     let blob = format!("{{\"records\":[{}]}}", support::flowgen::record(2, &[3], None)).into_bytes();
     let blob_client = client.blob_client(PATH);
     within("upload", blob_client.upload(RequestContent::from(blob.clone()), None)).await.expect("upload");
@@ -53,14 +51,7 @@ async fn blob_created_events_become_rows_in_the_output_hub_and_checkpoints() {
     input.send("0", serde_json::to_vec(&vec![foreign]).unwrap()).await;
     input.close().await;
 
-    let store = blob_checkpoint_store(
-        &common::blob_endpoint(),
-        &ckpt_container,
-        &StorageAuth::emulator(),
-        None,
-        &flowlog::azure::blob_clients::BlobTransport::new(),
-    )
-    .unwrap();
+    let store = common::checkpoint_store("ckpt").await;
     let options = EventHubsFeedOptions {
         update_interval: Duration::from_millis(200),
         partition_expiration: Duration::from_secs(3),

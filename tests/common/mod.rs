@@ -4,12 +4,15 @@
 
 pub mod counting_relay;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use azure_messaging_eventhubs::CheckpointStore;
 use azure_storage_blob::BlobContainerClient;
-use flowlog::azure::blob_clients::container_client;
+use flowlog::azure::blob_clients::{BlobTransport, container_client};
 use flowlog::azure::blob_store::{AzureBlobAccount, AzureBlobStore, AzureBlobStoreOptions};
+use flowlog::azure::feed::blob_checkpoint_store;
 use flowlog::azure::{AccountEndpoint, StorageAuth};
 
 /// Reads an endpoint exported by `tests/run` (or `tests/tools/azurite.sh`). Missing means the
@@ -54,6 +57,13 @@ pub async fn new_container(prefix: &str) -> (String, BlobContainerClient) {
     let client = admin_container(&name);
     client.create(None).await.unwrap_or_else(|e| panic!("creating container {name}: {e}"));
     (name, client)
+}
+
+/// A Blob checkpoint store of the emulator account, in a new container named from `prefix`.
+pub async fn checkpoint_store(prefix: &str) -> Arc<dyn CheckpointStore + Send + Sync> {
+    let (container, _) = new_container(prefix).await;
+    blob_checkpoint_store(&blob_endpoint(), &container, &StorageAuth::emulator(), None, &BlobTransport::new())
+        .unwrap_or_else(|e| panic!("checkpoint store in {container}: {e}"))
 }
 
 /// A blob store allowed to read only `containers` of the emulator account.
