@@ -20,6 +20,8 @@
 #   PARTITIONS=8 input hub partitions; GZIP=0 plain output events (default gzip, set explicitly); BENCH_BIN=path/to/flowlog;
 #   EVENT_BYTES=N output.max_batch_bytes; MAX_MESSAGE=N the hubs' max message size (Dedicated: 20971520);
 #   TIMEOUT=seconds per phase (default 600); KEEP=1 keeps $STACK_DIR (logs, metrics) afterwards.
+#   ADDRESSES=repeating|realistic|unique  the busy and paced blobs' remote addresses (`simulate --addresses`);
+#   with FLOWLOG_ENRICH_* set (e.g. FLOWLOG_ENRICH_ASN, FLOWLOG_ENRICH_GEO_DB) the daemons enrich.
 # A small run (< 2 min): QUIET="100 5 20" BUSY="10 2 2000" PACED="50 3 1000 20" bash bench/drain.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +61,8 @@ publish() {
   [ "$qb" = 0 ] || "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$qb" --minutes "$qm" \
     --tuples-per-minute "$qt" --start "${day}T00:00:00Z" >>"$STACK_DIR/simulate.log" 2>&1 || simulate_failed
   [ "$bb" = 0 ] || "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$bb" --minutes "$bm" \
-    --tuples-per-minute "$bt" --start "${day}T12:00:00Z" >>"$STACK_DIR/simulate.log" 2>&1 || simulate_failed
+    --tuples-per-minute "$bt" --start "${day}T12:00:00Z" ${ADDRESSES:+--addresses "$ADDRESSES"} \
+    >>"$STACK_DIR/simulate.log" 2>&1 || simulate_failed
 }
 start_replicas() {
   local n=$1 i port
@@ -252,7 +255,7 @@ phase=paced
 snapshot "paced.before"
 sent0=$(metric_sum flowlog_rows_sent_total) ticks0=$(cpu_ticks)
 "$bin" simulate --azure --config "$cfg" --format nsg2 --blobs "$pb" --minutes "$pm" --tuples-per-minute "$pt" \
-  --interval-ms "$pi" --start "$(printf '2026-04-0%dT00:%02d:00Z' $((day - 1)) "$qm")" >>"$STACK_DIR/simulate.log" 2>&1 &
+  --interval-ms "$pi" ${ADDRESSES:+--addresses "$ADDRESSES"} --start "$(printf '2026-04-0%dT00:%02d:00Z' $((day - 1)) "$qm")" >>"$STACK_DIR/simulate.log" 2>&1 &
 sim=$!
 wait_rows $((sent0 + pb * pm * pt)) "$t0" "$sim"
 wait "$sim" || simulate_failed
