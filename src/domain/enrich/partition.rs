@@ -16,35 +16,24 @@ pub(super) trait SlotKey: Key {
     fn slot_start(h: usize) -> Self;
 }
 
-impl SlotKey for u32 {
-    const SLOT_BITS: u32 = 18;
-    fn slot(self) -> usize {
-        (self >> (32 - Self::SLOT_BITS)) as usize
-    }
-    fn slot_start(h: usize) -> Self {
-        (h as u32) << (32 - Self::SLOT_BITS)
-    }
+/// `SlotKey` for an unsigned integer type with a first-level table of `$bits` bits.
+macro_rules! slot_key {
+    ($($t:ty: $bits:expr),*) => {$(
+        impl SlotKey for $t {
+            const SLOT_BITS: u32 = $bits;
+            fn slot(self) -> usize {
+                (self >> (<$t>::BITS - Self::SLOT_BITS)) as usize
+            }
+            fn slot_start(h: usize) -> Self {
+                (h as $t) << (<$t>::BITS - Self::SLOT_BITS)
+            }
+        }
+    )*};
 }
 
-impl SlotKey for u64 {
-    const SLOT_BITS: u32 = 16;
-    fn slot(self) -> usize {
-        (self >> (64 - Self::SLOT_BITS)) as usize
-    }
-    fn slot_start(h: usize) -> Self {
-        (h as u64) << (64 - Self::SLOT_BITS)
-    }
-}
-
-impl SlotKey for u128 {
-    const SLOT_BITS: u32 = 16;
-    fn slot(self) -> usize {
-        (self >> (128 - Self::SLOT_BITS)) as usize
-    }
-    fn slot_start(h: usize) -> Self {
-        (h as u128) << (128 - Self::SLOT_BITS)
-    }
-}
+// IPv4 gets 18 bits (a 1 MiB table of run indices): hundreds of thousands of runs share its
+// 2^32 addresses, so 16 bits would leave longer searches per slot.
+slot_key!(u32: 18, u64: 16, u128: 16);
 
 /// "No value" in the lists [`zip`] merges.
 pub(super) const NONE: u32 = u32::MAX;

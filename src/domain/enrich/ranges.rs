@@ -19,47 +19,26 @@ pub trait Key: Copy + Ord + std::fmt::Debug {
     fn top16(self) -> usize;
 }
 
-impl Key for u32 {
-    const ZERO: Self = 0;
-    const MAX: Self = u32::MAX;
-    fn top16(self) -> usize {
-        (self >> 16) as usize
-    }
-    fn succ(self) -> Self {
-        self + 1
-    }
-    fn pred(self) -> Self {
-        self - 1
-    }
+/// `Key` for an unsigned integer type: its top 16 bits pick the slot.
+macro_rules! key {
+    ($($t:ty),*) => {$(
+        impl Key for $t {
+            const ZERO: Self = 0;
+            const MAX: Self = <$t>::MAX;
+            fn top16(self) -> usize {
+                (self >> (<$t>::BITS - 16)) as usize
+            }
+            fn succ(self) -> Self {
+                self + 1
+            }
+            fn pred(self) -> Self {
+                self - 1
+            }
+        }
+    )*};
 }
 
-impl Key for u64 {
-    const ZERO: Self = 0;
-    const MAX: Self = u64::MAX;
-    fn top16(self) -> usize {
-        (self >> 48) as usize
-    }
-    fn succ(self) -> Self {
-        self + 1
-    }
-    fn pred(self) -> Self {
-        self - 1
-    }
-}
-
-impl Key for u128 {
-    const ZERO: Self = 0;
-    const MAX: Self = u128::MAX;
-    fn top16(self) -> usize {
-        (self >> 112) as usize
-    }
-    fn succ(self) -> Self {
-        self + 1
-    }
-    fn pred(self) -> Self {
-        self - 1
-    }
-}
+key!(u32, u64, u128);
 
 /// Slots of the first-level table, and one more for the end of the last.
 const SLOTS: usize = 1 << 16;
