@@ -106,7 +106,8 @@ wait_rows() {
     if [ "$(echo "$now >= $next" | bc)" = 1 ]; then
       line=$(printf '%.1f' "$(echo "$now - $t0" | bc)")
       for port in "${ports[@]}"; do
-        owned=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '$1 == "flowlog_owned_partitions" {print $2}')
+        # A replica not listening yet (curl exits 7) is sampled as "-", not the end of the script.
+        owned=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '$1 == "flowlog_owned_partitions" {print $2}') || owned=
         line="$line ${owned:--}"
       done
       echo "$line" >>"$STACK_DIR/owned.$phase.txt"
