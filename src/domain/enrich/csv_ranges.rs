@@ -2,11 +2,10 @@
 //! `start,end,country` (country). Openly licensed ASN data is published in this form only.
 use core::net::IpAddr;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use super::DataError;
 use super::ranges::{IpRanges, RangeTable};
-use super::records::{AsnRec, Lists};
+use super::records::{AsnRec, FastMap, Lists};
 
 /// ASN and organisation per range; organisation names are stored once each.
 #[derive(Debug, Default)]
@@ -17,7 +16,7 @@ pub struct AsnTable {
 
 impl AsnTable {
     pub fn from_csv(bytes: &[u8]) -> Result<Self, DataError> {
-        let mut index: HashMap<Box<str>, u32> = HashMap::new();
+        let mut index: FastMap<Box<str>, u32> = FastMap::default();
         let mut orgs: Vec<Box<str>> = Vec::new();
         let (v4, v6) = parse(bytes, 4, |f| {
             let asn: u32 = f[2].parse().map_err(|_| format!("ASN {:?} is not a number", f[2]))?;
@@ -45,7 +44,7 @@ impl AsnTable {
     /// The distinct (ASN, organisation) pairs and the ranges naming them, for the merged index
     /// (IPv4-mapped IPv6 addresses answer as their IPv4 address).
     pub(super) fn into_lists(self) -> (Vec<AsnRec>, Lists) {
-        let mut numbers: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut numbers: FastMap<(u32, u32), u32> = FastMap::default();
         let mut records = Vec::new();
         let mut number = |(asn, org): (u32, u32)| {
             *numbers.entry((asn, org)).or_insert_with(|| {

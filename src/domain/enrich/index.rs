@@ -49,8 +49,8 @@ impl Index {
         tags: Option<&ServiceTags>,
         on: (bool, bool, bool),
     ) -> Self {
-        let (asn_records, asn) = asn_lists(asn);
-        let (geo_records, geo) = geo_lists(geo);
+        let (asn_records, mut asn) = asn_lists(asn);
+        let (geo_records, mut geo) = geo_lists(geo);
         let (asn_cat, asn_pieces) = Catalog::new(asn_records, |r, p, out| render_asn(on.0, r, p, out), |_| true);
         // Most geography records are read back from their pieces (half a million for a city
         // database); the few a piece cannot give back exactly are kept.
@@ -66,21 +66,26 @@ impl Index {
             },
             |_| true,
         );
-        let tag_lists = tags.map(ServiceTags::lists).unwrap_or_default();
+        let mut tag_lists = tags.map(ServiceTags::lists).unwrap_or_default();
         let piece = |pieces: &[u32], v: u32| if v == NONE { NULL } else { pieces[v as usize] };
         let combo = |[a, g, t]: [u32; 3]| Combo {
             asn: piece(&asn_pieces, a),
             geo: piece(&geo_pieces, g),
             tags: piece(&tag_pieces, t),
         };
-        let v4 = zip([&asn.v4[..], &geo.v4[..], &tag_lists.v4[..]]);
+        // One family at a time, each family's lists dropped once cut into runs: building then
+        // holds one family's intermediate runs at its peak, not all three families' at once.
         let mapped_differs = asn.mapped != asn.v4 || geo.mapped != geo.v4 || tag_lists.mapped != tag_lists.v4;
-        let mapped = mapped_differs.then(|| zip([&asn.mapped[..], &geo.mapped[..], &tag_lists.mapped[..]]));
-        let v6 = zip([&asn.v6[..], &geo.v6[..], &tag_lists.v6[..]]);
         let part = |runs: Vec<(u32, [u32; 3])>| Partition::new(runs.into_iter().map(|(s, v)| (s, combo(v))).collect());
+        let mapped = cut([&mut asn, &mut geo, &mut tag_lists], |l| &mut l.mapped);
+        let mapped = mapped_differs.then_some(mapped);
+        let v4 = part(runs(cut([&mut asn, &mut geo, &mut tag_lists], |l| &mut l.v4)));
+        let mapped = mapped.map(|l| part(runs(l)));
+        let v6 = zip([&asn.v6[..], &geo.v6[..], &tag_lists.v6[..]]);
+        drop((asn, geo, tag_lists));
         Index {
-            v4: part(v4),
-            mapped: mapped.map(part),
+            v4,
+            mapped,
             v6: V6::new(v6.into_iter().map(|(s, v)| (s, combo(v))).collect()),
             asn: asn_cat,
             geo: geo_cat,
@@ -173,6 +178,16 @@ impl V6 {
             V6::Full(Partition::new(runs))
         }
     }
+}
+
+/// The runs of one family's lists of each kind, the lists dropped before the runs are used.
+fn runs(lists: [Vec<(u32, u32, u32)>; 3]) -> Vec<(u32, [u32; 3])> {
+    zip(lists.each_ref().map(|l| &l[..]))
+}
+
+/// One family's lists of each kind, taken out of the kinds' [`Lists`].
+fn cut(kinds: [&mut Lists; 3], family: fn(&mut Lists) -> &mut Vec<(u32, u32, u32)>) -> [Vec<(u32, u32, u32)>; 3] {
+    kinds.map(|l| std::mem::take(family(l)))
 }
 
 /// [`Lists`] of one kind, laid over one another in order.

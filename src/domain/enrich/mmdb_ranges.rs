@@ -6,12 +6,11 @@
 //! what rows can ask is kept: every IPv4 address, and the public IPv6 space (`2000::/3`, and
 //! `::ffff:0:0/96` for IPv4-mapped addresses, as the tree answers for them).
 use core::net::IpAddr;
-use std::collections::HashMap;
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 
 use super::mmdb::{Mmdb, Record};
-use super::records::Lists;
+use super::records::{FastMap, Lists};
 
 /// What one record holds, owned (empty strings are no value, as rows write them).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -64,7 +63,7 @@ impl MmdbRanges {
             file_bytes: db.size(),
             ..Self::default()
         };
-        let mut by_offset: HashMap<usize, u32> = HashMap::new();
+        let mut by_offset: FastMap<usize, u32> = FastMap::default();
         walk(reader, "0.0.0.0/0", &mut out.records, &mut by_offset, |start, end, rec| {
             // An IPv6 database without an IPv4 part answers every IPv4 address with one network.
             let (s, e) = if end > u128::from(u32::MAX) { (0, u32::MAX) } else { (start as u32, end as u32) };
@@ -100,7 +99,7 @@ fn walk<S: AsRef<[u8]>>(
     reader: &Reader<S>,
     net: &str,
     records: &mut Vec<Rec>,
-    by_offset: &mut HashMap<usize, u32>,
+    by_offset: &mut FastMap<usize, u32>,
     mut each: impl FnMut(u128, u128, u32),
 ) -> Result<(), MaxMindDbError> {
     let bad = MaxMindDbError::invalid_database;

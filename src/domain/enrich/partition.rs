@@ -162,15 +162,34 @@ pub(super) fn ranges<K: Key>(runs: &[(K, u32)]) -> Vec<(K, K, u32)> {
 }
 
 /// Lists of ranges as one: where several have a value, the earliest list's wins (the first
-/// database that knows an address answers for it).
+/// database that knows an address answers for it). Of several lists, neighbouring ranges with
+/// the same value come out as one.
 pub(super) fn first_hit<K: Key>(lists: Vec<Vec<(K, K, u32)>>) -> Vec<(K, K, u32)> {
-    let mut lists = lists.into_iter();
+    if lists.len() < 2 {
+        return lists.into_iter().next().unwrap_or_default();
+    }
+    // Empty lists are left out: a file of IPv4 ranges has no IPv6 ones and the other way round,
+    // and laying an empty list over a full one copied the full one twice (time and peak memory
+    // at load).
+    let mut lists = lists.into_iter().filter(|l| !l.is_empty());
     let mut acc = lists.next().unwrap_or_default();
+    let mut laid = false;
     for next in lists {
         let mut runs: Vec<(K, u32)> =
             zip([&acc[..], &next[..]]).into_iter().map(|(s, [a, b])| (s, if a != NONE { a } else { b })).collect();
         runs.dedup_by_key(|r| r.1);
         acc = ranges(&runs);
+        laid = true;
+    }
+    if !laid {
+        // What laying one list over an empty one gave: touching ranges of one value joined.
+        acc.dedup_by(|next, prev| {
+            let touch = prev.2 == next.2 && prev.1 != K::MAX && prev.1.succ() == next.0;
+            if touch {
+                prev.1 = next.1;
+            }
+            touch
+        });
     }
     acc
 }
@@ -188,6 +207,38 @@ mod tests {
         assert_eq!(runs, want);
         let merged = first_hit(vec![b.to_vec(), a.to_vec()]);
         assert_eq!(merged, [(0, 14, 7), (15, 15, 8), (16, 19, 1), (30, u32::MAX, 2)]);
+    }
+
+    /// Empty lists left out give what laying every list over the others gave (the zip of each
+    /// pair, touching ranges of one value joined), whatever their place.
+    #[test]
+    fn first_hit_without_empty_lists_equals_laying_every_list() {
+        let laid_every = |lists: Vec<Vec<(u32, u32, u32)>>| {
+            let mut lists = lists.into_iter();
+            let mut acc = lists.next().unwrap_or_default();
+            for next in lists {
+                let mut runs: Vec<(u32, u32)> = zip([&acc[..], &next[..]])
+                    .into_iter()
+                    .map(|(s, [a, b])| (s, if a != NONE { a } else { b }))
+                    .collect();
+                runs.dedup_by_key(|r| r.1);
+                acc = ranges(&runs);
+            }
+            acc
+        };
+        let a = vec![(0, 9, 1), (10, 19, 1), (20, 29, 2), (31, 40, 2), (41, u32::MAX - 1, 3), (u32::MAX, u32::MAX, 3)];
+        let b = vec![(5, 35, 4), (50, 60, 5)];
+        for lists in [
+            vec![a.clone(), vec![]],
+            vec![vec![], a.clone()],
+            vec![vec![], a.clone(), vec![]],
+            vec![a.clone(), vec![], b.clone()],
+            vec![vec![], b.clone(), a.clone()],
+            vec![vec![], vec![]],
+        ] {
+            assert_eq!(first_hit(lists.clone()), laid_every(lists.clone()), "{lists:?}");
+        }
+        assert_eq!(first_hit(vec![a.clone(), vec![]])[..2], [(0, 19, 1), (20, 29, 2)]);
     }
 
     /// Lookups agree with a scan of the runs at run edges, at slot edges and in empty slots.
