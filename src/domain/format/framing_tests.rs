@@ -257,3 +257,25 @@ fn long_whitespace_is_consumed_once() {
     assert_eq!(f.pending() as usize, ws.len());
     assert!(!f.has_partial_record());
 }
+
+#[test]
+fn whitespace_at_a_chunk_edge_inside_a_tuple_is_kept() {
+    // A tuple with a space or tab in it is a bad tuple, wherever the chunks are cut: a chunk that
+    // began with that byte once lost it, and the tuple passed as "1542110402".
+    for ws in [" ", "\t", "\r", "\n"] {
+        let rec = REC1.replace("1542110402,192", &format!("15421104{ws}02,192"));
+        let blob = format!("{{\"records\":[{rec}");
+        let at = blob.find(ws).unwrap();
+        for cuts in [vec![blob.len()], vec![at, blob.len()], vec![at - 1, at, at + 1, blob.len()]] {
+            let mut f = Framer::new(0);
+            let mut c = Collect::default();
+            let mut from = 0;
+            for to in cuts {
+                f.push(&RowIds::new("b"), &blob.as_bytes()[from..to], false, &mut c);
+                from = to;
+            }
+            assert_eq!(c.rows, vec![(12, 1)], "{ws:?}: only the second tuple is a row");
+            assert_eq!(c.tuple_errors.len(), 1, "{ws:?}: the first is a bad tuple");
+        }
+    }
+}

@@ -230,8 +230,12 @@ impl RecordParser {
         // handed over is held here, and handed over before this returns.
         let mut held: Option<&[u8]> = None;
         loop {
-            while i < data.len() && is_ws(data[i]) {
-                i += 1;
+            // Only between tokens: a chunk can begin inside a string (a tuple cut by the chunk
+            // edge), whose spaces and tabs are its bytes, for `string_rest` to keep.
+            if matches!(self.lex.unwrap_or(Lex::Value), Lex::Value | Lex::ValueOrEnd | Lex::Next) {
+                while i < data.len() && is_ws(data[i]) {
+                    i += 1;
+                }
             }
             match (self.lex, data.get(i)) {
                 (Some(Lex::Value | Lex::ValueOrEnd), Some(b'"')) => {
