@@ -1,6 +1,7 @@
 //! The always-on fuzz test: arbitrary bytes, arbitrary offsets and chunkings, and mutations of
 //! valid blobs never panic the framing + flatten path, progress stays within the input, and reading
-//! records again (for header fields after the tuples) gives what keeping them gives.
+//! records again (for header fields after the tuples) gives what keeping them gives, and chunked
+//! input gives what the whole input gives.
 //! (`fuzz/` holds the same harness for cargo-fuzz on a nightly toolchain.)
 mod support;
 
@@ -14,7 +15,7 @@ fn drive(data: &[u8], base: u64, chunk: usize) {
     let whole = [vec![b' '; base as usize], data.to_vec()].concat();
     for format in [RowFormat::Ndjson, RowFormat::Csv] {
         let mut outputs = Vec::new();
-        for again in [false, true] {
+        for (again, chunk) in [(false, chunk), (true, chunk), (false, data.len())] {
             let mut enc = Encoder::new(format);
             let mut f = RangeFlattener::new(RowIds::new("fuzz"), base);
             if again {
@@ -36,8 +37,10 @@ fn drive(data: &[u8], base: u64, chunk: usize) {
             }
             outputs.push((enc.out().clone(), f.offset(), f.total().rows));
         }
-        // Reading a record twice instead of keeping it changes nothing that comes out.
+        // Reading a record twice instead of keeping it changes nothing that comes out, and
+        // neither do the edges of the chunks the bytes arrive in.
         assert!(outputs[0] == outputs[1], "rows with and without second reads differ");
+        assert!(outputs[0] == outputs[2], "rows of chunked and whole input differ");
     }
 }
 
