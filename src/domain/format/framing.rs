@@ -23,6 +23,7 @@ use super::error::{RAW_EXCERPT, RecordErrorReason};
 use super::record::RowVisitor;
 use super::stream::{RecordParser, Step, is_ws};
 use crate::domain::ids::RowIds;
+use crate::domain::magic::GZIP_MAGIC;
 pub use crate::domain::magic::is_gzip;
 
 /// What one call achieved.
@@ -66,6 +67,8 @@ enum State {
     Tail,
     /// Measuring a bad stretch (see [`Scan`]).
     Scan,
+    /// Byte 0 was gzip's first magic byte and the chunk ended: the next byte decides.
+    MaybeGzip,
     /// A gzip-compressed blob: reported once, when first seen, then every byte is skipped.
     Gzip {
         reported: bool,
@@ -177,6 +180,7 @@ impl Framer {
     pub fn has_partial_record(&self) -> bool {
         match self.state {
             State::Head { token, at } => token > 0 || at > 0,
+            State::MaybeGzip => true,
             State::Between { comma } => comma,
             State::Tail | State::Gzip { .. } => false,
             State::Record | State::Scan | State::Reread => true,
@@ -192,6 +196,15 @@ impl Framer {
         while i < data.len() && self.state != State::Reread {
             i = match self.state {
                 State::Head { .. } => self.head(data, i, v),
+                State::MaybeGzip => {
+                    // Byte 0 (kept, consumed) starts the gzip report or the bad stretch.
+                    if data[i] == GZIP_MAGIC[1] {
+                        self.state = State::Gzip { reported: false };
+                    } else {
+                        self.start_garbage();
+                    }
+                    i
+                }
                 State::Between { comma } => self.between(data, i, comma),
                 State::Record => self.record(blob, data, i, v, &mut p),
                 State::Tail => {
@@ -215,6 +228,10 @@ impl Framer {
         }
         self.pos += i as u64;
         p.taken = i;
+        if is_final && self.state == State::MaybeGzip {
+            // What the whole range in one chunk gives: one byte of gzip's magic and nothing after.
+            self.state = State::Gzip { reported: false };
+        }
         if let State::Gzip { reported } = self.state {
             // Nothing in it can be framed: the offset moves past every byte seen, and the blob
             // is dead-lettered once, with its first bytes, instead of waiting for a record forever.

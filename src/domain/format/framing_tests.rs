@@ -279,3 +279,29 @@ fn whitespace_at_a_chunk_edge_inside_a_tuple_is_kept() {
         }
     }
 }
+
+#[test]
+fn gzip_is_told_from_garbage_by_its_second_byte_however_the_bytes_arrive() {
+    // A blob that only starts with gzip's first byte is garbage before a record; one chunk of a
+    // single byte once made it "gzip" and every record after it was skipped.
+    let garbage = format!("\u{1f},{REC1}");
+    let gzip = [&[0x1f, 0x8b, 8, 0][..], b",{\"time\":1}"].concat();
+    for (blob, rows, reason_is_gzip) in [(garbage.as_bytes(), vec![(2, 0), (2, 1)], false), (&gzip[..], vec![], true)] {
+        for first in [1, 2, blob.len()] {
+            let mut f = Framer::new(0);
+            let mut c = Collect::default();
+            f.push(&RowIds::new("b"), &blob[..first], first == blob.len(), &mut c);
+            if first < blob.len() {
+                f.push(&RowIds::new("b"), &blob[first..], true, &mut c);
+            }
+            assert_eq!(c.rows, rows, "first chunk of {first} bytes");
+            assert_eq!(c.record_errors.len(), 1, "first chunk of {first} bytes");
+            let gzip_reason = matches!(c.record_errors[0].reason, RecordErrorReason::Gzip);
+            assert_eq!(gzip_reason, reason_is_gzip, "first chunk of {first} bytes: {:?}", c.record_errors[0].reason);
+        }
+    }
+    // One byte of the magic and no more of the range: what the whole range gave before.
+    let mut c = Collect::default();
+    Framer::new(0).push(&RowIds::new("b"), &[0x1f], true, &mut c);
+    assert!(matches!(c.record_errors[..], [RecordError { reason: RecordErrorReason::Gzip, .. }]));
+}

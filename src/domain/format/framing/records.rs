@@ -27,10 +27,22 @@ impl Framer {
                 i += 1;
                 continue;
             }
-            // gzip's magic is never the start of JSON text (its second byte may come in the next chunk).
-            if pos == 0 && b == GZIP_MAGIC[0] && data.get(i + 1).is_none_or(|&next| next == GZIP_MAGIC[1]) {
-                self.state = State::Gzip { reported: false };
-                return i;
+            // gzip's magic is never the start of JSON text. Its second byte decides, and may come
+            // in the next chunk: a blob that only starts with 0x1f is garbage, scanned for records
+            // like any other, however its bytes arrive.
+            if pos == 0 && b == GZIP_MAGIC[0] {
+                match data.get(i + 1) {
+                    Some(&next) if next != GZIP_MAGIC[1] => {}
+                    Some(_) => {
+                        self.state = State::Gzip { reported: false };
+                        return i;
+                    }
+                    None => {
+                        self.keep(&[b]);
+                        self.state = State::MaybeGzip;
+                        return i + 1;
+                    }
+                }
             }
             if HEAD[token][at] != b {
                 self.start_garbage();
