@@ -3,7 +3,7 @@
 //!
 //! The default model draws from the series' own generator exactly as before, so existing seeds
 //! keep their bytes. The others draw from a stream of their own, still a function of the seed.
-use super::random::SplitMix64;
+use super::random::{SplitMix64, mix};
 use super::text::Ip;
 use core::net::{IpAddr, Ipv4Addr};
 
@@ -136,13 +136,6 @@ fn feistel(x: u32, key: u64) -> u32 {
         (l, r) = (r, l ^ f);
     }
     (u32::from(l) << 16) | u32::from(r)
-}
-
-/// SplitMix64's finaliser: a good 64-bit hash of an integer.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -3,6 +3,13 @@
 //! `rand`'s `StdRng` explicitly reserves the right to change its algorithm between releases, which would
 //! silently change every golden file and benchmark input; ten lines of SplitMix64 never change.
 
+/// SplitMix64's finaliser: a good 64-bit hash of an integer (also what keys the address model).
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64 (Steele, Lea and Flood, 2014): one 64-bit state, passes BigCrush, and is cheap enough to
 /// call several times per generated tuple.
 #[derive(Clone, Debug)]
@@ -17,10 +24,7 @@ impl SplitMix64 {
 
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(self.state)
     }
 
     /// An independent generator for sub-stream `stream` (e.g. one per blob series), so adding a series or
