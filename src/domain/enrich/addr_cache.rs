@@ -10,11 +10,11 @@
 //! starts over. While most public addresses miss, only some are cached (see [`SPARSE_ADMIT`]).
 use core::net::IpAddr;
 
+use super::Enricher;
 use super::addr_fill::compute;
 pub(crate) use super::addr_text::{Text, WORDS};
 use super::class::{AddrClass, classify};
 use super::index::Combo;
-use super::{Enricher, IpInfo, Settings};
 
 /// Table slots (entries): 512 KiB.
 const TABLE: usize = 8192;
@@ -68,9 +68,6 @@ pub(crate) struct AddrCache {
     /// The rendered database fields of each public entry, as source then as destination, each
     /// after its 4-byte length.
     arena: Vec<u8>,
-    /// The fragment of every non-public address (no lookups, all null), per side: one copy,
-    /// kept hot.
-    nulls: [Vec<u8>; 2],
     /// Entry of each side's previous lookup, tried first.
     last: [usize; 2],
     /// Per side, the scratch entry for text that is no cacheable address, and its fragments.
@@ -101,18 +98,12 @@ const DIRECT: usize = usize::MAX / 2;
 const ODD: usize = usize::MAX;
 
 impl AddrCache {
-    pub fn new(settings: Settings) -> Self {
-        let nulls = [Side::Src, Side::Dst].map(|side| {
-            let mut out = Vec::new();
-            super::writer::write_side(&mut out, side.prefix(), &IpInfo::bare(AddrClass::Private), settings);
-            out
-        });
+    pub fn new() -> Self {
         AddrCache {
             table: Vec::new(),
             used: 0,
             starts: 0,
             arena: Vec::new(),
-            nulls,
             last: [0; 2],
             odd: [(Entry::EMPTY, Vec::new()), (Entry::EMPTY, Vec::new())],
             direct: Vec::new(),
@@ -269,7 +260,7 @@ impl AddrCache {
         }
         let (e, c) = &self.direct[i - DIRECT];
         if !e.class.is_public() {
-            out.extend_from_slice(&self.nulls[side as usize]);
+            // No lookups for non-public addresses: no database field has an answer.
             return;
         }
         super::addr_fill::write_pieces(enricher, side, c, out);
@@ -278,7 +269,7 @@ impl AddrCache {
     fn fragment(&self, side: Side, i: usize) -> &[u8] {
         let e = self.entry(side, i);
         if !e.class.is_public() {
-            return &self.nulls[side as usize];
+            return &[];
         }
         let (bytes, at) =
             if i == ODD { (&self.odd[side as usize].1[..], 4) } else { (&self.arena[..], e.frag as usize) };

@@ -27,7 +27,7 @@ pub(crate) fn compute(
         for side in [Side::Src, Side::Dst] {
             let at = out.len();
             out.extend_from_slice(&[0; 4]);
-            super::writer::write_side(out, side.prefix(), &info, enricher.settings());
+            super::fields::write_side(out, side.prefix(), &info, enricher.settings());
             let len = (out.len() - at - 4) as u32;
             out[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }

@@ -13,6 +13,7 @@ mod chain;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;
+mod fields;
 pub mod flow_type;
 mod index;
 pub mod mmdb;
