@@ -7,7 +7,7 @@
 //! part with the lookup cache that keeps the hot path free of allocation.
 mod addr_cache;
 mod addr_fill;
-mod addr_text;
+mod addr_key;
 mod catalog;
 mod chain;
 pub mod class;

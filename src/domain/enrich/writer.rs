@@ -84,18 +84,13 @@ impl EnrichWriter {
         if self.direct {
             return Prepared::direct(t, community_id);
         }
-        let [si, di] =
-            self.cache.indexes(&self.enricher, [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)]);
+        let [si, di] = self.cache.indexes(&self.enricher, [(Side::Src, t.src_addr), (Side::Dst, t.dst_addr)]);
         Prepared { si, di, classes: None, community_id }
     }
 
-    /// [`Self::prepare`] for two rows at once, or `None` when `a`'s entries would not survive
-    /// `b`'s lookups (an address too long to cache). The two Community IDs are hashed side by
-    /// side (see [`community_id_pair`]).
-    pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> Option<(Prepared, Prepared)> {
-        if !self.direct && (!AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip)) {
-            return None;
-        }
+    /// [`Self::prepare`] for two rows at once. The two Community IDs are hashed side by side
+    /// (see [`community_id_pair`]).
+    pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> (Prepared, Prepared) {
         let (ca, cb) = if self.settings.community_id {
             let block = |t: &Tuple<'_>| message(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port);
             let (ca, cb) = community_id_pair(&block(a), &block(b));
@@ -104,21 +99,16 @@ impl EnrichWriter {
             (None, None)
         };
         if self.direct {
-            return Some((Prepared::direct(a, ca), Prepared::direct(b, cb)));
+            return (Prepared::direct(a, ca), Prepared::direct(b, cb));
         }
         let [sa, da, sb, db] = self.cache.indexes(
             &self.enricher,
-            [
-                (Side::Src, a.src_ip, a.src_addr),
-                (Side::Dst, a.dst_ip, a.dst_addr),
-                (Side::Src, b.src_ip, b.src_addr),
-                (Side::Dst, b.dst_ip, b.dst_addr),
-            ],
+            [(Side::Src, a.src_addr), (Side::Dst, a.dst_addr), (Side::Src, b.src_addr), (Side::Dst, b.dst_addr)],
         );
-        Some((
+        (
             Prepared { si: sa, di: da, classes: None, community_id: ca },
             Prepared { si: sb, di: db, classes: None, community_id: cb },
-        ))
+        )
     }
 
     /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple; no other row
@@ -128,7 +118,7 @@ impl EnrichWriter {
         let (s, d) = match p.classes {
             Some([s, d]) => (End { class: s, azure: false }, End { class: d, azure: false }),
             None => {
-                let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+                let (s, d) = (self.cache.entry(si), self.cache.entry(di));
                 (End { class: s.class, azure: s.azure }, End { class: d.class, azure: d.azure })
             }
         };

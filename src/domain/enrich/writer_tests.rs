@@ -158,10 +158,13 @@ fn cache_collisions_never_mix_addresses() {
     }
 }
 
+/// The cache is keyed by the parsed address: long spellings (IPv4-mapped with every zero written,
+/// over 40 characters) are enriched like any other, and every spelling of one address shares one
+/// entry.
 #[test]
-fn addresses_too_long_to_cache_are_enriched_each_time() {
+fn every_spelling_of_an_address_is_one_entry() {
     let mut w = EnrichWriter::new(full());
-    // Over 40 characters: IPv4-mapped addresses, longer than a cache key; one in Azure's ranges.
+    // IPv4-mapped addresses; one in Azure's ranges.
     let long = "0000:0000:0000:0000:0000:ffff:20.1.200.200";
     let longer = "0000:0000:0000:0000:0000:ffff:100.100.100.100";
     assert!(long.len() > 40 && longer.len() > 40);
@@ -177,6 +180,10 @@ fn addresses_too_long_to_cache_are_enriched_each_time() {
     }
     let f = fragment(&mut w, &tuple(long, "8.8.8.8", Direction::Inbound));
     assert_eq!(f.iter().find(|(n, _)| n == "src_asn").unwrap().1, 8075, "{f:?}");
+    let cached = w.cached_addresses();
+    let short = fragment(&mut w, &tuple("::ffff:20.1.200.200", "8.8.8.8", Direction::Inbound));
+    assert_eq!(short, f);
+    assert_eq!(w.cached_addresses(), cached, "the short spelling found the long one's entry");
 }
 
 /// Rows prepared two at a time, with far more addresses than the cache holds (so it starts over
@@ -191,7 +198,7 @@ fn pairs_across_cache_restarts_never_mix_addresses() {
     w.write_ndjson(&tuple("9.9.9.9", "9.9.9.10", Direction::Outbound), &mut Vec::new());
     for pair in ips.chunks_exact(4) {
         let (a, b) = (tuple(&pair[0], &pair[1], Direction::Outbound), tuple(&pair[2], &pair[3], Direction::Inbound));
-        let (pa, pb) = w.prepare_pair(&a, &b).expect("cacheable addresses");
+        let (pa, pb) = w.prepare_pair(&a, &b);
         for (p, t) in [(&pa, &a), (&pb, &b)] {
             let mut out = b"{\"x\":0".to_vec();
             w.write_prepared(p, t, &mut out);
