@@ -3,20 +3,20 @@
 //!
 //! Flow logs repeat a few thousand addresses row after row, and the rows' output streams
 //! through the core's cache between lookups, so what a row costs is the cache lines its lookups
-//! touch. Each entry is one cache line, kept in an open-addressing table (linear probing, at most
-//! half full): a hit reads the entry's line and its fragment in a dense arena. The key is read
-//! from the text a word at a time (`addr_text`). The previous entry of each side is tried first:
+//! touch. Each entry is half a cache line, kept in an open-addressing table (linear probing, at
+//! most half full): a hit reads the entry and its fragment in a dense arena. The key is the
+//! parsed address (`addr_key`). The previous entry of each side is tried first:
 //! one end of most tuples is the interface's own address. When the table is half full the cache
 //! starts over. While most public addresses miss, only some are cached (see [`SPARSE_ADMIT`]).
 use core::net::IpAddr;
 
+use super::Enricher;
 use super::addr_fill::compute;
-pub(crate) use super::addr_text::{Text, WORDS};
+pub(crate) use super::addr_key::Key;
 use super::class::{AddrClass, classify};
 use super::index::Combo;
-use super::{Enricher, IpInfo, Settings};
 
-/// Table slots (entries): 512 KiB.
+/// Table slots (entries): 256 KiB.
 const TABLE: usize = 8192;
 /// Entries before the cache starts over: half the table, so probe chains stay short.
 const MAX_ENTRIES: usize = TABLE / 2;
@@ -24,21 +24,20 @@ const MAX_ENTRIES: usize = TABLE / 2;
 /// but database strings have no set limit): keeps the arena's offsets within `u32`.
 const ARENA_BYTES: usize = 64 << 20;
 
-/// What a row needs of one address, in one cache line: a hit touches a table slot and this.
+/// What a row needs of one address, in half a cache line: a hit touches a table slot and this.
 #[derive(Clone)]
-#[repr(C, align(64))]
+#[repr(C, align(32))]
 pub(crate) struct Entry {
-    pub(crate) words: [u64; WORDS],
+    pub(crate) key: Key,
     /// Where the rendered source fragment starts in the arena (after its 4-byte length; the
     /// destination fragment follows, after its own).
     pub(crate) frag: u32,
-    pub(crate) len: u8,
     pub class: AddrClass,
     pub azure: bool,
 }
 
 impl Entry {
-    const EMPTY: Entry = Entry { words: [0; WORDS], frag: 0, len: 0, class: AddrClass::Reserved, azure: false };
+    const EMPTY: Entry = Entry { key: Key::EMPTY, frag: 0, class: AddrClass::Reserved, azure: false };
 }
 
 /// Which end of the tuple an address is: the fields' prefix, and which entry was used last.
@@ -60,7 +59,7 @@ impl Side {
 /// One cache for both ends: a remote host is a source in one row and a destination in the next,
 /// and is looked up in the databases once.
 pub(crate) struct AddrCache {
-    /// Entries by hash, linear probing; `len == 0` is an empty slot. Allocated on first use.
+    /// Entries by hash, linear probing; an empty key is an empty slot. Allocated on first use.
     table: Vec<Entry>,
     used: usize,
     /// Times the cache started over.
@@ -68,13 +67,8 @@ pub(crate) struct AddrCache {
     /// The rendered database fields of each public entry, as source then as destination, each
     /// after its 4-byte length.
     arena: Vec<u8>,
-    /// The fragment of every non-public address (no lookups, all null), per side: one copy,
-    /// kept hot.
-    nulls: [Vec<u8>; 2],
     /// Entry of each side's previous lookup, tried first.
     last: [usize; 2],
-    /// Per side, the scratch entry for text that is no cacheable address, and its fragments.
-    odd: [(Entry, Vec<u8>); 2],
     /// Addresses of the current [`Self::indexes`] call looked up but not cached, and their
     /// pieces: while most lookups miss, only every [`SPARSE_ADMIT`]-th missed address is cached.
     direct: Vec<(Entry, Combo)>,
@@ -97,24 +91,14 @@ const SPARSE_BELOW: u32 = 4;
 /// Index of the first uncached entry of [`AddrCache::direct`].
 const DIRECT: usize = usize::MAX / 2;
 
-/// The index of a side's scratch entry.
-const ODD: usize = usize::MAX;
-
 impl AddrCache {
-    pub fn new(settings: Settings) -> Self {
-        let nulls = [Side::Src, Side::Dst].map(|side| {
-            let mut out = Vec::new();
-            super::writer::write_side(&mut out, side.prefix(), &IpInfo::bare(AddrClass::Private), settings);
-            out
-        });
+    pub fn new() -> Self {
         AddrCache {
             table: Vec::new(),
             used: 0,
             starts: 0,
             arena: Vec::new(),
-            nulls,
             last: [0; 2],
-            odd: [(Entry::EMPTY, Vec::new()), (Entry::EMPTY, Vec::new())],
             direct: Vec::new(),
             window: (0, 0),
             sparse: false,
@@ -127,30 +111,21 @@ impl AddrCache {
         self.used
     }
 
-    /// Whether `text` gets a cached entry (not the side's scratch entry, which the next lookup
-    /// of that side replaces).
-    pub fn cacheable(text: &str) -> bool {
-        Text::new(text.as_bytes()).is_some()
-    }
-
-    /// The entries of `texts`, looked up in order, all valid together (for [`Self::entry`] and
-    /// [`Self::fragment`] with the same sides). A side's uncacheable text uses that side's one
-    /// scratch entry, so each side may hold such a text once.
+    /// The entries of `addrs`, looked up in order, all valid together (for [`Self::entry`] and
+    /// [`Self::fragment`] with the same sides).
     ///
     /// The cache is probed for all first; the index searches of the addresses it lacks are then
     /// started together (each is a few dependent cache misses), so that their misses overlap.
-    pub fn indexes<const N: usize>(&mut self, enricher: &Enricher, texts: [(Side, &str, IpAddr); N]) -> [usize; N] {
+    pub fn indexes<const N: usize>(&mut self, enricher: &Enricher, addrs: [(Side, IpAddr); N]) -> [usize; N] {
         let starts = self.starts;
         self.direct.clear();
-        let probed = texts.map(|(side, text, _)| self.probe(side, text));
-        let combos = super::addr_fill::look_up(enricher, &texts, &probed);
+        let probed = addrs.map(|(side, ip)| self.probe(side, Key::of(ip)));
+        let combos = super::addr_fill::look_up(enricher, &addrs, &probed);
         // Public addresses only: the interface's own address, a hit in nearly every row, would
         // hide that every remote address is new.
         for (k, p) in probed.iter().enumerate() {
             match p {
-                Some(i) if self.entry(texts[k].0, *i).class.is_public() => {
-                    self.window = (self.window.0 + 1, self.window.1 + 1)
-                }
+                Some(i) if self.entry(*i).class.is_public() => self.window = (self.window.0 + 1, self.window.1 + 1),
                 Some(_) => {}
                 None => self.window.0 += u32::from(combos[k].is_some()),
             }
@@ -160,7 +135,7 @@ impl AddrCache {
             self.window = (0, 0);
         }
         let mut n = 0;
-        let found = texts.map(|(side, text, ip)| {
+        let found = addrs.map(|(side, ip)| {
             let k = n;
             n += 1;
             if let Some(i) = probed[k] {
@@ -168,26 +143,25 @@ impl AddrCache {
             }
             self.misses = self.misses.wrapping_add(1);
             let direct = self.sparse && !enricher.has_chains() && !self.misses.is_multiple_of(SPARSE_ADMIT);
-            if direct && Text::new(text.as_bytes()).is_some() {
+            if direct {
                 let class = classify(ip);
                 let c = combos[k].unwrap_or(Combo::NONE);
                 let azure = class.is_public() && c.tags != super::catalog::NULL;
                 self.direct.push((Entry { class, azure, ..Entry::EMPTY }, c));
                 return DIRECT + self.direct.len() - 1;
             }
-            self.index(enricher, side, text, ip, combos[k])
+            self.index(enricher, side, ip, combos[k])
         });
         if self.starts == starts {
             return found;
         }
         // A lookup started the cache over and took the entries found before it along; the cache
         // now holds at most N entries, so looking all up again cannot start it over again.
-        texts.map(|(side, text, ip)| self.index(enricher, side, text, ip, None))
+        addrs.map(|(side, ip)| self.index(enricher, side, ip, None))
     }
 
-    /// The entry holding `text`, if cached.
-    fn probe(&mut self, side: Side, text: &str) -> Option<usize> {
-        let key = Text::new(text.as_bytes())?;
+    /// The entry holding `key`, if cached.
+    fn probe(&mut self, side: Side, key: Key) -> Option<usize> {
         let last = self.last[side as usize];
         if self.table.get(last).is_some_and(|e| key.matches(e)) {
             return Some(last);
@@ -198,7 +172,7 @@ impl AddrCache {
         let mut i = key.hash() as usize & (TABLE - 1);
         loop {
             let e = &self.table[i];
-            if e.len == 0 {
+            if e.key.len == 0 {
                 return None;
             }
             if key.matches(e) {
@@ -209,18 +183,10 @@ impl AddrCache {
         }
     }
 
-    /// The number of `text`'s entry (`ip` is the text parsed), computed on first sight (with
-    /// `combo`, the index's answer for `ip`, when the caller has it); valid until the cache
-    /// starts over.
-    fn index(&mut self, enricher: &Enricher, side: Side, text: &str, ip: IpAddr, combo: Option<Combo>) -> usize {
-        let Some(key) = Text::new(text.as_bytes()) else {
-            // Not an address a tuple can hold (or one with an embedded IPv4 part): computed
-            // each time into the side's scratch entry, never cached.
-            let (entry, frags) = &mut self.odd[side as usize];
-            frags.clear();
-            *entry = compute(enricher, ip, ([0; WORDS], 0), frags, combo);
-            return ODD;
-        };
+    /// The number of `ip`'s entry, computed on first sight (with `combo`, the index's answer for
+    /// `ip`, when the caller has it); valid until the cache starts over.
+    fn index(&mut self, enricher: &Enricher, side: Side, ip: IpAddr, combo: Option<Combo>) -> usize {
+        let key = Key::of(ip);
         let last = self.last[side as usize];
         if self.table.get(last).is_some_and(|e| key.matches(e)) {
             return last;
@@ -231,7 +197,7 @@ impl AddrCache {
         let mut i = key.hash() as usize & (TABLE - 1);
         loop {
             let e = &self.table[i];
-            if e.len == 0 {
+            if e.key.len == 0 {
                 break;
             }
             if key.matches(e) {
@@ -247,15 +213,14 @@ impl AddrCache {
             self.arena.clear();
             i = key.hash() as usize & (TABLE - 1);
         }
-        self.table[i] = compute(enricher, ip, key.key(), &mut self.arena, combo);
+        self.table[i] = compute(enricher, ip, key, &mut self.arena, combo);
         self.used += 1;
         self.last[side as usize] = i;
         i
     }
 
-    pub fn entry(&self, side: Side, i: usize) -> &Entry {
+    pub fn entry(&self, i: usize) -> &Entry {
         match i {
-            ODD => &self.odd[side as usize].0,
             DIRECT.. => &self.direct[i - DIRECT].0,
             _ => &self.table[i],
         }
@@ -263,25 +228,24 @@ impl AddrCache {
 
     /// Appends the entry's database fields for `side`, rendered.
     pub fn write_fragment(&self, enricher: &Enricher, side: Side, i: usize, out: &mut Vec<u8>) {
-        if i < DIRECT || i == ODD {
+        if i < DIRECT {
             out.extend_from_slice(self.fragment(side, i));
             return;
         }
         let (e, c) = &self.direct[i - DIRECT];
         if !e.class.is_public() {
-            out.extend_from_slice(&self.nulls[side as usize]);
+            // No lookups for non-public addresses: no database field has an answer.
             return;
         }
         super::addr_fill::write_pieces(enricher, side, c, out);
     }
 
     fn fragment(&self, side: Side, i: usize) -> &[u8] {
-        let e = self.entry(side, i);
+        let e = self.entry(i);
         if !e.class.is_public() {
-            return &self.nulls[side as usize];
+            return &[];
         }
-        let (bytes, at) =
-            if i == ODD { (&self.odd[side as usize].1[..], 4) } else { (&self.arena[..], e.frag as usize) };
+        let (bytes, at) = (&self.arena[..], e.frag as usize);
         let len = |at: usize| u32::from_le_bytes(bytes[at - 4..at].try_into().expect("4 bytes")) as usize;
         let at = match side {
             Side::Src => at,
@@ -296,7 +260,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_entry_is_one_cache_line() {
-        assert_eq!(size_of::<Entry>(), 64);
+    fn an_entry_is_half_a_cache_line() {
+        assert_eq!(size_of::<Entry>(), 32);
     }
 }

@@ -3,20 +3,13 @@
 use core::net::IpAddr;
 
 use super::Enricher;
-use super::addr_cache::{Entry, Side};
-use super::addr_text::WORDS;
+use super::addr_cache::{Entry, Key, Side};
 use super::class::classify;
 use super::index::Combo;
 
 /// Looks the address up and copies its fragments (as source, then as destination, each after
 /// its length) to the end of `out`: the pieces of the merged index, rendered at load.
-pub(crate) fn compute(
-    enricher: &Enricher,
-    ip: IpAddr,
-    key: ([u64; WORDS], u8),
-    out: &mut Vec<u8>,
-    combo: Option<Combo>,
-) -> Entry {
+pub(crate) fn compute(enricher: &Enricher, ip: IpAddr, key: Key, out: &mut Vec<u8>, combo: Option<Combo>) -> Entry {
     let class = classify(ip);
     let start = out.len() + 4;
     let mut azure = false;
@@ -27,11 +20,11 @@ pub(crate) fn compute(
         for side in [Side::Src, Side::Dst] {
             let at = out.len();
             out.extend_from_slice(&[0; 4]);
-            super::writer::write_side(out, side.prefix(), &info, enricher.settings());
+            super::fields::write_side(out, side.prefix(), &info, enricher.settings());
             let len = (out.len() - at - 4) as u32;
             out[at..at + 4].copy_from_slice(&len.to_le_bytes());
         }
-        return Entry { words: key.0, frag: start as u32, len: key.1, class, azure: info.azure.is_some() };
+        return Entry { key, frag: start as u32, class, azure: info.azure.is_some() };
     }
     if class.is_public() {
         let index = &enricher.index;
@@ -55,7 +48,7 @@ pub(crate) fn compute(
     } else {
         out.extend_from_slice(&[0; 8]);
     }
-    Entry { words: key.0, frag: start as u32, len: key.1, class, azure }
+    Entry { key, frag: start as u32, class, azure }
 }
 
 /// The index's answers for the public addresses the cache lacks (`probed[i]` is `None`). Their
@@ -63,18 +56,18 @@ pub(crate) fn compute(
 /// misses), so that the misses overlap; the pieces' first lines are asked for as well.
 pub(crate) fn look_up<const N: usize>(
     enricher: &Enricher,
-    texts: &[(Side, &str, IpAddr); N],
+    addrs: &[(Side, IpAddr); N],
     probed: &[Option<usize>; N],
 ) -> [Option<Combo>; N] {
     let mut combos = [None; N];
-    let public: [bool; N] = core::array::from_fn(|i| probed[i].is_none() && classify(texts[i].2).is_public());
+    let public: [bool; N] = core::array::from_fn(|i| probed[i].is_none() && classify(addrs[i].1).is_public());
     if public.iter().filter(|&&p| p).count() > 1 {
         for i in (0..N).filter(|&i| public[i]) {
-            enricher.index.prefetch(texts[i].2);
+            enricher.index.prefetch(addrs[i].1);
         }
     }
     for i in (0..N).filter(|&i| public[i]) {
-        let c = enricher.index.get(texts[i].2);
+        let c = enricher.index.get(addrs[i].1);
         enricher.index.asn.prefetch(c.asn);
         enricher.index.geo.prefetch(c.geo);
         combos[i] = Some(c);

@@ -14,7 +14,7 @@ pub(super) struct Catalog<R> {
     arena: Vec<u8>,
 }
 
-/// The piece of "no data": every field of the kind null.
+/// The piece of "no data": no field at all (a field with no answer is left out of the row).
 pub(super) const NULL: u32 = 0;
 
 impl<R> Catalog<R> {

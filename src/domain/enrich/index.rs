@@ -61,7 +61,7 @@ impl Index {
             (0..tag_count).collect(),
             |r: Option<&u32>, p, out| {
                 if on.2 {
-                    super::writer::write_tag(out, p, r.and_then(|&i| tags.map(|t| t.entry(i))));
+                    super::fields::write_tag(out, p, r.and_then(|&i| tags.map(|t| t.entry(i))));
                 }
             },
             |_| true,

@@ -7,12 +7,13 @@
 //! part with the lookup cache that keeps the hot path free of allocation.
 mod addr_cache;
 mod addr_fill;
-mod addr_text;
+mod addr_key;
 mod catalog;
 mod chain;
 pub mod class;
 pub mod community_id;
 pub mod csv_ranges;
+mod fields;
 pub mod flow_type;
 mod index;
 pub mod mmdb;

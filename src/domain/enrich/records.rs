@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::DataFile;
+use super::fields::{field, real_field, str_field};
 use super::index::overlay;
-use super::writer::{key, write_real};
-use crate::domain::json::{write_int, write_opt_str};
+use crate::domain::json::write_int;
 
 /// An ASN and its organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ pub(super) type GeoFields<'a> = (Option<&'a str>, Option<&'a str>, Option<f64>, 
 
 impl GeoRec {
     /// Whether the record's piece cannot give it back exactly: a string JSON escapes, or a
-    /// coordinate that is no finite number (written as null).
+    /// coordinate that is no finite number (left out, so read back as none).
     pub(super) fn keep_whole(&self) -> bool {
         let plain = |s: &str| !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
         let finite = |x: Option<f64>| x.is_none_or(f64::is_finite);
@@ -42,22 +42,23 @@ impl GeoRec {
     pub(super) fn read_back(piece: &[u8]) -> GeoFields<'_> {
         let mut rest = piece;
         let [country, city, lat, lon] = ["country", "city", "lat", "lon"].map(|name| value(&mut rest, name));
-        fn text(v: &[u8]) -> Option<&str> {
-            (v != b"null").then(|| std::str::from_utf8(&v[1..v.len() - 1]).ok()).flatten()
+        fn text(v: Option<&[u8]>) -> Option<&str> {
+            v.and_then(|v| std::str::from_utf8(&v[1..v.len() - 1]).ok())
         }
-        let real = |v: &[u8]| std::str::from_utf8(v).ok().and_then(|t| t.parse().ok());
+        let real = |v: Option<&[u8]>| v.and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
         (text(country), text(city), real(lat), real(lon))
     }
 }
 
 /// The value after the key `,"src_NAME":` at the start of `rest`, which moves past it: up to the
-/// next key (rendered values never hold `,"`: a quote in a string is escaped).
-fn value<'a>(rest: &mut &'a [u8], name: &str) -> &'a [u8] {
-    let r = &rest[",\"src_".len() + name.len() + "\":".len()..];
+/// next key (rendered values never hold `,"`: a quote in a string is escaped). `None` when
+/// `rest` starts with another key or is empty: the record has no such field.
+fn value<'a>(rest: &mut &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let r = rest.strip_prefix(b",\"src_")?.strip_prefix(name.as_bytes())?.strip_prefix(b"\":")?;
     let end = r.windows(6).position(|w| w == b",\"src_").unwrap_or(r.len());
     let (v, tail) = r.split_at(end);
     *rest = tail;
-    v
+    Some(v)
 }
 
 /// Ranges `(first, last, value)` per family, sorted and not overlapping: IPv4, IPv4-mapped IPv6
@@ -216,33 +217,25 @@ pub(super) fn geo_lists(files: Vec<DataFile>) -> (Vec<GeoRec>, Lists) {
     (distinct.records, overlay(lists))
 }
 
-/// `src_asn`, `src_as_org` (with `prefix`), when the ASN setting is on.
+/// `src_asn`, `src_as_org` (with `prefix`), when the ASN setting is on and the record has them.
 pub(super) fn render_asn(on: bool, r: Option<&AsnRec>, prefix: &str, out: &mut Vec<u8>) {
     if !on {
         return;
     }
-    key(out, prefix, "asn");
-    match r {
-        Some(r) => write_int(out, r.asn),
-        None => out.extend_from_slice(b"null"),
-    }
-    key(out, prefix, "as_org");
-    write_opt_str(out, r.and_then(|r| r.org.as_deref()));
+    field(out, prefix, "asn", r.map(|r| r.asn), write_int);
+    str_field(out, prefix, "as_org", r.and_then(|r| r.org.as_deref()));
 }
 
-/// `src_country`, `src_city`, `src_lat`, `src_lon`, when the geography setting is on.
+/// `src_country`, `src_city`, `src_lat`, `src_lon`, when the geography setting is on and the
+/// record has them.
 pub(super) fn render_geo(on: bool, r: Option<&GeoRec>, prefix: &str, out: &mut Vec<u8>) {
     if !on {
         return;
     }
-    key(out, prefix, "country");
-    write_opt_str(out, r.map(|r| &*r.country));
-    key(out, prefix, "city");
-    write_opt_str(out, r.and_then(|r| r.city.as_deref()));
-    key(out, prefix, "lat");
-    write_real(out, r.and_then(|r| r.lat));
-    key(out, prefix, "lon");
-    write_real(out, r.and_then(|r| r.lon));
+    str_field(out, prefix, "country", r.map(|r| &*r.country));
+    str_field(out, prefix, "city", r.and_then(|r| r.city.as_deref()));
+    real_field(out, prefix, "lat", r.and_then(|r| r.lat));
+    real_field(out, prefix, "lon", r.and_then(|r| r.lon));
 }
 
 #[cfg(test)]

@@ -4,79 +4,16 @@
 //! Flow logs repeat the same addresses row after row, so the writer keeps an address cache (`addr_cache`) from
 //! the address text to its class, parsed address and rendered JSON fragments: a repeated address
 //! costs a hash, a compare and a memcpy, and after warm-up the hot path allocates nothing.
-use core::fmt::Write as _;
 use std::sync::Arc;
 
 use super::addr_cache::{AddrCache, Side};
 use super::class::{AddrClass, classify};
 use super::community_id::{community_id, community_id_pair, message};
 use super::flow_type::{End, FlowType, flow_type};
-use super::service_tags::Entry;
 use super::services::service_name;
-use super::{Enricher, IpInfo, Settings};
+use super::{Enricher, Settings};
 use crate::domain::format::Tuple;
-use crate::domain::json::{write_int, write_opt_str};
-
-pub(super) fn key(out: &mut Vec<u8>, prefix: &str, name: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(prefix.as_bytes());
-    out.push(b'_');
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-/// `fmt::Write` into the output bytes, so numbers format without a temporary string.
-struct Bytes<'a>(&'a mut Vec<u8>);
-
-impl core::fmt::Write for Bytes<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-pub(super) fn write_real(out: &mut Vec<u8>, v: Option<f64>) {
-    match v {
-        Some(v) if v.is_finite() => {
-            let _ = write!(Bytes(out), "{v}");
-        }
-        _ => out.extend_from_slice(b"null"),
-    }
-}
-
-/// The side's database fields (`src_asn` … `src_azure_region`) for the settings that are on.
-pub(super) fn write_side(out: &mut Vec<u8>, prefix: &str, info: &IpInfo<'_>, s: Settings) {
-    if s.asn {
-        key(out, prefix, "asn");
-        match info.asn {
-            Some(n) => write_int(out, n),
-            None => out.extend_from_slice(b"null"),
-        }
-        key(out, prefix, "as_org");
-        write_opt_str(out, info.as_org);
-    }
-    if s.geo {
-        key(out, prefix, "country");
-        write_opt_str(out, info.country);
-        key(out, prefix, "city");
-        write_opt_str(out, info.city);
-        key(out, prefix, "lat");
-        write_real(out, info.lat);
-        key(out, prefix, "lon");
-        write_real(out, info.lon);
-    }
-    if s.service_tags {
-        write_tag(out, prefix, info.azure);
-    }
-}
-
-/// `src_azure_service`, `src_azure_region` (with `prefix`).
-pub(super) fn write_tag(out: &mut Vec<u8>, prefix: &str, tag: Option<&Entry>) {
-    key(out, prefix, "azure_service");
-    write_opt_str(out, tag.map(|e| &*e.service));
-    key(out, prefix, "azure_region");
-    write_opt_str(out, tag.and_then(|e| e.region.as_deref()));
-}
+use crate::domain::json::write_str;
 
 /// What [`EnrichWriter::prepare`] found for a row.
 pub struct Prepared {
@@ -113,7 +50,7 @@ impl EnrichWriter {
     pub fn new(enricher: Arc<Enricher>) -> Self {
         let settings = enricher.settings();
         let direct = !(settings.asn || settings.geo || settings.service_tags);
-        EnrichWriter { enricher, settings, direct, cache: AddrCache::new(settings) }
+        EnrichWriter { enricher, settings, direct, cache: AddrCache::new() }
     }
 
     pub fn settings(&self) -> Settings {
@@ -147,18 +84,13 @@ impl EnrichWriter {
         if self.direct {
             return Prepared::direct(t, community_id);
         }
-        let [si, di] =
-            self.cache.indexes(&self.enricher, [(Side::Src, t.src_ip, t.src_addr), (Side::Dst, t.dst_ip, t.dst_addr)]);
+        let [si, di] = self.cache.indexes(&self.enricher, [(Side::Src, t.src_addr), (Side::Dst, t.dst_addr)]);
         Prepared { si, di, classes: None, community_id }
     }
 
-    /// [`Self::prepare`] for two rows at once, or `None` when `a`'s entries would not survive
-    /// `b`'s lookups (an address too long to cache). The two Community IDs are hashed side by
-    /// side (see [`community_id_pair`]).
-    pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> Option<(Prepared, Prepared)> {
-        if !self.direct && (!AddrCache::cacheable(a.src_ip) || !AddrCache::cacheable(a.dst_ip)) {
-            return None;
-        }
+    /// [`Self::prepare`] for two rows at once. The two Community IDs are hashed side by side
+    /// (see [`community_id_pair`]).
+    pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> (Prepared, Prepared) {
         let (ca, cb) = if self.settings.community_id {
             let block = |t: &Tuple<'_>| message(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port);
             let (ca, cb) = community_id_pair(&block(a), &block(b));
@@ -167,21 +99,16 @@ impl EnrichWriter {
             (None, None)
         };
         if self.direct {
-            return Some((Prepared::direct(a, ca), Prepared::direct(b, cb)));
+            return (Prepared::direct(a, ca), Prepared::direct(b, cb));
         }
         let [sa, da, sb, db] = self.cache.indexes(
             &self.enricher,
-            [
-                (Side::Src, a.src_ip, a.src_addr),
-                (Side::Dst, a.dst_ip, a.dst_addr),
-                (Side::Src, b.src_ip, b.src_addr),
-                (Side::Dst, b.dst_ip, b.dst_addr),
-            ],
+            [(Side::Src, a.src_addr), (Side::Dst, a.dst_addr), (Side::Src, b.src_addr), (Side::Dst, b.dst_addr)],
         );
-        Some((
+        (
             Prepared { si: sa, di: da, classes: None, community_id: ca },
             Prepared { si: sb, di: db, classes: None, community_id: cb },
-        ))
+        )
     }
 
     /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple; no other row
@@ -191,7 +118,7 @@ impl EnrichWriter {
         let (s, d) = match p.classes {
             Some([s, d]) => (End { class: s, azure: false }, End { class: d, azure: false }),
             None => {
-                let (s, d) = (self.cache.entry(Side::Src, si), self.cache.entry(Side::Dst, di));
+                let (s, d) = (self.cache.entry(si), self.cache.entry(di));
                 (End { class: s.class, azure: s.azure }, End { class: d.class, azure: d.azure })
             }
         };
@@ -213,9 +140,11 @@ impl EnrichWriter {
             out.extend_from_slice(id);
             out.push(b'"');
         }
-        if self.settings.service_names {
+        if self.settings.service_names
+            && let Some(name) = service_name(t.protocol.number, t.dst_port)
+        {
             out.extend_from_slice(b",\"service\":");
-            write_opt_str(out, service_name(t.protocol.number, t.dst_port));
+            write_str(out, name);
         }
     }
 

@@ -65,23 +65,39 @@ fn as_text(v: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// The enrichment fields the writer's settings turn on, in schema order.
+fn names(w: &EnrichWriter) -> Vec<&'static str> {
+    let settings = w.settings();
+    fields_for(|s| settings.enabled(s)).filter(|f| f.source != Source::Core).map(|f| f.name).collect()
+}
+
+/// A fragment's values for every field that is on, in schema order, `None` for a field left
+/// out; fails if a written field is out of order, unknown or null (a field with no answer is
+/// left out, never written as null).
+fn all_values(w: &EnrichWriter, frag: &[(String, serde_json::Value)]) -> Vec<Option<String>> {
+    let names = names(w);
+    let at: Vec<usize> = frag
+        .iter()
+        .map(|(k, v)| {
+            assert!(!v.is_null(), "{k} written as null in {frag:?}");
+            names.iter().position(|n| n == k).unwrap_or_else(|| panic!("{k} is no field that is on"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "fields out of schema order: {frag:?}");
+    names.iter().map(|n| frag.iter().find(|(k, _)| k == n).and_then(|(_, v)| as_text(v))).collect()
+}
+
 #[test]
 fn fragment_matches_schema_and_csv_values() {
     for enricher in [Enricher::basic(), full()] {
         let mut w = EnrichWriter::new(enricher);
-        let settings = w.settings();
-        let names: Vec<&str> =
-            fields_for(|s| settings.enabled(s)).filter(|f| f.source != Source::Core).map(|f| f.name).collect();
         for t in [
             tuple("10.0.0.4", "8.8.8.8", Direction::Outbound),
             tuple("20.1.2.3", "10.0.0.4", Direction::Inbound),
             tuple("10.0.0.4", "168.63.129.16", Direction::Outbound),
         ] {
             let frag = fragment(&mut w, &t);
-            let keys: Vec<&str> = frag.iter().map(|(k, _)| k.as_str()).collect();
-            assert_eq!(keys, names);
-            let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
-            assert_eq!(values, w.values(&t));
+            assert_eq!(all_values(&w, &frag), w.values(&t));
         }
     }
 }
@@ -98,11 +114,33 @@ fn values_of_a_full_enricher() {
     assert_eq!(get("src_as_org"), "Microsoft \"Azure\"");
     assert_eq!(get("src_azure_service"), "Storage");
     assert_eq!(get("src_azure_region"), "westeurope");
-    assert_eq!(get("dst_asn"), serde_json::Value::Null);
+    assert!(
+        f.iter().all(|(n, _)| !n.starts_with("dst_") || n == "dst_class"),
+        "a private address has no answers: {f:?}"
+    );
     assert_eq!(get("service"), "https");
     assert_eq!(get("community_id").as_str().unwrap().len(), 30);
     let f = fragment(&mut w, &tuple("10.0.0.4", "8.8.8.8", Direction::Outbound));
     assert_eq!(f.iter().find(|(n, _)| n == "flow_type").unwrap().1, "external_public");
+}
+
+/// A field whose data has no answer is left out, not written as null: the fragment of a row
+/// between two private addresses on a port with no service name is the classes, the flow type
+/// and the Community ID, with every database on.
+#[test]
+fn fields_with_no_answer_are_left_out() {
+    let mut w = EnrichWriter::new(full());
+    let mut t = tuple("10.0.0.4", "10.0.0.5", Direction::Outbound);
+    t.dst_port = 50001;
+    let frag = fragment(&mut w, &t);
+    let keys: Vec<&str> = frag.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["src_class", "dst_class", "flow_type", "community_id"]);
+    // The same through a cached public address with an ASN but no service tag.
+    for _ in 0..2 {
+        let frag = fragment(&mut w, &tuple("8.8.8.8", "10.0.0.4", Direction::Inbound));
+        let keys: Vec<&str> = frag.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["src_class", "dst_class", "flow_type", "src_asn", "src_as_org", "community_id", "service"]);
+    }
 }
 
 #[test]
@@ -115,16 +153,18 @@ fn cache_collisions_never_mix_addresses() {
         for (i, ip) in ips.iter().enumerate() {
             let t = tuple(ip, &ips[(i * 7 + round) % ips.len()], Direction::Outbound);
             let frag = fragment(&mut cached, &t);
-            let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
-            assert_eq!(values, cached.values(&t), "{ip}");
+            assert_eq!(all_values(&cached, &frag), cached.values(&t), "{ip}");
         }
     }
 }
 
+/// The cache is keyed by the parsed address: long spellings (IPv4-mapped with every zero written,
+/// over 40 characters) are enriched like any other, and every spelling of one address shares one
+/// entry.
 #[test]
-fn addresses_too_long_to_cache_are_enriched_each_time() {
+fn every_spelling_of_an_address_is_one_entry() {
     let mut w = EnrichWriter::new(full());
-    // Over 40 characters: IPv4-mapped addresses, longer than a cache key; one in Azure's ranges.
+    // IPv4-mapped addresses; one in Azure's ranges.
     let long = "0000:0000:0000:0000:0000:ffff:20.1.200.200";
     let longer = "0000:0000:0000:0000:0000:ffff:100.100.100.100";
     assert!(long.len() > 40 && longer.len() > 40);
@@ -136,11 +176,14 @@ fn addresses_too_long_to_cache_are_enriched_each_time() {
         tuple(long, "8.8.8.8", Direction::Inbound),
     ] {
         let frag = fragment(&mut w, &t);
-        let values: Vec<Option<String>> = frag.iter().map(|(_, v)| as_text(v)).collect();
-        assert_eq!(values, w.values(&t), "{} -> {}", t.src_ip, t.dst_ip);
+        assert_eq!(all_values(&w, &frag), w.values(&t), "{} -> {}", t.src_ip, t.dst_ip);
     }
     let f = fragment(&mut w, &tuple(long, "8.8.8.8", Direction::Inbound));
     assert_eq!(f.iter().find(|(n, _)| n == "src_asn").unwrap().1, 8075, "{f:?}");
+    let cached = w.cached_addresses();
+    let short = fragment(&mut w, &tuple("::ffff:20.1.200.200", "8.8.8.8", Direction::Inbound));
+    assert_eq!(short, f);
+    assert_eq!(w.cached_addresses(), cached, "the short spelling found the long one's entry");
 }
 
 /// Rows prepared two at a time, with far more addresses than the cache holds (so it starts over
@@ -155,11 +198,11 @@ fn pairs_across_cache_restarts_never_mix_addresses() {
     w.write_ndjson(&tuple("9.9.9.9", "9.9.9.10", Direction::Outbound), &mut Vec::new());
     for pair in ips.chunks_exact(4) {
         let (a, b) = (tuple(&pair[0], &pair[1], Direction::Outbound), tuple(&pair[2], &pair[3], Direction::Inbound));
-        let (pa, pb) = w.prepare_pair(&a, &b).expect("cacheable addresses");
+        let (pa, pb) = w.prepare_pair(&a, &b);
         for (p, t) in [(&pa, &a), (&pb, &b)] {
             let mut out = b"{\"x\":0".to_vec();
             w.write_prepared(p, t, &mut out);
-            let got: Vec<Option<String>> = parse(out).iter().map(|(_, v)| as_text(v)).collect();
+            let got = all_values(&w, &parse(out));
             let want = w.values(t);
             assert_eq!(got, want, "{} -> {}", t.src_ip, t.dst_ip);
         }

@@ -100,20 +100,11 @@ impl NdjsonEncoder {
 
     /// Two rows; returns where the second starts in `out`.
     pub fn render_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> usize {
-        match self.enrich.prepare_pair(a, b) {
-            Some((pa, pb)) => {
-                self.render_prepared(a, &pa);
-                let mid = self.out.len();
-                self.render_prepared(b, &pb);
-                mid
-            }
-            None => {
-                self.render_row(a);
-                let mid = self.out.len();
-                self.render_row(b);
-                mid
-            }
-        }
+        let (pa, pb) = self.enrich.prepare_pair(a, b);
+        self.render_prepared(a, &pa);
+        let mid = self.out.len();
+        self.render_prepared(b, &pb);
+        mid
     }
 
     fn render_prepared(&mut self, t: &Tuple<'_>, enrichment: &Prepared) {
