@@ -12,9 +12,8 @@
 //! filled an event would hold a full event while waiting: a gzip drain peaked near 500 MiB.)
 //!
 //! When the sink only reads an event's rows (gzip compresses them into bodies of its own), the
-//! event's buffer comes back once the sink is done with it and the next event fills it again
-//! ([`SPARE_BUFFERS`] kept at most): rows written into fresh memory cost a page fault for every
-//! 4 KiB, event after event, a tenth of a quiet replica's CPU in a drain's profile.
+//! event's buffer comes back once the sink is done with it and a later event fills it again
+//! (`spare`).
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -23,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
+use super::spare::Spares;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::{FlushReason, Metrics};
@@ -56,15 +56,8 @@ pub(crate) struct Packer {
     /// when nobody does.
     closing: tokio::sync::Mutex<()>,
     /// Buffers of sent events, emptied, for the next events' rows.
-    spare: Arc<Mutex<Vec<BytesMut>>>,
+    spare: Arc<Spares>,
 }
-
-/// Emptied buffers of sent events kept for the next ones: one fills while another is sent.
-const SPARE_BUFFERS: usize = 2;
-
-/// Larger buffers are not kept (busy gzip events reach 16 MiB of rows): memory held by a
-/// replica between events stays below `SPARE_BUFFERS` times this.
-const SPARE_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct OpenEvent {
     id: u64,
@@ -159,7 +152,7 @@ impl Packer {
                 }
                 let event = open.get_or_insert_with(|| {
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    OpenEvent::with_buffer(id, blob, self.take_spare())
+                    OpenEvent::with_buffer(id, blob, self.spare.take())
                 });
                 if tickets.last().is_none_or(|t| t.id != event.id) {
                     event.blobs += 1;
@@ -256,7 +249,7 @@ impl Packer {
             // The event's first blob names it (the output partition key, error messages).
             let result = sink.send(RowBatch { blob: &first_blob, segments: vec![body], rows }).await;
             if let (Some(spare), Some(kept)) = (spare, kept) {
-                keep_spare(&spare, kept);
+                spare.keep(kept);
             }
             metrics.output.in_flight.dec();
             if result.is_ok() {
@@ -265,30 +258,6 @@ impl Packer {
             }
             let _ = done.send(Some(result.map_err(|e| (e.kind, e.to_string()))));
         });
-    }
-}
-
-impl Packer {
-    fn take_spare(&self) -> BytesMut {
-        self.spare.lock().unwrap_or_else(PoisonError::into_inner).pop().unwrap_or_default()
-    }
-
-    #[cfg(test)]
-    fn spare_buffers(&self) -> usize {
-        self.spare.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-}
-
-/// Keeps a sent event's buffer for the next event, when the sink holds no part of it any more.
-fn keep_spare(spare: &Mutex<Vec<BytesMut>>, body: Bytes) {
-    let Ok(mut buffer) = body.try_into_mut() else { return };
-    if buffer.capacity() > SPARE_MAX_BYTES {
-        return;
-    }
-    buffer.clear();
-    let mut spare = spare.lock().unwrap_or_else(PoisonError::into_inner);
-    if spare.len() < SPARE_BUFFERS {
-        spare.push(buffer);
     }
 }
 

@@ -91,28 +91,10 @@ async fn a_sink_that_only_reads_gets_the_next_rows_in_the_last_events_buffer() {
             Env { sink: &sink, metrics: &metrics, linger: Duration::ZERO, max_events_in_flight: 1, event_bytes: 64 };
         // The send task hands the buffer back before it tells the event's waiters.
         send_one(&packer, &env, b"0123456789\n").await;
-        assert_eq!(packer.spare_buffers(), usize::from(reads_only), "reads_only {reads_only}");
+        assert_eq!(packer.spare.len(), usize::from(reads_only), "reads_only {reads_only}");
         // The next event takes it, and its rows are its own (nothing of the last event's).
         send_one(&packer, &env, b"abc\n").await;
         let bodies = sink.bodies.lock().unwrap().clone();
         assert_eq!(bodies, vec![b"0123456789\n".to_vec(), b"abc\n".to_vec()]);
     }
-}
-
-#[test]
-fn only_unshared_buffers_of_a_bounded_size_are_kept() {
-    let spare = Mutex::new(Vec::new());
-    let body = Bytes::from(vec![b'x'; 100]);
-    let shared = body.clone();
-    keep_spare(&spare, body);
-    assert!(spare.lock().unwrap().is_empty(), "a buffer some sink still holds is not reused");
-    keep_spare(&spare, shared);
-    assert_eq!(spare.lock().unwrap().len(), 1);
-    assert!(spare.lock().unwrap()[0].is_empty() && spare.lock().unwrap()[0].capacity() >= 100);
-    keep_spare(&spare, Bytes::from(vec![0u8; SPARE_MAX_BYTES + 1]));
-    for _ in 0..SPARE_BUFFERS + 1 {
-        keep_spare(&spare, Bytes::from(vec![0u8; 10]));
-    }
-    assert_eq!(spare.lock().unwrap().len(), SPARE_BUFFERS, "at most SPARE_BUFFERS, none too large");
-    assert!(spare.lock().unwrap().iter().all(|b| b.capacity() <= SPARE_MAX_BYTES));
 }
