@@ -9,7 +9,8 @@
 # Prints rows/s, blob-appends/s, output events and bytes per 1,000 rows, storage requests per
 # blob-append (flowlog_storage_requests_total, where the binary has it), the daemons' own CPU
 # seconds (from /proc/<pid>/stat of the daemon processes only) per 1,000 blob-appends and per
-# million rows, p50/p99 latency of the paced phase, and the ownership timeline.
+# million rows (from each replica's exec, and again from its log line "flowlog running on Azure":
+# start-up excluded), p50/p99 latency of the paced phase, and the ownership timeline.
 #
 # Usage: bash bench/drain.sh
 #   QUIET="BLOBS MINUTES TUPLES"  quiet blobs of the backlog   (default "300 10 20": 3,000 appends)
@@ -41,7 +42,8 @@ export STACK_INPUT_PARTITIONS=${PARTITIONS:-8}
 # shellcheck source=tests/local-stack.sh
 source tests/local-stack.sh
 stack_start 2>/dev/null
-export RUST_LOG=warn
+# Warnings, and the one line that says a replica's start-up is over (CPU after start-up).
+export RUST_LOG=warn,flowlog::app::daemon::azure=info
 export FLOWLOG_OUTPUT_GZIP; FLOWLOG_OUTPUT_GZIP=$([ "${GZIP:-1}" = 0 ] && echo false || echo true)
 if [ -n "${EVENT_BYTES:-}" ]; then export FLOWLOG_OUTPUT_MAX_BATCH_BYTES=$EVENT_BYTES; fi
 cfg="$STACK_DIR/flowlog.toml"
@@ -73,7 +75,26 @@ start_replicas() {
     # build and drop (an absent optional header, a 404) capture a backtrace.
     env -u RUST_BACKTRACE "$bin" run --config "$cfg" --listen "127.0.0.1:$port" 2>"$STACK_DIR/replica$i.$phase.log" &
     pids+=($!) ports+=("$port")
+    ready_ticks "$!" "$STACK_DIR/replica$i.$phase.log" "$STACK_DIR/ready.$phase.$i" &
   done
+}
+# Records PID's CPU ticks once its log says it runs (polled every 20 ms: at most two ticks late).
+ready_ticks() {
+  local pid=$1 log=$2 out=$3
+  until grep -q "flowlog running on Azure" "$log" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.02
+  done
+  awk '{print $14 + $15}' "/proc/$pid/stat" >"$out" 2>/dev/null || true
+}
+# Ticks of the current replicas at their start-up's end; empty unless every replica got there.
+ticks_ready() {
+  local i t=0
+  for i in $(seq 1 "${#pids[@]}"); do
+    [ -s "$STACK_DIR/ready.$phase.$i" ] || return 0
+    t=$((t + $(cat "$STACK_DIR/ready.$phase.$i")))
+  done
+  echo "$t"
 }
 stop_replicas() {
   local p
@@ -121,6 +142,7 @@ report() {
   python3 - "$STACK_DIR" "$phase" "$@" <<'PY'
 import glob, json, sys
 d, phase, replicas, rows, appends, secs, ticks, clk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+ready = int(sys.argv[9]) if len(sys.argv) > 9 and sys.argv[9] else None
 def hub(name):
     parts = json.load(open(f"{d}/counters.{name}.json"))["hubs"]["flowlog-rows"]["partitions"].values()
     return sum(p["events_received"] for p in parts), sum(p["bytes_received"] for p in parts)
@@ -158,6 +180,9 @@ if req:
 else:
     print("storage requests: n/a (this binary has no flowlog_storage_requests_total)")
 print(f"daemon CPU: {cpu:.2f} s = {cpu*1000/appends:.3f} s per 1,000 blob-appends, {cpu*1e6/rows:.1f} s per million rows")
+if ready is not None:
+    start, run = ready / clk, (ticks - ready) / clk
+    print(f"daemon CPU after start-up: {run:.2f} s = {run*1000/appends:.3f} s per 1,000 blob-appends (start-up, exec to \"flowlog running on Azure\": {start:.2f} s)")
 PY
 }
 paced_report() {
@@ -243,7 +268,7 @@ for i in "${!phases[@]}"; do
   ticks=$(cpu_ticks)
   snapshot "$phase.after"
   out_counters "$phase.after"
-  report "$replicas" "$rows" "$appends" "$(echo "$t1 - $t0" | bc)" "$ticks" "$clk"
+  report "$replicas" "$rows" "$appends" "$(echo "$t1 - $t0" | bc)" "$ticks" "$clk" "$(ticks_ready)"
   echo "daemon peak RSS (VmHWM, largest replica): $(peak_rss) MiB"
   [ "$i" = $((${#phases[@]} - 1)) ] || stop_replicas
 done

@@ -247,6 +247,12 @@ impl RowSink for EventHubsSink {
         Some((limit.saturating_mul(ratio) / 100 * 9 / 10).clamp(1, MAX_GZIP_EVENT_RAW))
     }
 
+    /// Gzip bodies are compressed from the segments into buffers of their own; plain segments
+    /// become the event bodies.
+    fn reads_segments_only(&self) -> bool {
+        self.batch.gzip
+    }
+
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
         let key = partition_key(batch.blob);
         for segment in batch.segments {

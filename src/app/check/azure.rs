@@ -14,8 +14,12 @@ use crate::azure::sources::AllowedSources;
 use crate::azure::table::TableOffsetStore;
 
 pub async fn checks(az: &AzureConfig, o: Options) -> Vec<Check> {
-    let creds = Credentials::new(&az.credential);
-    let creds = &creds;
+    checks_with(az, &Credentials::new(&az.credential), o).await
+}
+
+/// [`checks`] with the caller's credentials and Blob transport: the daemon's start probes with
+/// those it then runs on, so the system's root certificates are loaded once per process.
+pub async fn checks_with(az: &AzureConfig, creds: &Credentials, o: Options) -> Vec<Check> {
     let (credential, table, dead, output, checkpoints, input, sources) = tokio::join!(
         super::credential::check(az, creds, o),
         table(az, creds, o),

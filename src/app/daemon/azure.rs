@@ -164,8 +164,10 @@ async fn ensure_container(
 /// `flowlog run` on Azure, until SIGTERM/SIGINT.
 pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let session = Session::start(cfg).await?;
+    // One set of credentials and one Blob transport for the start's probes and the daemon.
+    let creds = Credentials::new(&az.credential);
     // Every dependency answers before anything is started; what does not is named (see preflight).
-    if !super::preflight::until_ready(cfg, session.readiness(), &session.shutdown).await? {
+    if !super::preflight::until_ready(az, &creds, session.readiness(), &session.shutdown).await? {
         tracing::info!("stopped while starting");
         session.finish();
         return Ok(());
@@ -175,7 +177,7 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
     let started = tokio::select! {
         biased;
         _ = session.shutdown.cancelled() => None,
-        started = start(cfg, az, &session) => Some(started?),
+        started = start(cfg, az, &creds, &session) => Some(started?),
     };
     let Some((engine, feed, handle)) = started else {
         tracing::info!("stopped while starting");
@@ -209,12 +211,12 @@ pub async fn run(cfg: &Config, az: &AzureConfig) -> anyhow::Result<()> {
 async fn start(
     cfg: &Config,
     az: &AzureConfig,
+    creds: &Credentials,
     session: &Session,
 ) -> anyhow::Result<(AzureEngine, EventHubsFeed, EventHubsFeedHandle)> {
     let (metrics, shutdown) = (session.metrics.clone(), session.shutdown.clone());
-    let creds = Credentials::new(&az.credential);
-    let engine = engine(cfg, az, &creds, metrics.clone()).await?;
-    let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, &creds)?;
+    let engine = engine(cfg, az, creds, metrics.clone()).await?;
+    let (cp_endpoint, cp_auth) = container_parts("checkpoints", &az.checkpoints, creds)?;
     ensure_container("checkpoints", &cp_endpoint, &az.checkpoints.container, &cp_auth, creds.blob_transport()).await?;
     let checkpoints = StorageCounter::new(&metrics.storage, StorageRole::Checkpoints);
     let store = blob_checkpoint_store(

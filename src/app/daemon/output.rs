@@ -26,6 +26,13 @@ impl RowSink for OutputSink {
         }
     }
 
+    fn reads_segments_only(&self) -> bool {
+        match self {
+            OutputSink::EventHubs(s) => s.reads_segments_only(),
+            OutputSink::LogAnalytics(s) => s.reads_segments_only(),
+        }
+    }
+
     async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
         match self {
             OutputSink::EventHubs(s) => s.send(batch).await,

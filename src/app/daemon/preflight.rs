@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::app::azure_wiring::Credentials;
 use crate::app::check::{Check, Options, Outcome};
-use crate::app::config::Config;
+use crate::app::config::AzureConfig;
 use crate::app::ops::server::Readiness;
 
 /// Each probe's time limit at start.
@@ -82,8 +83,14 @@ impl Reminders {
 }
 
 /// Probes until everything answers (`Ok(true)`), the process is stopped (`Ok(false)`), or a
-/// failure retrying cannot fix is found (an error naming it).
-pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &CancellationToken) -> anyhow::Result<bool> {
+/// failure retrying cannot fix is found (an error naming it). The probes use `creds`, the
+/// credentials and Blob transport the daemon then starts with.
+pub async fn until_ready(
+    az: &AzureConfig,
+    creds: &Credentials,
+    ready: &Readiness,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
     let options = Options { timeout: PROBE_TIMEOUT, create: false, daemon: true };
     let started = Instant::now();
     let mut reminders = Reminders::default();
@@ -92,7 +99,7 @@ pub async fn until_ready(cfg: &Config, ready: &Readiness, shutdown: &Cancellatio
         let checks = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(false),
-            checks = crate::app::check::checks(cfg, options) => checks,
+            checks = crate::app::check::azure::checks_with(az, creds, options) => checks,
         };
         let failing: Vec<&Check> = checks.iter().filter(|c| !c.passed()).collect();
         ready.set_failing(failing.iter().map(|c| describe(c)).collect());

@@ -15,6 +15,7 @@ mod read_slot;
 mod reasons;
 pub mod retry;
 mod send;
+mod spare;
 pub mod state;
 
 use std::sync::Arc;

@@ -10,6 +10,10 @@
 //! and nobody adds rows to a new event meanwhile: that is what bounds memory to the open event,
 //! one closed event waiting and those in flight. (Without the second rule every reader that
 //! filled an event would hold a full event while waiting: a gzip drain peaked near 500 MiB.)
+//!
+//! When the sink only reads an event's rows (gzip compresses them into bodies of its own), the
+//! event's buffer comes back once the sink is done with it and a later event fills it again
+//! (`spare`).
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -18,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::Instant;
 
+use super::spare::Spares;
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::pipeline::metrics::{FlushReason, Metrics};
@@ -50,6 +55,8 @@ pub(crate) struct Packer {
     /// Held by whoever closed an event while it waits for room in flight; rows are added only
     /// when nobody does.
     closing: tokio::sync::Mutex<()>,
+    /// Buffers of sent events, emptied, for the next events' rows.
+    spare: Arc<Spares>,
 }
 
 struct OpenEvent {
@@ -143,8 +150,10 @@ impl Packer {
                 if open.as_ref().is_some_and(|o| o.bytes + segment.len() > env.event_bytes) {
                     full.push((open.take().expect("checked above"), FlushReason::Full));
                 }
-                let event =
-                    open.get_or_insert_with(|| OpenEvent::new(self.next_id.fetch_add(1, Ordering::Relaxed), blob));
+                let event = open.get_or_insert_with(|| {
+                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                    OpenEvent::with_buffer(id, blob, self.spare.take())
+                });
                 if tickets.last().is_none_or(|t| t.id != event.id) {
                     event.blobs += 1;
                     tickets.push(Ticket {
@@ -229,14 +238,19 @@ impl Packer {
         let (sink, metrics) = (env.sink.clone(), env.metrics.clone());
         metrics.output.linger_seconds.observe(event.opened.elapsed().as_secs_f64());
         metrics.output.flushed(reason);
+        let spare = sink.reads_segments_only().then(|| self.spare.clone());
         tokio::spawn(async move {
             let _permit = permit;
             metrics.output.in_flight.inc();
             let bytes = event.bytes;
             let body = event.body();
+            let kept = spare.as_ref().map(|_| body.clone());
             let OpenEvent { first_blob, rows, blobs, done, .. } = event;
             // The event's first blob names it (the output partition key, error messages).
             let result = sink.send(RowBatch { blob: &first_blob, segments: vec![body], rows }).await;
+            if let (Some(spare), Some(kept)) = (spare, kept) {
+                spare.keep(kept);
+            }
             metrics.output.in_flight.dec();
             if result.is_ok() {
                 metrics.output.accepted(bytes, rows, blobs);
@@ -254,12 +268,18 @@ impl Packer {
 const KEEP_SEGMENT_BYTES: usize = 1024 * 1024;
 
 impl OpenEvent {
+    #[cfg(test)]
     fn new(id: u64, first_blob: &BlobName) -> Self {
+        Self::with_buffer(id, first_blob, BytesMut::new())
+    }
+
+    /// An event whose small segments are copied into `staging` (empty; a spare buffer, or new).
+    fn with_buffer(id: u64, first_blob: &BlobName, staging: BytesMut) -> Self {
         OpenEvent {
             id,
             first_blob: first_blob.clone(),
             segments: Vec::new(),
-            staging: BytesMut::new(),
+            staging,
             bytes: 0,
             rows: 0,
             blobs: 0,
@@ -289,6 +309,9 @@ impl OpenEvent {
         if !self.staging.is_empty() {
             self.segments.push(self.staging.split().freeze());
         }
+        // What is left of the buffer shares it with the body: dropped, so that the body is the
+        // buffer's only owner and comes back as a spare once sent.
+        self.staging = BytesMut::new();
         // Taken, so that the parts are freed once copied, not when the send ends.
         let mut segments = std::mem::take(&mut self.segments);
         if segments.len() == 1 {

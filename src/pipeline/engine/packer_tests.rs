@@ -54,3 +54,47 @@ async fn rows_wait_while_a_closed_event_waits_for_room_in_flight() {
     assert!(third.as_mut().now_or_never().is_none(), "rows are not added while a closed event waits");
     assert!(packer.open.lock().unwrap().is_none(), "no event was opened meanwhile");
 }
+
+/// A sink that only reads the rows (as a compressing one does), keeping a copy of each body.
+#[derive(Default)]
+struct Reading {
+    reads_only: bool,
+    bodies: Mutex<Vec<Vec<u8>>>,
+}
+
+impl RowSink for Reading {
+    fn reads_segments_only(&self) -> bool {
+        self.reads_only
+    }
+
+    async fn send(&self, batch: RowBatch<'_>) -> ServiceResult<()> {
+        let body: Vec<u8> = batch.segments.iter().flat_map(|s| s.iter().copied()).collect();
+        self.bodies.lock().unwrap().push(body);
+        Ok(())
+    }
+}
+
+/// Sends one full event of `rows` through `packer` and waits until the sink accepted it.
+async fn send_one(packer: &Packer, env: &Env<'_, Reading>, rows: &'static [u8]) {
+    let blob = BlobName::new("a/c/b/PT1H.json");
+    let tickets = packer.submit(env, &blob, vec![Bytes::from_static(rows)]).await.unwrap();
+    packer.wait(env, tickets, false).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sink_that_only_reads_gets_the_next_rows_in_the_last_events_buffer() {
+    for reads_only in [true, false] {
+        let packer = Arc::new(Packer::default());
+        let (sink, metrics) = (Arc::new(Reading { reads_only, ..Reading::default() }), Arc::new(Metrics::new()));
+        // Rows under a quarter of an event are copied into its buffer; each event goes at once.
+        let env =
+            Env { sink: &sink, metrics: &metrics, linger: Duration::ZERO, max_events_in_flight: 1, event_bytes: 64 };
+        // The send task hands the buffer back before it tells the event's waiters.
+        send_one(&packer, &env, b"0123456789\n").await;
+        assert_eq!(packer.spare.len(), usize::from(reads_only), "reads_only {reads_only}");
+        // The next event takes it, and its rows are its own (nothing of the last event's).
+        send_one(&packer, &env, b"abc\n").await;
+        let bodies = sink.bodies.lock().unwrap().clone();
+        assert_eq!(bodies, vec![b"0123456789\n".to_vec(), b"abc\n".to_vec()]);
+    }
+}

@@ -54,6 +54,15 @@ pub trait RowSink: Send + Sync + 'static {
         self.segment_bytes()
     }
 
+    /// True when `send` keeps no reference to the batch's segments once it returns (it only
+    /// reads them, say to compress them into bodies of its own). The engine then keeps each
+    /// output event's buffer and fills it again with later rows, instead of writing rows into
+    /// fresh memory event after event. A sink that hands the segments on (as event bodies, to a
+    /// writer) says false: a buffer the engine still held would have to be copied there.
+    fn reads_segments_only(&self) -> bool {
+        false
+    }
+
     /// Returns only when every row of `batch` is durably accepted (written and flushed, or
     /// acknowledged by the service). The engine commits offsets only after this returns `Ok`.
     fn send(&self, batch: RowBatch<'_>) -> impl Future<Output = ServiceResult<()>> + Send;
