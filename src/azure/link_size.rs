@@ -21,7 +21,7 @@ const FIRST_PROBE: usize = 64 * 1024;
 /// empty event (a few dozen bytes).
 ///
 /// A batch is sized by the link's max message size, and takes an event exactly when its count
-/// with the event stays within it. So one batch is filled ([`fill`]): probe events of doubling
+/// with the event stays within it. So one batch is filled (`fill`): probe events of doubling
 /// bodies until one is refused, then of halving ones, each kept when it fits. What the batch
 /// then counts is at most the limit, and short of it by less than the smallest probe's count,
 /// whatever the SDK's accounting. (A binary search over one-event batches, the way this was
