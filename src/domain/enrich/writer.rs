@@ -1,9 +1,10 @@
 //! The per-encoder side of enrichment: writes a row's enrichment fields after its flow-log
 //! fields, in `schema::FIELDS` order.
 //!
-//! Flow logs repeat the same addresses row after row, so the writer keeps an address cache (`addr_cache`) from
-//! the address text to its class, parsed address and rendered JSON fragments: a repeated address
-//! costs a hash, a compare and a memcpy, and after warm-up the hot path allocates nothing.
+//! Flow logs repeat the same addresses row after row, so the writer keeps an address cache
+//! (`addr_cache`) from the parsed address to its class and rendered JSON fragments: a repeated
+//! address costs a hash, a compare and a memcpy, and after warm-up the hot path allocates
+//! nothing. A field whose data has no answer is left out of the row (`fields`).
 use std::sync::Arc;
 
 use super::addr_cache::{AddrCache, Side};
