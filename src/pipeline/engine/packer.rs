@@ -244,12 +244,12 @@ impl Packer {
             metrics.output.in_flight.inc();
             let bytes = event.bytes;
             let body = event.body();
-            let kept = spare.as_ref().map(|_| body.clone());
+            let kept = spare.map(|spare| (spare, body.clone()));
             let OpenEvent { first_blob, rows, blobs, done, .. } = event;
             // The event's first blob names it (the output partition key, error messages).
             let result = sink.send(RowBatch { blob: &first_blob, segments: vec![body], rows }).await;
-            if let (Some(spare), Some(kept)) = (spare, kept) {
-                spare.keep(kept);
+            if let Some((spare, body)) = kept {
+                spare.keep(body);
             }
             metrics.output.in_flight.dec();
             if result.is_ok() {
