@@ -68,6 +68,10 @@ impl NdjsonEncoder {
         self.out.is_empty()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.out.capacity()
+    }
+
     fn render_record(&mut self, rec: &RecordCtx<'_>) {
         let blob: &RowIds = rec.blob;
         self.id_head.clear();

@@ -127,7 +127,7 @@ impl Collector {
     /// flush's buffer for every read would be kept alive (and resident) by a quiet blob's few
     /// rows until their output event is acknowledged, hundreds of them at once in a drain.
     pub fn reserve(&mut self, input_left: u64) {
-        if self.enc.out().capacity() == 0 {
+        if self.enc.capacity() == 0 {
             let estimate = usize::try_from(input_left.saturating_mul(ROWS_PER_INPUT_BYTE as u64)).unwrap_or(usize::MAX);
             self.enc.out().reserve(estimate.saturating_add(64 * 1024).min(self.capacity));
         }
@@ -285,7 +285,7 @@ mod tests {
         let flush = 4 << 20;
         let mut quiet = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
         quiet.reserve(NSG.len() as u64);
-        assert!(quiet.enc.out().capacity() <= NSG.len() * ROWS_PER_INPUT_BYTE + 64 * 1024);
+        assert!(quiet.enc.capacity() <= NSG.len() * ROWS_PER_INPUT_BYTE + 64 * 1024);
         let mut busy = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
         let capacity = busy.capacity;
         let records: String = std::iter::repeat_n(NSG, 400).collect::<Vec<_>>().join("");
@@ -293,10 +293,10 @@ mod tests {
         for piece in records.as_bytes().chunks(feed_slice(flush)) {
             busy.reserve(records.len() as u64);
             flattener.push(piece, false, &mut busy);
-            assert!(busy.enc.out().capacity() <= capacity, "{} > {capacity}", busy.enc.out().capacity());
+            assert!(busy.enc.capacity() <= capacity, "{} > {capacity}", busy.enc.capacity());
             if busy.buffered_bytes() >= flush {
                 assert!(!busy.take_segments().is_empty());
-                assert_eq!(busy.enc.out().capacity(), 0, "the next buffer is sized when rows come");
+                assert_eq!(busy.enc.capacity(), 0, "the next buffer is sized when rows come");
             }
         }
     }
