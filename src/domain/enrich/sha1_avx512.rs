@@ -1,9 +1,13 @@
-//! Sixteen one-block SHA-1 hashes at once, one per 32-bit lane of AVX-512 registers.
+//! Sixteen one-block SHA-1 hashes at once, one per 32-bit lane of two groups of 256-bit
+//! registers, with AVX-512's rotate and ternary-logic instructions.
 //!
 //! SHA-1 is a chain of 80 dependent rounds: one hash at a time (even with the SHA extensions,
 //! about 35 ns a block here with two interleaved) spends most of its time waiting. Sixteen
-//! independent hashes, round by round in the lanes of one register, cost about 15 ns each.
-//! The rounds are FIPS 180-4's; `sha1_lanes`' test checks every lane against the `sha1` crate.
+//! independent hashes, round by round in the lanes of the registers, cost about 16 ns each.
+//! 512-bit registers were 1 ns faster here, but Intel's first AVX-512 server cores (Skylake-SP,
+//! Cascade Lake) lower their clock for a while after 512-bit work, which would slow the rest of
+//! the flatten; 256-bit integer work does not. The rounds are FIPS 180-4's; `sha1_lanes`' test
+//! checks every lane against the `sha1` crate.
 #![cfg(target_arch = "x86_64")]
 
 use core::arch::x86_64::*;
@@ -12,47 +16,57 @@ use super::sha1_lanes::IV;
 
 /// Whether this CPU runs [`sixteen`].
 pub fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw")
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
 /// The SHA-1 states after compressing one padded block each, from the initial state.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F and BW ([`available`]).
-#[target_feature(enable = "avx512f,avx512bw")]
+/// The CPU must have AVX-512 F and VL ([`available`]).
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
 pub unsafe fn sixteen(blocks: &[[u8; 64]; 16]) -> [[u32; 5]; 16] {
-    // Word t of every block into one register: lane l reads the 4 bytes at 64 l + 4 t, and
+    // Word t of eight blocks into one register: lane l reads the 4 bytes at 64 l + 4 t, and
     // the bytes are swapped because SHA-1 words are big-endian.
-    let lanes = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240);
-    let big_endian = _mm512_set4_epi32(0x0c0d_0e0f, 0x0809_0a0b, 0x0405_0607, 0x0001_0203);
+    let lanes = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+    let big_endian = _mm256_setr_epi8(
+        3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
+    );
     let base = blocks.as_ptr().cast::<i32>();
-    let mut w = [_mm512_setzero_si512(); 16];
-    for (t, wt) in w.iter_mut().enumerate() {
-        // SAFETY: every lane reads 4 bytes at 64 l + 4 t with l, t < 16: inside `blocks`.
-        let gathered = unsafe { _mm512_i32gather_epi32::<4>(lanes, base.add(t)) };
-        *wt = _mm512_shuffle_epi8(gathered, big_endian);
+    let mut w = [[_mm256_setzero_si256(); 16]; 2];
+    for (g, w) in w.iter_mut().enumerate() {
+        for (t, wt) in w.iter_mut().enumerate() {
+            // SAFETY: lane l reads 4 bytes at 64 (8 g + l) + 4 t with g < 2, l < 8, t < 16:
+            // inside `blocks`.
+            let gathered = unsafe { _mm256_i32gather_epi32::<4>(base.add(128 * g + t), lanes) };
+            *wt = _mm256_shuffle_epi8(gathered, big_endian);
+        }
     }
-    let [mut a, mut b, mut c, mut d, mut e] = IV.map(|v| _mm512_set1_epi32(v as i32));
-    // Twenty rounds with one boolean function (a ternary-logic truth table) and constant.
+    // The working variables a..e of each group of eight.
+    let mut v = [IV.map(|x| _mm256_set1_epi32(x as i32)); 2];
+    // Twenty rounds with one boolean function (a ternary-logic truth table) and constant, both
+    // groups in turn: two independent chains for the core to overlap.
     macro_rules! rounds {
         ($from:expr, $f:expr, $k:expr) => {
-            let k = _mm512_set1_epi32($k as i32);
+            let k = _mm256_set1_epi32($k as i32);
             for t in $from..$from + 20 {
-                let wt = if t < 16 {
-                    w[t]
-                } else {
-                    // W[t] = rotl1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), in a ring of 16.
-                    let x = _mm512_ternarylogic_epi32::<0x96>(w[(t - 3) & 15], w[(t - 8) & 15], w[(t - 14) & 15]);
-                    let x = _mm512_rol_epi32::<1>(_mm512_xor_si512(x, w[t & 15]));
-                    w[t & 15] = x;
-                    x
-                };
-                let f = _mm512_ternarylogic_epi32::<$f>(b, c, d);
-                let sum = _mm512_add_epi32(
-                    _mm512_add_epi32(_mm512_rol_epi32::<5>(a), f),
-                    _mm512_add_epi32(e, _mm512_add_epi32(wt, k)),
-                );
-                (e, d, c, b, a) = (d, c, _mm512_rol_epi32::<30>(b), a, sum);
+                for (w, v) in w.iter_mut().zip(v.iter_mut()) {
+                    let wt = if t < 16 {
+                        w[t]
+                    } else {
+                        // W[t] = rotl1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), in a ring of 16.
+                        let x = _mm256_ternarylogic_epi32::<0x96>(w[(t - 3) & 15], w[(t - 8) & 15], w[(t - 14) & 15]);
+                        let x = _mm256_rol_epi32::<1>(_mm256_xor_si256(x, w[t & 15]));
+                        w[t & 15] = x;
+                        x
+                    };
+                    let [a, b, c, d, e] = *v;
+                    let f = _mm256_ternarylogic_epi32::<$f>(b, c, d);
+                    let sum = _mm256_add_epi32(
+                        _mm256_add_epi32(_mm256_rol_epi32::<5>(a), f),
+                        _mm256_add_epi32(e, _mm256_add_epi32(wt, k)),
+                    );
+                    *v = [sum, a, _mm256_rol_epi32::<30>(b), c, d];
+                }
             }
         };
     }
@@ -61,12 +75,16 @@ pub unsafe fn sixteen(blocks: &[[u8; 64]; 16]) -> [[u32; 5]; 16] {
     rounds!(40, 0xe8, 0x8f1b_bcdcu32); // majority of b, c, d
     rounds!(60, 0x96, 0xca62_c1d6u32);
     let mut states = [[0u32; 5]; 16];
-    for (j, (reg, iv)) in [a, b, c, d, e].into_iter().zip(IV).enumerate() {
-        let mut words = [0u32; 16];
-        // SAFETY: `words` is 64 bytes, the width of one unaligned store.
-        unsafe { _mm512_storeu_si512(words.as_mut_ptr().cast(), _mm512_add_epi32(reg, _mm512_set1_epi32(iv as i32))) };
-        for (state, word) in states.iter_mut().zip(words) {
-            state[j] = word;
+    for (g, v) in v.iter().enumerate() {
+        for (j, (reg, iv)) in v.iter().zip(IV).enumerate() {
+            let mut words = [0u32; 8];
+            // SAFETY: `words` is 32 bytes, the width of one unaligned store.
+            unsafe {
+                _mm256_storeu_si256(words.as_mut_ptr().cast(), _mm256_add_epi32(*reg, _mm256_set1_epi32(iv as i32)))
+            };
+            for (state, word) in states[8 * g..].iter_mut().zip(words) {
+                state[j] = word;
+            }
         }
     }
     states

@@ -3,7 +3,7 @@
 //! Each hash is a chain of dependent rounds, so hashing one at a time mostly waits. Two at a
 //! time with the SHA extensions fills the waits of their round instruction (the `sha1` crate
 //! hashes one state at a time: about 55 ns a block here, against 35 ns each for two
-//! interleaved); sixteen in the lanes of AVX-512 registers (`sha1_avx512`) cost about 15 ns
+//! interleaved); sixteen in the lanes of vector registers (`sha1_avx512`) cost about 16 ns
 //! each. Elsewhere, or on a CPU without these features, the crate hashes each block.
 use sha1::digest::generic_array::GenericArray;
 
