@@ -15,7 +15,6 @@ use super::id_batch::IdBatch;
 use super::services::service_name;
 use super::{Enricher, Settings};
 use crate::domain::format::Tuple;
-use crate::domain::json::write_str;
 
 /// What [`EnrichWriter::prepare`] found for a row.
 pub struct Prepared {
@@ -159,8 +158,10 @@ impl EnrichWriter {
         if self.settings.service_names
             && let Some(name) = service_name(t.protocol.number, t.dst_port)
         {
-            out.extend_from_slice(b",\"service\":");
-            write_str(out, name);
+            // IANA service names are letters, digits and `-`: nothing to escape.
+            out.extend_from_slice(b",\"service\":\"");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
         }
     }
 
