@@ -58,7 +58,7 @@ fn per_minute(records: &[Vec<u8>], enricher: &Arc<Enricher>, pooled: bool) -> f6
         }
         let mut enc = NdjsonEncoder::with_writer(writer);
         f.push(rec, true, &mut enc);
-        black_box(&enc.out);
+        black_box(enc.out());
         assert!(enc.rows > 0, "minute {i} gave no rows");
         writer = enc.take_writer();
     }
@@ -88,15 +88,15 @@ fn run_with(data: &[u8], mode: Mode, enricher: Arc<Enricher>) -> Run {
     for (i, c) in chunks.iter().enumerate() {
         f.push(c, i + 1 == chunks.len(), &mut enc);
         match mode {
-            Mode::Ndjson => out_bytes += black_box(&enc.out).len(),
+            Mode::Ndjson => out_bytes += black_box(enc.out()).len(),
             Mode::Batches(gzip) => {
-                for p in pack(&enc.out, BatchConfig { max_bytes: 1_000_000, gzip }).expect("rows fit") {
+                for p in pack(enc.out(), BatchConfig { max_bytes: 1_000_000, gzip }).expect("rows fit") {
                     out_bytes += p.body.len();
                     events += 1;
                 }
             }
         }
-        enc.out.clear();
+        enc.out().clear();
     }
     assert!(!f.has_partial_record());
     Run { secs: thread_cpu_secs() - start, out_bytes, events }

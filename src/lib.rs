@@ -45,6 +45,9 @@
 //! - **Memory is bounded by configuration** (chunk and flush sizes, batch size), not by blob or
 //!   record size: records are parsed as a stream and their rows flushed mid-record if need be.
 //! - **Events are untrusted**: only blobs in configured accounts and containers are read.
+//! - **Rows leave the encoder whole**: Community IDs hashed many rows at a time wait as
+//!   fixed-length placeholders in the NDJSON encoder's private buffer, filled before any caller
+//!   reads, cuts or truncates it.
 //!
 //! # Vocabulary
 //!

@@ -98,7 +98,7 @@ fn content(records: &[String], n: usize) -> String {
 fn expected_rows(name: &str, full: &str) -> HashMap<String, String> {
     let mut enc = NdjsonEncoder::new();
     RangeFlattener::new(RowIds::new(name), 0).push(full.as_bytes(), true, &mut enc);
-    String::from_utf8(enc.out).unwrap().lines().map(|l| (row_id(l), l.to_string())).collect()
+    String::from_utf8(enc.into_out()).unwrap().lines().map(|l| (row_id(l), l.to_string())).collect()
 }
 
 /// The record offset in a row id (`hash-offset-ordinal`).

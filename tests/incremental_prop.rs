@@ -41,7 +41,7 @@ impl RowVisitor for Out {
         self.errors.push(format!("record {}+{}", e.offset, e.len));
     }
     fn record_end(&mut self) {
-        self.complete = (self.enc.out.len(), self.errors.len());
+        self.complete = (self.enc.len(), self.errors.len());
     }
 }
 
@@ -55,7 +55,7 @@ struct Delivered {
 impl Out {
     /// Sends everything buffered, rows of an incomplete record included.
     fn flush(&mut self, to: &mut Delivered) {
-        to.lines.extend(String::from_utf8(std::mem::take(&mut self.enc.out)).unwrap().lines().map(str::to_string));
+        to.lines.extend(String::from_utf8(std::mem::take(self.enc.out())).unwrap().lines().map(str::to_string));
         to.errors.append(&mut self.errors);
         self.complete = (0, 0);
     }
@@ -63,7 +63,7 @@ impl Out {
     /// End of a read: what an incomplete record produced since the last flush is dropped (it will
     /// be produced again), the rest is sent.
     fn finish(&mut self, to: &mut Delivered) {
-        self.enc.out.truncate(self.complete.0);
+        self.enc.out().truncate(self.complete.0);
         self.errors.truncate(self.complete.1);
         self.flush(to);
     }

@@ -82,7 +82,7 @@ impl Stack {
             let mut enc = flowlog::domain::row::ndjson::NdjsonEncoder::new();
             flowlog::domain::flatten::RangeFlattener::new(flowlog::domain::ids::RowIds::new(listing.blob.as_str()), 0)
                 .push(&bytes, true, &mut enc);
-            for line in String::from_utf8(enc.out).unwrap().lines() {
+            for line in String::from_utf8(enc.into_out()).unwrap().lines() {
                 rows.insert(id_of(line), line.to_string());
             }
             ends.push((listing.blob, len - 2));
@@ -136,7 +136,7 @@ pub async fn offsets_cover_only_delivered_rows(stack: &Stack, hour_prefix: &str)
         let mut enc = flowlog::domain::row::ndjson::NdjsonEncoder::new();
         flowlog::domain::flatten::RangeFlattener::new(flowlog::domain::ids::RowIds::new(blob.as_str()), 0)
             .push(&bytes, false, &mut enc);
-        for line in String::from_utf8(enc.out).unwrap().lines() {
+        for line in String::from_utf8(enc.into_out()).unwrap().lines() {
             assert!(delivered.contains(&id_of(line)), "{blob}: offset {offset} is past undelivered row {line}");
             covered += 1;
         }

@@ -31,7 +31,7 @@ pub fn rows(root: &Path) -> HashMap<String, String> {
         let bytes = std::fs::read(root.join(&name)).unwrap();
         let mut enc = NdjsonEncoder::new();
         RangeFlattener::new(RowIds::new(name), 0).push(&bytes, true, &mut enc);
-        for line in String::from_utf8(enc.out).unwrap().lines() {
+        for line in String::from_utf8(enc.into_out()).unwrap().lines() {
             map.insert(id_of(line), line.to_string());
         }
     }

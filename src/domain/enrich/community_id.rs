@@ -2,7 +2,7 @@
 //! Suricata, Elastic and Sentinel data on the same flow. Seed 0, base64 output: `1:` + 28 chars.
 use core::net::IpAddr;
 
-use sha1::digest::generic_array::GenericArray;
+use super::sha1_lanes::hash;
 
 /// `1:` followed by the base64 of a SHA-1 digest.
 pub const LEN: usize = 30;
@@ -17,20 +17,6 @@ const SCTP: u8 = 132;
 /// code, mapped to port equivalents as the spec does; other protocols without ports hash none.
 pub fn community_id(src: IpAddr, dst: IpAddr, proto: u8, sport: u16, dport: u16) -> [u8; LEN] {
     encode(hash(&message(src, dst, proto, sport, dport)))
-}
-
-/// The Community IDs of two flows' [`message`]s. Both hashes are computed before either is
-/// encoded: each SHA-1 is a chain of dependent rounds, and two independent chains next to each
-/// other run side by side in the core, where one at a time waits out each chain's latency.
-pub fn community_id_pair(a: &[u8; 64], b: &[u8; 64]) -> ([u8; LEN], [u8; LEN]) {
-    let (ha, hb) = (hash(a), hash(b));
-    (encode(ha), encode(hb))
-}
-
-fn hash(block: &[u8; 64]) -> [u32; 5] {
-    let mut state = [0x6745_2301u32, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
-    sha1::compress(&mut state, std::slice::from_ref(GenericArray::from_slice(block)));
-    state
 }
 
 /// The padded SHA-1 block a flow's Community ID hashes.
@@ -109,7 +95,7 @@ fn v4_block(a: u32, b: u32, proto: u8, ports: Option<(u16, u16)>) -> [u8; 64] {
 }
 
 /// `1:` and the base64 of a SHA-1 state.
-fn encode(state: [u32; 5]) -> [u8; LEN] {
+pub(super) fn encode(state: [u32; 5]) -> [u8; LEN] {
     let mut out = [0u8; LEN];
     out[..2].copy_from_slice(b"1:");
     // 20 bytes: six 3-byte groups, then two bytes and one `=`; big-endian words, so the digest
@@ -225,20 +211,6 @@ mod tests {
             let ports = (i % 5 != 0).then_some(((x >> 7) as u16, (x >> 23) as u16));
             let want = block(IpAddr::V4(a.into()), IpAddr::V4(b.into()), proto, ports);
             assert_eq!(v4_block(a, b, proto, ports), want, "{a} {b} {proto} {ports:?}");
-        }
-    }
-
-    /// Hashing two at once gives each its own Community ID.
-    #[test]
-    fn two_at_once_are_each_their_own() {
-        let msg = |i: usize| {
-            let (proto, s, d, sp, dp, want) = BASELINE[i];
-            (message(s.parse().unwrap(), d.parse().unwrap(), proto, sp, dp), want)
-        };
-        for (i, j) in [(0, 11), (13, 19), (19, 13), (4, 4)] {
-            let ((a, want_a), (b, want_b)) = (msg(i), msg(j));
-            let (ia, ib) = community_id_pair(&a, &b);
-            assert_eq!((std::str::from_utf8(&ia).unwrap(), std::str::from_utf8(&ib).unwrap()), (want_a, want_b));
         }
     }
 

@@ -15,6 +15,7 @@ pub mod community_id;
 pub mod csv_ranges;
 mod fields;
 pub mod flow_type;
+mod id_batch;
 mod index;
 pub mod mmdb;
 pub mod mmdb_ranges;
@@ -23,6 +24,8 @@ pub mod ranges;
 pub mod records;
 pub mod service_tags;
 pub mod services;
+mod sha1_avx512;
+mod sha1_lanes;
 pub mod writer;
 
 use core::net::IpAddr;

@@ -92,6 +92,13 @@ mod tests {
         assert!(SERVICES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
+    /// The NDJSON writer copies names into JSON strings as they are.
+    #[test]
+    fn names_need_no_json_escaping() {
+        let plain = |n: &str| n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        assert!(SERVICES.iter().all(|s| plain(s.2)), "{:?}", SERVICES.iter().find(|s| !plain(s.2)));
+    }
+
     #[test]
     fn by_port_and_transport() {
         assert_eq!(service_name(6, 443), Some("https"));

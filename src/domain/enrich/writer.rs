@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use super::addr_cache::{AddrCache, Side};
 use super::class::{AddrClass, classify};
-use super::community_id::{community_id, community_id_pair, message};
+use super::community_id::{LEN, community_id, message};
 use super::flow_type::{End, FlowType, flow_type};
+use super::id_batch::IdBatch;
 use super::services::service_name;
 use super::{Enricher, Settings};
 use crate::domain::format::Tuple;
-use crate::domain::json::write_str;
 
 /// What [`EnrichWriter::prepare`] found for a row.
 pub struct Prepared {
@@ -22,11 +22,20 @@ pub struct Prepared {
     di: usize,
     /// The classes, when no database is on: computed from the parsed addresses, no cache.
     classes: Option<[AddrClass; 2]>,
-    community_id: Option<[u8; super::community_id::LEN]>,
+    community_id: Id,
+}
+
+/// A row's Community ID.
+#[derive(Clone, Copy)]
+enum Id {
+    Off,
+    Ready([u8; LEN]),
+    /// Hashed with other rows' (see `id_batch`).
+    Later,
 }
 
 impl Prepared {
-    fn direct(t: &Tuple<'_>, community_id: Option<[u8; super::community_id::LEN]>) -> Self {
+    fn direct(t: &Tuple<'_>, community_id: Id) -> Self {
         Prepared { si: 0, di: 0, classes: Some([classify(t.src_addr), classify(t.dst_addr)]), community_id }
     }
 }
@@ -39,6 +48,7 @@ pub struct EnrichWriter {
     /// comparisons each, cheaper than any cache (which misses on every new address).
     direct: bool,
     cache: AddrCache,
+    ids: IdBatch,
 }
 
 impl Default for EnrichWriter {
@@ -51,7 +61,7 @@ impl EnrichWriter {
     pub fn new(enricher: Arc<Enricher>) -> Self {
         let settings = enricher.settings();
         let direct = !(settings.asn || settings.geo || settings.service_tags);
-        EnrichWriter { enricher, settings, direct, cache: AddrCache::new() }
+        EnrichWriter { enricher, settings, direct, cache: AddrCache::new(), ids: IdBatch::default() }
     }
 
     pub fn settings(&self) -> Settings {
@@ -70,6 +80,7 @@ impl EnrichWriter {
 
     /// Appends `,"src_class":…` through the last enabled field (no closing brace).
     pub fn write_ndjson(&mut self, t: &Tuple<'_>, out: &mut Vec<u8>) {
+        debug_assert!(self.ids.is_empty(), "IDs wait in another buffer");
         let prepared = self.prepare(t);
         self.write_prepared(&prepared, t, out);
     }
@@ -78,10 +89,10 @@ impl EnrichWriter {
     /// the SHA-1 is a chain of dependent rounds, and with the row's other work queued behind it
     /// the core runs that work while the rounds complete.
     pub fn prepare(&mut self, t: &Tuple<'_>) -> Prepared {
-        let community_id = self
-            .settings
-            .community_id
-            .then(|| community_id(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port));
+        let community_id = match self.settings.community_id {
+            true => Id::Ready(community_id(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port)),
+            false => Id::Off,
+        };
         if self.direct {
             return Prepared::direct(t, community_id);
         }
@@ -89,16 +100,11 @@ impl EnrichWriter {
         Prepared { si, di, classes: None, community_id }
     }
 
-    /// [`Self::prepare`] for two rows at once. The two Community IDs are hashed side by side
-    /// (see [`community_id_pair`]).
+    /// [`Self::prepare`] for two rows at once. Their Community IDs are left for later: they are
+    /// hashed many rows at a time, into placeholders (see [`Self::fill_ids`]).
     pub fn prepare_pair(&mut self, a: &Tuple<'_>, b: &Tuple<'_>) -> (Prepared, Prepared) {
-        let (ca, cb) = if self.settings.community_id {
-            let block = |t: &Tuple<'_>| message(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port);
-            let (ca, cb) = community_id_pair(&block(a), &block(b));
-            (Some(ca), Some(cb))
-        } else {
-            (None, None)
-        };
+        let id = if self.settings.community_id { Id::Later } else { Id::Off };
+        let (ca, cb) = (id, id);
         if self.direct {
             return (Prepared::direct(a, ca), Prepared::direct(b, cb));
         }
@@ -113,8 +119,10 @@ impl EnrichWriter {
     }
 
     /// [`Self::write_ndjson`] with the row's [`Self::prepare`] (of the same tuple; no other row
-    /// prepared in between, except as the pair of [`Self::prepare_pair`]).
-    pub fn write_prepared(&self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
+    /// prepared in between, except as the pair of [`Self::prepare_pair`]). After a pair's rows,
+    /// `out` holds Community ID placeholders until [`Self::fill_ids`]: it may grow, and must
+    /// be filled before it is read, cut or written to by anything else.
+    pub fn write_prepared(&mut self, p: &Prepared, t: &Tuple<'_>, out: &mut Vec<u8>) {
         let (si, di) = (p.si, p.di);
         let (s, d) = match p.classes {
             Some([s, d]) => (End { class: s, azure: false }, End { class: d, azure: false }),
@@ -136,17 +144,31 @@ impl EnrichWriter {
             self.cache.write_fragment(&self.enricher, Side::Src, si, out);
             self.cache.write_fragment(&self.enricher, Side::Dst, di, out);
         }
-        if let Some(id) = &p.community_id {
+        if !matches!(p.community_id, Id::Off) {
             out.extend_from_slice(b",\"community_id\":\"");
-            out.extend_from_slice(id);
+            match p.community_id {
+                Id::Ready(id) => out.extend_from_slice(&id),
+                _ => {
+                    let msg = message(t.src_addr, t.dst_addr, t.protocol.number, t.src_port, t.dst_port);
+                    self.ids.push(msg, out);
+                }
+            }
             out.push(b'"');
         }
         if self.settings.service_names
             && let Some(name) = service_name(t.protocol.number, t.dst_port)
         {
-            out.extend_from_slice(b",\"service\":");
-            write_str(out, name);
+            // IANA service names are letters, digits and `-`: nothing to escape.
+            out.extend_from_slice(b",\"service\":\"");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
         }
+    }
+
+    /// Writes the Community IDs still waiting into their placeholders in `out`, the buffer
+    /// [`Self::write_prepared`] wrote them to.
+    pub fn fill_ids(&mut self, out: &mut [u8]) {
+        self.ids.fill(out);
     }
 
     /// The enrichment fields as CSV, each followed by a `,`; `field` writes one value (`None`
@@ -166,7 +188,7 @@ impl EnrichWriter {
             out.extend_from_slice(v.as_bytes());
             out.push(b',');
         }
-        if let Some(id) = &p.community_id {
+        if let Id::Ready(id) = &p.community_id {
             out.extend_from_slice(id);
             out.push(b',');
         }

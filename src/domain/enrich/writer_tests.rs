@@ -202,6 +202,7 @@ fn pairs_across_cache_restarts_never_mix_addresses() {
         for (p, t) in [(&pa, &a), (&pb, &b)] {
             let mut out = b"{\"x\":0".to_vec();
             w.write_prepared(p, t, &mut out);
+            w.fill_ids(&mut out);
             let got = all_values(&w, &parse(out));
             let want = w.values(t);
             assert_eq!(got, want, "{} -> {}", t.src_ip, t.dst_ip);

@@ -208,7 +208,7 @@ fn header_after_the_tuples_gives_the_same_rows() {
                     f.push(&RowIds::new("b"), piece, false, &mut enc);
                 }
             }
-            lines.push(String::from_utf8(enc.out).unwrap());
+            lines.push(String::from_utf8(enc.into_out()).unwrap());
         }
         assert_eq!(lines[0].lines().count(), 3 * if rec == REC1 { 2 } else { 1 });
         assert_eq!(lines[1], lines[0]);

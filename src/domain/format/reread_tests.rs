@@ -64,7 +64,7 @@ fn flatten(blob: &[u8], start: usize, chunk: usize, again: bool, skip: u32) -> (
     for piece in blob[start..].chunks(chunk) {
         f.push_all(blob, piece, false, &mut v);
     }
-    (String::from_utf8(v.enc.out).unwrap(), v.errors, f.total())
+    (String::from_utf8(v.enc.into_out()).unwrap(), v.errors, f.total())
 }
 
 #[derive(Default)]
@@ -211,5 +211,5 @@ fn a_record_whose_bytes_changed_before_the_second_read_is_reported() {
     // The next record flattens as usual.
     f.push_all(&blob, &blob[p.taken..], true, &mut v);
     assert_eq!(f.total().records, 1);
-    assert_eq!(v.enc.out.iter().filter(|&&b| b == b'\n').count(), 19, "20 tuples, one bad");
+    assert_eq!(v.enc.out().iter().filter(|&&b| b == b'\n').count(), 19, "20 tuples, one bad");
 }

@@ -38,7 +38,7 @@ impl Encoder {
     /// Encoded bytes not yet taken by the caller.
     pub fn out(&mut self) -> &mut Vec<u8> {
         match self {
-            Encoder::Ndjson(e) => &mut e.out,
+            Encoder::Ndjson(e) => e.out(),
             Encoder::Csv(e) => &mut e.out,
         }
     }

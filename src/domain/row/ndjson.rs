@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 #[derive(Default)]
 pub struct NdjsonEncoder {
-    /// Encoded rows, whole lines; the caller drains it.
-    pub out: Vec<u8>,
+    /// Encoded rows, whole lines, read through [`Self::out`]: it may hold Community ID
+    /// placeholders, filled there (see `EnrichWriter::fill_ids`).
+    out: Vec<u8>,
     pub rows: u64,
     id_head: Vec<u8>,
     record_part: Vec<u8>,
@@ -43,7 +44,32 @@ impl NdjsonEncoder {
 
     /// The enrichment writer, to be reused by the next encoder.
     pub fn take_writer(&mut self) -> EnrichWriter {
+        self.enrich.fill_ids(&mut self.out);
         std::mem::take(&mut self.enrich)
+    }
+
+    /// The encoded rows, complete: the caller reads, cuts or drains them.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        self.enrich.fill_ids(&mut self.out);
+        &mut self.out
+    }
+
+    /// The encoded rows, complete, taken whole.
+    pub fn into_out(mut self) -> Vec<u8> {
+        std::mem::take(self.out())
+    }
+
+    /// How many bytes of rows are encoded (placeholders have the length of what fills them).
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.out.capacity()
     }
 
     fn render_record(&mut self, rec: &RecordCtx<'_>) {

@@ -119,7 +119,7 @@ impl Collector {
 
     /// Encoded bytes waiting to be sent.
     pub fn buffered_bytes(&self) -> usize {
-        self.segmented + self.enc.out.len()
+        self.segmented + self.enc.len()
     }
 
     /// Sizes an empty encoding buffer before rows are encoded: `input_left` bytes of the blob
@@ -127,9 +127,9 @@ impl Collector {
     /// flush's buffer for every read would be kept alive (and resident) by a quiet blob's few
     /// rows until their output event is acknowledged, hundreds of them at once in a drain.
     pub fn reserve(&mut self, input_left: u64) {
-        if self.enc.out.capacity() == 0 {
+        if self.enc.capacity() == 0 {
             let estimate = usize::try_from(input_left.saturating_mul(ROWS_PER_INPUT_BYTE as u64)).unwrap_or(usize::MAX);
-            self.enc.out.reserve(estimate.saturating_add(64 * 1024).min(self.capacity));
+            self.enc.out().reserve(estimate.saturating_add(64 * 1024).min(self.capacity));
         }
     }
 
@@ -137,8 +137,8 @@ impl Collector {
     /// (sized by the next `reserve`).
     pub fn take_segments(&mut self) -> Vec<Bytes> {
         let mut segments = std::mem::take(&mut self.segments);
-        if !self.enc.out.is_empty() {
-            segments.push(Bytes::from(std::mem::take(&mut self.enc.out)));
+        if !self.enc.is_empty() {
+            segments.push(Bytes::from(std::mem::take(self.enc.out())));
         }
         self.segmented = 0;
         self.complete.segments = 0;
@@ -149,7 +149,7 @@ impl Collector {
     /// Empties the buffer once its rows and letters are delivered.
     pub fn delivered(&mut self) {
         self.take_segments();
-        self.enc.out.clear();
+        self.enc.out().clear();
         self.enc.rows = 0;
         self.complete = Mark::default();
     }
@@ -163,10 +163,10 @@ impl Collector {
             let segment = self.segments[m.segments].clone();
             self.segments.truncate(m.segments);
             self.segmented = self.segments.iter().map(Bytes::len).sum();
-            self.enc.out.clear();
-            self.enc.out.extend_from_slice(&segment[..m.bytes]);
+            self.enc.out().clear();
+            self.enc.out().extend_from_slice(&segment[..m.bytes]);
         } else {
-            self.enc.out.truncate(m.bytes);
+            self.enc.out().truncate(m.bytes);
         }
         self.enc.rows = m.rows;
         self.bad_tuples_open = BadTuples::default();
@@ -187,8 +187,9 @@ impl Collector {
         }
         let at = if row_start == 0 { row_end } else { row_start };
         let mut next = Vec::with_capacity(self.capacity);
-        next.extend_from_slice(&self.enc.out[at..]);
-        let mut full = std::mem::replace(&mut self.enc.out, next);
+        let out = self.enc.out();
+        next.extend_from_slice(&out[at..]);
+        let mut full = std::mem::replace(out, next);
         full.truncate(at);
         self.segmented += full.len();
         self.segments.push(Bytes::from(full));
@@ -207,23 +208,23 @@ impl RowVisitor for Collector {
 
     fn row(&mut self, r: &RecordCtx<'_>, g: &GroupCtx<'_>, t: &Tuple<'_>) {
         self.count_unknown(t);
-        let start = self.enc.out.len();
+        let start = self.enc.len();
         self.enc.row(r, g, t);
-        self.cut_segment(start, self.enc.out.len());
+        self.cut_segment(start, self.enc.len());
     }
 
     fn row_pair(&mut self, _: &RecordCtx<'_>, _: &GroupCtx<'_>, a: &Tuple<'_>, b: &Tuple<'_>) {
         self.count_unknown(a);
         self.count_unknown(b);
-        let start = self.enc.out.len();
+        let start = self.enc.len();
         let mid = self.enc.render_pair(a, b);
         // Cut as two `row` calls would have: after the first row, then after the second.
         let moved = self.cut_segment(start, mid);
-        self.cut_segment(mid - moved, self.enc.out.len());
+        self.cut_segment(mid - moved, self.enc.len());
     }
 
     fn record_end(&mut self) {
-        self.complete = Mark { segments: self.segments.len(), bytes: self.enc.out.len(), rows: self.enc.rows };
+        self.complete = Mark { segments: self.segments.len(), bytes: self.enc.len(), rows: self.enc.rows };
         let open = std::mem::take(&mut self.bad_tuples_open);
         self.bad_tuples.absorb(open, self.raw_limit);
     }
@@ -240,13 +241,17 @@ impl RowVisitor for Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::enrich::Enricher;
+    use crate::domain::enrich::community_id::community_id;
     use crate::domain::flatten::RangeFlattener;
     use crate::domain::ids::RowIds;
 
     const NSG: &str = include_str!("../../../samples/nsg_v2.json");
 
+    /// With Community IDs, which wait for a batch of hashes: every cut and drop fills them first.
     fn collect(limit: Option<usize>, data: &[u8]) -> Collector {
-        let mut c = Collector::new(1024, "now".into(), limit, 1 << 20, EnrichWriter::default());
+        let ids = std::sync::Arc::new(Enricher::new(vec![], vec![], None, true, false).expect("no files"));
+        let mut c = Collector::new(1024, "now".into(), limit, 1 << 20, EnrichWriter::new(ids));
         RangeFlattener::new(RowIds::new("b"), 0).push(data, false, &mut c);
         c
     }
@@ -259,6 +264,18 @@ mod tests {
         assert!(cut.len() >= 3, "{} segments", cut.len());
         assert!(cut.iter().all(|s| s.len() <= 2000 && s.ends_with(b"\n")));
         assert_eq!(whole.concat(), cut.concat());
+        for row in cut.concat().split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let r: serde_json::Value = serde_json::from_slice(row).unwrap();
+            let (ip, n) = (|k: &str| r[k].as_str().unwrap().parse().unwrap(), |k: &str| r[k].as_u64().unwrap());
+            let id = community_id(
+                ip("src_ip"),
+                ip("dst_ip"),
+                n("protocol_number") as u8,
+                n("src_port") as u16,
+                n("dst_port") as u16,
+            );
+            assert_eq!(r["community_id"], std::str::from_utf8(&id).unwrap(), "{r}");
+        }
     }
 
     #[test]
@@ -268,7 +285,7 @@ mod tests {
         let flush = 4 << 20;
         let mut quiet = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
         quiet.reserve(NSG.len() as u64);
-        assert!(quiet.enc.out.capacity() <= NSG.len() * ROWS_PER_INPUT_BYTE + 64 * 1024);
+        assert!(quiet.enc.capacity() <= NSG.len() * ROWS_PER_INPUT_BYTE + 64 * 1024);
         let mut busy = Collector::new(1024, "now".into(), None, flush, EnrichWriter::default());
         let capacity = busy.capacity;
         let records: String = std::iter::repeat_n(NSG, 400).collect::<Vec<_>>().join("");
@@ -276,10 +293,10 @@ mod tests {
         for piece in records.as_bytes().chunks(feed_slice(flush)) {
             busy.reserve(records.len() as u64);
             flattener.push(piece, false, &mut busy);
-            assert!(busy.enc.out.capacity() <= capacity, "{} > {capacity}", busy.enc.out.capacity());
+            assert!(busy.enc.capacity() <= capacity, "{} > {capacity}", busy.enc.capacity());
             if busy.buffered_bytes() >= flush {
                 assert!(!busy.take_segments().is_empty());
-                assert_eq!(busy.enc.out.capacity(), 0, "the next buffer is sized when rows come");
+                assert_eq!(busy.enc.capacity(), 0, "the next buffer is sized when rows come");
             }
         }
     }
