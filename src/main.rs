@@ -24,7 +24,23 @@ fn main() -> ExitCode {
 /// stuck in the kernel) is left behind after a short grace instead of keeping the process alive:
 /// everything the command waits for has ended by then.
 fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    block_on_with(tokio::runtime::Builder::new_multi_thread(), work)
+}
+
+/// [`block_on`] for the daemon: one worker thread. Its work is mostly requests and wake-ups, which
+/// a second worker only shares at the cost of waking it; flattening and compressing large inputs
+/// move off the worker while they run (`flowlog::pipeline::engine::heavy`), on other cores.
+fn block_on_daemon<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(1);
+    block_on_with(builder, work)
+}
+
+fn block_on_with<T>(
+    mut builder: tokio::runtime::Builder,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let runtime = builder.enable_all().build()?;
     let result = runtime.block_on(work);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
@@ -33,7 +49,7 @@ fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> an
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            block_on(flowlog::app::cli::run::run(args))?;
+            block_on_daemon(flowlog::app::cli::run::run(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {

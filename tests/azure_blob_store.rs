@@ -120,6 +120,26 @@ async fn listing_pages_through_all_flow_log_blobs_under_a_prefix() {
 }
 
 #[tokio::test]
+async fn a_read_names_the_version_an_append_made_as_its_event_would() {
+    // The engine skips an event whose ETag a finished read saw: the read's ETag and the one a
+    // BlobCreated event carries (the simulator's, from the commit) must compare equal.
+    let (container, client) = new_container("etag").await;
+    let path = "resourceId=/X/y=2025/m=01/d=01/h=00/m=00/macAddress=00AB/PT1H.json";
+    let blob = blob_name(&container, path);
+    let writer = BlockAppender::new(&client, path);
+    let store = blob_store(&[&container], AzureBlobStoreOptions::default());
+    writer.create(HEAD, TAIL).await.expect("create");
+    let (_, first) = writer.append_tagged(&record(0)).await.expect("append");
+    let first = first.expect("the commit names the new ETag");
+    assert!(!first.contains('"'), "unquoted, as in an event: {first}");
+    assert_eq!(store.read_from(&blob, 0).await.expect("read").etag.as_deref(), Some(first.as_str()));
+    let (_, second) = writer.append_tagged(&record(1)).await.expect("append");
+    let second = second.expect("etag");
+    assert_ne!(first, second, "every append is a new version");
+    assert_eq!(store.read_from(&blob, 5).await.expect("read").etag, Some(second));
+}
+
+#[tokio::test]
 async fn a_missing_blob_is_not_found() {
     let (container, _client) = new_container("missing").await;
     let store = blob_store(&[&container], AzureBlobStoreOptions::default());

@@ -121,6 +121,7 @@ fn event(seq: &mut i64, blob: &BlobName, len: u64) -> FeedEvent {
             blob: blob.clone(),
             content_length: len,
             sequencer: None,
+            etag: None,
             enqueued_ms: None,
         }),
     }

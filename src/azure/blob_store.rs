@@ -106,6 +106,12 @@ impl AzureBlobStore {
     }
 }
 
+/// An ETag as Event Grid's `eTag` spells it: the HTTP header's value without its quotes
+/// (`"0x8D4BCC2E4835CD0"` is `0x8D4BCC2E4835CD0` in a BlobCreated event).
+pub fn unquoted_etag(etag: &str) -> String {
+    etag.trim().trim_start_matches("W/").trim_matches('"').to_string()
+}
+
 fn unix_ms(t: Option<OffsetDateTime>) -> Option<i64> {
     t.map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
@@ -156,7 +162,7 @@ impl BlobStore for AzureBlobStore {
         let response = match client.download(Some(options)).await {
             Ok(r) => r,
             Err(e) if e.http_status() == Some(StatusCode::RequestedRangeNotSatisfiable) => {
-                return Ok(TailRead { properties: self.properties(blob).await?, chunks: None });
+                return Ok(TailRead { properties: self.properties(blob).await?, chunks: None, etag: None });
             }
             Err(e) => return Err(from_azure(&context, &e)),
         };
@@ -176,6 +182,7 @@ impl BlobStore for AzureBlobStore {
             )));
         }
         let properties = BlobProperties { content_length: total, created_ms: unix_ms(response.properties.created_on) };
+        let etag = response.properties.etag.as_ref().map(|e| unquoted_etag(e.as_ref()));
         let reader = RangeReader {
             client,
             name: blob.to_string(),
@@ -184,7 +191,8 @@ impl BlobStore for AzureBlobStore {
             request_bytes: self.options.request_bytes,
             body: Some((response.body, received)),
         };
-        Ok(TailRead { properties, chunks: Some(futures::stream::try_unfold(reader, RangeReader::next_chunk).boxed()) })
+        let chunks = Some(futures::stream::try_unfold(reader, RangeReader::next_chunk).boxed());
+        Ok(TailRead { properties, chunks, etag })
     }
 
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {

@@ -90,12 +90,16 @@ fn blob_created(ev: &Value, allowed: &AllowedSources) -> Result<Option<BlobChang
         Some(Value::String(s)) => Some(s.clone()),
         Some(v) => return Err(format!("data.sequencer {v} is not a string")),
     };
+    let etag = match data.get("eTag") {
+        Some(Value::String(s)) if !s.is_empty() => Some(crate::azure::blob_store::unquoted_etag(s)),
+        _ => None,
+    };
     let blob = match data.get("url") {
         Some(Value::String(url)) => allowed.blob_from_url(url)?,
         Some(v) if !v.is_null() => return Err(format!("data.url {v} is not a string")),
         _ => blob_from_subject(ev, allowed)?,
     };
-    Ok(Some(BlobChanged { blob, content_length, sequencer, enqueued_ms: None }))
+    Ok(Some(BlobChanged { blob, content_length, sequencer, etag, enqueued_ms: None }))
 }
 
 /// Fallback without `data.url`: `subject` = `/blobServices/default/containers/C/blobs/PATH`, the

@@ -72,6 +72,8 @@ fn documented_samples_of_both_schemas_decode_to_the_same_change() {
                 blob: "my-storage-account/testcontainer/new-file.txt".into(),
                 content_length: 524288,
                 sequencer: Some("00000000000004420000000000028963".into()),
+                // The documented samples quote it, as the HTTP header does; compared unquoted.
+                etag: Some("0x8D4BCC2E4835CD0".into()),
                 enqueued_ms: None,
             })]
         );
@@ -176,4 +178,22 @@ fn reasons_quote_at_most_about_a_kilobyte_of_the_event() {
     let [EventBody::Invalid { reason, raw }] = items.as_slice() else { panic!("{items:?}") };
     assert!(reason.contains("outside the allowed sources") && reason.len() < 2048, "{} bytes", reason.len());
     assert!(raw.len() > 500_000, "the dead letter keeps the event");
+}
+
+#[test]
+fn an_etag_quoted_or_not_is_the_same_version_and_an_odd_one_is_none() {
+    let base: Value = serde_json::from_str::<Vec<Value>>(EVENT_GRID_SAMPLE).unwrap().remove(0);
+    for (value, expected) in [
+        (Value::from("\"0x8D4BCC2E4835CD0\""), Some("0x8D4BCC2E4835CD0")),
+        (Value::from("0x8D4BCC2E4835CD0"), Some("0x8D4BCC2E4835CD0")),
+        (Value::from(""), None),
+        (Value::from(7), None),
+        (Value::Null, None),
+    ] {
+        let mut ev = base.clone();
+        ev["data"]["eTag"] = value.clone();
+        let items = decode(&serde_json::to_vec(&vec![ev]).unwrap(), &allowed());
+        let [EventBody::Changed(c)] = items.as_slice() else { panic!("{value}: {items:?}") };
+        assert_eq!(c.etag.as_deref(), expected, "{value}");
+    }
 }

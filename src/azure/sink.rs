@@ -39,6 +39,7 @@ use crate::azure::link_size;
 use crate::azure::reconnecting::{Probing, Reconnecting, watch};
 use crate::domain::blob_name::BlobName;
 use crate::domain::row::batch::{BatchConfig, Payload, pack_hinted};
+use crate::pipeline::engine::heavy;
 use crate::pipeline::error::{ServiceError, ServiceResult};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::row_sink::{RowBatch, RowSink};
@@ -293,7 +294,8 @@ impl EventHubsSink {
                 continue 'repack;
             }
             let ratio = self.ratio.load(Ordering::Relaxed);
-            let payloads = pack_hinted(&rest, BatchConfig { max_bytes: max, ..self.batch }, ratio)
+            let config = BatchConfig { max_bytes: max, ..self.batch };
+            let payloads = heavy::run(rest.len(), || pack_hinted(&rest, config, ratio))
                 .map_err(|e| ServiceError::permanent(format!("packing rows of {blob}: {e}")))?;
             for payload in payloads {
                 let (raw, compressed) = (payload.uncompressed_len, payload.body.len());

@@ -111,8 +111,8 @@ impl AzureDestination {
         let created = !self.records.contains_key(&a.path) && known == 0;
         let block =
             if known == 0 { a.record_json.clone().into_bytes() } else { format!(",{}", a.record_json).into_bytes() };
-        let length =
-            appender.append_before_tail(&block).await.map_err(|e| anyhow::anyhow!("appending to {path}: {e}"))?;
+        let (length, etag) =
+            appender.append_tagged(&block).await.map_err(|e| anyhow::anyhow!("appending to {path}: {e}"))?;
         self.records.insert(a.path.clone(), known + 1);
         self.sequencer += 1;
         let subject = format!("/blobServices/default/containers/{container}/blobs/{path}");
@@ -126,7 +126,8 @@ impl AzureDestination {
                 "api": "PutBlockList",
                 "clientRequestId": format!("{:032x}", self.sequencer),
                 "requestId": format!("{:032x}", self.rng.next_u64()),
-                "eTag": format!("0x{:016X}", self.sequencer),
+                // The blob's own, as Event Grid sends it: it names the version this append made.
+                "eTag": etag.unwrap_or_else(|| format!("0x{:016X}", self.sequencer)),
                 "contentType": "application/octet-stream",
                 "contentLength": length,
                 "blobType": "BlockBlob",

@@ -6,10 +6,12 @@
 //! change. The tests use it to build realistic blobs; `flowlog simulate --azure` reuses it.
 use azure_core::http::RequestContent;
 use azure_storage_blob::models::{
-    BlockBlobClientCommitBlockListOptions, BlockListHeaders, BlockListType, BlockLookupList,
+    BlockBlobClientCommitBlockListOptions, BlockBlobClientCommitBlockListResultHeaders, BlockListHeaders,
+    BlockListType, BlockLookupList,
 };
 use azure_storage_blob::{BlobContainerClient, BlockBlobClient};
 
+use crate::azure::blob_store::unquoted_etag;
 use crate::azure::errors::{error_code, from_azure};
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
@@ -46,6 +48,12 @@ impl BlockAppender {
     /// Inserts `block` before the last committed block and returns the new content length.
     /// A concurrent commit by another writer makes this fail with `Conflict` (If-Match).
     pub async fn append_before_tail(&self, block: &[u8]) -> ServiceResult<u64> {
+        Ok(self.append_tagged(block).await?.0)
+    }
+
+    /// [`Self::append_before_tail`], also returning the blob's new ETag (unquoted, as a
+    /// BlobCreated event carries it) when the service sent one.
+    pub async fn append_tagged(&self, block: &[u8]) -> ServiceResult<(u64, Option<String>)> {
         let context = format!("reading block list of {}", self.name);
         let response =
             self.client.get_block_list(BlockListType::Committed, None).await.map_err(|e| from_azure(&context, &e))?;
@@ -78,8 +86,8 @@ impl BlockAppender {
         ids.insert(ids.len() - 1, block_id(n));
         // "Latest" picks the staged block for the new id and the committed one for the others;
         // the list order is the content order.
-        self.commit(BlockLookupList { latest: Some(ids), ..Default::default() }, etag).await?;
-        Ok(length)
+        let etag = self.commit(BlockLookupList { latest: Some(ids), ..Default::default() }, etag).await?;
+        Ok((length, etag))
     }
 
     async fn stage(&self, n: u64, data: &[u8]) -> ServiceResult<()> {
@@ -90,17 +98,23 @@ impl BlockAppender {
         Ok(())
     }
 
-    async fn commit(&self, list: BlockLookupList, if_match: Option<azure_core::http::Etag>) -> ServiceResult<()> {
+    /// Commits `list`; returns the blob's new ETag, unquoted.
+    async fn commit(
+        &self,
+        list: BlockLookupList,
+        if_match: Option<azure_core::http::Etag>,
+    ) -> ServiceResult<Option<String>> {
         let context = format!("committing block list of {}", self.name);
         let content = list.try_into().map_err(|e| from_azure(&context, &e))?;
         let options = BlockBlobClientCommitBlockListOptions { if_match, ..Default::default() };
-        self.client.commit_block_list(content, Some(options)).await.map_err(|e| {
+        let response = self.client.commit_block_list(content, Some(options)).await.map_err(|e| {
             let mut err = from_azure(&context, &e);
             if error_code(&e) == Some("InvalidBlockList") {
                 err.message.push_str(" (a staged block vanished: concurrent writer?)");
             }
             err
         })?;
-        Ok(())
+        let etag = response.etag().map_err(|e| from_azure(&context, &e))?;
+        Ok(etag.map(|e| unquoted_etag(e.as_ref())))
     }
 }

@@ -35,7 +35,7 @@ use flate2::write::GzEncoder;
 pub use client::{API_VERSION, Answer, Client, SCOPE, Target};
 
 use crate::domain::blob_name::BlobName;
-use crate::pipeline::engine::RetryPolicy;
+use crate::pipeline::engine::{RetryPolicy, heavy};
 use crate::pipeline::error::{ServiceError, ServiceResult};
 use crate::pipeline::metrics::{CallOutcome, Metrics};
 use crate::pipeline::row_sink::{RowBatch, RowSink};
@@ -91,7 +91,8 @@ impl LogsIngestionSink {
     async fn call(&self, blob: &BlobName, rows: &[u8]) -> ServiceResult<Delivered> {
         let json = split::json_array(rows);
         let count = split::rows(rows);
-        let body = Bytes::from(if self.gzip { gzip(&json) } else { json.clone() });
+        // Compressing a call's rows (up to a few MiB) is a heavy step: beside the runtime's worker.
+        let body = Bytes::from(if self.gzip { heavy::run(json.len(), || gzip(&json)) } else { json.clone() });
         let m = &self.metrics.logs_ingestion;
         let target = self.client.target().describe();
         let context = |what: &str| format!("sending {count} rows of {blob} to Logs Ingestion {target}: {what}");

@@ -226,7 +226,13 @@ impl Tracker {
         }
         self.reported.insert(blob.clone(), (len, modified));
         let enqueued_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as i64);
-        self.push_event(EventBody::Changed(BlobChanged { blob, content_length: len, sequencer: None, enqueued_ms }));
+        self.push_event(EventBody::Changed(BlobChanged {
+            blob,
+            content_length: len,
+            sequencer: None,
+            etag: None,
+            enqueued_ms,
+        }));
     }
 
     /// Hands out up to `max` ready events.

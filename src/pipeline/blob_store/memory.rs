@@ -2,11 +2,12 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::{BlobListing, BlobProperties, BlobStore, ChunkStream};
+use super::{BlobListing, BlobProperties, BlobStore, ChunkStream, TailRead};
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
@@ -18,6 +19,11 @@ pub struct MemoryBlobStore {
     blobs: Mutex<BTreeMap<BlobName, Stored>>,
     chunk_size: Option<usize>,
     checks_content: bool,
+    /// Requests answered (properties and reads), as a service would count them.
+    requests: AtomicU64,
+    /// Each `put` makes a new version: the ETag reads report is `v` and its number.
+    puts: AtomicU64,
+    etags: Mutex<BTreeMap<BlobName, String>>,
 }
 
 impl MemoryBlobStore {
@@ -39,6 +45,18 @@ impl MemoryBlobStore {
     /// Replaces the blob's content (a commit of a new block list).
     pub fn put(&self, blob: &BlobName, content: Vec<u8>, created_ms: Option<i64>) {
         self.blobs.lock().unwrap().insert(blob.clone(), (content, created_ms));
+        let version = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        self.etags.lock().unwrap().insert(blob.clone(), format!("v{version}"));
+    }
+
+    /// The blob's current ETag, as a BlobCreated event of its last `put` names it.
+    pub fn etag(&self, blob: &BlobName) -> Option<String> {
+        self.etags.lock().unwrap().get(blob).cloned()
+    }
+
+    /// Properties requests and range reads answered so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
     }
 
     pub fn delete(&self, blob: &BlobName) {
@@ -52,12 +70,14 @@ impl MemoryBlobStore {
 
 impl BlobStore for MemoryBlobStore {
     async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
         let blobs = self.blobs.lock().unwrap();
         let (content, created_ms) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
         Ok(BlobProperties { content_length: content.len() as u64, created_ms: *created_ms })
     }
 
     async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
         let data = {
             let blobs = self.blobs.lock().unwrap();
             let (content, _) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
@@ -79,6 +99,20 @@ impl BlobStore for MemoryBlobStore {
 
     fn checks_content(&self) -> bool {
         self.checks_content
+    }
+
+    /// As the seam's default (properties, then the range), with the version read: one request,
+    /// as Azure's ranged GET answers.
+    async fn read_from(&self, blob: &BlobName, start: u64) -> ServiceResult<TailRead> {
+        let etag = self.etag(blob);
+        let properties = self.properties(blob).await?;
+        let chunks = if start < properties.content_length {
+            Some(self.read_range(blob, start..properties.content_length).await?)
+        } else {
+            None
+        };
+        self.requests.fetch_sub(u64::from(chunks.is_some()), Ordering::SeqCst);
+        Ok(TailRead { properties, chunks, etag })
     }
 
     async fn list(&self, prefix: &str) -> ServiceResult<Vec<BlobListing>> {

@@ -33,6 +33,8 @@ pub type ChunkStream = BoxStream<'static, ServiceResult<bytes::Bytes>>;
 pub struct TailRead {
     pub properties: BlobProperties,
     pub chunks: Option<ChunkStream>,
+    /// The version of the blob the read saw (its ETag, without quotes), where the store says.
+    pub etag: Option<String>,
 }
 
 /// Bytes a limited stream may still drain after its limit so an HTTP connection stays reusable
@@ -87,7 +89,7 @@ pub trait BlobStore: Send + Sync + 'static {
             } else {
                 None
             };
-            Ok(TailRead { properties, chunks })
+            Ok(TailRead { properties, chunks, etag: None })
         }
     }
 

@@ -29,6 +29,7 @@ impl ListingFeed {
                     blob: b.blob,
                     content_length: b.properties.content_length,
                     sequencer: None,
+                    etag: None,
                     enqueued_ms: None,
                 }),
             })

@@ -14,6 +14,9 @@ pub struct BlobChanged {
     pub content_length: u64,
     /// Event Grid's `sequencer`: orders events of one blob by string comparison.
     pub sequencer: Option<String>,
+    /// The blob's ETag after the change (Event Grid's `eTag`), without quotes: an event whose
+    /// ETag a finished read already saw names nothing new (see `OffsetCache::seen`).
+    pub etag: Option<String>,
     /// When the event entered the feed (Event Hubs enqueued time), Unix ms, for latency metrics.
     pub enqueued_ms: Option<i64>,
 }

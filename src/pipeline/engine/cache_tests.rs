@@ -106,3 +106,70 @@ async fn a_recreated_blob_is_detected_against_a_cached_offset() {
     assert_eq!((stored.blob_created_ms, stored.generation), (Some(3), 2));
     assert_eq!(e.sink.lines().len(), 6 + 6 + 4);
 }
+
+/// A BlobCreated event naming `etag`.
+fn tagged(seq: i64, b: &BlobName, len: usize, etag: Option<String>) -> crate::pipeline::change_feed::FeedEvent {
+    let mut ev = changed(seq, b.as_str(), len);
+    if let crate::pipeline::change_feed::EventBody::Changed(c) = &mut ev.body {
+        c.etag = etag;
+    }
+    ev
+}
+
+#[tokio::test]
+async fn an_event_naming_a_version_already_read_makes_no_request() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("a/c/PT1H.json");
+    blobs.put(&b, first_minute().into_bytes(), Some(1));
+    let early = blobs.etag(&b);
+    // The second append lands before the first event is read, as in a backlog.
+    blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    let late = blobs.etag(&b);
+    assert_ne!(early, late);
+    let cfg = EngineConfig { retry: RetryPolicy::fast(), max_batch_events: 1, ..EngineConfig::default() };
+    let e = super::tests::engine_with(
+        std::sync::Arc::new(blobs),
+        std::sync::Arc::new(crate::pipeline::row_sink::memory::MemoryRowSink::new()),
+        cfg,
+    );
+    // One batch each: the first event's read sees the later version; the second event names
+    // it (no request); the third names an unknown version, the fourth none: both read.
+    let events = vec![
+        tagged(1, &b, first_minute().len(), early),
+        tagged(2, &b, NSG.len(), late.clone()),
+        tagged(3, &b, NSG.len(), Some("elsewhere".into())),
+        tagged(4, &b, NSG.len(), None),
+    ];
+    let acks = run(&e, events).await;
+    assert_eq!(acks.last().unwrap().sequence, 4, "every event acknowledged");
+    assert_eq!(e.blobs.requests(), 3, "one read each for events 1, 3 and 4");
+    assert_eq!(e.sink.lines().len(), 6, "every row once");
+    assert_eq!(e.offsets.get(&b).unwrap().offset as usize, NSG.len() - 4);
+    assert_eq!(e.metrics.blobs_count(crate::pipeline::metrics::BlobResult::UpToDate), 3);
+}
+
+#[tokio::test]
+async fn a_version_is_not_skipped_after_its_cached_offset_was_dropped_or_marked() {
+    let blobs = MemoryBlobStore::new();
+    let b = BlobName::from("b");
+    blobs.put(&b, NSG.as_bytes().to_vec(), Some(1));
+    let e = engine(blobs);
+    e.process_blob(&b).await.unwrap();
+    let etag = e.blobs.etag(&b).unwrap();
+    assert!(e.offset_cache.seen(&b, &etag));
+    assert!(!e.offset_cache.seen(&b, "v0"));
+    // A retry mark on the offset: the pending sweep owns the blob until it clears it.
+    let (state, version) = e.offset_cache.get(&b).unwrap();
+    let mark = crate::domain::offset::PendingRetry {
+        target_length: NSG.len() as u64 + 100,
+        attempts: 1,
+        last_error: "timed out".into(),
+        next_attempt_ms: 0,
+        partition: None,
+    };
+    let marked = OffsetState { pending: Some(mark), ..state };
+    e.offset_cache.put(&b, marked, version);
+    assert!(!e.offset_cache.seen(&b, &etag));
+    e.offset_cache.clear();
+    assert!(!e.offset_cache.seen(&b, &etag), "forgotten with its entry");
+}

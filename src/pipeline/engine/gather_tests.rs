@@ -70,6 +70,7 @@ async fn three_appends(age_ms: i64) -> TestEngine {
                 blob: b.clone(),
                 content_length: NSG.len() as u64,
                 sequencer: None,
+                etag: None,
                 enqueued_ms: Some(enqueued),
             }),
         })

@@ -29,6 +29,7 @@ fn setup(n: usize, sink: MemoryRowSink) -> (TestEngine, Vec<FeedEvent>) {
                 blob: name,
                 content_length: NSG.len() as u64,
                 sequencer: None,
+                etag: None,
                 enqueued_ms: None,
             }),
         });

@@ -5,6 +5,7 @@ mod bad_tuples;
 mod collector;
 pub mod config;
 mod gather;
+pub mod heavy;
 mod lane;
 mod offset_cache;
 mod packer;

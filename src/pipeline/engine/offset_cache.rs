@@ -7,6 +7,12 @@
 //! failed save (its outcome is unknown), when this worker gains or loses their partition (another
 //! worker may have written meanwhile; entries of no known partition go too), and all of them
 //! after a retention sweep deleted entries.
+//!
+//! An entry also remembers the blob's ETag at the last read that finished (its offset committed,
+//! or nothing new to commit): every byte of that version is delivered or waits for a later
+//! version. An event that names this ETag again (one of a backlog's appends already read with a
+//! later one, or a duplicate delivery) needs no request. Forgetting it costs one read, nothing
+//! else.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +31,10 @@ const MAX_ENTRIES: usize = 200_000;
 
 /// A cached offset, its version, and the change-feed partition whose task last processed the
 /// blob (`None` until then, e.g. for the pending sweep or a backfill).
-type Entry = (OffsetState, Version, Option<Arc<str>>);
+type Entry = (OffsetState, Version, Option<Arc<str>>, Seen);
+
+/// The blob's ETag at the last finished read, if the store named it.
+type Seen = Option<Box<str>>;
 
 #[derive(Default)]
 pub struct OffsetCache {
@@ -39,10 +48,27 @@ impl OffsetCache {
     }
 
     pub fn get(&self, blob: &BlobName) -> Option<(OffsetState, Version)> {
-        self.lock().get(blob).map(|(s, v, _)| (s.clone(), v.clone()))
+        self.lock().get(blob).map(|(s, v, _, _)| (s.clone(), v.clone()))
     }
 
-    /// Stores what the store now holds; the blob keeps its partition.
+    /// Records that a read of the blob at version `etag` finished: its offset is the one cached
+    /// (an entry that is gone records nothing, and the next event reads).
+    pub fn finished_read(&self, blob: &BlobName, etag: &str) {
+        if let Some(entry) = self.lock().get_mut(blob)
+            && entry.3.as_deref() != Some(etag)
+        {
+            entry.3 = Some(etag.into());
+        }
+    }
+
+    /// Whether a finished read saw the blob at `etag`, with no retry mark left on its offset:
+    /// reading it again would find nothing new.
+    pub fn seen(&self, blob: &BlobName, etag: &str) -> bool {
+        self.lock().get(blob).is_some_and(|(s, _, _, seen)| s.pending.is_none() && seen.as_deref() == Some(etag))
+    }
+
+    /// Stores what the store now holds; the blob keeps its partition and its last read's ETag
+    /// (the offset only moves forward from it).
     pub fn put(&self, blob: &BlobName, state: OffsetState, version: Version) {
         let mut entries = self.lock();
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(blob) {
@@ -51,7 +77,7 @@ impl OffsetCache {
         match entries.get_mut(blob) {
             Some(entry) => (entry.0, entry.1) = (state, version),
             None => {
-                entries.insert(blob.clone(), (state, version, None));
+                entries.insert(blob.clone(), (state, version, None, None));
             }
         }
     }
@@ -82,7 +108,7 @@ impl OffsetCache {
     pub fn clear_partition(&self, partition: &str) -> u64 {
         let mut entries = self.lock();
         let before = entries.len();
-        entries.retain(|_, (_, _, p)| p.as_deref().is_some_and(|p| p != partition));
+        entries.retain(|_, (_, _, p, _)| p.as_deref().is_some_and(|p| p != partition));
         (before - entries.len()) as u64
     }
 

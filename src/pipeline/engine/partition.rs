@@ -29,6 +29,8 @@ struct Work {
     content_length: u64,
     /// Earliest enqueue time among its events, for the latency histogram.
     enqueued_ms: Option<i64>,
+    /// The blob's ETag that every one of its events names (`None` if they differ or one has none).
+    etag: Option<String>,
 }
 
 impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, S, D> {
@@ -189,10 +191,14 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 EventBody::Changed(c) => {
                     self.metrics.event(EventOutcome::Changed);
                     let i = *index.entry(c.blob.clone()).or_insert_with(|| {
-                        work.push(Work { blob: c.blob.clone(), content_length: 0, enqueued_ms: None });
+                        let etag = c.etag.clone();
+                        work.push(Work { blob: c.blob.clone(), content_length: 0, enqueued_ms: None, etag });
                         work.len() - 1
                     });
                     let w = &mut work[i];
+                    if w.etag != c.etag {
+                        w.etag = None;
+                    }
                     w.content_length = w.content_length.max(c.content_length);
                     w.enqueued_ms = match (w.enqueued_ms, c.enqueued_ms) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -243,6 +249,15 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     /// Processes one blob with retries. Fails only when delivered rows could not be committed,
     /// or when neither a retry mark nor a dead letter can be written for a failed blob.
     async fn process_work(&self, w: Work, partition: &str) -> ServiceResult<()> {
+        if let Some(etag) = &w.etag
+            && self.offset_cache.seen(&w.blob, etag)
+        {
+            // A finished read saw this version: its events name nothing new. No request.
+            tracing::debug!(blob = %w.blob, etag, "blob version already read");
+            self.metrics.blob(BlobResult::UpToDate);
+            self.observe_latency(w.enqueued_ms);
+            return Ok(());
+        }
         let context = w.blob.to_string();
         let result = with_retry(&self.cfg.retry, &self.metrics, RetryOp::Blob, &context, || async {
             read_slot::acquire().await;

@@ -39,6 +39,7 @@ pub(super) fn changed(seq: i64, blob: &str, len: usize) -> FeedEvent {
             blob: BlobName::from(blob),
             content_length: len as u64,
             sequencer: None,
+            etag: None,
             enqueued_ms: None,
         }),
     }

@@ -70,6 +70,8 @@ struct Attempt {
     outcome: BlobOutcome,
     cursor: Cursor,
     incomplete: bool,
+    /// The blob's version the read saw (`TailRead::etag`).
+    etag: Option<String>,
 }
 
 /// Whether what a delivery sent was ours to commit: another worker may have committed past it,
@@ -95,11 +97,13 @@ struct BlobRead<'a> {
     content: ContentCheck,
     /// Rows delivered by this read.
     rows: u64,
+    /// The blob's version the read's first request saw.
+    etag: Option<String>,
 }
 
 impl BlobRead<'_> {
     fn end(self, outcome: BlobOutcome, incomplete: bool) -> Attempt {
-        Attempt { outcome, cursor: self.cursor, incomplete }
+        Attempt { outcome, cursor: self.cursor, incomplete, etag: self.etag }
     }
 
     fn superseded(self) -> Attempt {
@@ -117,8 +121,14 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         let marked = loaded.as_ref().is_some_and(|(s, _)| s.pending.is_some());
         let attempt = self.attempt(blob, loaded).await?;
         self.state.note_progress(blob, attempt.incomplete, self.now_ms());
+        let finished = matches!(attempt.outcome, BlobOutcome::Processed { .. } | BlobOutcome::UpToDate);
         if marked && attempt.cursor.state.pending.is_some() {
             self.clear_mark(blob, attempt.cursor).await?;
+        }
+        // Only now is every byte of the version it saw delivered and its offset stored (or
+        // held back as an incomplete record that this version cannot complete).
+        if let (true, Some(etag)) = (finished, &attempt.etag) {
+            self.offset_cache.finished_read(blob, etag);
         }
         Ok(attempt.outcome)
     }

@@ -34,10 +34,11 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
     ) -> ServiceResult<Planned<'a>> {
         let stored = loaded.as_ref().map(|(s, _)| s);
         let guess = stored.map_or(0, |s| s.offset);
-        let (props, opened) = match self.open(blob, guess).await {
-            Ok(t) => (t.properties, t.chunks),
+        let (props, opened, etag) = match self.open(blob, guess).await {
+            Ok(t) => (t.properties, t.chunks, t.etag),
             Err(e) if e.kind == ErrorKind::NotFound => {
-                let gone = Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), incomplete: false };
+                let gone =
+                    Attempt { outcome: BlobOutcome::Gone, cursor: Cursor::from(loaded), incomplete: false, etag: None };
                 return Ok(ControlFlow::Break(gone));
             }
             Err(e) => return Err(e),
@@ -58,6 +59,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
                 outcome: BlobOutcome::UpToDate,
                 cursor,
                 incomplete: checked.unwritten,
+                etag,
             }));
         };
         self.metrics.blob_lag_bytes.observe((end - start) as f64);
@@ -78,7 +80,8 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             self.enrichment.writer(),
         );
         let content = checked.content;
-        let read = BlobRead { blob, cursor, range: start..end, recreated, flattener, collector, content, rows: 0 };
+        let read =
+            BlobRead { blob, cursor, range: start..end, recreated, flattener, collector, content, rows: 0, etag };
         Ok(ControlFlow::Continue((read, prefetched)))
     }
 
@@ -87,7 +90,7 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
         if self.blobs.checks_content() {
             // Content checks need the properties before any read.
             let properties = self.bounded(|| format!("properties of {blob}"), self.blobs.properties(blob)).await?;
-            Ok(TailRead { properties, chunks: None })
+            Ok(TailRead { properties, chunks: None, etag: None })
         } else {
             self.bounded(|| format!("reading {blob}"), self.blobs.read_from(blob, guess)).await
         }

@@ -15,8 +15,8 @@ use super::{BlobRead, Delivered};
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::blob_store::{BlobStore, ChunkStream};
 use crate::pipeline::dead_letter::DeadLetterStore;
-use crate::pipeline::engine::Engine;
 use crate::pipeline::engine::collector::feed_slice;
+use crate::pipeline::engine::{Engine, heavy};
 use crate::pipeline::error::{ServiceError, ServiceResult};
 use crate::pipeline::offset_store::OffsetStore;
 use crate::pipeline::row_sink::RowSink;
@@ -108,7 +108,9 @@ impl<B: BlobStore, O: OffsetStore, S: RowSink, D: DeadLetterStore> Engine<B, O, 
             // the piece follows that second read.
             let mut rest = piece;
             loop {
-                let progress = read.flattener.push(rest, ends_blob && i + 1 == pieces, &mut read.collector);
+                let last = ends_blob && i + 1 == pieces;
+                let (flattener, collector) = (&mut read.flattener, &mut read.collector);
+                let progress = heavy::run(rest.len(), || flattener.push(rest, last, collector));
                 self.metrics.records.inc_by(progress.records);
                 if self.reread(read).await? == Delivered::Superseded {
                     return Ok(Delivered::Superseded);
