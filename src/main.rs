@@ -30,9 +30,13 @@ fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> an
 /// [`block_on`] for the daemon: one worker thread. Its work is mostly requests and wake-ups, which
 /// a second worker only shares at the cost of waking it; flattening and compressing large inputs
 /// move off the worker while they run (`flowlog::pipeline::engine::heavy`), on other cores.
+/// `TOKIO_WORKER_THREADS`, which tokio reads, sets another count: quiet blobs then use more
+/// cores of a replica, at more CPU per append.
 fn block_on_daemon<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(1);
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(1);
+    }
     block_on_with(builder, work)
 }
 
