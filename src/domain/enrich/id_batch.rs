@@ -1,6 +1,6 @@
 //! Community IDs written later, many at once: a row gets a placeholder of the ID's fixed length,
-//! and the placeholders are filled when sixteen are waiting (hashed in the lanes of one vector,
-//! see `sha1_lanes`) or before anyone reads the rows.
+//! and the placeholders are filled when sixteen are waiting (hashed together in the lanes of
+//! vector registers where the CPU can, see `sha1_lanes`) or before anyone reads the rows.
 //!
 //! The placeholders are positions in the encoder's buffer, so the buffer may only grow while
 //! IDs wait: whoever reads, cuts or truncates it fills them first. The NDJSON encoder keeps its
