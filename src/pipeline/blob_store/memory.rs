@@ -11,8 +11,8 @@ use super::{BlobListing, BlobProperties, BlobStore, ChunkStream, TailRead};
 use crate::domain::blob_name::BlobName;
 use crate::pipeline::error::{ServiceError, ServiceResult};
 
-/// Content and creation time of one blob.
-type Stored = (Vec<u8>, Option<i64>);
+/// Content, creation time and ETag of one blob.
+type Stored = (Vec<u8>, Option<i64>, String);
 
 #[derive(Default)]
 pub struct MemoryBlobStore {
@@ -23,7 +23,6 @@ pub struct MemoryBlobStore {
     requests: AtomicU64,
     /// Each `put` makes a new version: the ETag reads report is `v` and its number.
     puts: AtomicU64,
-    etags: Mutex<BTreeMap<BlobName, String>>,
 }
 
 impl MemoryBlobStore {
@@ -44,14 +43,13 @@ impl MemoryBlobStore {
 
     /// Replaces the blob's content (a commit of a new block list).
     pub fn put(&self, blob: &BlobName, content: Vec<u8>, created_ms: Option<i64>) {
-        self.blobs.lock().unwrap().insert(blob.clone(), (content, created_ms));
         let version = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
-        self.etags.lock().unwrap().insert(blob.clone(), format!("v{version}"));
+        self.blobs.lock().unwrap().insert(blob.clone(), (content, created_ms, format!("v{version}")));
     }
 
     /// The blob's current ETag, as a BlobCreated event of its last `put` names it.
     pub fn etag(&self, blob: &BlobName) -> Option<String> {
-        self.etags.lock().unwrap().get(blob).cloned()
+        self.blobs.lock().unwrap().get(blob).map(|(_, _, etag)| etag.clone())
     }
 
     /// Properties requests and range reads answered so far.
@@ -64,23 +62,20 @@ impl MemoryBlobStore {
     }
 
     pub fn content(&self, blob: &BlobName) -> Option<Vec<u8>> {
-        self.blobs.lock().unwrap().get(blob).map(|(c, _)| c.clone())
+        self.blobs.lock().unwrap().get(blob).map(|(c, _, _)| c.clone())
     }
-}
 
-impl BlobStore for MemoryBlobStore {
-    async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+    fn stat(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
         let blobs = self.blobs.lock().unwrap();
-        let (content, created_ms) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
+        let (content, created_ms, _) =
+            blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
         Ok(BlobProperties { content_length: content.len() as u64, created_ms: *created_ms })
     }
 
-    async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+    fn slice(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
         let data = {
             let blobs = self.blobs.lock().unwrap();
-            let (content, _) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
+            let (content, _, _) = blobs.get(blob).ok_or_else(|| ServiceError::not_found(format!("blob {blob}")))?;
             if range.end > content.len() as u64 || range.start > range.end {
                 return Err(ServiceError::permanent(format!(
                     "range {}..{} outside blob {blob} of {} bytes",
@@ -96,22 +91,35 @@ impl BlobStore for MemoryBlobStore {
             (0..data.len()).step_by(size).map(|i| Ok(data.slice(i..(i + size).min(data.len())))).collect();
         Ok(futures::stream::iter(chunks).boxed())
     }
+}
+
+impl BlobStore for MemoryBlobStore {
+    async fn properties(&self, blob: &BlobName) -> ServiceResult<BlobProperties> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.stat(blob)
+    }
+
+    async fn read_range(&self, blob: &BlobName, range: Range<u64>) -> ServiceResult<ChunkStream> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.slice(blob, range)
+    }
 
     fn checks_content(&self) -> bool {
         self.checks_content
     }
 
     /// As the seam's default (properties, then the range), with the version read: one request,
-    /// as Azure's ranged GET answers.
+    /// as Azure's ranged GET answers. The ETag is read first: a `put` in between then makes
+    /// it older than the bytes, never newer (a newer one would name bytes not read).
     async fn read_from(&self, blob: &BlobName, start: u64) -> ServiceResult<TailRead> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
         let etag = self.etag(blob);
-        let properties = self.properties(blob).await?;
+        let properties = self.stat(blob)?;
         let chunks = if start < properties.content_length {
-            Some(self.read_range(blob, start..properties.content_length).await?)
+            Some(self.slice(blob, start..properties.content_length)?)
         } else {
             None
         };
-        self.requests.fetch_sub(u64::from(chunks.is_some()), Ordering::SeqCst);
         Ok(TailRead { properties, chunks, etag })
     }
 
@@ -120,7 +128,7 @@ impl BlobStore for MemoryBlobStore {
         Ok(blobs
             .iter()
             .filter(|(name, _)| name.as_str().starts_with(prefix) && name.as_str().ends_with("PT1H.json"))
-            .map(|(name, (content, created_ms))| BlobListing {
+            .map(|(name, (content, created_ms, _))| BlobListing {
                 blob: name.clone(),
                 properties: BlobProperties { content_length: content.len() as u64, created_ms: *created_ms },
             })
