@@ -16,13 +16,15 @@ use super::sha1_lanes::IV;
 
 /// Whether this CPU runs [`sixteen`].
 pub fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl")
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
 /// The SHA-1 states after compressing one padded block each, from the initial state.
 ///
 /// # Safety
-/// The CPU must have AVX-512 F and VL ([`available`]).
+/// The CPU must have AVX2 and AVX-512 F and VL ([`available`]).
 #[target_feature(enable = "avx2,avx512f,avx512vl")]
 pub unsafe fn sixteen(blocks: &[[u8; 64]; 16]) -> [[u32; 5]; 16] {
     // Word t of eight blocks into one register: lane l reads the 4 bytes at 64 l + 4 t, and

@@ -34,8 +34,12 @@ pub fn hash_many(blocks: &[[u8; 64]], states: &mut [[u32; 5]]) {
 /// The SHA-1 states after compressing one padded block each, from the initial state.
 pub fn hash_pair(a: &[u8; 64], b: &[u8; 64]) -> ([u32; 5], [u32; 5]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("sse4.1") {
-        // SAFETY: the CPU has the features the function is compiled for, checked just above.
+    if std::arch::is_x86_feature_detected!("sha")
+        && std::arch::is_x86_feature_detected!("ssse3")
+        && std::arch::is_x86_feature_detected!("sse4.1")
+    {
+        // SAFETY: the CPU has the features the function is compiled for (SSE2 is part of
+        // x86-64), checked just above.
         return unsafe { shani::pair(a, b) };
     }
     (hash(a), hash(b))
@@ -159,7 +163,7 @@ mod tests {
             assert_eq!(hash_pair(a, b), (hash(a), hash(b)), "case {i}");
             many.extend(blocks);
         }
-        for n in [MANY, 1, 2, 3, 15, MANY, 17] {
+        for n in [1, 2, 3, 15, MANY, 17] {
             for chunk in many.chunks_exact(n) {
                 let mut states = vec![[0; 5]; n];
                 hash_many(chunk, &mut states);
